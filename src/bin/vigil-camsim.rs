@@ -1,0 +1,274 @@
+//! `vigil-camsim`: runs N simulated ONVIF cameras, or sends a control request to running ones.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use vigil::sim::camera::CameraPolicy;
+use vigil::sim::control::{self, ControlReply, ControlRequest};
+use vigil::sim::{SimConfig, Simulator};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vigil-camsim",
+    version,
+    about = "Simulated ONVIF cameras: real SOAP over HTTP and real WS-Discovery, for demos, tests and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Send a control request to a running simulator.
+    Ctl {
+        /// The simulator's control socket.
+        #[arg(long)]
+        control: PathBuf,
+        #[command(subcommand)]
+        action: CtlAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlAction {
+    /// List the cameras.
+    List,
+    /// Take a camera off the network.
+    Offline { camera: usize },
+    /// Bring a camera back online.
+    Online { camera: usize },
+    /// Change a user's password behind the NVR's back (reads the password from VIGIL_CAMSIM_NEW_PASSWORD
+    /// when not given).
+    SetPassword {
+        camera: usize,
+        user: String,
+        password: Option<String>,
+    },
+    /// Reset a camera to factory state.
+    FactoryReset { camera: usize },
+    /// Set a camera's clock offset in seconds (negative: behind).
+    ClockOffset {
+        camera: usize,
+        #[arg(allow_hyphen_values = true)]
+        seconds: i64,
+    },
+    /// Show what a camera has seen.
+    Stats { camera: usize },
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// How many cameras.
+    #[arg(long, default_value_t = 4)]
+    count: usize,
+    /// Address to bind; with --address-per-camera, the first camera's address.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// HTTP port of the first camera (camera i uses base-port + i unless each has its own address).
+    #[arg(long, default_value_t = 8000)]
+    base_port: u16,
+    /// Give camera i the address bind + i; every camera then uses the same ports.
+    #[arg(long)]
+    address_per_camera: bool,
+    /// UDP port for WS-Discovery.
+    #[arg(long, default_value_t = 3702)]
+    wsd_port: u16,
+    /// Answer multicast probes and announce to the multicast group. Use only inside a network namespace
+    /// made for it.
+    #[arg(long)]
+    multicast: bool,
+    /// Also send Hello and Bye by unicast to this address (repeatable).
+    #[arg(long = "announce-to")]
+    announce_to: Vec<SocketAddr>,
+    /// Largest random delay before a ProbeMatch, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    max_delay_ms: u64,
+    /// Administrator user of active cameras.
+    #[arg(long, default_value = "admin")]
+    user: String,
+    /// Administrator password of active cameras (default from VIGIL_CAMSIM_PASSWORD, else Camera#2026).
+    #[arg(long, env = "VIGIL_CAMSIM_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// How many cameras, counted from the last, start in factory state.
+    #[arg(long, default_value_t = 0)]
+    inactive: usize,
+    /// Clock offset of every camera, seconds.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset: i64,
+    /// Failed logins in a row before a user is locked.
+    #[arg(long, default_value_t = 5)]
+    lockout_threshold: u32,
+    /// How long a lock lasts, seconds.
+    #[arg(long, default_value_t = 1800)]
+    lockout_secs: u64,
+    /// Refuse GetDeviceInformation, GetScopes and GetNetworkInterfaces without credentials.
+    #[arg(long)]
+    no_anonymous_info: bool,
+    /// Varies serials and MACs between simulators.
+    #[arg(long, default_value_t = 1)]
+    seed: u16,
+    /// Serve the control interface on this Unix socket.
+    #[arg(long)]
+    control: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("vigil-camsim: cannot start the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Some(Command::Ctl { control, action }) => runtime.block_on(ctl(control, action)),
+        None => runtime.block_on(run(cli.run)),
+    }
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    if args.lockout_threshold == 0 {
+        eprintln!("vigil-camsim: --lockout-threshold must be at least 1");
+        return ExitCode::from(2);
+    }
+    let config = SimConfig {
+        count: args.count,
+        bind: args.bind,
+        base_port: args.base_port,
+        address_per_camera: args.address_per_camera,
+        wsd_port: args.wsd_port,
+        multicast: args.multicast,
+        announce_to: args.announce_to,
+        max_reply_delay: Duration::from_millis(args.max_delay_ms),
+        admin_user: args.user,
+        admin_password: args
+            .password
+            .unwrap_or_else(|| SimConfig::default().admin_password),
+        inactive: args.inactive,
+        clock_offset_secs: args.clock_offset,
+        policy: CameraPolicy {
+            lockout_threshold: args.lockout_threshold,
+            lockout_duration: Duration::from_secs(args.lockout_secs),
+            anonymous_device_info: !args.no_anonymous_info,
+        },
+        seed: args.seed,
+    };
+    let simulator = match Simulator::start(config).await {
+        Ok(s) => Arc::new(s),
+        Err(error) => {
+            eprintln!("vigil-camsim: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    for camera in simulator.summaries() {
+        println!(
+            "camera {} serial={} device_service={} discovery={}{}",
+            camera.index,
+            camera.serial,
+            camera.device_service,
+            camera.discovery_addr,
+            if camera.inactive { " inactive" } else { "" }
+        );
+    }
+    if let Some(path) = args.control.clone() {
+        let sim = simulator.clone();
+        tokio::spawn(async move {
+            if let Err(error) = control::serve(sim, &path).await {
+                eprintln!("vigil-camsim: control socket {}: {error}", path.display());
+            }
+        });
+    }
+    println!("ready cameras={}", simulator.cameras().len());
+    wait_for_signal().await;
+    simulator.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn ctl(path: PathBuf, action: CtlAction) -> ExitCode {
+    let request = match action {
+        CtlAction::List => ControlRequest::List,
+        CtlAction::Offline { camera } => ControlRequest::SetOnline {
+            camera,
+            online: false,
+        },
+        CtlAction::Online { camera } => ControlRequest::SetOnline {
+            camera,
+            online: true,
+        },
+        CtlAction::SetPassword {
+            camera,
+            user,
+            password,
+        } => {
+            let Some(password) =
+                password.or_else(|| std::env::var("VIGIL_CAMSIM_NEW_PASSWORD").ok())
+            else {
+                eprintln!("vigil-camsim: give the new password or set VIGIL_CAMSIM_NEW_PASSWORD");
+                return ExitCode::from(2);
+            };
+            ControlRequest::SetPassword {
+                camera,
+                user,
+                password,
+            }
+        }
+        CtlAction::FactoryReset { camera } => ControlRequest::FactoryReset { camera },
+        CtlAction::ClockOffset { camera, seconds } => {
+            ControlRequest::SetClockOffset { camera, seconds }
+        }
+        CtlAction::Stats { camera } => ControlRequest::Stats { camera },
+    };
+    match control::request(&path, &request).await {
+        Ok(ControlReply::Error { message }) => {
+            eprintln!("vigil-camsim: {message}");
+            ExitCode::from(1)
+        }
+        Ok(reply) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reply).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("vigil-camsim: control socket {}: {error}", path.display());
+            ExitCode::from(1)
+        }
+    }
+}

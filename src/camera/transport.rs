@@ -1,0 +1,159 @@
+//! The one HTTP transport every camera request goes through: a single shared connection pool (one
+//! reqwest client for all cameras), HTTP Digest answered per camera, and a cap on reply size so a
+//! hostile device cannot exhaust memory. Plugs into oxvif as its `Transport`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use oxvif::transport::{Transport, TransportError};
+use secrecy::ExposeSecret;
+
+use crate::camera::Credentials;
+
+/// The largest SOAP reply read from a camera.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
+/// Stands in for an HTTP status when a reply broke the size cap.
+pub const OVERSIZED_REPLY: u16 = 0;
+/// The most of a non-SOAP error body kept for diagnosis.
+const MAX_ERROR_BODY: usize = 512;
+
+/// The shared HTTP pool. Cheap to clone; clones share connections.
+#[derive(Clone, Debug)]
+pub struct HttpPool {
+    client: reqwest::Client,
+}
+
+impl HttpPool {
+    /// A pool whose requests give up after `request_timeout`, and connecting after `connect_timeout`.
+    pub fn new(request_timeout: Duration, connect_timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(request_timeout)
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(2)
+            .user_agent(concat!("vigild/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { client }
+    }
+
+    /// A transport for one camera, with its credentials for HTTP Digest when it asks.
+    pub fn transport(&self, credentials: Option<&Credentials>) -> Arc<CameraTransport> {
+        Arc::new(CameraTransport {
+            client: self.client.clone(),
+            digest: credentials.map(|c| DigestState {
+                credentials: c.clone(),
+                challenge: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+struct DigestState {
+    credentials: Credentials,
+    /// The camera's last Digest challenge, reused so later requests skip the 401 round trip.
+    challenge: Mutex<Option<digest_auth::WwwAuthenticateHeader>>,
+}
+
+/// One camera's view of the shared pool.
+pub struct CameraTransport {
+    client: reqwest::Client,
+    digest: Option<DigestState>,
+}
+
+impl CameraTransport {
+    fn authorization(&self, url: &str, fresh: Option<&str>) -> Option<String> {
+        let digest = self.digest.as_ref()?;
+        let mut cached = digest.challenge.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(header) = fresh {
+            *cached = Some(digest_auth::parse(header).ok()?);
+        }
+        let challenge = cached.as_mut()?;
+        let uri = reqwest::Url::parse(url)
+            .map(|u| match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            })
+            .unwrap_or_else(|_| "/".to_owned());
+        let context = digest_auth::AuthContext::new_post(
+            digest.credentials.username.as_str(),
+            digest.credentials.password.expose_secret(),
+            uri,
+            Option::<&[u8]>::None,
+        );
+        challenge.respond(&context).ok().map(|h| h.to_string())
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        action: &str,
+        body: &str,
+        authorization: Option<String>,
+    ) -> Result<reqwest::Response, TransportError> {
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("application/soap+xml; charset=utf-8; action=\"{action}\""),
+            )
+            .body(body.to_owned());
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        Ok(request.send().await?)
+    }
+}
+
+#[async_trait]
+impl Transport for CameraTransport {
+    async fn soap_post(
+        &self,
+        url: &str,
+        action: &str,
+        body: String,
+    ) -> Result<String, TransportError> {
+        let mut response = self
+            .post(url, action, &body, self.authorization(url, None))
+            .await?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED && self.digest.is_some() {
+            let challenge = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.trim_start().starts_with("Digest"))
+                .map(str::to_owned);
+            if let Some(challenge) = challenge
+                && let Some(authorization) = self.authorization(url, Some(&challenge))
+            {
+                response = self.post(url, action, &body, Some(authorization)).await?;
+            }
+        }
+        let status = response.status().as_u16();
+        let text = read_capped(response).await?;
+        match status {
+            // SOAP faults come as 400 or 500 from different vendors; the SOAP layer reads them.
+            200 | 400 | 500 => Ok(text),
+            _ => Err(TransportError::HttpStatus {
+                status,
+                body: text.chars().take(MAX_ERROR_BODY).collect(),
+            }),
+        }
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<String, TransportError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
+            return Err(TransportError::HttpStatus {
+                status: OVERSIZED_REPLY,
+                body: format!("reply larger than {MAX_REPLY_BYTES} bytes"),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

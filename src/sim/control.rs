@@ -1,0 +1,212 @@
+//! The simulator's control interface: JSON lines over a local Unix socket, and the same calls
+//! in-process through [`Simulator::control`]. Documented in `docs/camsim-control.md`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::sim::Simulator;
+use crate::sim::camera::{CameraStats, CameraSummary};
+
+/// The longest request line the control socket reads.
+const MAX_REQUEST_LINE: usize = 16 * 1024;
+
+/// One control request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ControlRequest {
+    /// Every camera's summary.
+    List,
+    /// Take a camera off the network or bring it back.
+    SetOnline {
+        /// Camera index.
+        camera: usize,
+        /// The new state.
+        online: bool,
+    },
+    /// Change (or create) a user's password on the camera, behind the NVR's back.
+    SetPassword {
+        /// Camera index.
+        camera: usize,
+        /// The user name.
+        user: String,
+        /// The new password.
+        password: String,
+    },
+    /// Reset a camera to factory state (no users); it reboots and says Hello.
+    FactoryReset {
+        /// Camera index.
+        camera: usize,
+    },
+    /// Set a camera's clock offset from true UTC.
+    SetClockOffset {
+        /// Camera index.
+        camera: usize,
+        /// Seconds, positive when the camera runs ahead.
+        seconds: i64,
+    },
+    /// What a camera has seen: requests, logins, failures, lockouts.
+    Stats {
+        /// Camera index.
+        camera: usize,
+    },
+}
+
+/// The answer to a control request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ControlReply {
+    /// Done, nothing to report.
+    Done,
+    /// The camera list.
+    Cameras {
+        /// One summary per camera.
+        cameras: Vec<CameraSummary>,
+    },
+    /// One camera's counters.
+    Stats {
+        /// The counters.
+        stats: CameraStats,
+    },
+    /// The request could not be carried out.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Simulator {
+    /// Carries out a control request in-process.
+    pub async fn control(&self, request: ControlRequest) -> ControlReply {
+        let missing = |camera: usize| ControlReply::Error {
+            message: format!(
+                "no camera with index {camera}; there are {}",
+                self.cameras().len()
+            ),
+        };
+        match request {
+            ControlRequest::List => ControlReply::Cameras {
+                cameras: self.summaries(),
+            },
+            ControlRequest::SetOnline { camera, online } => match self.camera(camera) {
+                Some(c) if c.set_online(online).await => ControlReply::Done,
+                Some(_) => ControlReply::Error {
+                    message: format!(
+                        "camera {camera} did not finish going {}",
+                        if online { "online" } else { "offline" }
+                    ),
+                },
+                None => missing(camera),
+            },
+            ControlRequest::SetPassword {
+                camera,
+                user,
+                password,
+            } => match self.camera(camera) {
+                Some(_) if user.is_empty() || password.is_empty() => ControlReply::Error {
+                    message: "user and password must not be empty".into(),
+                },
+                Some(c) => {
+                    c.set_password_directly(&user, &password);
+                    ControlReply::Done
+                }
+                None => missing(camera),
+            },
+            ControlRequest::FactoryReset { camera } => {
+                if self.factory_reset(camera).await {
+                    ControlReply::Done
+                } else {
+                    missing(camera)
+                }
+            }
+            ControlRequest::SetClockOffset { camera, seconds } => match self.camera(camera) {
+                Some(c) => {
+                    c.set_clock_offset(seconds);
+                    ControlReply::Done
+                }
+                None => missing(camera),
+            },
+            ControlRequest::Stats { camera } => match self.camera(camera) {
+                Some(c) => ControlReply::Stats { stats: c.stats() },
+                None => missing(camera),
+            },
+        }
+    }
+}
+
+/// Serves the control socket at `path` until the simulator shuts down. The socket is created 0600.
+pub async fn serve(simulator: Arc<Simulator>, path: &Path) -> std::io::Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let shutdown = simulator.shutdown_token();
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let simulator = simulator.clone();
+        tokio::spawn(async move {
+            let _ = serve_client(simulator, stream).await;
+        });
+    }
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
+async fn serve_client(simulator: Arc<Simulator>, stream: UnixStream) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = (&mut lines)
+            .take(MAX_REQUEST_LINE as u64)
+            .read_line(&mut line)
+            .await?;
+        if read == 0 {
+            return Ok(());
+        }
+        let reply = if !line.ends_with('\n') && read >= MAX_REQUEST_LINE {
+            ControlReply::Error {
+                message: "request line too long".into(),
+            }
+        } else {
+            match serde_json::from_str::<ControlRequest>(line.trim()) {
+                Ok(request) => simulator.control(request).await,
+                Err(error) => ControlReply::Error {
+                    message: format!("bad request: {error}"),
+                },
+            }
+        };
+        let mut out = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
+        out.push('\n');
+        write.write_all(out.as_bytes()).await?;
+        if !line.ends_with('\n') {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends one request to a control socket and reads the reply.
+pub async fn request(path: &Path, request: &ControlRequest) -> std::io::Result<ControlReply> {
+    let stream = UnixStream::connect(path).await?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(request).map_err(std::io::Error::other)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    let mut reply = String::new();
+    BufReader::new(read)
+        .take(4 * 1024 * 1024)
+        .read_line(&mut reply)
+        .await?;
+    serde_json::from_str(reply.trim()).map_err(std::io::Error::other)
+}

@@ -1,0 +1,157 @@
+//! ONVIF SOAP faults the simulated cameras send, with the codes, subcodes and HTTP statuses real
+//! devices use, and the one extension fault for a locked account.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The SOAP 1.2 fault code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    /// The request was at fault.
+    Sender,
+    /// The device was at fault.
+    Receiver,
+}
+
+/// A SOAP fault, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// `env:Sender` or `env:Receiver`.
+    pub code: FaultCode,
+    /// Nested subcodes, outermost first, as prefixed QNames (`ter:` or `vgl:`).
+    pub subcodes: Vec<&'static str>,
+    /// The human reason.
+    pub reason: String,
+    /// Text for `<env:Detail>`, when there is any.
+    pub detail: Option<(&'static str, String)>,
+    /// The HTTP status to send it with.
+    pub http_status: u16,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.code)?;
+        for sub in &self.subcodes {
+            write!(f, "/{sub}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl Fault {
+    fn sender(subcodes: Vec<&'static str>, reason: impl Into<String>) -> Self {
+        Self {
+            code: FaultCode::Sender,
+            subcodes,
+            reason: reason.into(),
+            detail: None,
+            http_status: 400,
+        }
+    }
+
+    /// `ter:NotAuthorized`: credentials wrong or not enough.
+    pub fn not_authorized(reason: &str) -> Self {
+        Self::sender(vec!["ter:NotAuthorized"], reason)
+    }
+
+    /// No credentials where some are needed: HTTP 401 with a Digest challenge, and the same fault in
+    /// the body for clients that read it.
+    pub fn http_unauthorized(reason: &str) -> Self {
+        Self {
+            http_status: 401,
+            ..Self::not_authorized(reason)
+        }
+    }
+
+    /// The user is locked after repeated failed logins. `ter:NotAuthorized` for standard tooling,
+    /// refined by `vgl:AccountLocked`, with the time left in the detail.
+    pub fn locked(retry_after: Duration) -> Self {
+        let secs = retry_after.as_secs().max(1);
+        Self {
+            detail: Some(("vgl:AccountLocked", format!("locked; retry after {secs} s"))),
+            ..Self::sender(
+                vec!["ter:NotAuthorized", "vgl:AccountLocked"],
+                format!("Account locked after repeated failed logins; retry after {secs} s"),
+            )
+        }
+    }
+
+    /// Whether this is the locked-account fault.
+    pub fn is_locked(&self) -> bool {
+        self.subcodes.contains(&"vgl:AccountLocked")
+    }
+
+    /// `ter:InvalidArgVal`.
+    pub fn invalid_arg(reason: &str) -> Self {
+        Self::sender(vec!["ter:InvalidArgVal"], reason)
+    }
+
+    /// The request XML could not be read.
+    pub fn well_formed(reason: &str) -> Self {
+        Self::sender(vec!["ter:WellFormed"], reason)
+    }
+
+    /// `ter:UsernameClash`.
+    pub fn username_clash(name: &str) -> Self {
+        Self::sender(
+            vec!["ter:OperationProhibited", "ter:UsernameClash"],
+            format!("A user named '{name}' already exists"),
+        )
+    }
+
+    /// `ter:UsernameMissing`.
+    pub fn username_missing(name: &str) -> Self {
+        Self::sender(
+            vec!["ter:InvalidArgVal", "ter:UsernameMissing"],
+            format!("No user named '{name}'"),
+        )
+    }
+
+    /// `ter:UsernameTooLong`.
+    pub fn username_too_long() -> Self {
+        Self::sender(
+            vec!["ter:OperationProhibited", "ter:UsernameTooLong"],
+            "The user name is too long",
+        )
+    }
+
+    /// `ter:PasswordTooLong`.
+    pub fn password_too_long() -> Self {
+        Self::sender(
+            vec!["ter:OperationProhibited", "ter:PasswordTooLong"],
+            "The password is too long",
+        )
+    }
+
+    /// `ter:PasswordTooWeak`.
+    pub fn password_too_weak() -> Self {
+        Self::sender(
+            vec!["ter:OperationProhibited", "ter:PasswordTooWeak"],
+            "The password is too weak: at least 8 characters",
+        )
+    }
+
+    /// `ter:TooManyUsers`.
+    pub fn too_many_users() -> Self {
+        Self::sender(
+            vec!["ter:Action", "ter:TooManyUsers"],
+            "The camera holds no more users",
+        )
+    }
+
+    /// `ter:FixedUser`.
+    pub fn fixed_user(reason: &str) -> Self {
+        Self::sender(vec!["ter:InvalidArgVal", "ter:FixedUser"], reason)
+    }
+
+    /// `ter:ActionNotSupported`.
+    pub fn action_not_supported(operation: &str) -> Self {
+        Self {
+            code: FaultCode::Receiver,
+            subcodes: vec!["ter:ActionNotSupported"],
+            reason: format!("The operation '{operation}' is not supported"),
+            detail: None,
+            http_status: 400,
+        }
+    }
+}

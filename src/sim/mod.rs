@@ -1,0 +1,326 @@
+//! `vigil-camsim`: N simulated ONVIF cameras in one process, speaking real SOAP 1.2 over HTTP and real
+//! WS-Discovery over UDP, with a control interface to take cameras offline, change passwords behind
+//! the NVR's back, reset them to factory state and read what they saw.
+//!
+//! It is part of the product, for demos, tests and benchmarks, and never a mock inside the daemon.
+//! Layout: `camera.rs` holds the rules, `soap.rs` the device service, `http.rs` and `wsd.rs` the
+//! sockets, `control.rs` the local control API.
+
+pub mod camera;
+pub mod control;
+pub mod fault;
+pub mod http;
+pub mod soap;
+pub mod wsd;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use camera::{CameraIdentity, CameraPolicy, CameraSummary, SimCamera};
+use wsd::Responder;
+
+/// Models the simulator hands out in turn.
+const MODELS: [&str; 4] = ["VC-210B", "VC-320D", "VC-430T", "VC-540Z"];
+
+/// How the simulator lays out and shapes its cameras.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// How many cameras.
+    pub count: usize,
+    /// The address the cameras bind; the first camera's address in per-camera mode.
+    pub bind: IpAddr,
+    /// HTTP port of the first camera; camera i gets `base_port + i` unless each has its own address.
+    pub base_port: u16,
+    /// Give camera i the address `bind + i` (all cameras then use `base_port` and `wsd_port`).
+    pub address_per_camera: bool,
+    /// The UDP port the cameras answer unicast probes on.
+    pub wsd_port: u16,
+    /// Also answer multicast probes and announce Hello/Bye to the group. Only inside a network
+    /// namespace made for it: never on a real LAN from a test.
+    pub multicast: bool,
+    /// Where to send Hello and Bye by unicast, such as an NVR listening on loopback.
+    pub announce_to: Vec<SocketAddr>,
+    /// Upper bound of the random delay before a ProbeMatch (APP_MAX_DELAY).
+    pub max_reply_delay: Duration,
+    /// Administrator name of active cameras.
+    pub admin_user: String,
+    /// Administrator password of active cameras.
+    pub admin_password: String,
+    /// How many cameras, counted from the last, start in factory state.
+    pub inactive: usize,
+    /// Clock offset of every camera from true UTC, seconds.
+    pub clock_offset_secs: i64,
+    /// Lockout and anonymous-access rules.
+    pub policy: CameraPolicy,
+    /// Varies serials, MACs and endpoint references between simulators.
+    pub seed: u16,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            count: 4,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 8000,
+            address_per_camera: false,
+            wsd_port: wsd::WSD_PORT,
+            multicast: false,
+            announce_to: Vec::new(),
+            max_reply_delay: Duration::from_millis(500),
+            admin_user: "admin".to_owned(),
+            admin_password: "Camera#2026".to_owned(),
+            inactive: 0,
+            clock_offset_secs: 0,
+            policy: CameraPolicy::default(),
+            seed: 1,
+        }
+    }
+}
+
+/// Errors starting the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A setting cannot work.
+    #[error("invalid simulator setting: {0}")]
+    Config(String),
+    /// A socket could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running simulator.
+pub struct Simulator {
+    cameras: Vec<Arc<SimCamera>>,
+    responders: Vec<Arc<Responder>>,
+    shutdown: CancellationToken,
+    /// Why a mutex: `shutdown` takes `&self` so the control server can share the simulator.
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("cameras", &self.cameras.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds every socket, then starts serving and says Hello.
+    pub async fn start(config: SimConfig) -> Result<Self, SimError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Simulator::start`], with a chosen clock.
+    pub async fn start_with_clock(
+        config: SimConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SimError> {
+        validate(&config)?;
+        let shutdown = CancellationToken::new();
+        let mut cameras = Vec::with_capacity(config.count);
+        let mut listeners = Vec::with_capacity(config.count);
+        for index in 0..config.count {
+            let (ip, port) = camera_address(&config, index)?;
+            let http_addr = SocketAddr::new(ip, port);
+            let wsd_addr = SocketAddr::new(ip, config.wsd_port);
+            let identity = make_identity(config.seed, index, http_addr, wsd_addr);
+            let active = index < config.count - config.inactive;
+            let admin =
+                active.then_some((config.admin_user.as_str(), config.admin_password.as_str()));
+            let camera = Arc::new(SimCamera::new(
+                identity,
+                config.policy.clone(),
+                clock.clone(),
+                admin,
+                config.clock_offset_secs,
+            ));
+            let listener = http::bind(http_addr).map_err(|source| SimError::Bind {
+                addr: http_addr,
+                source,
+            })?;
+            cameras.push(camera);
+            listeners.push(listener);
+        }
+
+        let mut responders = Vec::new();
+        if config.address_per_camera {
+            for camera in &cameras {
+                let addr = camera.identity().wsd_addr;
+                responders.push(Arc::new(
+                    Responder::bind(
+                        vec![camera.clone()],
+                        addr,
+                        config.multicast,
+                        config.max_reply_delay,
+                        config.announce_to.clone(),
+                    )
+                    .map_err(|source| SimError::Bind { addr, source })?,
+                ));
+            }
+        } else {
+            let addr = SocketAddr::new(config.bind, config.wsd_port);
+            responders.push(Arc::new(
+                Responder::bind(
+                    cameras.clone(),
+                    addr,
+                    config.multicast,
+                    config.max_reply_delay,
+                    config.announce_to.clone(),
+                )
+                .map_err(|source| SimError::Bind { addr, source })?,
+            ));
+        }
+
+        let mut tasks = JoinSet::new();
+        for (camera, listener) in cameras.iter().zip(listeners) {
+            tasks.spawn(http::serve(camera.clone(), listener, shutdown.clone()));
+        }
+        for responder in &responders {
+            tasks.spawn(responder.clone().run(shutdown.clone()));
+        }
+        for responder in &responders {
+            responder.announce_hello().await;
+        }
+        tracing::info!(
+            cameras = cameras.len(),
+            inactive = config.inactive,
+            "camera simulator running"
+        );
+        Ok(Self {
+            cameras,
+            responders,
+            shutdown,
+            tasks: tokio::sync::Mutex::new(tasks),
+        })
+    }
+
+    /// The cameras, in index order.
+    pub fn cameras(&self) -> &[Arc<SimCamera>] {
+        &self.cameras
+    }
+
+    /// One camera by index.
+    pub fn camera(&self, index: usize) -> Option<&Arc<SimCamera>> {
+        self.cameras.get(index)
+    }
+
+    /// Summaries of every camera.
+    pub fn summaries(&self) -> Vec<CameraSummary> {
+        self.cameras.iter().map(|c| c.summary()).collect()
+    }
+
+    /// Resets a camera to factory state; it reboots and says Hello.
+    pub async fn factory_reset(&self, index: usize) -> bool {
+        let Some(camera) = self.cameras.get(index) else {
+            return false;
+        };
+        camera.factory_reset();
+        for responder in self.responders.iter().filter(|r| r.serves(camera)) {
+            responder.announce_hello_for(camera).await;
+        }
+        true
+    }
+
+    /// Says Bye for every online camera and stops serving.
+    pub async fn shutdown(&self) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        for responder in &self.responders {
+            responder.announce_bye().await;
+        }
+        self.shutdown.cancel();
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// A token cancelled when the simulator shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn validate(config: &SimConfig) -> Result<(), SimError> {
+    if config.count == 0 {
+        return Err(SimError::Config("count must be at least 1".into()));
+    }
+    if config.inactive > config.count {
+        return Err(SimError::Config(format!(
+            "inactive ({}) is more than count ({})",
+            config.inactive, config.count
+        )));
+    }
+    if config.multicast && !config.bind.is_ipv4() {
+        return Err(SimError::Config(
+            "multicast needs an IPv4 bind address".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn camera_address(config: &SimConfig, index: usize) -> Result<(IpAddr, u16), SimError> {
+    if config.address_per_camera {
+        let IpAddr::V4(first) = config.bind else {
+            return Err(SimError::Config(
+                "an address per camera needs an IPv4 bind address".into(),
+            ));
+        };
+        let offset =
+            u32::try_from(index).map_err(|_| SimError::Config("too many cameras".into()))?;
+        let ip = u32::from(first)
+            .checked_add(offset)
+            .ok_or_else(|| SimError::Config("camera addresses run past 255.255.255.255".into()))?;
+        Ok((IpAddr::V4(Ipv4Addr::from(ip)), config.base_port))
+    } else {
+        let port = u16::try_from(usize::from(config.base_port) + index)
+            .map_err(|_| SimError::Config("camera ports run past 65535".into()))?;
+        Ok((config.bind, port))
+    }
+}
+
+fn make_identity(
+    seed: u16,
+    index: usize,
+    http_addr: SocketAddr,
+    wsd_addr: SocketAddr,
+) -> CameraIdentity {
+    let serial = format!("VS{seed:04}{:06}", index + 1);
+    let endpoint = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, serial.as_bytes());
+    let [seed_hi, seed_lo] = seed.to_be_bytes();
+    let index_bytes = u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes();
+    CameraIdentity {
+        index,
+        endpoint_ref: format!("urn:uuid:{endpoint}"),
+        manufacturer: "Vigil Sim".to_owned(),
+        model: MODELS[index % MODELS.len()].to_owned(),
+        firmware: "2.8.1 build 261101".to_owned(),
+        serial,
+        hardware_id: format!("HW{}", 100 + index % MODELS.len()),
+        mac: format!(
+            "02:56:{:02x}:{:02x}:{:02x}:{:02x}",
+            seed_hi ^ seed_lo,
+            index_bytes[1],
+            index_bytes[2],
+            index_bytes[3]
+        ),
+        http_addr,
+        wsd_addr,
+    }
+}

@@ -1,0 +1,381 @@
+//! The simulated camera's ONVIF device service: reads a SOAP 1.2 request, authenticates it against the
+//! camera, runs the operation and renders the schema-ordered response or an ONVIF fault.
+
+use oxvif::soap::XmlNode;
+
+use crate::clock::unix_secs;
+use crate::sim::camera::{
+    AccessClass, Caller, Credential, DIGEST_REALM, PasswordProof, SimCamera, UserChange, UserLevel,
+};
+use crate::sim::fault::{Fault, FaultCode};
+
+/// Namespace of the vigil extension elements and faults.
+pub const VIGIL_NS: &str = "urn:org:vigil:onvif:1";
+
+const ENVELOPE_OPEN: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope""#,
+    r#" xmlns:tds="http://www.onvif.org/ver10/device/wsdl""#,
+    r#" xmlns:tt="http://www.onvif.org/ver10/schema""#,
+    r#" xmlns:ter="http://www.onvif.org/ver10/error""#,
+    r#" xmlns:vgl="urn:org:vigil:onvif:1">"#,
+    "<env:Body>"
+);
+const ENVELOPE_CLOSE: &str = "</env:Body></env:Envelope>";
+
+/// A request as the HTTP face hands it over.
+#[derive(Debug)]
+pub struct SoapRequest<'a> {
+    /// The raw request body.
+    pub body: &'a [u8],
+    /// The `Authorization` header, when present.
+    pub authorization: Option<&'a str>,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The HTTP request target, for HTTP Digest.
+    pub uri: &'a str,
+}
+
+/// What the HTTP face sends back.
+#[derive(Debug)]
+pub struct SoapResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The SOAP envelope.
+    pub body: String,
+    /// A `WWW-Authenticate` challenge to send with a 401.
+    pub www_authenticate: Option<String>,
+}
+
+/// Answers one device-service request.
+pub fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
+    camera.note_request();
+    match handle_inner(camera, request) {
+        Ok(body) => SoapResponse {
+            status: 200,
+            body: envelope(&body),
+            www_authenticate: None,
+        },
+        Err(fault) => {
+            let www_authenticate = (fault.http_status == 401).then(|| {
+                format!(
+                    r#"Digest realm="{DIGEST_REALM}", qop="auth", algorithm=MD5, nonce="{}""#,
+                    camera.issue_digest_nonce()
+                )
+            });
+            SoapResponse {
+                status: fault.http_status,
+                body: envelope(&render_fault(&fault)),
+                www_authenticate,
+            }
+        }
+    }
+}
+
+fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String, Fault> {
+    let parsed = std::str::from_utf8(request.body)
+        .ok()
+        .and_then(|text| XmlNode::parse(text).ok());
+    let Some(root) = parsed else {
+        // HTTP clients such as curl --digest send an empty body first to get the challenge: like real
+        // cameras, ask an operational camera's anonymous callers for credentials before reading XML.
+        if request.authorization.is_none() && !camera.is_inactive() {
+            return Err(Fault::http_unauthorized("This service needs credentials"));
+        }
+        return Err(Fault::well_formed("The request is not well-formed XML"));
+    };
+    if root.local_name != "Envelope" {
+        return Err(Fault::well_formed("The request is not a SOAP envelope"));
+    }
+    let body = root
+        .child("Body")
+        .ok_or_else(|| Fault::well_formed("The SOAP envelope has no Body"))?;
+    let operation = body
+        .children
+        .first()
+        .ok_or_else(|| Fault::well_formed("The SOAP Body is empty"))?;
+    let class = access_class(&operation.local_name)
+        .ok_or_else(|| Fault::action_not_supported(&operation.local_name))?;
+
+    let credential = username_token(&root).or_else(|| {
+        request
+            .authorization
+            .filter(|h| h.trim_start().starts_with("Digest"))
+            .map(|header| Credential::HttpDigest {
+                header: header.to_owned(),
+                method: request.method.to_owned(),
+            })
+    });
+    let caller = camera.authenticate(credential.as_ref(), request.uri)?;
+    camera.authorize(&caller, class)?;
+    run(camera, &caller, operation)
+}
+
+/// The access class of every operation the simulator serves; `None` for the rest.
+fn access_class(operation: &str) -> Option<AccessClass> {
+    Some(match operation {
+        "GetSystemDateAndTime"
+        | "GetCapabilities"
+        | "GetServices"
+        | "GetServiceCapabilities"
+        | "GetEndpointReference"
+        | "GetWsdlUrl" => AccessClass::PreAuth,
+        "GetDeviceInformation" | "GetScopes" | "GetNetworkInterfaces" | "GetHostname" => {
+            AccessClass::ReadSystem
+        }
+        "GetUsers" => AccessClass::ReadSystemSecret,
+        "CreateUsers" | "SetUser" | "DeleteUsers" => AccessClass::WriteSystem,
+        _ => return None,
+    })
+}
+
+fn run(camera: &SimCamera, caller: &Caller, operation: &XmlNode) -> Result<String, Fault> {
+    let id = camera.identity();
+    Ok(match operation.local_name.as_str() {
+        "GetSystemDateAndTime" => system_date_and_time(unix_secs(camera.camera_now())),
+        "GetDeviceInformation" => format!(
+            "<tds:GetDeviceInformationResponse>\
+             <tds:Manufacturer>{}</tds:Manufacturer><tds:Model>{}</tds:Model>\
+             <tds:FirmwareVersion>{}</tds:FirmwareVersion><tds:SerialNumber>{}</tds:SerialNumber>\
+             <tds:HardwareId>{}</tds:HardwareId></tds:GetDeviceInformationResponse>",
+            esc(&id.manufacturer),
+            esc(&id.model),
+            esc(&id.firmware),
+            esc(&id.serial),
+            esc(&id.hardware_id)
+        ),
+        "GetCapabilities" => capabilities(&id.device_service_url()),
+        "GetServices" => format!(
+            "<tds:GetServicesResponse><tds:Service>\
+             <tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace>\
+             <tds:XAddr>{}</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version>\
+             </tds:Service></tds:GetServicesResponse>",
+            esc(&id.device_service_url())
+        ),
+        "GetServiceCapabilities" => "<tds:GetServiceCapabilitiesResponse><tds:Capabilities>\
+             <tds:Network ZeroConfiguration=\"false\" IPVersion6=\"false\"/>\
+             <tds:Security UsernameToken=\"true\" HttpDigest=\"true\" MaxUsers=\"16\" \
+             MaxUserNameLength=\"32\" MaxPasswordLength=\"64\"/>\
+             <tds:System DiscoveryResolve=\"false\" DiscoveryBye=\"true\" RemoteDiscovery=\"false\"/>\
+             </tds:Capabilities></tds:GetServiceCapabilitiesResponse>"
+            .to_owned(),
+        "GetEndpointReference" => format!(
+            "<tds:GetEndpointReferenceResponse><tds:GUID>{}</tds:GUID></tds:GetEndpointReferenceResponse>",
+            esc(&id.endpoint_ref)
+        ),
+        "GetWsdlUrl" => "<tds:GetWsdlUrlResponse><tds:WsdlUrl>http://www.onvif.org/</tds:WsdlUrl></tds:GetWsdlUrlResponse>".to_owned(),
+        "GetHostname" => format!(
+            "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>\
+             <tt:Name>cam-{}</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse>",
+            esc(&id.serial.to_ascii_lowercase())
+        ),
+        "GetScopes" => {
+            let items: String = camera
+                .scopes()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef><tt:ScopeItem>{}</tt:ScopeItem></tds:Scopes>",
+                        esc(s)
+                    )
+                })
+                .collect();
+            format!("<tds:GetScopesResponse>{items}</tds:GetScopesResponse>")
+        }
+        "GetNetworkInterfaces" => format!(
+            "<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token=\"eth0\">\
+             <tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{}</tt:HwAddress>\
+             <tt:MTU>1500</tt:MTU></tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>\
+             <tt:Manual><tt:Address>{}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>\
+             <tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>\
+             </tds:GetNetworkInterfacesResponse>",
+            esc(&id.mac),
+            id.http_addr.ip()
+        ),
+        "GetUsers" => {
+            let users: String = camera
+                .users()
+                .iter()
+                .map(|(name, level)| {
+                    format!(
+                        "<tds:User><tt:Username>{}</tt:Username><tt:UserLevel>{}</tt:UserLevel></tds:User>",
+                        esc(name),
+                        level.as_str()
+                    )
+                })
+                .collect();
+            format!("<tds:GetUsersResponse>{users}</tds:GetUsersResponse>")
+        }
+        "CreateUsers" => {
+            let users = user_changes(operation, true)?;
+            camera.create_users(&users)?;
+            "<tds:CreateUsersResponse/>".to_owned()
+        }
+        "SetUser" => {
+            let users = user_changes(operation, false)?;
+            camera.set_users(caller, &users)?;
+            "<tds:SetUserResponse/>".to_owned()
+        }
+        "DeleteUsers" => {
+            let names: Vec<String> = operation
+                .children_named("Username")
+                .map(|n| n.text().to_owned())
+                .collect();
+            if names.is_empty() {
+                return Err(Fault::invalid_arg("No user name given"));
+            }
+            camera.delete_users(&names)?;
+            "<tds:DeleteUsersResponse/>".to_owned()
+        }
+        other => return Err(Fault::action_not_supported(other)),
+    })
+}
+
+fn user_changes(operation: &XmlNode, level_required: bool) -> Result<Vec<UserChange>, Fault> {
+    let users: Vec<UserChange> = operation
+        .children_named("User")
+        .map(|user| {
+            let level = match user.child("UserLevel") {
+                Some(n) => Some(
+                    UserLevel::parse(n.text())
+                        .ok_or_else(|| Fault::invalid_arg("Unknown user level"))?,
+                ),
+                None if level_required => {
+                    return Err(Fault::invalid_arg("A user level is required"));
+                }
+                None => None,
+            };
+            Ok(UserChange {
+                username: user
+                    .child("Username")
+                    .map(|n| n.text().to_owned())
+                    .unwrap_or_default(),
+                password: user.child("Password").map(|n| n.text().to_owned()),
+                level,
+            })
+        })
+        .collect::<Result<_, Fault>>()?;
+    if users.is_empty() {
+        return Err(Fault::invalid_arg("No user given"));
+    }
+    Ok(users)
+}
+
+/// Extracts the WS-Security UsernameToken, if the request carries one.
+fn username_token(root: &XmlNode) -> Option<Credential> {
+    let token = root.path(&["Header", "Security", "UsernameToken"])?;
+    let username = token.child("Username")?.text().to_owned();
+    let password_node = token.child("Password");
+    let password_text = password_node
+        .map(|n| n.text().to_owned())
+        .unwrap_or_default();
+    let is_digest = password_node
+        .and_then(|n| n.attr("Type"))
+        .is_some_and(|t| t.ends_with("#PasswordDigest"));
+    Some(Credential::UsernameToken {
+        username,
+        password: if is_digest {
+            PasswordProof::Digest(password_text)
+        } else {
+            PasswordProof::Text(password_text)
+        },
+        nonce_b64: token.child("Nonce").map(|n| n.text().to_owned()),
+        created: token.child("Created").map(|n| n.text().to_owned()),
+    })
+}
+
+fn system_date_and_time(unix: i64) -> String {
+    let dt =
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let date_time = format!(
+        "<tt:Time><tt:Hour>{}</tt:Hour><tt:Minute>{}</tt:Minute><tt:Second>{}</tt:Second></tt:Time>\
+         <tt:Date><tt:Year>{}</tt:Year><tt:Month>{}</tt:Month><tt:Day>{}</tt:Day></tt:Date>",
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day()
+    );
+    format!(
+        "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>\
+         <tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>\
+         <tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>\
+         <tt:UTCDateTime>{date_time}</tt:UTCDateTime><tt:LocalDateTime>{date_time}</tt:LocalDateTime>\
+         </tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+    )
+}
+
+fn capabilities(device_url: &str) -> String {
+    format!(
+        "<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Device>\
+         <tt:XAddr>{}</tt:XAddr>\
+         <tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false</tt:ZeroConfiguration>\
+         <tt:IPVersion6>false</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS></tt:Network>\
+         <tt:System><tt:DiscoveryResolve>false</tt:DiscoveryResolve><tt:DiscoveryBye>true</tt:DiscoveryBye>\
+         <tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup>\
+         <tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>false</tt:FirmwareUpgrade>\
+         <tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tt:SupportedVersions></tt:System>\
+         <tt:Security><tt:TLS1.1>false</tt:TLS1.1><tt:TLS1.2>false</tt:TLS1.2>\
+         <tt:OnboardKeyGeneration>false</tt:OnboardKeyGeneration><tt:AccessPolicyConfig>false</tt:AccessPolicyConfig>\
+         <tt:X.509Token>false</tt:X.509Token><tt:SAMLToken>false</tt:SAMLToken>\
+         <tt:KerberosToken>false</tt:KerberosToken><tt:RELToken>false</tt:RELToken></tt:Security>\
+         </tt:Device></tds:Capabilities></tds:GetCapabilitiesResponse>",
+        esc(device_url)
+    )
+}
+
+fn render_fault(fault: &Fault) -> String {
+    let code = match fault.code {
+        FaultCode::Sender => "env:Sender",
+        FaultCode::Receiver => "env:Receiver",
+    };
+    let mut subcodes = String::new();
+    for sub in &fault.subcodes {
+        subcodes.push_str("<env:Subcode><env:Value>");
+        subcodes.push_str(sub);
+        subcodes.push_str("</env:Value>");
+    }
+    for _ in &fault.subcodes {
+        subcodes.push_str("</env:Subcode>");
+    }
+    let detail = fault
+        .detail
+        .as_ref()
+        .map(|(element, text)| {
+            format!(
+                "<env:Detail><{element}>{}</{element}></env:Detail>",
+                esc(text)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<env:Fault><env:Code><env:Value>{code}</env:Value>{subcodes}</env:Code>\
+         <env:Reason><env:Text xml:lang=\"en\">{}</env:Text></env:Reason>{detail}</env:Fault>",
+        esc(&fault.reason)
+    )
+}
+
+fn envelope(body: &str) -> String {
+    let mut out = String::with_capacity(ENVELOPE_OPEN.len() + body.len() + ENVELOPE_CLOSE.len());
+    out.push_str(ENVELOPE_OPEN);
+    out.push_str(body);
+    out.push_str(ENVELOPE_CLOSE);
+    out
+}
+
+/// Escapes text for XML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
