@@ -2,9 +2,21 @@
 //!
 //! One core, thin faces. The map:
 //!
+//! - [`service`]: the `Nvr` service API, the only door to behaviour for the GUI, D-Bus and tests.
+//! - [`camera`]: all ONVIF: shared HTTP transport, device client (oxvif), WS-Discovery, status monitor.
+//! - [`store`]: all SQL: the registry of added cameras, schema and migrations, sealed passwords.
+//! - [`model`]: the domain's nouns and the events the service publishes.
+//! - [`config`]: the TOML configuration, its defaults and validation.
+//! - [`app`]: wiring for `vigild`: store, service, demo simulator, ordered shutdown.
 //! - [`clock`]: wall-clock time behind a trait, with a simulated clock for exact tests.
 //! - [`sim`]: `vigil-camsim`, the simulated ONVIF cameras shipped for demos, tests and benchmarks.
 
+pub mod app;
 pub mod camera;
 pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod model;
+pub mod service;
 pub mod sim;
+pub mod store;

@@ -1,1 +1,164 @@
-fn main() {}
+//! `vigild`: reads flags and configuration, sets up logging and the runtime, and runs the daemon. The
+//! only place that knows exit codes: 0 after a clean stop, 1 when running failed, 2 for bad flags or
+//! a bad configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use vigil::app::{self, AppOptions};
+use vigil::config::{self, Config, DEFAULT_STATE_DIR};
+use vigil::demo::DemoOptions;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vigild",
+    version,
+    about = "Camera-access daemon for network video recorders"
+)]
+struct Cli {
+    /// Configuration file [default: /etc/vigil/vigild.toml, used only if it exists].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// State directory for the camera registry and its key [default: /var/lib/vigil; in demo mode a
+    /// directory under the system temp dir].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Run without any display.
+    #[arg(long)]
+    headless: bool,
+    /// Demo mode: start simulated cameras on loopback and add most of them.
+    #[arg(long)]
+    demo: bool,
+    /// How many simulated cameras demo mode starts.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=250))]
+    demo_cameras: u16,
+    /// Log filter, overriding the configuration (for example `debug` or `vigil=debug`).
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+fn main() -> ExitCode {
+    // Every file vigild creates is private to it.
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let (config_path, explicit) = match &cli.config {
+        Some(path) => (path.clone(), true),
+        None => (config::default_config_path(), false),
+    };
+    let source_name = config_path.display().to_string();
+    let settings = match Config::load(&config_path, explicit).and_then(|c| c.resolve(&source_name))
+    {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("vigild: bad configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_filter = cli
+        .log_level
+        .clone()
+        .unwrap_or_else(|| settings.log_level.clone());
+    if let Err(problem) = init_logging(&log_filter) {
+        eprintln!("vigild: --log-level: {problem}");
+        return ExitCode::from(2);
+    }
+    let demo = cli.demo.then(|| DemoOptions {
+        cameras: usize::from(cli.demo_cameras),
+    });
+    let state_dir = cli.state_dir.clone().unwrap_or_else(|| {
+        if cli.demo {
+            std::env::temp_dir().join(format!("vigil-demo-{}", unsafe { libc::getuid() }))
+        } else {
+            PathBuf::from(DEFAULT_STATE_DIR)
+        }
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vigild: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = AppOptions {
+        state_dir,
+        headless: cli.headless,
+        demo,
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone());
+        app::run(options, settings, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "vigild failed");
+            eprintln!("vigild: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs to stderr with structured fields. oxvif logs whole SOAP bodies at trace level, and some of
+/// those carry passwords (CreateUsers, SetUser), so its trace output is always dropped.
+fn init_logging(filter: &str) -> Result<(), String> {
+    let env_filter = match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(from_env)
+        }
+        _ => tracing_subscriber::EnvFilter::try_new(filter),
+    }
+    .map_err(|e| format!("'{filter}' is not a log filter: {e}"))?;
+    let no_soap_bodies = tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.target().starts_with("oxvif") && *metadata.level() == tracing::Level::TRACE)
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(env_filter)
+                .with_filter(no_soap_bodies),
+        )
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+        shutdown.cancel();
+    });
+}

@@ -1,1 +1,221 @@
-pub fn _placeholder() {}
+//! Keeps each added camera's status current: one light task per camera that checks it every period,
+//! backs off while it is offline, and after the first rejection stops using its credentials (only
+//! unauthenticated reachability checks) until new ones are given, because cameras lock out an NVR that
+//! keeps retrying. What it finds goes to a [`StatusSink`]; storing and announcing is the caller's job.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::camera::client::CameraConnector;
+use crate::camera::{CameraError, Credentials, DeviceAddress, DeviceIdentity};
+use crate::model::{CameraId, CameraState};
+
+/// How often and how patiently cameras are checked.
+#[derive(Debug, Clone)]
+pub struct MonitorSettings {
+    /// Time between checks of a camera that answers.
+    pub period: Duration,
+    /// The longest wait between checks of an offline camera (the wait doubles up to this).
+    pub offline_backoff_max: Duration,
+    /// After a camera reports a lockout, how long before the credentials are tried again.
+    pub locked_retry: Duration,
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Where the camera stands.
+    pub state: CameraState,
+    /// Whether the credentials are now known to be rejected.
+    pub credentials_rejected: bool,
+    /// What went wrong and what to do next; `None` when all is well.
+    pub error: Option<String>,
+    /// The camera's clock offset, when it answered.
+    pub clock_offset_secs: Option<i64>,
+    /// What the camera said it is, when it was asked.
+    pub identity: Option<DeviceIdentity>,
+}
+
+/// Receives what the monitor finds.
+#[async_trait]
+pub trait StatusSink: Send + Sync + 'static {
+    /// Called after every check.
+    async fn observed(&self, id: CameraId, observation: Observation);
+}
+
+/// One camera to watch.
+#[derive(Debug, Clone)]
+pub struct MonitoredCamera {
+    /// Its id.
+    pub id: CameraId,
+    /// Where it is.
+    pub address: DeviceAddress,
+    /// Its credentials, or `None` when they could not be read back.
+    pub credentials: Option<Credentials>,
+    /// Whether the camera already rejected these credentials.
+    pub credentials_rejected: bool,
+}
+
+/// Installer-facing words for each outcome.
+pub mod wording {
+    /// The credentials were rejected.
+    pub const REJECTED: &str = "The camera rejected the stored user name or password. Edit the credentials, or use Forget Password in Discovered Devices.";
+    /// The stored password could not be read.
+    pub const UNREADABLE: &str = "The stored password cannot be read (the NVR's key file changed). Enter the credentials again.";
+    /// The camera locked the user.
+    pub fn locked(detail: &str) -> String {
+        format!("{detail}. The NVR waits and will not retry the password until then.")
+    }
+    /// The camera does not answer.
+    pub fn offline(detail: &str) -> String {
+        format!("No answer from the camera ({detail}). Check its power and network cable.")
+    }
+    /// The camera answered with another error.
+    pub fn refused(detail: &str) -> String {
+        format!("The camera answered with an error: {detail}")
+    }
+}
+
+/// Checks `camera` until `cancel`, reporting every result to `sink`. The first check happens after
+/// `first_check_after`.
+pub async fn watch(
+    camera: MonitoredCamera,
+    connector: CameraConnector,
+    settings: MonitorSettings,
+    sink: Arc<dyn StatusSink>,
+    first_check_after: Duration,
+    cancel: CancellationToken,
+) {
+    let mut rejected = camera.credentials_rejected || camera.credentials.is_none();
+    let mut locked_until: Option<Instant> = None;
+    let mut offline_wait = settings.period;
+    let mut wait = first_check_after;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let credentials = camera.credentials.as_ref().filter(|_| !rejected);
+        let locked_now = locked_until.is_some_and(|until| Instant::now() < until);
+        let observation = match credentials {
+            Some(credentials) if !locked_now => {
+                let outcome = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    outcome = connector.certify(&camera.address, credentials) => outcome,
+                };
+                match outcome {
+                    Ok(certified) => {
+                        locked_until = None;
+                        Observation {
+                            state: CameraState::Online,
+                            credentials_rejected: false,
+                            error: None,
+                            clock_offset_secs: Some(certified.clock_offset_secs),
+                            identity: Some(certified.identity),
+                        }
+                    }
+                    Err(CameraError::CredentialsRejected) => {
+                        rejected = true;
+                        tracing::warn!(camera = %camera.id, address = %camera.address, "camera rejected the stored credentials; they will not be used again until changed");
+                        reachable_only(
+                            CameraState::NotCertified,
+                            true,
+                            Some(wording::REJECTED.to_owned()),
+                        )
+                    }
+                    Err(error @ CameraError::Locked { retry_after }) => {
+                        let hold = retry_after
+                            .map_or(settings.locked_retry, |r| r.max(settings.locked_retry));
+                        locked_until = Some(Instant::now() + hold);
+                        reachable_only(
+                            CameraState::Locked,
+                            false,
+                            Some(wording::locked(&capitalize(&error.to_string()))),
+                        )
+                    }
+                    Err(CameraError::Offline(detail)) => {
+                        reachable_only(CameraState::Offline, false, Some(wording::offline(&detail)))
+                    }
+                    Err(other) => reachable_only(
+                        CameraState::Online,
+                        false,
+                        Some(wording::refused(&other.to_string())),
+                    ),
+                }
+            }
+            _ => {
+                // Credentials rejected, unreadable, or locked: only ask whether the camera is there.
+                let reachability = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = connector.clock_offset(&camera.address) => r,
+                };
+                let (state, error) = if locked_now {
+                    (
+                        CameraState::Locked,
+                        Some(wording::locked(
+                            "The camera locked this user after failed logins",
+                        )),
+                    )
+                } else if camera.credentials.is_none() {
+                    (
+                        CameraState::NotCertified,
+                        Some(wording::UNREADABLE.to_owned()),
+                    )
+                } else {
+                    (
+                        CameraState::NotCertified,
+                        Some(wording::REJECTED.to_owned()),
+                    )
+                };
+                match reachability {
+                    Ok(offset) => Observation {
+                        clock_offset_secs: Some(offset),
+                        ..reachable_only(state, rejected, error)
+                    },
+                    Err(CameraError::Offline(detail)) => reachable_only(
+                        CameraState::Offline,
+                        rejected,
+                        Some(wording::offline(&detail)),
+                    ),
+                    Err(_) => reachable_only(state, rejected, error),
+                }
+            }
+        };
+        wait = if observation.state == CameraState::Offline {
+            let this_wait = offline_wait;
+            offline_wait =
+                (offline_wait * 2).min(settings.offline_backoff_max.max(settings.period));
+            this_wait
+        } else {
+            offline_wait = settings.period;
+            settings.period
+        };
+        sink.observed(camera.id, observation).await;
+    }
+}
+
+fn reachable_only(
+    state: CameraState,
+    credentials_rejected: bool,
+    error: Option<String>,
+) -> Observation {
+    Observation {
+        state,
+        credentials_rejected,
+        error,
+        clock_offset_secs: None,
+        identity: None,
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,454 @@
+//! vigild's configuration: a TOML file where every setting has a default, read strictly (an unknown key
+//! is an error, not a silent typo) and checked into typed [`Settings`]. Errors name the key and the
+//! problem. The file format is documented in `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::camera::discovery::{MAX_UNICAST_TARGETS, parse_unicast_targets};
+use crate::camera::monitor::MonitorSettings;
+
+/// Where vigild looks when `--config` is not given. A missing file here means "all defaults".
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/vigil/vigild.toml";
+/// The state directory when `--state-dir` is not given.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vigil";
+
+/// A configuration problem, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {key}: {problem}")]
+pub struct ConfigError {
+    /// The file, or "command line".
+    pub source_name: String,
+    /// The key, dotted (`discovery.probe_window_ms`), or "file" for whole-file problems.
+    pub key: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// How cameras are found.
+    pub discovery: DiscoveryConfig,
+    /// How added cameras are watched.
+    pub cameras: CameraConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[discovery]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Send WS-Discovery multicast probes.
+    pub multicast: bool,
+    /// Interface names to probe on; empty means every non-loopback IPv4 interface.
+    pub interfaces: Vec<String>,
+    /// The WS-Discovery port (3702).
+    pub port: u16,
+    /// Unicast probe targets for routed subnets: addresses, `a-b` ranges, or `net/len` prefixes, each
+    /// with an optional `:port`.
+    pub unicast_targets: Vec<String>,
+    /// Listen for Hello and Bye announcements.
+    pub listen_announcements: bool,
+    /// Where to listen for announcements.
+    pub announcement_address: String,
+    /// How long to keep listening for replies after the last probe, milliseconds.
+    pub probe_window_ms: u64,
+    /// Probe again every this many seconds; 0 turns periodic discovery off.
+    pub refresh_interval_secs: u64,
+    /// Probe once at start.
+    pub on_start: bool,
+    /// Discovered devices identified at the same time.
+    pub identify_concurrency: usize,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            multicast: true,
+            interfaces: Vec::new(),
+            port: 3702,
+            unicast_targets: Vec::new(),
+            listen_announcements: true,
+            announcement_address: "0.0.0.0:3702".to_owned(),
+            probe_window_ms: 1000,
+            refresh_interval_secs: 300,
+            on_start: true,
+            identify_concurrency: 128,
+        }
+    }
+}
+
+/// `[cameras]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Time between status checks of each added camera, milliseconds.
+    pub monitor_period_ms: u64,
+    /// Longest wait between checks of an offline camera, milliseconds.
+    pub offline_backoff_max_ms: u64,
+    /// After a camera reports a lockout, seconds before its credentials are tried again.
+    pub locked_retry_secs: u64,
+    /// How long one camera request may take, milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        Self {
+            monitor_period_ms: 10_000,
+            offline_backoff_max_ms: 60_000,
+            locked_retry_secs: 300,
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`, or a full tracing filter such as `vigil=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Discovery settings, checked.
+#[derive(Debug, Clone)]
+pub struct DiscoverySettings {
+    /// Multicast on.
+    pub multicast: bool,
+    /// Interface names; empty for all.
+    pub interfaces: Vec<String>,
+    /// WS-Discovery port.
+    pub port: u16,
+    /// Unicast targets, expanded.
+    pub unicast_targets: Vec<SocketAddr>,
+    /// Where to listen for Hello and Bye, if at all.
+    pub announcement_address: Option<SocketAddr>,
+    /// Listening window after the last probe.
+    pub probe_window: Duration,
+    /// Periodic discovery, if on.
+    pub refresh_interval: Option<Duration>,
+    /// Probe at start.
+    pub on_start: bool,
+    /// Identifications at once.
+    pub identify_concurrency: usize,
+}
+
+/// Everything vigild's core needs, checked and typed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Discovery.
+    pub discovery: DiscoverySettings,
+    /// The monitor.
+    pub monitor: MonitorSettings,
+    /// Per-request camera timeout.
+    pub request_timeout: Duration,
+    /// The log filter.
+    pub log_level: String,
+}
+
+impl Config {
+    /// Reads the file at `path`. When `explicit` is false (the default path) a missing file means
+    /// defaults; an explicitly given file must exist.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self, ConfigError> {
+        let source_name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Self::default());
+            }
+            Err(e) => {
+                return Err(ConfigError {
+                    source_name,
+                    key: "file".to_owned(),
+                    problem: format!("cannot read it: {e}"),
+                });
+            }
+        };
+        Self::parse(&text, &source_name)
+    }
+
+    /// Parses TOML text; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let key = key_of(text, e.span());
+            ConfigError {
+                source_name: source_name.to_owned(),
+                key,
+                problem: e.message().trim().to_owned(),
+            }
+        })
+    }
+
+    /// Checks every value and produces typed settings.
+    pub fn resolve(&self, source_name: &str) -> Result<Settings, ConfigError> {
+        let err = |key: &str, problem: String| ConfigError {
+            source_name: source_name.to_owned(),
+            key: key.to_owned(),
+            problem,
+        };
+        let d = &self.discovery;
+        let c = &self.cameras;
+        if d.port == 0 {
+            return Err(err("discovery.port", "must be 1-65535".into()));
+        }
+        let mut unicast_targets = Vec::new();
+        for (i, target) in d.unicast_targets.iter().enumerate() {
+            let expanded = parse_unicast_targets(target)
+                .map_err(|p| err(&format!("discovery.unicast_targets[{i}]"), p))?;
+            unicast_targets.extend(expanded);
+        }
+        if unicast_targets.len() > MAX_UNICAST_TARGETS {
+            return Err(err(
+                "discovery.unicast_targets",
+                format!(
+                    "{} addresses in all; at most {MAX_UNICAST_TARGETS}",
+                    unicast_targets.len()
+                ),
+            ));
+        }
+        for (i, name) in d.interfaces.iter().enumerate() {
+            if name.is_empty()
+                || name.len() > 15
+                || name.contains('/')
+                || name.chars().any(char::is_whitespace)
+            {
+                return Err(err(
+                    &format!("discovery.interfaces[{i}]"),
+                    format!("'{name}' is not an interface name"),
+                ));
+            }
+        }
+        let announcement_address = if d.listen_announcements {
+            Some(d.announcement_address.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "discovery.announcement_address",
+                    format!("'{}' is not an address:port", d.announcement_address),
+                )
+            })?)
+        } else {
+            None
+        };
+        in_range(
+            &err,
+            "discovery.probe_window_ms",
+            d.probe_window_ms,
+            100,
+            60_000,
+        )?;
+        if d.refresh_interval_secs != 0 {
+            in_range(
+                &err,
+                "discovery.refresh_interval_secs",
+                d.refresh_interval_secs,
+                10,
+                86_400,
+            )?;
+        }
+        in_range(
+            &err,
+            "discovery.identify_concurrency",
+            d.identify_concurrency as u64,
+            1,
+            1024,
+        )?;
+        in_range(
+            &err,
+            "cameras.monitor_period_ms",
+            c.monitor_period_ms,
+            50,
+            3_600_000,
+        )?;
+        in_range(
+            &err,
+            "cameras.request_timeout_ms",
+            c.request_timeout_ms,
+            100,
+            120_000,
+        )?;
+        in_range(
+            &err,
+            "cameras.locked_retry_secs",
+            c.locked_retry_secs,
+            1,
+            86_400,
+        )?;
+        if c.offline_backoff_max_ms < c.monitor_period_ms {
+            return Err(err(
+                "cameras.offline_backoff_max_ms",
+                format!(
+                    "{} is shorter than cameras.monitor_period_ms ({})",
+                    c.offline_backoff_max_ms, c.monitor_period_ms
+                ),
+            ));
+        }
+        in_range(
+            &err,
+            "cameras.offline_backoff_max_ms",
+            c.offline_backoff_max_ms,
+            50,
+            86_400_000,
+        )?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err()
+            || self.log.level.trim().is_empty()
+        {
+            return Err(err(
+                "log.level",
+                format!("'{}' is not a log level or filter", self.log.level),
+            ));
+        }
+        Ok(Settings {
+            discovery: DiscoverySettings {
+                multicast: d.multicast,
+                interfaces: d.interfaces.clone(),
+                port: d.port,
+                unicast_targets,
+                announcement_address,
+                probe_window: Duration::from_millis(d.probe_window_ms),
+                refresh_interval: (d.refresh_interval_secs > 0)
+                    .then(|| Duration::from_secs(d.refresh_interval_secs)),
+                on_start: d.on_start,
+                identify_concurrency: d.identify_concurrency,
+            },
+            monitor: MonitorSettings {
+                period: Duration::from_millis(c.monitor_period_ms),
+                offline_backoff_max: Duration::from_millis(c.offline_backoff_max_ms),
+                locked_retry: Duration::from_secs(c.locked_retry_secs),
+            },
+            request_timeout: Duration::from_millis(c.request_timeout_ms),
+            log_level: self.log.level.clone(),
+        })
+    }
+}
+
+fn in_range(
+    err: &impl Fn(&str, String) -> ConfigError,
+    key: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(err(
+            key,
+            format!("{value} is out of range; use {min} to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds the dotted key at a TOML error's position: the nearest `[table]` above it plus the key on its
+/// line.
+fn key_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return "file".to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = text[line_start..line_end].trim();
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    if line.starts_with('[') {
+        return line
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_owned();
+    }
+    let key = line.split('=').next().unwrap_or("").trim().to_owned();
+    match (table, key.is_empty()) {
+        (Some(table), false) => format!("{table}.{key}"),
+        (Some(table), true) => table,
+        (None, false) => key,
+        (None, true) => "file".to_owned(),
+    }
+}
+
+/// The default config path as a `PathBuf`.
+pub fn default_config_path() -> PathBuf {
+    PathBuf::from(DEFAULT_CONFIG_PATH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_means_every_default() {
+        let config = Config::parse("", "test").unwrap();
+        assert_eq!(config, Config::default());
+        let settings = config.resolve("test").unwrap();
+        assert_eq!(settings.monitor.period, Duration::from_secs(10));
+        assert!(settings.discovery.multicast);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_name_the_key() {
+        let e = Config::parse("[discovery]\nmulticats = true\n", "f.toml").unwrap_err();
+        assert_eq!(e.key, "discovery.multicats");
+        assert!(e.problem.contains("unknown field"), "{e}");
+        let e = Config::parse("[cameras]\nmonitor_period_ms = \"fast\"\n", "f.toml").unwrap_err();
+        assert_eq!(e.key, "cameras.monitor_period_ms");
+        let e = Config::parse("[cameras\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml: "), "{e}");
+    }
+
+    #[test]
+    fn values_are_checked_with_the_key_named() {
+        let bad = |toml: &str| {
+            Config::parse(toml, "f")
+                .unwrap()
+                .resolve("f")
+                .unwrap_err()
+                .key
+        };
+        assert_eq!(
+            bad("[cameras]\nmonitor_period_ms = 0\n"),
+            "cameras.monitor_period_ms"
+        );
+        assert_eq!(
+            bad("[discovery]\nunicast_targets = [\"10.0.0.9-10.0.0.1\"]\n"),
+            "discovery.unicast_targets[0]"
+        );
+        assert_eq!(
+            bad("[discovery]\nannouncement_address = \"nowhere\"\n"),
+            "discovery.announcement_address"
+        );
+        assert_eq!(
+            bad("[cameras]\nmonitor_period_ms = 5000\noffline_backoff_max_ms = 1000\n"),
+            "cameras.offline_backoff_max_ms"
+        );
+        assert_eq!(bad("[log]\nlevel = \"loud=[\"\n"), "log.level");
+        assert_eq!(
+            bad("[discovery]\ninterfaces = [\"eth 0\"]\n"),
+            "discovery.interfaces[0]"
+        );
+    }
+
+    #[test]
+    fn a_missing_default_file_is_fine_but_a_missing_explicit_one_is_not() {
+        let missing = Path::new("/nonexistent/vigild.toml");
+        assert_eq!(Config::load(missing, false).unwrap(), Config::default());
+        assert_eq!(Config::load(missing, true).unwrap_err().key, "file");
+    }
+}

@@ -1,0 +1,109 @@
+//! Demo mode (`vigild --demo`): starts simulated cameras in-process on loopback, points discovery at
+//! them, and adds most of them, so a newcomer sees discovered and added cameras, and each status, at
+//! once. Nothing leaves loopback: no multicast, unicast probes only.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::model::DiscoveredDevice;
+use crate::service::Nvr;
+use crate::sim::{SimConfig, SimError, Simulator};
+
+/// The first demo camera's address; camera i is at 127.77.0.(1+i).
+pub const DEMO_FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
+/// Where vigild listens for the demo cameras' Hello and Bye.
+pub const DEMO_ANNOUNCEMENTS: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 77, 1, 1)), 3702);
+/// The demo cameras' administrator password, published in the README on purpose.
+pub const DEMO_PASSWORD: &str = "Camera#2026";
+
+/// What demo mode starts.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// How many simulated cameras.
+    pub cameras: usize,
+}
+
+/// Starts the simulated cameras and rewrites `settings` so discovery finds them on loopback only.
+pub async fn start_cameras(
+    options: &DemoOptions,
+    settings: &mut Settings,
+) -> Result<Simulator, SimError> {
+    let inactive = if options.cameras >= 4 { 2 } else { 0 };
+    let simulator = Simulator::start(SimConfig {
+        count: options.cameras,
+        bind: IpAddr::V4(DEMO_FIRST_ADDRESS),
+        base_port: 8080,
+        address_per_camera: true,
+        announce_to: vec![DEMO_ANNOUNCEMENTS],
+        inactive,
+        admin_password: DEMO_PASSWORD.to_owned(),
+        ..SimConfig::default()
+    })
+    .await?;
+    // One camera an hour ahead, to show that certification survives a wrong camera clock.
+    if let Some(camera) = simulator.camera(0) {
+        camera.set_clock_offset(3600);
+    }
+    let discovery = &mut settings.discovery;
+
+    discovery.multicast = false;
+    discovery.unicast_targets = simulator
+        .cameras()
+        .iter()
+        .map(|c| c.identity().wsd_addr)
+        .collect();
+    discovery.announcement_address = Some(DEMO_ANNOUNCEMENTS);
+    discovery.on_start = true;
+    // A lively demo: statuses change within seconds rather than the production ten.
+    settings.monitor.period = settings.monitor.period.min(Duration::from_secs(3));
+    Ok(simulator)
+}
+
+/// Adds the active demo cameras except one (left for the Discovered list), then changes one camera's
+/// password behind the NVR's back and takes another offline, so every status shows.
+pub async fn populate(nvr: &Nvr, simulator: &Simulator) {
+    let run = match nvr.refresh_discovery(&[]).await {
+        Ok(run) => run,
+        Err(error) => {
+            tracing::warn!(%error, "demo discovery did not run");
+            return;
+        }
+    };
+    run.finished().await;
+    let mut candidates: Vec<DiscoveredDevice> = nvr
+        .discovered_devices()
+        .into_iter()
+        .filter(|d| !d.inactive && d.added_as.is_none())
+        .collect();
+    candidates.sort_by(|a, b| a.address.host.cmp(&b.address.host));
+    let keep_discovered = candidates.pop();
+    for device in &candidates {
+        match nvr
+            .add_discovered(&device.key, "admin", DEMO_PASSWORD)
+            .await
+        {
+            Ok(camera) => {
+                tracing::info!(camera = %camera.id, address = %camera.address, "demo camera added")
+            }
+            Err(error) => {
+                tracing::info!(address = %device.address, %error, "demo camera not added")
+            }
+        }
+    }
+    if let Some(device) = keep_discovered {
+        tracing::info!(address = %device.address, "demo camera left in Discovered Devices for you to add");
+    }
+    if nvr.added_cameras().len() >= 3 {
+        if let Some(camera) = simulator.camera(1) {
+            camera.set_password_directly("admin", "Changed#Elsewhere1");
+            tracing::info!(serial = %camera.identity().serial, "demo: password changed at the camera; it will show Not certified");
+        }
+        if let Some(camera) = simulator.camera(2) {
+            camera.set_online(false).await;
+            tracing::info!(serial = %camera.identity().serial, "demo: camera unplugged; it will show Offline");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,1141 @@
+//! The `Nvr` service API: the one door to behaviour. The GUI, D-Bus and tests call these commands and
+//! queries and follow its events; it owns the in-memory view of added and discovered cameras, runs
+//! discovery and the per-camera monitors, and writes every change through the store.
+//!
+//! Invariants: a change is stored before it is announced; a monitor result for a camera that was since
+//! removed or given new credentials is dropped (generation check); no password leaves this module
+//! except into the store's sealer and the camera client.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::camera::client::{CameraConnector, Certification};
+use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_unicast_targets};
+use crate::camera::monitor::{self, MonitoredCamera, Observation, StatusSink};
+use crate::camera::{AddressError, CameraError, Credentials, DeviceAddress, DeviceIdentity};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, NvrEvent};
+use crate::store::{DuplicateOf, NewCamera, Store, StoreError};
+
+/// Longest user name accepted for a camera.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Longest password accepted for a camera.
+pub const MAX_PASSWORD_CHARS: usize = 64;
+/// Identifications running at once against one sender address.
+const IDENTIFY_PER_SENDER: usize = 16;
+/// When a probe is sent a second time.
+const PROBE_REPEAT_AFTER: Duration = Duration::from_millis(100);
+/// Discovered devices kept at most.
+const MAX_DISCOVERED: usize = 8192;
+
+/// Why a command was refused. Every message says why and what to do next, and never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NvrError {
+    /// An argument is wrong.
+    #[error("{field}: {problem}")]
+    InvalidArgument {
+        /// Which argument.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No added camera with that id.
+    #[error("there is no added camera with id {0}; refresh the list")]
+    CameraNotFound(CameraId),
+    /// No discovered device with that key.
+    #[error("device {0} is no longer in the discovered list; refresh discovery")]
+    DeviceNotFound(String),
+    /// The camera is already added.
+    #[error("this camera is already added (id {existing}, same {what})")]
+    Duplicate {
+        /// The camera it duplicates.
+        existing: CameraId,
+        /// What matched: address, serial number or endpoint.
+        what: &'static str,
+    },
+    /// Nothing answers at the address.
+    #[error("no camera answers at {address} ({detail}); check the address, port and cabling")]
+    Unreachable {
+        /// The address tried.
+        address: String,
+        /// Timed out, refused...
+        detail: String,
+    },
+    /// The camera rejected the user name or password.
+    #[error("the camera rejected the user name or password; check them, or use Forget Password")]
+    CredentialsRejected,
+    /// The camera has locked the user.
+    #[error("{}", locked_message(*.retry_after))]
+    CameraLocked {
+        /// How long it says the lock lasts.
+        retry_after: Option<Duration>,
+    },
+    /// The camera is in factory state.
+    #[error("the camera is inactive (factory state); activate it with a new admin password first")]
+    CameraInactive,
+    /// The camera refused for another reason.
+    #[error("the camera refused: {0}")]
+    CameraRefused(String),
+    /// The camera's reply could not be understood.
+    #[error("the camera's reply could not be understood ({0}); it may not be an ONVIF device")]
+    CameraProtocol(String),
+    /// The registry could not be written. Nothing was changed.
+    #[error("the NVR could not save the change ({0}); nothing was changed")]
+    Storage(String),
+    /// Discovery could not start.
+    #[error("discovery could not start: {0}")]
+    Discovery(String),
+    /// The service is stopping.
+    #[error("the NVR service is shutting down")]
+    ShuttingDown,
+}
+
+fn locked_message(retry_after: Option<Duration>) -> String {
+    let wait = match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!("about {} minutes", d.as_secs().div_ceil(60)),
+        Some(d) => format!("about {} seconds", d.as_secs().max(1)),
+        None => "a while (often 30 minutes)".to_owned(),
+    };
+    format!(
+        "the camera locked this user after failed logins; wait {wait} and try again, or use Forget Password"
+    )
+}
+
+impl From<StoreError> for NvrError {
+    fn from(error: StoreError) -> Self {
+        NvrError::Storage(error.to_string())
+    }
+}
+
+/// A request to add a camera by address.
+#[derive(Clone)]
+pub struct AddCamera {
+    /// Host name or IP address.
+    pub host: String,
+    /// HTTP port of the device service (usually 80).
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for AddCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddCamera")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running (or finished) discovery run.
+#[derive(Debug, Clone)]
+pub struct DiscoveryRun {
+    done: watch::Receiver<Option<usize>>,
+}
+
+impl DiscoveryRun {
+    /// Waits for the run to end; the size of the discovered list afterwards.
+    pub async fn finished(mut self) -> usize {
+        match self.done.wait_for(Option::is_some).await {
+            Ok(count) => count.unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+}
+
+struct AddedEntry {
+    camera: AddedCamera,
+    /// Bumped whenever the monitor is restarted; results from older monitors are ignored.
+    generation: u64,
+    monitor: CancellationToken,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Arc<Store>,
+    connector: CameraConnector,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<NvrEvent>,
+    added: Mutex<BTreeMap<CameraId, AddedEntry>>,
+    discovered: Mutex<BTreeMap<String, DiscoveredDevice>>,
+    discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
+    identify_slots: Arc<Semaphore>,
+    sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
+    /// camera or edit one being removed. Never held across network calls.
+    commit: tokio::sync::Mutex<()>,
+    next_generation: std::sync::atomic::AtomicU64,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// The service. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Nvr {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Nvr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nvr").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Nvr {
+    /// Loads the registry, starts a monitor per added camera, the announcement listener and periodic
+    /// discovery. Stops everything when `shutdown` fires (then await [`Nvr::stopped`]).
+    pub async fn start(
+        settings: Settings,
+        store: Arc<Store>,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, NvrError> {
+        let stored = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.load_added_cameras())
+                .await
+                .map_err(|e| NvrError::Storage(e.to_string()))??
+        };
+        let (events, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            connector: CameraConnector::new(settings.request_timeout),
+            identify_slots: Arc::new(Semaphore::new(settings.discovery.identify_concurrency)),
+            settings,
+            store,
+            clock,
+            events,
+            added: Mutex::new(BTreeMap::new()),
+            discovered: Mutex::new(BTreeMap::new()),
+            discovery_run: Mutex::new(None),
+            sender_slots: Mutex::new(HashMap::new()),
+            commit: tokio::sync::Mutex::new(()),
+            next_generation: std::sync::atomic::AtomicU64::new(1),
+            tasks: TaskTracker::new(),
+            shutdown,
+        });
+        let nvr = Nvr { inner };
+        let period = nvr.inner.settings.monitor.period;
+        for entry in stored {
+            let id = entry.camera.id;
+            // Spread the first checks over one period so a restart does not hit every camera at once.
+            let first =
+                Duration::from_millis(rand::random_range(0..=period.as_millis().max(1) as u64));
+            nvr.install(entry.camera, entry.credentials, first);
+            tracing::debug!(camera = %id, "added camera loaded");
+        }
+        nvr.start_background();
+        Ok(nvr)
+    }
+
+    fn start_background(&self) {
+        let settings = &self.inner.settings.discovery;
+        if let Some(address) = settings.announcement_address {
+            let interfaces = if settings.multicast {
+                self.multicast_interfaces()
+            } else {
+                Vec::new()
+            };
+            match discovery::listen_announcements(
+                address,
+                &interfaces,
+                self.inner.shutdown.child_token(),
+            ) {
+                Ok(mut announcements) => {
+                    let nvr = self.downgrade();
+                    self.inner.tasks.spawn(async move {
+                        while let Some(announcement) = announcements.recv().await {
+                            let Some(nvr) = nvr.upgrade() else { return };
+                            nvr.on_announcement(announcement);
+                        }
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%address, %error, "cannot listen for camera announcements (Hello/Bye); discovery still works by probing");
+                }
+            }
+        }
+        let on_start = settings.on_start;
+        let interval = settings.refresh_interval;
+        if on_start || interval.is_some() {
+            let nvr = self.downgrade();
+            let shutdown = self.inner.shutdown.clone();
+            self.inner.tasks.spawn(async move {
+                let mut first = on_start;
+                loop {
+                    if !first {
+                        let Some(interval) = interval else { return };
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(interval) => {}
+                        }
+                    }
+                    first = false;
+                    let Some(nvr) = nvr.upgrade() else { return };
+                    match nvr.refresh_discovery(&[]).await {
+                        Ok(run) => {
+                            drop(nvr);
+                            tokio::select! {
+                                _ = shutdown.cancelled() => return,
+                                _ = run.finished() => {}
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "periodic discovery did not run"),
+                    }
+                }
+            });
+        }
+    }
+
+    fn downgrade(&self) -> WeakNvr {
+        WeakNvr(Arc::downgrade(&self.inner))
+    }
+
+    /// Follows every change. A subscriber that falls behind gets `Lagged` and should re-read the lists.
+    pub fn subscribe(&self) -> broadcast::Receiver<NvrEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: NvrEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Waits until every background task has stopped after shutdown was signalled.
+    pub async fn stopped(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    // ── Queries ────────────────────────────────────────────────────────────────────────────────
+
+    /// Every added camera, by id.
+    pub fn added_cameras(&self) -> Vec<AddedCamera> {
+        lock(&self.inner.added)
+            .values()
+            .map(|e| e.camera.clone())
+            .collect()
+    }
+
+    /// One added camera.
+    pub fn added_camera(&self, id: CameraId) -> Result<AddedCamera, NvrError> {
+        lock(&self.inner.added)
+            .get(&id)
+            .map(|e| e.camera.clone())
+            .ok_or(NvrError::CameraNotFound(id))
+    }
+
+    /// The discovered list, each marked with the added camera it is, if any.
+    pub fn discovered_devices(&self) -> Vec<DiscoveredDevice> {
+        let added = lock(&self.inner.added);
+        lock(&self.inner.discovered)
+            .values()
+            .map(|d| with_added_as(d.clone(), &added))
+            .collect()
+    }
+
+    /// One discovered device.
+    pub fn discovered_device(&self, key: &str) -> Result<DiscoveredDevice, NvrError> {
+        let added = lock(&self.inner.added);
+        lock(&self.inner.discovered)
+            .get(key)
+            .map(|d| with_added_as(d.clone(), &added))
+            .ok_or_else(|| NvrError::DeviceNotFound(key.chars().take(80).collect()))
+    }
+
+    /// Whether a discovery run is going on.
+    pub fn discovery_running(&self) -> bool {
+        lock(&self.inner.discovery_run)
+            .as_ref()
+            .is_some_and(|run| run.borrow().is_none())
+    }
+
+    // ── Commands: added cameras ────────────────────────────────────────────────────────────────
+
+    /// Adds a camera by address: checks the input, verifies the credentials against the camera at once,
+    /// and stores it only if they work. Bad input stores nothing.
+    pub async fn add_camera(&self, request: AddCamera) -> Result<AddedCamera, NvrError> {
+        let address = DeviceAddress::new(&request.host, request.port).map_err(address_error)?;
+        let credentials = check_credentials(&request.username, &request.password)?;
+        self.add_verified(address, None, credentials).await
+    }
+
+    /// Adds a device from the discovered list.
+    pub async fn add_discovered(
+        &self,
+        key: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<AddedCamera, NvrError> {
+        let device = self.discovered_device(key)?;
+        if let Some(existing) = device.added_as {
+            return Err(NvrError::Duplicate {
+                existing,
+                what: "device",
+            });
+        }
+        if device.inactive {
+            return Err(NvrError::CameraInactive);
+        }
+        let credentials = check_credentials(username, password)?;
+        self.add_verified(device.address, Some(device.key), credentials)
+            .await
+    }
+
+    async fn add_verified(
+        &self,
+        address: DeviceAddress,
+        endpoint_ref: Option<String>,
+        credentials: Credentials,
+    ) -> Result<AddedCamera, NvrError> {
+        self.refuse_if_stopping()?;
+        if let Some(existing) = self.added_at_address(&address) {
+            return Err(NvrError::Duplicate {
+                existing,
+                what: "address",
+            });
+        }
+        let certification = self.certify(&address, &credentials).await?;
+        let endpoint_ref =
+            endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
+        let _commit = self.inner.commit.lock().await;
+        self.refuse_if_stopping()?;
+        if let Some((existing, what)) =
+            self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)
+        {
+            return Err(NvrError::Duplicate { existing, what });
+        }
+        let now = self.inner.clock.now();
+        let status = CameraStatus {
+            state: CameraState::Online,
+            credentials_rejected: false,
+            last_error: None,
+            last_error_at: None,
+            since: now,
+        };
+        let id = {
+            let store = self.inner.store.clone();
+            let stored_address = address.clone();
+            let endpoint_ref = endpoint_ref.clone();
+            let identity = certification.identity.clone();
+            let credentials = credentials.clone();
+            let status = status.clone();
+            let offset = certification.clock_offset_secs;
+            tokio::task::spawn_blocking(move || {
+                store.insert_added_camera(&NewCamera {
+                    address: &stored_address,
+                    endpoint_ref: endpoint_ref.as_deref(),
+                    identity: &identity,
+                    credentials: &credentials,
+                    status: &status,
+                    clock_offset_secs: offset,
+                    added_at: now,
+                })
+            })
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))?
+            .map_err(|e| match e {
+                StoreError::Duplicate(of) => NvrError::Duplicate {
+                    existing: self.added_at_address(&address).unwrap_or(CameraId(0)),
+                    what: duplicate_word(of),
+                },
+                other => other.into(),
+            })?
+        };
+        let camera = AddedCamera {
+            id,
+            address,
+            endpoint_ref,
+            identity: certification.identity,
+            username: credentials.username.clone(),
+            status,
+            clock_offset_secs: certification.clock_offset_secs,
+            added_at: now,
+        };
+        tracing::info!(camera = %id, address = %camera.address, model = %camera.identity.model, "camera added");
+        self.install(
+            camera.clone(),
+            Some(credentials),
+            self.inner.settings.monitor.period,
+        );
+        self.emit(NvrEvent::CameraAdded {
+            camera: camera.clone(),
+        });
+        self.announce_discovered_matching(&camera);
+        Ok(camera)
+    }
+
+    /// Replaces an added camera's credentials after verifying them against the camera. On success the
+    /// camera is certified again and its monitor uses the new credentials; on failure nothing changes.
+    pub async fn edit_credentials(
+        &self,
+        id: CameraId,
+        username: &str,
+        password: &str,
+    ) -> Result<AddedCamera, NvrError> {
+        self.refuse_if_stopping()?;
+        let credentials = check_credentials(username, password)?;
+        let address = self.added_camera(id)?.address;
+        let certification = self.certify(&address, &credentials).await?;
+        let _commit = self.inner.commit.lock().await;
+        let mut camera = self.added_camera(id)?;
+        let now = self.inner.clock.now();
+        let status = CameraStatus {
+            state: CameraState::Online,
+            credentials_rejected: false,
+            last_error: None,
+            last_error_at: None,
+            since: if camera.status.state == CameraState::Online {
+                camera.status.since
+            } else {
+                now
+            },
+        };
+        {
+            let store = self.inner.store.clone();
+            let credentials = credentials.clone();
+            let identity = certification.identity.clone();
+            let status = status.clone();
+            let offset = certification.clock_offset_secs;
+            tokio::task::spawn_blocking(move || {
+                store.update_credentials(id, &credentials, &identity, &status, offset)
+            })
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))??;
+        }
+        camera.username = credentials.username.clone();
+        camera.identity = certification.identity;
+        camera.status = status.clone();
+        camera.clock_offset_secs = certification.clock_offset_secs;
+        self.install(
+            camera.clone(),
+            Some(credentials),
+            self.inner.settings.monitor.period,
+        );
+        tracing::info!(camera = %id, address = %camera.address, "camera credentials changed and certified");
+        self.emit(NvrEvent::CameraUpdated {
+            camera: camera.clone(),
+        });
+        self.emit(NvrEvent::CameraStatusChanged { id, status });
+        Ok(camera)
+    }
+
+    /// Removes an added camera. Its monitor stops at once.
+    pub async fn remove_camera(&self, id: CameraId) -> Result<(), NvrError> {
+        self.refuse_if_stopping()?;
+        let _commit = self.inner.commit.lock().await;
+        let camera = self.added_camera(id)?;
+        let removed = {
+            let store = self.inner.store.clone();
+            tokio::task::spawn_blocking(move || store.remove_added_camera(id))
+                .await
+                .map_err(|e| NvrError::Storage(e.to_string()))??
+        };
+        if let Some(entry) = lock(&self.inner.added).remove(&id) {
+            entry.monitor.cancel();
+        }
+        if !removed {
+            return Err(NvrError::CameraNotFound(id));
+        }
+        tracing::info!(camera = %id, address = %camera.address, "camera removed");
+        self.emit(NvrEvent::CameraRemoved { id });
+        self.announce_discovered_matching(&camera);
+        Ok(())
+    }
+
+    fn refuse_if_stopping(&self) -> Result<(), NvrError> {
+        if self.inner.shutdown.is_cancelled() {
+            Err(NvrError::ShuttingDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn certify(
+        &self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+    ) -> Result<Certification, NvrError> {
+        let result = tokio::select! {
+            _ = self.inner.shutdown.cancelled() => return Err(NvrError::ShuttingDown),
+            r = self.inner.connector.certify(address, credentials) => r,
+        };
+        result.map_err(|error| {
+            tracing::info!(address = %address, %error, "credentials not verified");
+            match error {
+                CameraError::Offline(detail) => NvrError::Unreachable {
+                    address: address.to_string(),
+                    detail,
+                },
+                CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
+                    NvrError::CredentialsRejected
+                }
+                CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
+                CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
+                CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
+            }
+        })
+    }
+
+    /// Puts a camera in the in-memory registry and (re)starts its monitor.
+    fn install(
+        &self,
+        camera: AddedCamera,
+        credentials: Option<Credentials>,
+        first_check_after: Duration,
+    ) {
+        let generation = self
+            .inner
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cancel = self.inner.shutdown.child_token();
+        let monitored = MonitoredCamera {
+            id: camera.id,
+            address: camera.address.clone(),
+            credentials,
+            credentials_rejected: camera.status.credentials_rejected,
+        };
+        let entry = AddedEntry {
+            camera,
+            generation,
+            monitor: cancel.clone(),
+        };
+        if let Some(old) = lock(&self.inner.added).insert(monitored.id, entry) {
+            old.monitor.cancel();
+        }
+        let sink: Arc<dyn StatusSink> = Arc::new(MonitorSink {
+            nvr: self.downgrade(),
+            generation,
+        });
+        self.inner.tasks.spawn(monitor::watch(
+            monitored,
+            self.inner.connector.clone(),
+            self.inner.settings.monitor.clone(),
+            sink,
+            first_check_after,
+            cancel,
+        ));
+    }
+
+    fn added_at_address(&self, address: &DeviceAddress) -> Option<CameraId> {
+        lock(&self.inner.added)
+            .values()
+            .find(|e| {
+                e.camera.address.host == address.host && e.camera.address.port == address.port
+            })
+            .map(|e| e.camera.id)
+    }
+
+    fn find_duplicate(
+        &self,
+        address: &DeviceAddress,
+        endpoint_ref: Option<&str>,
+        identity: &DeviceIdentity,
+    ) -> Option<(CameraId, &'static str)> {
+        let added = lock(&self.inner.added);
+        added.values().find_map(|e| {
+            let c = &e.camera;
+            if c.address.host == address.host && c.address.port == address.port {
+                Some((c.id, "address"))
+            } else if endpoint_ref.is_some() && c.endpoint_ref.as_deref() == endpoint_ref {
+                Some((c.id, "endpoint"))
+            } else if !identity.serial.is_empty()
+                && c.identity.serial == identity.serial
+                && c.identity.manufacturer == identity.manufacturer
+            {
+                Some((c.id, "serial number"))
+            } else if identity.mac.is_some() && c.identity.mac == identity.mac {
+                Some((c.id, "MAC address"))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The endpoint reference of a discovered device that is this camera, when one is known.
+    fn endpoint_for(&self, identity: &DeviceIdentity, address: &DeviceAddress) -> Option<String> {
+        lock(&self.inner.discovered)
+            .values()
+            .find(|d| {
+                d.address == *address
+                    || (!identity.serial.is_empty()
+                        && d.identity.serial == identity.serial
+                        && d.identity.manufacturer == identity.manufacturer)
+            })
+            .map(|d| d.key.clone())
+    }
+
+    fn announce_discovered_matching(&self, camera: &AddedCamera) {
+        let devices: Vec<DiscoveredDevice> = {
+            let added = lock(&self.inner.added);
+            lock(&self.inner.discovered)
+                .values()
+                .filter(|d| same_camera(d, camera))
+                .map(|d| with_added_as(d.clone(), &added))
+                .collect()
+        };
+        for device in devices {
+            self.emit(NvrEvent::DeviceDiscovered { device });
+        }
+    }
+
+    /// Applies a monitor result: stores and announces a status change, keeps the clock offset current.
+    fn on_observation(
+        &self,
+        id: CameraId,
+        generation: u64,
+        observation: Observation,
+    ) -> Option<CameraStatus> {
+        let now = self.inner.clock.now();
+        let mut added = lock(&self.inner.added);
+        let entry = added.get_mut(&id).filter(|e| e.generation == generation)?;
+        if let Some(offset) = observation.clock_offset_secs {
+            entry.camera.clock_offset_secs = offset;
+        }
+        if let Some(identity) = observation.identity {
+            entry.camera.identity = DeviceIdentity {
+                mac: identity.mac.or(entry.camera.identity.mac.take()),
+                ..identity
+            };
+        }
+        let old = &entry.camera.status;
+        let changed = old.state != observation.state
+            || old.last_error != observation.error
+            || old.credentials_rejected != observation.credentials_rejected;
+        if !changed {
+            return None;
+        }
+        let status = CameraStatus {
+            state: observation.state,
+            credentials_rejected: observation.credentials_rejected,
+            last_error_at: match &observation.error {
+                Some(_) => Some(now),
+                None => old.last_error_at,
+            },
+            last_error: observation.error.or_else(|| {
+                // Keep the last error on record after recovery; it says what happened.
+                if observation.state == CameraState::Online {
+                    old.last_error.clone()
+                } else {
+                    None
+                }
+            }),
+            since: if old.state == observation.state {
+                old.since
+            } else {
+                now
+            },
+        };
+        if status == *old {
+            return None;
+        }
+        tracing::info!(
+            camera = %id,
+            address = %entry.camera.address,
+            from = old.state.as_str(),
+            to = status.state.as_str(),
+            "camera status changed"
+        );
+        entry.camera.status = status.clone();
+        Some(status)
+    }
+
+    // ── Commands: discovery ────────────────────────────────────────────────────────────────────
+
+    /// Starts a discovery run (or joins the one already going): multicast on the configured interfaces,
+    /// unicast to the configured targets and to `extra_targets` (addresses, `a-b` ranges, `net/len`).
+    /// Devices stream into the discovered list and out as events as they are identified.
+    pub async fn refresh_discovery(
+        &self,
+        extra_targets: &[String],
+    ) -> Result<DiscoveryRun, NvrError> {
+        self.refuse_if_stopping()?;
+        let mut targets = self.inner.settings.discovery.unicast_targets.clone();
+        for target in extra_targets {
+            let expanded =
+                parse_unicast_targets(target).map_err(|problem| NvrError::InvalidArgument {
+                    field: "targets",
+                    problem,
+                })?;
+            targets.extend(expanded);
+        }
+        if targets.len() > discovery::MAX_UNICAST_TARGETS {
+            return Err(NvrError::InvalidArgument {
+                field: "targets",
+                problem: format!(
+                    "{} addresses in all; at most {}",
+                    targets.len(),
+                    discovery::MAX_UNICAST_TARGETS
+                ),
+            });
+        }
+        let (done_tx, done_rx) = watch::channel(None);
+        {
+            let mut run = lock(&self.inner.discovery_run);
+            if let Some(current) = run.as_ref()
+                && current.borrow().is_none()
+            {
+                return Ok(DiscoveryRun {
+                    done: current.clone(),
+                });
+            }
+            *run = Some(done_rx.clone());
+        }
+        let settings = &self.inner.settings.discovery;
+        let plan = ProbePlan {
+            multicast_interfaces: if settings.multicast {
+                self.multicast_interfaces()
+            } else {
+                Vec::new()
+            },
+            multicast_port: settings.port,
+            unicast_targets: targets,
+            listen_for: settings.probe_window,
+            repeat_after: PROBE_REPEAT_AFTER,
+        };
+        let started = self.inner.clock.now();
+        let sightings = match discovery::probe(plan, self.inner.shutdown.child_token()).await {
+            Ok(rx) => rx,
+            Err(error) => {
+                done_tx.send_replace(Some(lock(&self.inner.discovered).len()));
+                return Err(NvrError::Discovery(error.to_string()));
+            }
+        };
+        self.emit(NvrEvent::DiscoveryStarted);
+        let nvr = self.clone();
+        self.inner.tasks.spawn(async move {
+            let count = nvr.run_discovery(sightings, started).await;
+            done_tx.send_replace(Some(count));
+        });
+        Ok(DiscoveryRun { done: done_rx })
+    }
+
+    async fn run_discovery(
+        &self,
+        mut sightings: tokio::sync::mpsc::Receiver<Sighting>,
+        started: SystemTime,
+    ) -> usize {
+        let mut seen = HashSet::new();
+        let mut identifications = JoinSet::new();
+        loop {
+            tokio::select! {
+                sighting = sightings.recv() => {
+                    let Some(sighting) = sighting else { break };
+                    seen.insert(sighting.endpoint_ref.clone());
+                    let nvr = self.clone();
+                    identifications.spawn(async move { nvr.identify(sighting).await });
+                }
+                Some(_) = identifications.join_next(), if !identifications.is_empty() => {}
+            }
+        }
+        while identifications.join_next().await.is_some() {}
+        // Devices not seen in this run (and not announced since it started) have left.
+        let gone: Vec<String> = {
+            let mut discovered = lock(&self.inner.discovered);
+            let gone: Vec<String> = discovered
+                .values()
+                .filter(|d| !seen.contains(&d.key) && d.last_seen < started)
+                .map(|d| d.key.clone())
+                .collect();
+            for key in &gone {
+                discovered.remove(key);
+            }
+            gone
+        };
+        for key in gone {
+            self.emit(NvrEvent::DeviceGone { key });
+        }
+        let devices = lock(&self.inner.discovered).len();
+        tracing::info!(devices, "discovery finished");
+        self.emit(NvrEvent::DiscoveryFinished { devices });
+        devices
+    }
+
+    /// Identifies one sighting and puts it in the discovered list.
+    async fn identify(&self, sighting: Sighting) {
+        let sender_slots = {
+            let mut slots = lock(&self.inner.sender_slots);
+            slots
+                .entry(sighting.sender.ip())
+                .or_insert_with(|| Arc::new(Semaphore::new(IDENTIFY_PER_SENDER)))
+                .clone()
+        };
+        let Ok(_sender_permit) = sender_slots.acquire_owned().await else {
+            return;
+        };
+        let Ok(_permit) = self.inner.identify_slots.clone().acquire_owned().await else {
+            return;
+        };
+        for address in &sighting.addresses {
+            let outcome = tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                r = self.inner.connector.identify(address, &sighting.scopes) => r,
+            };
+            match outcome {
+                Ok(identification) => {
+                    let device = DiscoveredDevice {
+                        key: sighting.endpoint_ref.clone(),
+                        address: address.clone(),
+                        identity: identification.identity,
+                        information_complete: identification.information_complete,
+                        inactive: identification.inactive,
+                        added_as: None,
+                        last_seen: self.inner.clock.now(),
+                    };
+                    self.upsert_discovered(device);
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(address = %address, endpoint = %sighting.endpoint_ref, %error, "discovered device not identified");
+                }
+            }
+        }
+    }
+
+    fn upsert_discovered(&self, device: DiscoveredDevice) {
+        let mut replaced = Vec::new();
+        let announce = {
+            let added = lock(&self.inner.added);
+            let mut discovered = lock(&self.inner.discovered);
+            // The same camera under another endpoint reference (it was reset, or answers on two
+            // interfaces) is one entry: keep the newest.
+            if !device.identity.serial.is_empty() {
+                let twins: Vec<String> = discovered
+                    .values()
+                    .filter(|d| {
+                        d.key != device.key
+                            && d.identity.serial == device.identity.serial
+                            && d.identity.manufacturer == device.identity.manufacturer
+                    })
+                    .map(|d| d.key.clone())
+                    .collect();
+                for key in twins {
+                    discovered.remove(&key);
+                    replaced.push(key);
+                }
+            }
+            if !discovered.contains_key(&device.key) && discovered.len() >= MAX_DISCOVERED {
+                tracing::warn!("discovered list is full; device not listed");
+                return;
+            }
+            let changed = discovered.get(&device.key).is_none_or(|old| {
+                DiscoveredDevice {
+                    last_seen: old.last_seen,
+                    ..device.clone()
+                } != *old
+            });
+            discovered.insert(device.key.clone(), device.clone());
+            changed.then(|| with_added_as(device, &added))
+        };
+        for key in replaced {
+            self.emit(NvrEvent::DeviceGone { key });
+        }
+        if let Some(device) = announce {
+            tracing::debug!(address = %device.address, serial = %device.identity.serial, inactive = device.inactive, "device discovered");
+            self.emit(NvrEvent::DeviceDiscovered { device });
+        }
+    }
+
+    fn on_announcement(&self, announcement: Announcement) {
+        match announcement {
+            Announcement::Hello(sighting) => {
+                let nvr = self.clone();
+                self.inner
+                    .tasks
+                    .spawn(async move { nvr.identify(sighting).await });
+            }
+            Announcement::Bye {
+                endpoint_ref,
+                sender,
+            } => {
+                let removed = {
+                    let mut discovered = lock(&self.inner.discovered);
+                    // Only the device itself may say it is leaving.
+                    let from_itself = discovered
+                        .get(&endpoint_ref)
+                        .is_some_and(|d| d.address.ip() == Some(sender.ip()));
+                    from_itself && discovered.remove(&endpoint_ref).is_some()
+                };
+                if removed {
+                    self.emit(NvrEvent::DeviceGone { key: endpoint_ref });
+                }
+            }
+        }
+    }
+
+    fn multicast_interfaces(&self) -> Vec<std::net::Ipv4Addr> {
+        let wanted = &self.inner.settings.discovery.interfaces;
+        match oxvif::discovery_interfaces() {
+            Ok(interfaces) => interfaces
+                .into_iter()
+                .filter(|i| wanted.is_empty() || wanted.contains(&i.name))
+                .map(|i| i.address)
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot list network interfaces for multicast discovery");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A handle that does not keep the service alive.
+struct WeakNvr(Weak<Inner>);
+
+impl WeakNvr {
+    fn upgrade(&self) -> Option<Nvr> {
+        self.0.upgrade().map(|inner| Nvr { inner })
+    }
+}
+
+/// Where one monitor task reports.
+struct MonitorSink {
+    nvr: WeakNvr,
+    generation: u64,
+}
+
+#[async_trait]
+impl StatusSink for MonitorSink {
+    async fn observed(&self, id: CameraId, observation: Observation) {
+        let Some(nvr) = self.nvr.upgrade() else {
+            return;
+        };
+        let offset = observation.clock_offset_secs;
+        let Some(status) = nvr.on_observation(id, self.generation, observation) else {
+            return;
+        };
+        let store = nvr.inner.store.clone();
+        let stored_status = status.clone();
+        let saved =
+            tokio::task::spawn_blocking(move || store.update_status(id, &stored_status, offset))
+                .await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(StoreError::NotFound(_))) => return,
+            Ok(Err(error)) => tracing::error!(camera = %id, %error, "camera status not saved"),
+            Err(error) => tracing::error!(camera = %id, %error, "camera status not saved"),
+        }
+        nvr.emit(NvrEvent::CameraStatusChanged { id, status });
+    }
+}
+
+fn with_added_as(
+    mut device: DiscoveredDevice,
+    added: &BTreeMap<CameraId, AddedEntry>,
+) -> DiscoveredDevice {
+    device.added_as = added
+        .values()
+        .find(|e| same_camera(&device, &e.camera))
+        .map(|e| e.camera.id);
+    device
+}
+
+/// Whether a discovered device and an added camera are the same camera.
+fn same_camera(device: &DiscoveredDevice, camera: &AddedCamera) -> bool {
+    camera.endpoint_ref.as_deref() == Some(device.key.as_str())
+        || (!device.identity.serial.is_empty()
+            && device.identity.serial == camera.identity.serial
+            && device.identity.manufacturer == camera.identity.manufacturer)
+        || (device.identity.mac.is_some() && device.identity.mac == camera.identity.mac)
+        || (device.address.host == camera.address.host
+            && device.address.port == camera.address.port)
+}
+
+fn address_error(error: AddressError) -> NvrError {
+    let field = match error {
+        AddressError::BadPort => "port",
+        _ => "host",
+    };
+    NvrError::InvalidArgument {
+        field,
+        problem: error.to_string(),
+    }
+}
+
+fn duplicate_word(of: DuplicateOf) -> &'static str {
+    match of {
+        DuplicateOf::Address => "address",
+        DuplicateOf::Serial => "serial number",
+        DuplicateOf::EndpointRef => "endpoint",
+    }
+}
+
+/// Checks a user name and password given for a camera.
+pub fn check_credentials(username: &str, password: &str) -> Result<Credentials, NvrError> {
+    let invalid = |field, problem: &str| NvrError::InvalidArgument {
+        field,
+        problem: problem.to_owned(),
+    };
+    if username.trim().is_empty() {
+        return Err(invalid("username", "the user name is empty"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(invalid(
+            "username",
+            "the user name is longer than 32 characters",
+        ));
+    }
+    if username.chars().any(char::is_control) || username.trim() != username {
+        return Err(invalid(
+            "username",
+            "the user name has spaces at its ends or control characters",
+        ));
+    }
+    if password.is_empty() {
+        return Err(invalid("password", "the password is empty"));
+    }
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            "the password is longer than 64 characters",
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(invalid("password", "the password has control characters"));
+    }
+    Ok(Credentials::new(username, password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_checked_with_the_field_named() {
+        let field = |u: &str, p: &str| match check_credentials(u, p) {
+            Err(NvrError::InvalidArgument { field, .. }) => field,
+            _ => "ok",
+        };
+        assert_eq!(field("", "pw"), "username");
+        assert_eq!(field(" admin", "pw"), "username");
+        assert_eq!(field(&"a".repeat(33), "pw"), "username");
+        assert_eq!(field("admin", ""), "password");
+        assert_eq!(field("admin", "bad\npw"), "password");
+        assert_eq!(field("admin", &"p".repeat(65)), "password");
+        assert_eq!(field("admin", "Camera#2026"), "ok");
+    }
+
+    #[test]
+    fn errors_never_carry_the_password_and_say_what_to_do() {
+        let e = check_credentials("admin", "x\u{7}secret").unwrap_err();
+        assert!(!e.to_string().contains("secret"));
+        let locked = NvrError::CameraLocked {
+            retry_after: Some(Duration::from_secs(1790)),
+        };
+        assert!(locked.to_string().contains("30 minutes"), "{locked}");
+    }
+}

@@ -1,0 +1,666 @@
+//! The NVR's persistent registry, and the only place with SQL: a SQLite file (WAL, synchronous=FULL)
+//! in a 0700 state directory, built from the numbered files in `migrations/` (`schema.sql` shows the
+//! result), with camera passwords sealed by [`secret::Sealer`].
+//!
+//! Invariants: every change is one transaction, so a crash leaves the registry as it was before or
+//! after a change; a database newer than this build is refused, never downgraded; files are 0600.
+
+pub mod secret;
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::camera::{Credentials, DeviceAddress, DeviceIdentity};
+use crate::clock::{from_unix_secs, unix_secs};
+use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus};
+use secret::{Sealer, SecretError};
+
+/// The database file's name in the state directory.
+pub const DATABASE_FILE: &str = "vigil.db";
+
+/// The numbered migrations, in order. Version N is the database after applying the first N.
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_added_cameras.sql"))];
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// The current schema, for reading and for the migration test.
+pub const SCHEMA_SQL: &str = include_str!("schema.sql");
+
+/// Which uniqueness rule a new camera broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateOf {
+    /// Same host and port.
+    Address,
+    /// Same manufacturer and serial number.
+    Serial,
+    /// Same WS-Discovery endpoint reference.
+    EndpointRef,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory or database file could not be prepared.
+    #[error("state directory {path}: {source}")]
+    StateDir {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite said no.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer vigild.
+    #[error(
+        "the database is schema version {found}, newer than this vigild understands ({supported}); refusing to touch it"
+    )]
+    TooNew {
+        /// Its version.
+        found: u32,
+        /// Ours.
+        supported: u32,
+    },
+    /// The change would make a duplicate camera.
+    #[error("a camera with the same {0:?} is already added")]
+    Duplicate(DuplicateOf),
+    /// No such camera.
+    #[error("no added camera with id {0}")]
+    NotFound(CameraId),
+    /// The key file is unusable.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// An added camera as stored: the public view plus its credentials, when they decrypt.
+#[derive(Debug)]
+pub struct StoredCamera {
+    /// The public view.
+    pub camera: AddedCamera,
+    /// The credentials, or `None` when the stored password no longer decrypts (key replaced).
+    pub credentials: Option<Credentials>,
+}
+
+/// A camera about to be added.
+#[derive(Debug)]
+pub struct NewCamera<'a> {
+    /// Where it is.
+    pub address: &'a DeviceAddress,
+    /// Its endpoint reference, when discovered.
+    pub endpoint_ref: Option<&'a str>,
+    /// What it said it is.
+    pub identity: &'a DeviceIdentity,
+    /// The credentials that just certified.
+    pub credentials: &'a Credentials,
+    /// Its status.
+    pub status: &'a CameraStatus,
+    /// Measured clock offset.
+    pub clock_offset_secs: i64,
+    /// When.
+    pub added_at: SystemTime,
+}
+
+/// The registry.
+pub struct Store {
+    /// Why a mutex: one connection, used from blocking tasks one at a time; SQLite serializes writers
+    /// anyway and the registry is small.
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating on first run) the registry in `state_dir`, upgrading its schema.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        prepare_state_dir(state_dir)?;
+        let path = state_dir.join(DATABASE_FILE);
+        let dir_error = |source| StoreError::StateDir {
+            path: path.display().to_string(),
+            source,
+        };
+        // Create the file 0600 ourselves so SQLite never makes it with the process umask; its -wal and
+        // -shm files take the database file's mode.
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(dir_error)?;
+        let mode = fs::metadata(&path).map_err(dir_error)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(dir_error)?;
+        }
+        let sealer = Sealer::load_or_create(state_dir)?;
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            sealer,
+            path,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every added camera, by id.
+    pub fn load_added_cameras(&self) -> Result<Vec<StoredCamera>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
+                    username, password_sealed, credentials_rejected, state, state_since, last_error,
+                    last_error_at, clock_offset_secs, added_at
+             FROM added_camera ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                DeviceAddress {
+                    host: row.get(1)?,
+                    port: row.get(2)?,
+                    path: row.get(3)?,
+                },
+                row.get::<_, Option<String>>(4)?,
+                DeviceIdentity {
+                    manufacturer: row.get(5)?,
+                    model: row.get(6)?,
+                    firmware: row.get(7)?,
+                    serial: row.get(8)?,
+                    mac: row.get(9)?,
+                },
+                row.get::<_, String>(10)?,
+                row.get::<_, Vec<u8>>(11)?,
+                row.get::<_, bool>(12)?,
+                row.get::<_, String>(13)?,
+                row.get::<_, i64>(14)?,
+                row.get::<_, Option<String>>(15)?,
+                row.get::<_, Option<i64>>(16)?,
+                row.get::<_, i64>(17)?,
+                row.get::<_, i64>(18)?,
+            ))
+        })?;
+        let mut cameras = Vec::new();
+        for row in rows {
+            let (
+                id,
+                address,
+                endpoint_ref,
+                identity,
+                username,
+                sealed,
+                credentials_rejected,
+                state,
+                state_since,
+                last_error,
+                last_error_at,
+                clock_offset_secs,
+                added_at,
+            ) = row?;
+            let credentials = match self.sealer.unseal(&username, &sealed) {
+                Ok(password) => Some(Credentials {
+                    username: username.clone(),
+                    password,
+                }),
+                Err(_) => {
+                    tracing::warn!(
+                        camera = id,
+                        "stored password does not decrypt with this key; new credentials are needed"
+                    );
+                    None
+                }
+            };
+            cameras.push(StoredCamera {
+                camera: AddedCamera {
+                    id: CameraId(id),
+                    address,
+                    endpoint_ref,
+                    identity,
+                    username,
+                    status: CameraStatus {
+                        state: CameraState::parse(&state).unwrap_or(CameraState::Offline),
+                        credentials_rejected,
+                        last_error,
+                        last_error_at: last_error_at.map(from_unix_secs),
+                        since: from_unix_secs(state_since),
+                    },
+                    clock_offset_secs,
+                    added_at: from_unix_secs(added_at),
+                },
+                credentials,
+            });
+        }
+        Ok(cameras)
+    }
+
+    /// Adds a camera in one transaction and returns its id.
+    pub fn insert_added_camera(&self, new: &NewCamera<'_>) -> Result<CameraId, StoreError> {
+        let sealed = self
+            .sealer
+            .seal(&new.credentials.username, &new.credentials.password);
+        let conn = self.conn();
+        let result = conn.execute(
+            "INSERT INTO added_camera (host, port, service_path, endpoint_ref, manufacturer, model, firmware,
+                 serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error,
+                 last_error_at, clock_offset_secs, added_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                new.address.host,
+                new.address.port,
+                new.address.path,
+                new.endpoint_ref,
+                new.identity.manufacturer,
+                new.identity.model,
+                new.identity.firmware,
+                new.identity.serial,
+                new.identity.mac,
+                new.credentials.username,
+                sealed,
+                new.status.credentials_rejected,
+                new.status.state.as_str(),
+                unix_secs(new.status.since),
+                new.status.last_error,
+                new.status.last_error_at.map(unix_secs),
+                new.clock_offset_secs,
+                unix_secs(new.added_at),
+            ],
+        );
+        match result {
+            Ok(_) => Ok(CameraId(conn.last_insert_rowid())),
+            Err(error) => Err(duplicate_or(error)),
+        }
+    }
+
+    /// Replaces a camera's credentials and clears the rejected mark, with the identity and status
+    /// that the new credentials just earned. One transaction.
+    pub fn update_credentials(
+        &self,
+        id: CameraId,
+        credentials: &Credentials,
+        identity: &DeviceIdentity,
+        status: &CameraStatus,
+        clock_offset_secs: i64,
+    ) -> Result<(), StoreError> {
+        let sealed = self
+            .sealer
+            .seal(&credentials.username, &credentials.password);
+        let conn = self.conn();
+        let changed = conn
+            .execute(
+                "UPDATE added_camera SET username = ?2, password_sealed = ?3, manufacturer = ?4, model = ?5,
+                     firmware = ?6, serial = ?7, mac = ?8, credentials_rejected = ?9, state = ?10,
+                     state_since = ?11, last_error = ?12, last_error_at = ?13, clock_offset_secs = ?14
+                 WHERE id = ?1",
+                params![
+                    id.0,
+                    credentials.username,
+                    sealed,
+                    identity.manufacturer,
+                    identity.model,
+                    identity.firmware,
+                    identity.serial,
+                    identity.mac,
+                    status.credentials_rejected,
+                    status.state.as_str(),
+                    unix_secs(status.since),
+                    status.last_error,
+                    status.last_error_at.map(unix_secs),
+                    clock_offset_secs,
+                ],
+            )
+            .map_err(duplicate_or)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Records a camera's new status (and, when known, its clock offset).
+    pub fn update_status(
+        &self,
+        id: CameraId,
+        status: &CameraStatus,
+        clock_offset_secs: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE added_camera SET credentials_rejected = ?2, state = ?3, state_since = ?4, last_error = ?5,
+                 last_error_at = ?6, clock_offset_secs = coalesce(?7, clock_offset_secs)
+             WHERE id = ?1",
+            params![
+                id.0,
+                status.credentials_rejected,
+                status.state.as_str(),
+                unix_secs(status.since),
+                status.last_error,
+                status.last_error_at.map(unix_secs),
+                clock_offset_secs,
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Removes a camera. Says whether it was there.
+    pub fn remove_added_camera(&self, id: CameraId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM added_camera WHERE id = ?1", params![id.0])?
+            > 0)
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// SQLite's own consistency check; `Ok(())` when it reports "ok".
+    pub fn integrity_check(&self) -> Result<(), String> {
+        let report: Option<String> = self
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| e.to_string())?;
+        match report.as_deref() {
+            Some("ok") => Ok(()),
+            other => Err(other.unwrap_or("no report").to_owned()),
+        }
+    }
+}
+
+fn prepare_state_dir(dir: &Path) -> Result<(), StoreError> {
+    let error = |source| StoreError::StateDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    if !dir.exists() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(error)?;
+    }
+    let metadata = fs::metadata(dir).map_err(error)?;
+    if !metadata.is_dir() {
+        return Err(error(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        )));
+    }
+    if metadata.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(error)?;
+    }
+    Ok(())
+}
+
+/// Brings a database up to [`SCHEMA_VERSION`], one migration per transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database schema upgraded");
+    }
+    Ok(())
+}
+
+fn duplicate_or(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, Some(message)) = &error
+        && code.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        if message.contains("added_camera.host") {
+            return StoreError::Duplicate(DuplicateOf::Address);
+        }
+        if message.contains("added_camera.serial") || message.contains("added_camera.manufacturer")
+        {
+            return StoreError::Duplicate(DuplicateOf::Serial);
+        }
+        if message.contains("added_camera.endpoint_ref") {
+            return StoreError::Duplicate(DuplicateOf::EndpointRef);
+        }
+    }
+    StoreError::Sqlite(error)
+}
+
+/// Applies the first `version` migrations to an empty database; for tests that build old databases.
+pub fn build_schema_version(conn: &mut Connection, version: u32) -> Result<(), StoreError> {
+    for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", v)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn status() -> CameraStatus {
+        CameraStatus {
+            state: CameraState::Online,
+            credentials_rejected: false,
+            last_error: None,
+            last_error_at: None,
+            since: from_unix_secs(1_790_000_000),
+        }
+    }
+
+    fn insert(store: &Store, host: &str, serial: &str) -> Result<CameraId, StoreError> {
+        let address = DeviceAddress::new(host, 80).unwrap();
+        let identity = DeviceIdentity {
+            manufacturer: "Acme".into(),
+            model: "X".into(),
+            firmware: "1".into(),
+            serial: serial.into(),
+            mac: None,
+        };
+        store.insert_added_camera(&NewCamera {
+            address: &address,
+            endpoint_ref: None,
+            identity: &identity,
+            credentials: &Credentials::new("admin", "Camera#2026"),
+            status: &status(),
+            clock_offset_secs: 0,
+            added_at: from_unix_secs(1_790_000_000),
+        })
+    }
+
+    /// The tables and indexes of a database, with whitespace normalized, for comparing schemas.
+    fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut statement = conn
+            .prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name")
+            .unwrap();
+        statement
+            .query_map([], |r| {
+                let sql: String = r.get(2)?;
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Rows a database of `version` would hold, written with that version's own columns.
+    fn seed_fixture(conn: &Connection, version: u32) {
+        if version >= 1 {
+            conn.execute_batch(
+                "INSERT INTO added_camera (host, port, service_path, manufacturer, model, serial, username,
+                     password_sealed, state, state_since, added_at)
+                 VALUES ('10.0.0.9', 80, '/onvif/device_service', 'Acme', 'X', 'OLD1', 'admin', x'00', 'online',
+                     1700000000, 1700000000)",
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn schema_sql_is_what_the_migrations_build() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        build_schema_version(&mut conn, SCHEMA_VERSION).unwrap();
+        let reference = Connection::open_in_memory().unwrap();
+        reference.execute_batch(SCHEMA_SQL).unwrap();
+        assert_eq!(schema_of(&conn), schema_of(&reference));
+    }
+
+    #[test]
+    fn every_earlier_version_upgrades_to_the_current_schema_keeping_its_rows() {
+        let reference = Connection::open_in_memory().unwrap();
+        reference.execute_batch(SCHEMA_SQL).unwrap();
+        for from in 0..SCHEMA_VERSION {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let mut conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+                build_schema_version(&mut conn, from).unwrap();
+                seed_fixture(&conn, from);
+            }
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(
+                store.schema_version().unwrap(),
+                SCHEMA_VERSION,
+                "from version {from}"
+            );
+            assert_eq!(
+                schema_of(&store.conn()),
+                schema_of(&reference),
+                "from version {from}"
+            );
+            let cameras = store.load_added_cameras().unwrap();
+            if from >= 1 {
+                assert_eq!(cameras.len(), 1, "rows survive the upgrade from {from}");
+                assert_eq!(cameras[0].camera.identity.serial, "OLD1");
+                assert!(
+                    cameras[0].credentials.is_none(),
+                    "an undecryptable password is not invented"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn files_are_private_and_passwords_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let store = Store::open(&state).unwrap();
+        insert(&store, "10.0.0.1", "S1").unwrap();
+        assert_eq!(
+            fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        for file in [DATABASE_FILE, secret::KEY_FILE] {
+            let mode = fs::metadata(state.join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        drop(store);
+        for entry in fs::read_dir(&state).unwrap() {
+            let bytes = fs::read(entry.unwrap().path()).unwrap();
+            assert!(
+                !bytes.windows(11).any(|w| w == b"Camera#2026"),
+                "password in clear on disk"
+            );
+        }
+        let reopened = Store::open(&state).unwrap();
+        let cameras = reopened.load_added_cameras().unwrap();
+        let creds = cameras[0].credentials.as_ref().unwrap();
+        assert_eq!(creds.password.expose_secret(), "Camera#2026");
+    }
+
+    #[test]
+    fn duplicates_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        insert(&store, "10.0.0.1", "S1").unwrap();
+        assert!(matches!(
+            insert(&store, "10.0.0.1", "S2"),
+            Err(StoreError::Duplicate(DuplicateOf::Address))
+        ));
+        assert!(matches!(
+            insert(&store, "10.0.0.2", "S1"),
+            Err(StoreError::Duplicate(DuplicateOf::Serial))
+        ));
+        assert_eq!(store.load_added_cameras().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::TooNew { .. })
+        ));
+        let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        let v: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION + 1);
+    }
+
+    #[test]
+    fn status_updates_persist_and_removal_reports_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = insert(&store, "10.0.0.1", "S1").unwrap();
+        let rejected = CameraStatus {
+            state: CameraState::NotCertified,
+            credentials_rejected: true,
+            last_error: Some("rejected".into()),
+            last_error_at: Some(from_unix_secs(1_790_000_100)),
+            since: from_unix_secs(1_790_000_100),
+        };
+        store.update_status(id, &rejected, Some(7)).unwrap();
+        let loaded = store.load_added_cameras().unwrap();
+        assert_eq!(loaded[0].camera.status, rejected);
+        assert_eq!(loaded[0].camera.clock_offset_secs, 7);
+        assert!(store.remove_added_camera(id).unwrap());
+        assert!(!store.remove_added_camera(id).unwrap());
+        assert!(matches!(
+            store.update_status(id, &rejected, None),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

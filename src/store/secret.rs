@@ -1,0 +1,213 @@
+//! Sealing of stored camera passwords: XChaCha20-Poly1305 under a 256-bit key kept in its own file
+//! (mode 0600) in the state directory, created on first run. A sealed value is bound to the user name
+//! it belongs to, so swapping ciphertexts between rows does not decrypt.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+/// The key file's name in the state directory.
+pub const KEY_FILE: &str = "credentials.key";
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 24;
+/// First byte of every sealed value: the format version.
+const FORMAT_V1: u8 = 1;
+
+/// Why a key could not be loaded or a value unsealed.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The key file could not be read or written.
+    #[error("credentials key file {path}: {source}")]
+    KeyFile {
+        /// The path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The key file exists but is not a key.
+    #[error("credentials key file {0} is damaged (expected 32 bytes)")]
+    BadKey(String),
+    /// A sealed value does not open under this key: the key changed or the value was tampered with.
+    #[error("a stored password cannot be decrypted with this NVR's key")]
+    Unseal,
+}
+
+/// Seals and unseals camera passwords.
+pub struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<key>)")
+    }
+}
+
+impl Sealer {
+    /// Loads the key from `dir`, creating it on first run.
+    pub fn load_or_create(dir: &Path) -> Result<Self, SecretError> {
+        let path = dir.join(KEY_FILE);
+        let key_error = |source| SecretError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let key = match File::open(&path) {
+            Ok(mut file) => {
+                let mode = file.metadata().map_err(key_error)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "credentials key file was readable by others; fixing to 0600");
+                    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                        .map_err(key_error)?;
+                }
+                let mut key = Zeroizing::new(Vec::with_capacity(KEY_LEN));
+                file.read_to_end(&mut key).map_err(key_error)?;
+                if key.len() != KEY_LEN {
+                    return Err(SecretError::BadKey(path.display().to_string()));
+                }
+                key
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_key(dir, &path).map_err(key_error)?
+            }
+            Err(e) => return Err(key_error(e)),
+        };
+        let cipher = XChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|_| SecretError::BadKey(path.display().to_string()))?;
+        Ok(Self { cipher })
+    }
+
+    /// Seals `password` for the user `username`.
+    pub fn seal(&self, username: &str, password: &SecretString) -> Vec<u8> {
+        let nonce_bytes: [u8; NONCE_LEN] = rand::random();
+        let nonce = XNonce::from(nonce_bytes);
+        let aad = associated_data(username);
+        // Encryption with a valid key and in-memory buffers cannot fail.
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: password.expose_secret().as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
+        out.push(FORMAT_V1);
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Opens a value sealed for `username`.
+    pub fn unseal(&self, username: &str, sealed: &[u8]) -> Result<SecretString, SecretError> {
+        if sealed.len() < 1 + NONCE_LEN || sealed[0] != FORMAT_V1 {
+            return Err(SecretError::Unseal);
+        }
+        let nonce_bytes: [u8; NONCE_LEN] = sealed[1..=NONCE_LEN]
+            .try_into()
+            .map_err(|_| SecretError::Unseal)?;
+        let nonce = XNonce::from(nonce_bytes);
+        let aad = associated_data(username);
+        let plain = Zeroizing::new(
+            self.cipher
+                .decrypt(
+                    &nonce,
+                    Payload {
+                        msg: &sealed[1 + NONCE_LEN..],
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| SecretError::Unseal)?,
+        );
+        let text = std::str::from_utf8(&plain).map_err(|_| SecretError::Unseal)?;
+        Ok(SecretString::from(text.to_owned()))
+    }
+}
+
+fn associated_data(username: &str) -> Vec<u8> {
+    let mut aad = b"vigil/camera-password/v1/".to_vec();
+    aad.extend_from_slice(username.as_bytes());
+    aad
+}
+
+/// Writes a fresh key: to a temporary file first, then renamed into place, so a crash never leaves a
+/// half-written key.
+fn create_key(dir: &Path, path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let key = Zeroizing::new(rand::random::<[u8; KEY_LEN]>().to_vec());
+    let temporary = dir.join(format!("{KEY_FILE}.new"));
+    let _ = fs::remove_file(&temporary);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&temporary, path)?;
+    File::open(dir)?.sync_all()?;
+    tracing::info!(path = %path.display(), "created the credentials key");
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_passwords_open_only_for_their_user_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = Sealer::load_or_create(dir.path()).unwrap();
+        let password = SecretString::from("Camera#2026".to_owned());
+        let sealed = sealer.seal("admin", &password);
+        assert!(
+            !sealed.windows(11).any(|w| w == b"Camera#2026"),
+            "never in clear"
+        );
+        assert_eq!(
+            sealer.unseal("admin", &sealed).unwrap().expose_secret(),
+            "Camera#2026"
+        );
+        assert!(
+            sealer.unseal("operator", &sealed).is_err(),
+            "bound to the user name"
+        );
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(sealer.unseal("admin", &tampered).is_err());
+
+        let again = Sealer::load_or_create(dir.path()).unwrap();
+        assert_eq!(
+            again.unseal("admin", &sealed).unwrap().expose_secret(),
+            "Camera#2026"
+        );
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let other = tempfile::tempdir().unwrap();
+        let stranger = Sealer::load_or_create(other.path()).unwrap();
+        assert!(stranger.unseal("admin", &sealed).is_err());
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_refused_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KEY_FILE), b"short").unwrap();
+        assert!(matches!(
+            Sealer::load_or_create(dir.path()),
+            Err(SecretError::BadKey(_))
+        ));
+        assert_eq!(fs::read(dir.path().join(KEY_FILE)).unwrap(), b"short");
+    }
+}
