@@ -14,6 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::camera::{DeviceAddress, clean_camera_text};
 
 /// The WS-Discovery multicast group.
@@ -318,6 +319,9 @@ pub fn parse_datagram(
     if datagram.len() > MAX_DATAGRAM {
         return Err(Rejection::Oversized(datagram.len()));
     }
+    if !nesting_within(datagram, MAX_XML_DEPTH) {
+        return Err(Rejection::Malformed);
+    }
     let text = std::str::from_utf8(datagram).map_err(|_| Rejection::Malformed)?;
     let root = XmlNode::parse(text).map_err(|_| Rejection::Malformed)?;
     if root.local_name != "Envelope" {
@@ -561,6 +565,11 @@ mod tests {
         );
         let entity = "<!DOCTYPE e [<!ENTITY a \"aaaaaaaaaa\">]><e>&a;&a;&a;</e>";
         assert!(parse_datagram(entity.as_bytes(), sender, Some(&ours())).is_err());
+        let deep = format!("{}{}", "<a>".repeat(4000), "</a>".repeat(4000));
+        assert_eq!(
+            parse_datagram(deep.as_bytes(), sender, Some(&ours())),
+            Err(Rejection::Malformed)
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod client;
 pub mod discovery;
 pub mod monitor;
 pub mod transport;
+pub mod xml_guard;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -230,7 +231,7 @@ impl CameraError {
                 auth_failure(with_credentials)
             }
             oxvif::OnvifError::Transport(TransportError::HttpStatus {
-                status: transport::OVERSIZED_REPLY,
+                status: transport::UNREADABLE_REPLY,
                 body,
             }) => CameraError::BadReply(body),
             oxvif::OnvifError::Transport(TransportError::HttpStatus { status, .. }) => {

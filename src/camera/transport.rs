@@ -10,11 +10,12 @@ use oxvif::transport::{Transport, TransportError};
 use secrecy::ExposeSecret;
 
 use crate::camera::Credentials;
+use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 
 /// The largest SOAP reply read from a camera.
 pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
-/// Stands in for an HTTP status when a reply broke the size cap.
-pub const OVERSIZED_REPLY: u16 = 0;
+/// Stands in for an HTTP status when a reply was refused unread: too large or nested too deeply.
+pub const UNREADABLE_REPLY: u16 = 0;
 /// The most of a non-SOAP error body kept for diagnosis.
 const MAX_ERROR_BODY: usize = 512;
 
@@ -149,11 +150,17 @@ async fn read_capped(mut response: reqwest::Response) -> Result<String, Transpor
     while let Some(chunk) = response.chunk().await? {
         if bytes.len() + chunk.len() > MAX_REPLY_BYTES {
             return Err(TransportError::HttpStatus {
-                status: OVERSIZED_REPLY,
+                status: UNREADABLE_REPLY,
                 body: format!("reply larger than {MAX_REPLY_BYTES} bytes"),
             });
         }
         bytes.extend_from_slice(&chunk);
+    }
+    if !nesting_within(&bytes, MAX_XML_DEPTH) {
+        return Err(TransportError::HttpStatus {
+            status: UNREADABLE_REPLY,
+            body: "reply nested too deeply".to_owned(),
+        });
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

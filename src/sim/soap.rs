@@ -3,6 +3,7 @@
 
 use oxvif::soap::XmlNode;
 
+use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::clock::unix_secs;
 use crate::sim::camera::{
     AccessClass, Caller, Credential, DIGEST_REALM, PasswordProof, SimCamera, UserChange, UserLevel,
@@ -75,6 +76,7 @@ pub fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
 fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String, Fault> {
     let parsed = std::str::from_utf8(request.body)
         .ok()
+        .filter(|_| nesting_within(request.body, MAX_XML_DEPTH))
         .and_then(|text| XmlNode::parse(text).ok());
     let Some(root) = parsed else {
         // HTTP clients such as curl --digest send an empty body first to get the challenge: like real

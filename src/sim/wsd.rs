@@ -12,6 +12,7 @@ use oxvif::soap::XmlNode;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::sim::camera::SimCamera;
 use crate::sim::soap::esc;
 
@@ -250,6 +251,9 @@ fn local_part(qname: &str) -> &str {
 }
 
 fn parse_probe(datagram: &[u8]) -> Option<Probe> {
+    if !nesting_within(datagram, MAX_XML_DEPTH) {
+        return None;
+    }
     let text = std::str::from_utf8(datagram).ok()?;
     let root = XmlNode::parse(text).ok()?;
     let action = root.path(&["Header", "Action"])?.text();

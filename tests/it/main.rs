@@ -1,5 +1,9 @@
 //! The integration suite, built as one binary: real sockets to the camera simulator, real SQLite files,
 //! real processes. Each module covers one capability.
 
+mod announcements;
 mod camera_layer;
+mod hostile;
+mod multicast;
+mod service;
 mod support;

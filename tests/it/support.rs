@@ -59,3 +59,130 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A running service over a temp state directory, with the simulator it watches.
+pub struct Harness {
+    /// The service.
+    pub nvr: vigil::service::Nvr,
+    /// The cameras.
+    pub sim: Simulator,
+    /// The state directory (kept alive with the harness).
+    pub state: tempfile::TempDir,
+    /// The settings the service runs with.
+    pub settings: vigil::config::Settings,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// Test settings: no multicast, no announcements, unicast probes to the simulator, fast monitor.
+pub fn test_settings(sim: &Simulator, monitor_period: Duration) -> vigil::config::Settings {
+    let mut settings = vigil::config::Config::default()
+        .resolve("test")
+        .expect("defaults resolve");
+    settings.discovery.multicast = false;
+    settings.discovery.announcement_address = None;
+    settings.discovery.unicast_targets = probe_targets(sim);
+    settings.discovery.probe_window = Duration::from_millis(300);
+    settings.discovery.on_start = false;
+    settings.discovery.refresh_interval = None;
+    settings.monitor.period = monitor_period;
+    settings.monitor.offline_backoff_max = monitor_period * 2;
+    settings.monitor.locked_retry = Duration::from_secs(60);
+    settings.request_timeout = Duration::from_secs(2);
+    settings
+}
+
+impl Harness {
+    /// Starts the service on a fresh state directory.
+    pub async fn start(sim: Simulator, monitor_period: Duration) -> Self {
+        let settings = test_settings(&sim, monitor_period);
+        let state = tempfile::tempdir().expect("temp dir");
+        Self::start_with(sim, settings, state).await
+    }
+
+    /// Starts the service with given settings on a given state directory.
+    pub async fn start_with(
+        sim: Simulator,
+        settings: vigil::config::Settings,
+        state: tempfile::TempDir,
+    ) -> Self {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let store =
+            std::sync::Arc::new(vigil::store::Store::open(state.path()).expect("store opens"));
+        let nvr = vigil::service::Nvr::start(
+            settings.clone(),
+            store,
+            std::sync::Arc::new(vigil::clock::SystemClock),
+            shutdown.clone(),
+        )
+        .await
+        .expect("service starts");
+        Self {
+            nvr,
+            sim,
+            state,
+            settings,
+            shutdown,
+        }
+    }
+
+    /// Stops the service (the simulator keeps running) and starts a new one on the same state.
+    pub async fn restart(self) -> Self {
+        self.shutdown.cancel();
+        self.nvr.stopped().await;
+        let Harness {
+            nvr,
+            sim,
+            state,
+            settings,
+            ..
+        } = self;
+        drop(nvr);
+        Self::start_with(sim, settings, state).await
+    }
+
+    /// The device service address of camera `index`.
+    pub fn address(&self, index: usize) -> (String, u16) {
+        let addr = self.sim.cameras()[index].identity().http_addr;
+        (addr.ip().to_string(), addr.port())
+    }
+
+    /// Adds camera `index` by address with the simulator's password.
+    pub async fn add(&self, index: usize) -> vigil::model::AddedCamera {
+        let (host, port) = self.address(index);
+        self.nvr
+            .add_camera(vigil::service::AddCamera {
+                host,
+                port,
+                username: "admin".into(),
+                password: CAMERA_PASSWORD.into(),
+            })
+            .await
+            .expect("camera adds")
+    }
+
+    /// Waits until camera `id` reaches `state`.
+    pub async fn wait_for_state(
+        &self,
+        id: vigil::model::CameraId,
+        state: vigil::model::CameraState,
+        limit: Duration,
+    ) {
+        let nvr = self.nvr.clone();
+        eventually(limit, &format!("camera {id} to be {state:?}"), move || {
+            let nvr = nvr.clone();
+            async move {
+                nvr.added_camera(id)
+                    .map(|c| c.status.state == state)
+                    .unwrap_or(false)
+            }
+        })
+        .await;
+    }
+
+    /// Stops everything.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.nvr.stopped().await;
+        self.sim.shutdown().await;
+    }
+}

@@ -1,0 +1,365 @@
+//! The service API end to end against the simulator over real sockets: discovery, adding and
+//! certification, status monitoring, and that bad input stores nothing.
+
+use std::time::Duration;
+
+use vigil::model::{CameraState, NvrEvent};
+use vigil::service::{AddCamera, NvrError};
+
+use crate::support::{CAMERA_PASSWORD, Harness, simulator};
+
+const PERIOD: Duration = Duration::from_millis(300);
+/// Generous bound for "by the next check": one period plus slack for a loaded machine.
+const NEXT_CHECK: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn unicast_discovery_lists_every_camera_with_identity_and_inactive_marker() {
+    let h = Harness::start(simulator(12, |c| c.inactive = 3).await, PERIOD).await;
+    let mut events = h.nvr.subscribe();
+    let found = h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    assert_eq!(found, 12);
+    let devices = h.nvr.discovered_devices();
+    assert_eq!(devices.len(), 12);
+    for device in &devices {
+        let camera = h
+            .sim
+            .cameras()
+            .iter()
+            .find(|c| c.identity().serial == device.identity.serial)
+            .expect("a real camera");
+        assert_eq!(device.key, camera.identity().endpoint_ref);
+        assert_eq!(device.identity.model, camera.identity().model);
+        assert_eq!(device.identity.firmware, camera.identity().firmware);
+        assert_eq!(
+            device.identity.mac.as_deref(),
+            Some(camera.identity().mac.as_str())
+        );
+        assert_eq!(device.inactive, camera.is_inactive());
+        assert_eq!(device.added_as, None);
+    }
+    assert_eq!(devices.iter().filter(|d| d.inactive).count(), 3);
+    let mut discovered_events = 0;
+    loop {
+        match events.recv().await.unwrap() {
+            NvrEvent::DeviceDiscovered { .. } => discovered_events += 1,
+            NvrEvent::DiscoveryFinished { devices } => {
+                assert_eq!(devices, 12);
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        discovered_events, 12,
+        "one event per device, as each is identified"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_run_merges_duplicates_and_marks_added_cameras() {
+    let h = Harness::start(simulator(4, |_| {}).await, PERIOD).await;
+    let added = h.add(2).await;
+    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let devices = h.nvr.discovered_devices();
+    assert_eq!(
+        devices.len(),
+        4,
+        "repeats and a second run do not duplicate"
+    );
+    let marked: Vec<_> = devices.iter().filter_map(|d| d.added_as).collect();
+    assert_eq!(marked, vec![added.id]);
+    let key = devices
+        .iter()
+        .find(|d| d.added_as.is_some())
+        .unwrap()
+        .key
+        .clone();
+    assert!(matches!(
+        h.nvr.add_discovered(&key, "admin", CAMERA_PASSWORD).await,
+        Err(NvrError::Duplicate { existing, .. }) if existing == added.id
+    ));
+    h.nvr.remove_camera(added.id).await.unwrap();
+    assert!(
+        h.nvr
+            .discovered_devices()
+            .iter()
+            .all(|d| d.added_as.is_none())
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn adding_verifies_at_once_and_bad_input_stores_nothing() {
+    let h = Harness::start(simulator(2, |_| {}).await, PERIOD).await;
+    let (host, port) = h.address(0);
+    let request = |host: &str, port: u16, password: &str| AddCamera {
+        host: host.to_owned(),
+        port,
+        username: "admin".into(),
+        password: password.to_owned(),
+    };
+    let field = |r: Result<_, NvrError>| match r {
+        Err(NvrError::InvalidArgument { field, .. }) => field,
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    };
+    assert_eq!(
+        field(h.nvr.add_camera(request("", port, CAMERA_PASSWORD)).await),
+        "host"
+    );
+    assert_eq!(
+        field(
+            h.nvr
+                .add_camera(request("not a host!", port, CAMERA_PASSWORD))
+                .await
+        ),
+        "host"
+    );
+    assert_eq!(
+        field(h.nvr.add_camera(request(&host, 0, CAMERA_PASSWORD)).await),
+        "port"
+    );
+    assert_eq!(
+        field(h.nvr.add_camera(request(&host, port, "")).await),
+        "password"
+    );
+    let unreachable = h
+        .nvr
+        .add_camera(request(&host, port + 1000, CAMERA_PASSWORD))
+        .await;
+    assert!(
+        matches!(unreachable, Err(NvrError::Unreachable { .. })),
+        "{unreachable:?}"
+    );
+    let wrong = h.nvr.add_camera(request(&host, port, "Wrong#Pass9")).await;
+    assert_eq!(wrong, Err(NvrError::CredentialsRejected));
+    assert!(h.nvr.added_cameras().is_empty());
+
+    let mut events = h.nvr.subscribe();
+    let camera = h.add(0).await;
+    assert_eq!(camera.status.state, CameraState::Online);
+    assert!(camera.status.certified());
+    assert_eq!(camera.identity.serial, h.sim.cameras()[0].identity().serial);
+    assert!(
+        matches!(events.recv().await.unwrap(), NvrEvent::CameraAdded { camera: c } if c.id == camera.id)
+    );
+    let again = h
+        .nvr
+        .add_camera(request(&host, port, CAMERA_PASSWORD))
+        .await;
+    assert!(matches!(again, Err(NvrError::Duplicate { existing, .. }) if existing == camera.id));
+
+    let h = h.restart().await;
+    let loaded = h.nvr.added_cameras();
+    assert_eq!(loaded.len(), 1, "only the good add was stored");
+    assert_eq!(loaded[0].id, camera.id);
+    assert_eq!(loaded[0].identity, camera.identity);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_changed_behind_the_nvrs_back_shows_not_certified_and_is_never_retried() {
+    let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
+    let camera = h.add(0).await;
+    let sim_camera = h.sim.cameras()[0].clone();
+    sim_camera.set_password_directly("admin", "Changed#Elsewhere1");
+    h.wait_for_state(camera.id, CameraState::NotCertified, NEXT_CHECK)
+        .await;
+    let status = h.nvr.added_camera(camera.id).unwrap().status;
+    assert!(status.credentials_rejected);
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("Edit the credentials")
+    );
+    assert!(status.last_error_at.is_some());
+    let attempts = sim_camera.stats().login_attempts;
+    assert_eq!(
+        sim_camera.stats().failed_logins,
+        1,
+        "exactly one failed login"
+    );
+
+    // Several more periods, and a restart of the service: no further login attempts at all.
+    tokio::time::sleep(PERIOD * 5).await;
+    let h = h.restart().await;
+    tokio::time::sleep(PERIOD * 5).await;
+    assert_eq!(
+        sim_camera.stats().login_attempts,
+        attempts,
+        "the old password is never tried again"
+    );
+    assert!(
+        sim_camera.stats().requests > 3,
+        "but the camera is still checked for reachability"
+    );
+    assert_eq!(
+        h.nvr.added_camera(camera.id).unwrap().status.state,
+        CameraState::NotCertified
+    );
+
+    let wrong = h
+        .nvr
+        .edit_credentials(camera.id, "admin", "Still#Wrong2")
+        .await;
+    assert_eq!(wrong, Err(NvrError::CredentialsRejected));
+    let edited = h
+        .nvr
+        .edit_credentials(camera.id, "admin", "Changed#Elsewhere1")
+        .await
+        .unwrap();
+    assert_eq!(edited.status.state, CameraState::Online);
+    assert!(!edited.status.credentials_rejected);
+    let before = sim_camera.stats().successful_logins;
+    let nvr = h.nvr.clone();
+    crate::support::eventually(NEXT_CHECK, "monitor to use the new password", || {
+        let cam = sim_camera.clone();
+        async move { cam.stats().successful_logins > before }
+    })
+    .await;
+    assert_eq!(
+        nvr.added_camera(camera.id).unwrap().status.state,
+        CameraState::Online
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_camera_lockout_shows_locked() {
+    let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
+    let camera = h.add(0).await;
+    // Someone else guesses at the camera until it locks the admin user.
+    let url = h.sim.cameras()[0].identity().device_service_url();
+    let guesser = oxvif::OnvifClient::new(&url).with_credentials("admin", "Guess#Wrong1");
+    for _ in 0..5 {
+        assert!(guesser.get_device_info().await.is_err());
+    }
+    h.wait_for_state(camera.id, CameraState::Locked, NEXT_CHECK)
+        .await;
+    let status = h.nvr.added_camera(camera.id).unwrap().status;
+    assert!(
+        !status.credentials_rejected,
+        "a lock is not a wrong password"
+    );
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("unlocks in about 30 min"),
+        "{status:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn offline_and_back_online() {
+    let h = Harness::start(simulator(2, |_| {}).await, PERIOD).await;
+    let camera = h.add(1).await;
+    let mut events = h.nvr.subscribe();
+    assert!(h.sim.cameras()[1].set_online(false).await);
+    h.wait_for_state(camera.id, CameraState::Offline, NEXT_CHECK)
+        .await;
+    let offline = h.nvr.added_camera(camera.id).unwrap().status;
+    assert!(offline.last_error.as_deref().unwrap().contains("No answer"));
+    assert!(h.sim.cameras()[1].set_online(true).await);
+    h.wait_for_state(camera.id, CameraState::Online, NEXT_CHECK)
+        .await;
+    let mut states = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let NvrEvent::CameraStatusChanged { id, status } = event {
+            assert_eq!(id, camera.id);
+            states.push(status.state);
+        }
+    }
+    assert_eq!(states, vec![CameraState::Offline, CameraState::Online]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn cameras_an_hour_off_either_way_still_certify() {
+    let sim = simulator(2, |_| {}).await;
+    sim.cameras()[0].set_clock_offset(3600);
+    sim.cameras()[1].set_clock_offset(-3600);
+    let h = Harness::start(sim, PERIOD).await;
+    let ahead = h.add(0).await;
+    let behind = h.add(1).await;
+    assert!(
+        (ahead.clock_offset_secs - 3600).abs() <= 2,
+        "{}",
+        ahead.clock_offset_secs
+    );
+    assert!(
+        (behind.clock_offset_secs + 3600).abs() <= 2,
+        "{}",
+        behind.clock_offset_secs
+    );
+    let checks = h.sim.cameras()[0].stats().successful_logins;
+    crate::support::eventually(NEXT_CHECK, "a few monitor checks", || {
+        let cam = h.sim.cameras()[0].clone();
+        async move { cam.stats().successful_logins >= checks + 3 }
+    })
+    .await;
+    for camera in [&ahead, &behind] {
+        assert_eq!(
+            h.nvr.added_camera(camera.id).unwrap().status.state,
+            CameraState::Online
+        );
+    }
+    assert_eq!(h.sim.cameras()[0].stats().stale_timestamps, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_factory_state_camera_is_listed_inactive_and_not_added_until_activated() {
+    let h = Harness::start(simulator(2, |c| c.inactive = 1).await, PERIOD).await;
+    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let inactive: Vec<_> = h
+        .nvr
+        .discovered_devices()
+        .into_iter()
+        .filter(|d| d.inactive)
+        .collect();
+    assert_eq!(inactive.len(), 1);
+    assert_eq!(
+        inactive[0].identity.serial,
+        h.sim.cameras()[1].identity().serial
+    );
+    assert_eq!(
+        h.nvr
+            .add_discovered(&inactive[0].key, "admin", CAMERA_PASSWORD)
+            .await,
+        Err(NvrError::CameraInactive)
+    );
+    assert!(h.nvr.added_cameras().is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn removing_a_camera_stops_its_monitor() {
+    let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
+    let camera = h.add(0).await;
+    h.nvr.remove_camera(camera.id).await.unwrap();
+    assert!(matches!(
+        h.nvr.added_camera(camera.id),
+        Err(NvrError::CameraNotFound(_))
+    ));
+    assert_eq!(
+        h.nvr.remove_camera(camera.id).await,
+        Err(NvrError::CameraNotFound(camera.id))
+    );
+    tokio::time::sleep(PERIOD).await;
+    let requests = h.sim.cameras()[0].stats().requests;
+    tokio::time::sleep(PERIOD * 4).await;
+    assert_eq!(
+        h.sim.cameras()[0].stats().requests,
+        requests,
+        "no more checks"
+    );
+    let h = h.restart().await;
+    assert!(h.nvr.added_cameras().is_empty());
+    h.stop().await;
+}
