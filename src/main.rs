@@ -138,6 +138,7 @@ fn init_logging(filter: &str) -> Result<(), String> {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_filter(env_filter)
                 .with_filter(no_soap_bodies),
         )

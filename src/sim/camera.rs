@@ -760,7 +760,8 @@ impl SimCamera {
                 return Err(Fault::username_missing(&change.username));
             };
             let own = matches!(caller, Caller::User { name, .. } if *name == change.username);
-            if !is_admin && !(own && change.level.is_none_or(|l| l == user.level)) {
+            let changes_only_own_password = own && change.level.is_none_or(|l| l == user.level);
+            if !(is_admin || changes_only_own_password) {
                 return Err(Fault::not_authorized(
                     "Only an Administrator may change another user or a level",
                 ));

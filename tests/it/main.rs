@@ -3,6 +3,7 @@
 
 mod announcements;
 mod camera_layer;
+mod daemon;
 mod hostile;
 mod multicast;
 mod service;

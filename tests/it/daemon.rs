@@ -1,0 +1,415 @@
+//! vigild and vigil-camsim as processes: flags, configuration errors and exit codes, signals, secrets
+//! kept out of logs, and a registry that survives kill -9 in the middle of a run of adds.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use vigil::store::Store;
+
+const VIGILD: &str = env!("CARGO_BIN_EXE_vigild");
+const CAMSIM: &str = env!("CARGO_BIN_EXE_vigil-camsim");
+
+/// Demo mode uses fixed loopback addresses; only one demo runs at a time.
+static DEMO: Mutex<()> = Mutex::new(());
+
+/// A child process that is killed if the test ends early, so no daemon outlives a failed test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn signal(child: &Child, signal: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+}
+
+/// Runs vigild with `args` to completion (it must exit by itself) and returns (exit code, stderr).
+fn vigild_exits(args: &[&str]) -> (i32, String) {
+    let output = Command::new(VIGILD)
+        .args(args)
+        .output()
+        .expect("vigild runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Reads a child's stderr on a thread, passing each line to `on_line` until it returns true.
+fn watch_stderr(
+    child: &mut Child,
+    mut on_line: impl FnMut(&str) -> bool + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut done = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if !done {
+                done = on_line(&line);
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    })
+}
+
+fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bad_flags_and_bad_configuration_exit_2_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let (code, stderr) = vigild_exits(&["--no-such-flag"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+
+    let (code, stderr) =
+        vigild_exits(&["--config", "/nonexistent/vigild.toml", "--state-dir", state]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/vigild.toml: file: cannot read it"),
+        "{stderr}"
+    );
+
+    let cases = [
+        (
+            "[cameras]\nmonitor_period_ms = 0\n",
+            "cameras.monitor_period_ms: 0 is out of range",
+        ),
+        (
+            "[discovery]\nmulticats = false\n",
+            "discovery.multicats: unknown field",
+        ),
+        (
+            "[discovery]\nprobe_window_ms = \"soon\"\n",
+            "discovery.probe_window_ms",
+        ),
+        (
+            "[discovery]\nunicast_targets = [\"10.0.0.0/8\"]\n",
+            "discovery.unicast_targets[0]",
+        ),
+    ];
+    for (text, expected) in cases {
+        let config = dir.path().join("vigild.toml");
+        std::fs::write(&config, text).unwrap();
+        let (code, stderr) =
+            vigild_exits(&["--config", config.to_str().unwrap(), "--state-dir", state]);
+        assert_eq!(code, 2, "{text}: {stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+    }
+    let (code, stderr) = vigild_exits(&[
+        "--log-level",
+        "loud=[",
+        "--config",
+        "/dev/null",
+        "--state-dir",
+        state,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        !Path::new(state).exists(),
+        "a refused start touches no state"
+    );
+}
+
+#[test]
+fn with_no_configuration_file_vigild_runs_headless_and_stops_cleanly_on_sigterm() {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED default-configuration run: default discovery multicasts, so it runs only inside a private network namespace, which needs root"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // A private, empty network namespace: the default multicast discovery has no interface to use.
+    let mut child = Command::new("unshare")
+        .args([
+            "-n",
+            VIGILD,
+            "--headless",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .expect("vigild starts");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let log = watch_stderr(&mut child, move |line| {
+        if line.contains("vigild ready") {
+            let _ = ready_tx.send(());
+            return true;
+        }
+        false
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("vigild becomes ready");
+    signal(&child, libc::SIGTERM);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5)).expect("stops within 5 s");
+    let log = log.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("vigild stopped"), "{log}");
+    assert!(state.join("vigil.db").exists());
+}
+
+#[test]
+fn passwords_never_reach_the_log_even_at_trace_level() {
+    let _demo = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(VIGILD)
+        .args([
+            "--demo",
+            "--headless",
+            "--state-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .expect("vigild starts");
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let mut not_certified_seen = false;
+    let log = watch_stderr(&mut child, move |line| {
+        if line.contains("to=\"not_certified\"") || line.contains("to=not_certified") {
+            not_certified_seen = true;
+            let _ = seen_tx.send(());
+        }
+        not_certified_seen
+    });
+    let got_there = seen_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+    signal(&child, libc::SIGTERM);
+    wait_with_deadline(&mut child, Duration::from_secs(10)).expect("stops");
+    let log = log.join().unwrap();
+    assert!(
+        got_there,
+        "the demo reached a Not certified camera:\n{}",
+        &log[log.len().saturating_sub(3000)..]
+    );
+    assert!(log.contains("camera added"));
+    for secret in [vigil::demo::DEMO_PASSWORD, "Changed#Elsewhere1"] {
+        assert!(!log.contains(secret), "a password appeared in the log");
+    }
+}
+
+#[test]
+fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
+    let _demo = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    for (round, kill_after) in [1usize, 7, 23, 41].into_iter().enumerate() {
+        let state = dir.path().join(format!("state-{round}"));
+        let mut child = Command::new(VIGILD)
+            .args([
+                "--demo",
+                "--demo-cameras",
+                "64",
+                "--headless",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Running)
+            .expect("vigild starts");
+        let (added_tx, added_rx) = std::sync::mpsc::channel();
+        let mut added = 0;
+        let log = watch_stderr(&mut child, move |line| {
+            if line.contains("vigil::service: camera added") {
+                added += 1;
+                if added == kill_after {
+                    let _ = added_tx.send(added);
+                    return true;
+                }
+            }
+            false
+        });
+        let logged = added_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("adds happen");
+        signal(&child, libc::SIGKILL);
+        let _ = child.wait();
+        let _ = log.join();
+
+        let store = Store::open(&state).expect("the registry opens after kill -9");
+        store.integrity_check().expect("SQLite integrity check");
+        let cameras = store.load_added_cameras().unwrap();
+        assert!(
+            cameras.len() >= logged,
+            "every add that was announced is stored ({} < {logged})",
+            cameras.len()
+        );
+        for stored in &cameras {
+            assert!(
+                stored.credentials.is_some(),
+                "camera {} has a readable sealed password",
+                stored.camera.id
+            );
+            assert!(
+                !stored.camera.identity.serial.is_empty(),
+                "camera {} is complete",
+                stored.camera.id
+            );
+        }
+        drop(store);
+
+        // And vigild itself starts again on it.
+        let mut again = Command::new(VIGILD)
+            .args([
+                "--demo",
+                "--demo-cameras",
+                "64",
+                "--headless",
+                "--state-dir",
+                state.to_str().unwrap(),
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Running)
+            .expect("vigild starts again");
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let log = watch_stderr(&mut again, move |line| {
+            if line.contains("vigild ready") {
+                let _ = ready_tx.send(line.to_owned());
+                return true;
+            }
+            false
+        });
+        let ready = ready_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("ready after the crash");
+        assert!(
+            ready.contains(&format!("added_cameras={}", cameras.len())),
+            "{ready}"
+        );
+        signal(&again, libc::SIGTERM);
+        let status = wait_with_deadline(&mut again, Duration::from_secs(10)).expect("stops");
+        let _ = log.join();
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
+#[test]
+fn camsim_runs_and_answers_its_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("camsim.sock");
+    let bind = crate::support::loopback_block().to_string();
+    let mut child = Command::new(CAMSIM)
+        .args([
+            "--count",
+            "3",
+            "--bind",
+            &bind,
+            "--base-port",
+            "8080",
+            "--control",
+            socket.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("camsim starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut cameras = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("ready") {
+            break;
+        }
+        cameras.push(line);
+    }
+    assert_eq!(cameras.len(), 3);
+    assert!(
+        cameras[1].contains(&format!("http://{bind}:8081/onvif/device_service")),
+        "{cameras:?}"
+    );
+
+    let ctl = |args: &[&str]| {
+        let mut full = vec!["ctl", "--control", socket.to_str().unwrap()];
+        full.extend_from_slice(args);
+        Command::new(CAMSIM).args(&full).output().unwrap()
+    };
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ctl(&["offline", "1"]).status.success());
+    let list = String::from_utf8(ctl(&["list"]).stdout).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["cameras"][1]["online"], false);
+    assert_eq!(list["cameras"][0]["online"], true);
+    assert!(
+        !list.to_string().contains("Camera#2026"),
+        "the control API never shows passwords"
+    );
+    let missing = ctl(&["stats", "9"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no camera with index 9"));
+    let bad = Command::new(CAMSIM)
+        .args(["--count", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    signal(&child, libc::SIGTERM);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5)).expect("camsim stops");
+    assert!(status.success());
+}
