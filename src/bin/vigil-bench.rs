@@ -1,1 +1,352 @@
-fn main() {}
+//! `vigil-bench`: benchmarks that print figures, never pass/fail. Each subcommand ends with one line of
+//! `key=value` figures. Build with `--release` for numbers worth reporting.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use vigil::config::{Config, Settings};
+use vigil::model::NvrEvent;
+use vigil::service::{AddCamera, Nvr};
+use vigil::sim::{SimConfig, Simulator};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vigil-bench",
+    version,
+    about = "Vigil benchmarks; each prints key=value figures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// Discovery of simulated cameras on loopback: probe to the last camera listed with its device
+    /// information, against a fixed-wait, client-per-camera baseline run in the same command.
+    Discovery {
+        /// Simulated cameras.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        cameras: u16,
+        /// The cameras' largest random reply delay (APP_MAX_DELAY), milliseconds.
+        #[arg(long, default_value_t = 500)]
+        max_delay_ms: u64,
+        /// Skip the baseline.
+        #[arg(long)]
+        no_baseline: bool,
+    },
+    /// CPU and memory of a headless vigild process monitoring added simulated cameras.
+    Monitor {
+        /// Simulated cameras, all added.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        cameras: u16,
+        /// How long to measure, seconds.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+        /// The vigild binary [default: next to this one].
+        #[arg(long)]
+        vigild: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vigil-bench: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.bench {
+            Bench::Discovery {
+                cameras,
+                max_delay_ms,
+                no_baseline,
+            } => discovery(usize::from(cameras), max_delay_ms, !no_baseline).await,
+            Bench::Monitor {
+                cameras,
+                seconds,
+                vigild,
+            } => monitor(usize::from(cameras), seconds, vigild).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("vigil-bench: {problem}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn bench_settings(sim: &Simulator) -> Settings {
+    let mut settings = Config::default()
+        .resolve("bench")
+        .expect("defaults are valid");
+    settings.discovery.multicast = false;
+    settings.discovery.announcement_address = None;
+    settings.discovery.on_start = false;
+    settings.discovery.refresh_interval = None;
+    settings.discovery.unicast_targets = sim
+        .cameras()
+        .iter()
+        .map(|c| c.identity().wsd_addr)
+        .collect();
+    settings
+}
+
+async fn simulator(
+    first: Ipv4Addr,
+    count: usize,
+    max_delay_ms: u64,
+    seed: u16,
+) -> Result<Simulator, String> {
+    Simulator::start(SimConfig {
+        count,
+        bind: IpAddr::V4(first),
+        base_port: 8080,
+        address_per_camera: true,
+        max_reply_delay: Duration::from_millis(max_delay_ms),
+        seed,
+        ..SimConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn discovery(cameras: usize, max_delay_ms: u64, baseline: bool) -> Result<(), String> {
+    let sim = simulator(Ipv4Addr::new(127, 200, 0, 1), cameras, max_delay_ms, 11).await?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = Arc::new(vigil::store::Store::open(state.path()).map_err(|e| e.to_string())?);
+    let shutdown = CancellationToken::new();
+    let nvr = Nvr::start(
+        bench_settings(&sim),
+        store,
+        Arc::new(vigil::clock::SystemClock),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut events = nvr.subscribe();
+    let start = Instant::now();
+    let run = nvr
+        .refresh_discovery(&[])
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut first_ms = None;
+    let mut last_ms = 0.0;
+    let mut listed = 0usize;
+    while listed < cameras {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
+            Ok(Ok(NvrEvent::DeviceDiscovered { device })) if device.information_complete => {
+                let ms = start.elapsed().as_secs_f64() * 1000.0;
+                first_ms.get_or_insert(ms);
+                last_ms = ms;
+                listed += 1;
+            }
+            Ok(Ok(NvrEvent::DiscoveryFinished { .. })) | Err(_) => break,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("events: {e}")),
+        }
+    }
+    run.finished().await;
+    let identified = nvr
+        .discovered_devices()
+        .iter()
+        .filter(|d| d.information_complete)
+        .count();
+    shutdown.cancel();
+    nvr.stopped().await;
+    let mut figures = format!(
+        "cameras={cameras} identified={identified} first_ms={:.1} last_ms={last_ms:.1} max_delay_ms={max_delay_ms}",
+        first_ms.unwrap_or(0.0)
+    );
+    if baseline {
+        eprintln!(
+            "baseline: the common tool pattern, a 1 s fixed probe wait (oxvif probe_unicast), then each camera identified with its own HTTP client"
+        );
+        let (found, baseline_ms) = fixed_wait_baseline(&sim).await;
+        figures.push_str(&format!(
+            " baseline_identified={found} baseline_last_ms={baseline_ms:.1} speedup={:.1}",
+            baseline_ms / last_ms.max(0.001)
+        ));
+    }
+    sim.shutdown().await;
+    println!("{figures}");
+    Ok(())
+}
+
+/// What existing tools do: wait out a fixed probe window, then identify each camera with a fresh client.
+async fn fixed_wait_baseline(sim: &Simulator) -> (usize, f64) {
+    let start = Instant::now();
+    let mut probes = tokio::task::JoinSet::new();
+    for camera in sim.cameras() {
+        let ip = camera.identity().wsd_addr.ip();
+        probes.spawn(
+            async move { oxvif::discovery::probe_unicast(ip, Duration::from_secs(1)).await },
+        );
+    }
+    let mut urls = Vec::new();
+    while let Some(Ok(found)) = probes.join_next().await {
+        urls.extend(
+            found
+                .into_iter()
+                .filter_map(|d| d.xaddrs.into_iter().next()),
+        );
+    }
+    let mut identify = tokio::task::JoinSet::new();
+    for url in urls {
+        identify.spawn(async move {
+            let client = oxvif::OnvifClient::new(url);
+            client.get_system_date_and_time().await.is_ok()
+                && client.get_device_info().await.is_ok()
+                && client.get_network_interfaces().await.is_ok()
+        });
+    }
+    let mut found = 0;
+    while let Some(ok) = identify.join_next().await {
+        found += usize::from(ok.unwrap_or(false));
+    }
+    (found, start.elapsed().as_secs_f64() * 1000.0)
+}
+
+async fn monitor(cameras: usize, seconds: u64, vigild: Option<PathBuf>) -> Result<(), String> {
+    let vigild = match vigild {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("vigild"),
+    };
+    if !vigild.exists() {
+        return Err(format!(
+            "{} not found; build it or pass --vigild",
+            vigild.display()
+        ));
+    }
+    let sim = simulator(Ipv4Addr::new(127, 201, 0, 1), cameras, 0, 12).await?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    add_all(&sim, state.path()).await?;
+
+    let config = state.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut child = Command::new(&vigild)
+        .args(["--headless", "--config"])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", vigild.display()))?;
+    let pid = child.id();
+    // Let it load and settle through its first round of checks before measuring.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let logins_before: u64 = sim
+        .cameras()
+        .iter()
+        .map(|c| c.stats().successful_logins)
+        .sum();
+    let cpu_before = cpu_ticks(pid)?;
+    let start = Instant::now();
+    let mut peak_rss_kb = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peak_rss_kb = peak_rss_kb.max(rss_kb(pid)?);
+    }
+    let cpu_after = cpu_ticks(pid)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let rss_end_kb = rss_kb(pid)?;
+    let logins_after: u64 = sim
+        .cameras()
+        .iter()
+        .map(|c| c.stats().successful_logins)
+        .sum();
+    let _ = child.kill();
+    let _ = child.wait();
+    sim.shutdown().await;
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu_pct = (cpu_after - cpu_before) as f64 / ticks_per_sec / elapsed * 100.0;
+    println!(
+        "cameras={cameras} seconds={seconds} checks={} cpu_pct={cpu_pct:.2} rss_mb={:.1} peak_rss_mb={:.1}",
+        logins_after - logins_before,
+        rss_end_kb as f64 / 1024.0,
+        peak_rss_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Adds every simulated camera through the service, then stops it, leaving a populated registry.
+async fn add_all(sim: &Simulator, state: &Path) -> Result<(), String> {
+    let store = Arc::new(vigil::store::Store::open(state).map_err(|e| e.to_string())?);
+    let shutdown = CancellationToken::new();
+    let nvr = Nvr::start(
+        bench_settings(sim),
+        store,
+        Arc::new(vigil::clock::SystemClock),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for camera in sim.cameras() {
+        let addr = camera.identity().http_addr;
+        nvr.add_camera(AddCamera {
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            username: "admin".into(),
+            password: SimConfig::default().admin_password,
+        })
+        .await
+        .map_err(|e| format!("adding {addr}: {e}"))?;
+    }
+    shutdown.cancel();
+    nvr.stopped().await;
+    Ok(())
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or("bad /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields
+        .get(11)
+        .and_then(|f| f.parse().ok())
+        .ok_or("no utime")?;
+    let stime: u64 = fields
+        .get(12)
+        .and_then(|f| f.parse().ok())
+        .ok_or("no stime")?;
+    Ok(utime + stime)
+}
+
+/// Resident set size, kB.
+fn rss_kb(pid: u32) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "no VmRSS".to_owned())
+}

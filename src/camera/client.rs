@@ -108,6 +108,22 @@ impl CameraConnector {
         })
     }
 
+    /// The monitor's periodic check: as [`CameraConnector::certify`] but without asking for the MAC
+    /// again, so a check costs two requests (one of them a login).
+    pub async fn recheck(
+        &self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+    ) -> Result<Certification, CameraError> {
+        let clock_offset_secs = self.clock_offset(address).await?;
+        let session = self.session(address, Some(credentials), clock_offset_secs);
+        let identity = session.device_information().await?;
+        Ok(Certification {
+            identity,
+            clock_offset_secs,
+        })
+    }
+
     /// Identifies a discovered device without credentials. `scopes` are the ones it advertised.
     pub async fn identify(
         &self,

@@ -105,7 +105,7 @@ pub async fn watch(
             Some(credentials) if !locked_now => {
                 let outcome = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    outcome = connector.certify(&camera.address, credentials) => outcome,
+                    outcome = connector.recheck(&camera.address, credentials) => outcome,
                 };
                 match outcome {
                     Ok(certified) => {
