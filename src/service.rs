@@ -1113,6 +1113,80 @@ pub fn check_credentials(username: &str, password: &str) -> Result<Credentials, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::camera::DeviceAddress;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+
+    async fn idle_service(dir: &std::path::Path) -> Nvr {
+        let mut settings = Config::default().resolve("test").unwrap();
+        settings.discovery.multicast = false;
+        settings.discovery.announcement_address = None;
+        settings.discovery.on_start = false;
+        settings.discovery.refresh_interval = None;
+        let store = Arc::new(Store::open(dir).unwrap());
+        Nvr::start(
+            settings,
+            store,
+            Arc::new(SystemClock),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    fn sighted(key: &str, host: &str, serial: &str) -> DiscoveredDevice {
+        DiscoveredDevice {
+            key: key.to_owned(),
+            address: DeviceAddress::new(host, 80).unwrap(),
+            identity: DeviceIdentity {
+                manufacturer: "Acme".into(),
+                model: "X1".into(),
+                firmware: "1.0".into(),
+                serial: serial.into(),
+                mac: None,
+            },
+            information_complete: true,
+            inactive: false,
+            added_as: None,
+            last_seen: SystemTime::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_camera_under_a_new_endpoint_reference_stays_one_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let nvr = idle_service(dir.path()).await;
+        let mut events = nvr.subscribe();
+        nvr.upsert_discovered(sighted("urn:uuid:a", "10.0.0.5", "S1"));
+        nvr.upsert_discovered(sighted("urn:uuid:other", "10.0.0.6", "S2"));
+        // The first camera comes back under a new endpoint reference (a reset regenerated it).
+        nvr.upsert_discovered(sighted("urn:uuid:b", "10.0.0.5", "S1"));
+        // Seen again unchanged: no event.
+        nvr.upsert_discovered(sighted("urn:uuid:b", "10.0.0.5", "S1"));
+        let keys: Vec<String> = nvr
+            .discovered_devices()
+            .into_iter()
+            .map(|d| d.key)
+            .collect();
+        assert_eq!(keys, vec!["urn:uuid:b", "urn:uuid:other"]);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(match event {
+                NvrEvent::DeviceDiscovered { device } => format!("+{}", device.key),
+                NvrEvent::DeviceGone { key } => format!("-{key}"),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            vec![
+                "+urn:uuid:a",
+                "+urn:uuid:other",
+                "-urn:uuid:a",
+                "+urn:uuid:b"
+            ]
+        );
+    }
 
     #[test]
     fn credentials_are_checked_with_the_field_named() {

@@ -5,6 +5,7 @@ mod announcements;
 mod camera_layer;
 mod daemon;
 mod hostile;
+mod interop;
 mod multicast;
 mod service;
 mod support;

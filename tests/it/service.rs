@@ -363,3 +363,36 @@ async fn removing_a_camera_stops_its_monitor() {
     assert!(h.nvr.added_cameras().is_empty());
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_replaced_key_file_marks_cameras_not_certified_without_trying_them() {
+    let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
+    let camera = h.add(0).await;
+    let sim_camera = h.sim.cameras()[0].clone();
+    // Lose the key file (a restore from a partial backup) and start again.
+    std::fs::remove_file(h.state.path().join(vigil::store::secret::KEY_FILE)).unwrap();
+    let h = h.restart().await;
+    let attempts = sim_camera.stats().login_attempts;
+    h.wait_for_state(camera.id, CameraState::NotCertified, NEXT_CHECK)
+        .await;
+    tokio::time::sleep(PERIOD * 3).await;
+    assert_eq!(
+        sim_camera.stats().login_attempts,
+        attempts,
+        "no login with an unreadable password"
+    );
+    let status = h.nvr.added_camera(camera.id).unwrap().status;
+    assert!(
+        status
+            .last_error
+            .unwrap()
+            .contains("Enter the credentials again")
+    );
+    let fixed = h
+        .nvr
+        .edit_credentials(camera.id, "admin", CAMERA_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(fixed.status.state, CameraState::Online);
+    h.stop().await;
+}
