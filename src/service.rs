@@ -428,14 +428,13 @@ impl Nvr {
             since: now,
         };
         let id = {
-            let store = self.inner.store.clone();
             let stored_address = address.clone();
             let endpoint_ref = endpoint_ref.clone();
             let identity = certification.identity.clone();
             let credentials = credentials.clone();
             let status = status.clone();
             let offset = certification.clock_offset_secs;
-            tokio::task::spawn_blocking(move || {
+            self.with_store(move |store| {
                 store.insert_added_camera(&NewCamera {
                     address: &stored_address,
                     endpoint_ref: endpoint_ref.as_deref(),
@@ -446,8 +445,7 @@ impl Nvr {
                     added_at: now,
                 })
             })
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))?
+            .await?
             .map_err(|e| match e {
                 StoreError::Duplicate(of) => NvrError::Duplicate {
                     existing: self.added_at_address(&address).unwrap_or(CameraId(0)),
@@ -506,16 +504,14 @@ impl Nvr {
             },
         };
         {
-            let store = self.inner.store.clone();
             let credentials = credentials.clone();
             let identity = certification.identity.clone();
             let status = status.clone();
             let offset = certification.clock_offset_secs;
-            tokio::task::spawn_blocking(move || {
+            self.with_store(move |store| {
                 store.update_credentials(id, &credentials, &identity, &status, offset)
             })
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))??;
+            .await??;
         }
         camera.username = credentials.username.clone();
         camera.identity = certification.identity;
@@ -539,12 +535,9 @@ impl Nvr {
         self.refuse_if_stopping()?;
         let _commit = self.inner.commit.lock().await;
         let camera = self.added_camera(id)?;
-        let removed = {
-            let store = self.inner.store.clone();
-            tokio::task::spawn_blocking(move || store.remove_added_camera(id))
-                .await
-                .map_err(|e| NvrError::Storage(e.to_string()))??
-        };
+        let removed = self
+            .with_store(move |store| store.remove_added_camera(id))
+            .await??;
         if let Some(entry) = lock(&self.inner.added).remove(&id) {
             entry.monitor.cancel();
         }
@@ -555,6 +548,17 @@ impl Nvr {
         self.emit(NvrEvent::CameraRemoved { id });
         self.announce_discovered_matching(&camera);
         Ok(())
+    }
+
+    /// Runs a store call on the blocking pool.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<Result<T, StoreError>, NvrError> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || call(&store))
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))
     }
 
     fn refuse_if_stopping(&self) -> Result<(), NvrError> {
@@ -1018,11 +1022,10 @@ impl StatusSink for MonitorSink {
         let Some(status) = nvr.on_observation(id, self.generation, observation) else {
             return;
         };
-        let store = nvr.inner.store.clone();
         let stored_status = status.clone();
-        let saved =
-            tokio::task::spawn_blocking(move || store.update_status(id, &stored_status, offset))
-                .await;
+        let saved = nvr
+            .with_store(move |store| store.update_status(id, &stored_status, offset))
+            .await;
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(StoreError::NotFound(_))) => return,

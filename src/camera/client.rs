@@ -97,15 +97,11 @@ impl CameraConnector {
         address: &DeviceAddress,
         credentials: &Credentials,
     ) -> Result<Certification, CameraError> {
-        let clock_offset_secs = self.clock_offset(address).await?;
-        let session = self.session(address, Some(credentials), clock_offset_secs);
-        let mut identity = session.device_information().await?;
+        let mut certification = self.recheck(address, credentials).await?;
+        let session = self.session(address, Some(credentials), certification.clock_offset_secs);
         // The MAC is a nicety: a camera that will not say it is still certified.
-        identity.mac = session.mac_address().await.ok().flatten();
-        Ok(Certification {
-            identity,
-            clock_offset_secs,
-        })
+        certification.identity.mac = session.mac_address().await.ok().flatten();
+        Ok(certification)
     }
 
     /// The monitor's periodic check: as [`CameraConnector::certify`] but without asking for the MAC

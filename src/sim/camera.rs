@@ -585,19 +585,7 @@ impl SimCamera {
                         constant_time_eq(user.password.as_bytes(), text.as_bytes())
                     }
                 });
-                match user {
-                    Some(user) if accepted => {
-                        record_success(&mut state, &user.name);
-                        Ok(Caller::User {
-                            name: user.name,
-                            level: user.level,
-                        })
-                    }
-                    _ => {
-                        record_failure(&mut state, username, now, &self.policy);
-                        Err(self.failed_login_fault(&state, username, now, false))
-                    }
-                }
+                self.conclude_login(&mut state, username, user.filter(|_| accepted), now, false)
             }
             Credential::HttpDigest { header, method } => {
                 let Ok(mut auth) = digest_auth::AuthorizationHeader::parse(header) else {
@@ -628,19 +616,31 @@ impl SimCamera {
                     auth.digest(&context);
                     constant_time_eq(auth.response.as_bytes(), claimed.as_bytes())
                 });
-                match user {
-                    Some(user) if accepted => {
-                        record_success(&mut state, &user.name);
-                        Ok(Caller::User {
-                            name: user.name,
-                            level: user.level,
-                        })
-                    }
-                    _ => {
-                        record_failure(&mut state, &username, now, &self.policy);
-                        Err(self.failed_login_fault(&state, &username, now, true))
-                    }
-                }
+                self.conclude_login(&mut state, &username, user.filter(|_| accepted), now, true)
+            }
+        }
+    }
+
+    /// Records the outcome of a checked login: `accepted` is the user when the proof was right.
+    fn conclude_login(
+        &self,
+        state: &mut CameraState,
+        username: &str,
+        accepted: Option<SimUser>,
+        now: SystemTime,
+        http_digest: bool,
+    ) -> Result<Caller, Fault> {
+        match accepted {
+            Some(user) => {
+                record_success(state, &user.name);
+                Ok(Caller::User {
+                    name: user.name,
+                    level: user.level,
+                })
+            }
+            None => {
+                record_failure(state, username, now, &self.policy);
+                Err(self.failed_login_fault(state, username, now, http_digest))
             }
         }
     }

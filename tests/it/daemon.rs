@@ -64,6 +64,44 @@ fn vigild_exits(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Starts vigild with stderr piped, behind `wrapper` (such as `unshare -n`) when one is given.
+fn start_vigild(wrapper: &[&str], args: &[&str], rust_log: &str) -> Running {
+    let mut command = match wrapper.split_first() {
+        Some((program, wrapper_args)) => {
+            let mut c = Command::new(program);
+            c.args(wrapper_args).arg(VIGILD);
+            c
+        }
+        None => Command::new(VIGILD),
+    };
+    command
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .expect("vigild starts")
+}
+
+/// Waits up to `limit` for the stderr line that `wanted` picks; returns it (if it came) and the thread
+/// that keeps collecting the whole log.
+fn wait_for_line(
+    child: &mut Running,
+    limit: Duration,
+    mut wanted: impl FnMut(&str) -> bool + Send + 'static,
+) -> (Option<String>, std::thread::JoinHandle<String>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = watch_stderr(child, move |line| {
+        if wanted(line) {
+            let _ = tx.send(line.to_owned());
+            return true;
+        }
+        false
+    });
+    (rx.recv_timeout(limit).ok(), log)
+}
+
 /// Reads a child's stderr on a thread, passing each line to `on_line` until it returns true.
 fn watch_stderr(
     child: &mut Child,
@@ -169,31 +207,15 @@ fn with_no_configuration_file_vigild_runs_headless_and_stops_cleanly_on_sigterm(
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     // A private, empty network namespace: the default multicast discovery has no interface to use.
-    let mut child = Command::new("unshare")
-        .args([
-            "-n",
-            VIGILD,
-            "--headless",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Running)
-        .expect("vigild starts");
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let log = watch_stderr(&mut child, move |line| {
-        if line.contains("vigild ready") {
-            let _ = ready_tx.send(());
-            return true;
-        }
-        false
+    let mut child = start_vigild(
+        &["unshare", "-n"],
+        &["--headless", "--state-dir", state.to_str().unwrap()],
+        "info",
+    );
+    let (ready, log) = wait_for_line(&mut child, Duration::from_secs(20), |l| {
+        l.contains("vigild ready")
     });
-    ready_rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("vigild becomes ready");
+    assert!(ready.is_some(), "vigild becomes ready");
     signal(&child, libc::SIGTERM);
     let status = wait_with_deadline(&mut child, Duration::from_secs(5)).expect("stops within 5 s");
     let log = log.join().unwrap();
@@ -206,34 +228,20 @@ fn with_no_configuration_file_vigild_runs_headless_and_stops_cleanly_on_sigterm(
 fn passwords_never_reach_the_log_even_at_trace_level() {
     let _demo = DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(VIGILD)
-        .args([
-            "--demo",
-            "--headless",
-            "--state-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Running)
-        .expect("vigild starts");
-    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-    let mut not_certified_seen = false;
-    let log = watch_stderr(&mut child, move |line| {
-        if line.contains("to=\"not_certified\"") || line.contains("to=not_certified") {
-            not_certified_seen = true;
-            let _ = seen_tx.send(());
-        }
-        not_certified_seen
+    let state = dir.path().to_str().unwrap();
+    let mut child = start_vigild(
+        &[],
+        &["--demo", "--headless", "--state-dir", state],
+        "trace",
+    );
+    let (not_certified, log) = wait_for_line(&mut child, Duration::from_secs(30), |line| {
+        line.contains("to=\"not_certified\"") || line.contains("to=not_certified")
     });
-    let got_there = seen_rx.recv_timeout(Duration::from_secs(30)).is_ok();
     signal(&child, libc::SIGTERM);
     wait_with_deadline(&mut child, Duration::from_secs(10)).expect("stops");
     let log = log.join().unwrap();
     assert!(
-        got_there,
+        not_certified.is_some(),
         "the demo reached a Not certified camera:\n{}",
         &log[log.len().saturating_sub(3000)..]
     );
@@ -249,36 +257,21 @@ fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
     let dir = tempfile::tempdir().unwrap();
     for (round, kill_after) in [1usize, 7, 23, 41].into_iter().enumerate() {
         let state = dir.path().join(format!("state-{round}"));
-        let mut child = Command::new(VIGILD)
-            .args([
-                "--demo",
-                "--demo-cameras",
-                "64",
-                "--headless",
-                "--state-dir",
-                state.to_str().unwrap(),
-            ])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map(Running)
-            .expect("vigild starts");
-        let (added_tx, added_rx) = std::sync::mpsc::channel();
+        let args = [
+            "--demo",
+            "--demo-cameras",
+            "64",
+            "--headless",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ];
+        let mut child = start_vigild(&[], &args, "info");
         let mut added = 0;
-        let log = watch_stderr(&mut child, move |line| {
-            if line.contains("vigil::service: camera added") {
-                added += 1;
-                if added == kill_after {
-                    let _ = added_tx.send(added);
-                    return true;
-                }
-            }
-            false
+        let (killed_at, log) = wait_for_line(&mut child, Duration::from_secs(30), move |line| {
+            added += usize::from(line.contains("vigil::service: camera added"));
+            added == kill_after
         });
-        let logged = added_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("adds happen");
+        assert!(killed_at.is_some(), "adds happen");
         signal(&child, libc::SIGKILL);
         let _ = child.wait();
         let _ = log.join();
@@ -287,8 +280,8 @@ fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
         store.integrity_check().expect("SQLite integrity check");
         let cameras = store.load_added_cameras().unwrap();
         assert!(
-            cameras.len() >= logged,
-            "every add that was announced is stored ({} < {logged})",
+            cameras.len() >= kill_after,
+            "every add that was announced is stored ({} < {kill_after})",
             cameras.len()
         );
         for stored in &cameras {
@@ -306,32 +299,11 @@ fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
         drop(store);
 
         // And vigild itself starts again on it.
-        let mut again = Command::new(VIGILD)
-            .args([
-                "--demo",
-                "--demo-cameras",
-                "64",
-                "--headless",
-                "--state-dir",
-                state.to_str().unwrap(),
-            ])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map(Running)
-            .expect("vigild starts again");
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let log = watch_stderr(&mut again, move |line| {
-            if line.contains("vigild ready") {
-                let _ = ready_tx.send(line.to_owned());
-                return true;
-            }
-            false
+        let mut again = start_vigild(&[], &args, "info");
+        let (ready, log) = wait_for_line(&mut again, Duration::from_secs(20), |l| {
+            l.contains("vigild ready")
         });
-        let ready = ready_rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("ready after the crash");
+        let ready = ready.expect("ready after the crash");
         assert!(
             ready.contains(&format!("added_cameras={}", cameras.len())),
             "{ready}"
