@@ -81,6 +81,17 @@ pub struct CameraStatus {
 }
 
 impl CameraStatus {
+    /// Online and certified since `since`, with no error on record.
+    pub fn certified_since(since: SystemTime) -> Self {
+        Self {
+            state: CameraState::Online,
+            credentials_rejected: false,
+            last_error: None,
+            last_error_at: None,
+            since,
+        }
+    }
+
     /// Whether the stored credentials authenticate right now.
     pub fn certified(&self) -> bool {
         self.state == CameraState::Online

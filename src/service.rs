@@ -420,13 +420,7 @@ impl Nvr {
             return Err(NvrError::Duplicate { existing, what });
         }
         let now = self.inner.clock.now();
-        let status = CameraStatus {
-            state: CameraState::Online,
-            credentials_rejected: false,
-            last_error: None,
-            last_error_at: None,
-            since: now,
-        };
+        let status = CameraStatus::certified_since(now);
         let id = {
             let stored_address = address.clone();
             let endpoint_ref = endpoint_ref.clone();
@@ -492,17 +486,11 @@ impl Nvr {
         let _commit = self.inner.commit.lock().await;
         let mut camera = self.added_camera(id)?;
         let now = self.inner.clock.now();
-        let status = CameraStatus {
-            state: CameraState::Online,
-            credentials_rejected: false,
-            last_error: None,
-            last_error_at: None,
-            since: if camera.status.state == CameraState::Online {
-                camera.status.since
-            } else {
-                now
-            },
-        };
+        let status = CameraStatus::certified_since(if camera.status.certified() {
+            camera.status.since
+        } else {
+            now
+        });
         {
             let credentials = credentials.clone();
             let identity = certification.identity.clone();
