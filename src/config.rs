@@ -36,8 +36,40 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// How added cameras are watched.
     pub cameras: CameraConfig,
+    /// The forget-password flow.
+    pub recovery: RecoveryConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[recovery]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoveryConfig {
+    /// An added camera that is not certified must be removed before its password is reset (and is
+    /// offered removal in one step). When false, the flow runs on the added camera and updates its
+    /// credentials at the end.
+    pub remove_first: bool,
+    /// After a reset, add the camera with the new password (again, when it was removed first).
+    pub add_after_reset: bool,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            remove_first: true,
+            add_after_reset: true,
+        }
+    }
+}
+
+/// Forget-password settings, checked.
+#[derive(Debug, Clone)]
+pub struct RecoverySettings {
+    /// See [`RecoveryConfig::remove_first`].
+    pub remove_first: bool,
+    /// See [`RecoveryConfig::add_after_reset`].
+    pub add_after_reset: bool,
 }
 
 /// `[discovery]`.
@@ -157,6 +189,8 @@ pub struct Settings {
     pub monitor: MonitorSettings,
     /// Per-request camera timeout.
     pub request_timeout: Duration,
+    /// The forget-password flow.
+    pub recovery: RecoverySettings,
     /// The log filter.
     pub log_level: String,
 }
@@ -330,6 +364,10 @@ impl Config {
                 locked_retry: Duration::from_secs(c.locked_retry_secs),
             },
             request_timeout: Duration::from_millis(c.request_timeout_ms),
+            recovery: RecoverySettings {
+                remove_first: self.recovery.remove_first,
+                add_after_reset: self.recovery.add_after_reset,
+            },
             log_level: self.log.level.clone(),
         })
     }

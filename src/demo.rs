@@ -16,13 +16,15 @@ pub const DEMO_FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 1);
 pub const DEMO_ANNOUNCEMENTS: SocketAddr =
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 77, 1, 1)), 3702);
 /// The demo cameras' administrator password, published in the README on purpose.
-pub const DEMO_PASSWORD: &str = "Camera#2026";
+pub const DEMO_PASSWORD: &str = "Harbor-Lamp-62";
 
 /// What demo mode starts.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// How many simulated cameras.
     pub cameras: usize,
+    /// Where the demo cameras' emails (verification codes) are written, one file each.
+    pub mail_dir: std::path::PathBuf,
 }
 
 /// Starts the simulated cameras and rewrites `settings` so discovery finds them on loopback only.
@@ -39,6 +41,9 @@ pub async fn start_cameras(
         announce_to: vec![DEMO_ANNOUNCEMENTS],
         inactive,
         admin_password: DEMO_PASSWORD.to_owned(),
+        mail_sender: Some(std::sync::Arc::new(crate::mail::DirectoryMailSender::new(
+            options.mail_dir.clone(),
+        ))),
         ..SimConfig::default()
     })
     .await?;
@@ -46,6 +51,11 @@ pub async fn start_cameras(
     if let Some(camera) = simulator.camera(0) {
         camera.set_clock_offset(3600);
     }
+    // One camera without internet, to show the QR path of Forget Password.
+    if let Some(camera) = simulator.camera(3) {
+        camera.set_internet(false);
+    }
+    tracing::info!(dir = %options.mail_dir.display(), "demo cameras write their emails (verification codes) here");
     let discovery = &mut settings.discovery;
 
     discovery.multicast = false;

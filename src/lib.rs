@@ -6,6 +6,8 @@
 //! - [`camera`]: all ONVIF: shared HTTP transport, device client (oxvif), WS-Discovery, status monitor.
 //! - [`store`]: all SQL: the registry of added cameras, schema and migrations, sealed passwords.
 //! - [`model`]: the domain's nouns and the events the service publishes.
+//! - [`recovery`]: the forget-password flow's state and the password policy.
+//! - [`mail`]: SMTP settings and the mail-sender trait.
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`app`]: wiring for `vigild`: store, service, demo simulator, ordered shutdown.
 //! - [`clock`]: wall-clock time behind a trait, with a simulated clock for exact tests.
@@ -16,7 +18,10 @@ pub mod camera;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod mail;
 pub mod model;
+pub mod qr;
+pub mod recovery;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -81,15 +81,17 @@ fn main() -> ExitCode {
         eprintln!("vigild: --log-level: {problem}");
         return ExitCode::from(2);
     }
-    let demo = cli.demo.then(|| DemoOptions {
-        cameras: usize::from(cli.demo_cameras),
-    });
     let state_dir = cli.state_dir.clone().unwrap_or_else(|| {
         if cli.demo {
+            // SAFETY: getuid has no preconditions.
             std::env::temp_dir().join(format!("vigil-demo-{}", unsafe { libc::getuid() }))
         } else {
             PathBuf::from(DEFAULT_STATE_DIR)
         }
+    });
+    let demo = cli.demo.then(|| DemoOptions {
+        cameras: usize::from(cli.demo_cameras),
+        mail_dir: state_dir.join("demo-mail"),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -34,6 +34,25 @@ enum Command {
         #[command(subcommand)]
         action: CtlAction,
     },
+    /// Play the vendor's phone app: scan a recovery QR payload; the vendor cloud emails the code to the
+    /// camera's reset email.
+    AppScan {
+        /// The running simulator's control socket.
+        #[arg(long)]
+        control: PathBuf,
+        /// The text of the QR code (`vigil-recovery:v1?...`).
+        payload: String,
+    },
+    /// Play the vendor's support desk: print the support code for a serial number and a date.
+    SupportCode {
+        /// The running simulator's control socket.
+        #[arg(long)]
+        control: PathBuf,
+        /// The camera's serial number, as a failed login or the recovery screen shows it.
+        serial: String,
+        /// The date shown with it, YYYY-MM-DD [default: today, UTC].
+        date: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -61,6 +80,16 @@ enum CtlAction {
     },
     /// Show what a camera has seen.
     Stats { camera: usize },
+    /// Turn a camera's internet access on or off.
+    Internet {
+        camera: usize,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Reboot a camera (voids its recovery challenge).
+    Reboot { camera: usize },
+    /// Set a camera's reset email.
+    ResetEmail { camera: usize, email: String },
 }
 
 #[derive(Args, Debug)]
@@ -93,7 +122,7 @@ struct RunArgs {
     /// Administrator user of active cameras.
     #[arg(long, default_value = "admin")]
     user: String,
-    /// Administrator password of active cameras (default from VIGIL_CAMSIM_PASSWORD, else Camera#2026).
+    /// Administrator password of active cameras (default from VIGIL_CAMSIM_PASSWORD, else Harbor-Lamp-62).
     #[arg(long, env = "VIGIL_CAMSIM_PASSWORD", hide_env_values = true)]
     password: Option<String>,
     /// How many cameras, counted from the last, start in factory state.
@@ -117,6 +146,27 @@ struct RunArgs {
     /// Serve the control interface on this Unix socket.
     #[arg(long)]
     control: Option<PathBuf>,
+    /// The reset email active cameras were activated with.
+    #[arg(long, default_value = "owner@example.com")]
+    reset_email: String,
+    /// Cameras have no reset email (only the support code can recover them).
+    #[arg(long)]
+    no_reset_email: bool,
+    /// Cameras cannot reach the internet, so they cannot email codes themselves.
+    #[arg(long)]
+    no_internet: bool,
+    /// Mail server the cameras and the simulated vendor send through, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    smtp: Option<String>,
+    /// Mail server security.
+    #[arg(long, default_value = "none", value_parser = ["none", "starttls", "tls"])]
+    smtp_security: String,
+    /// Mail server login (the password comes from VIGIL_CAMSIM_SMTP_PASSWORD).
+    #[arg(long)]
+    smtp_user: Option<String>,
+    /// The From address of code emails.
+    #[arg(long, default_value = "camera-noreply@example.com")]
+    mail_from: String,
 }
 
 fn main() -> ExitCode {
@@ -141,6 +191,22 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Ctl { control, action }) => runtime.block_on(ctl(control, action)),
+        Some(Command::AppScan { control, payload }) => {
+            runtime.block_on(send(control, ControlRequest::AppScan { payload }))
+        }
+        Some(Command::SupportCode {
+            control,
+            serial,
+            date,
+        }) => {
+            let date = date.unwrap_or_else(|| {
+                vigil::clock::rfc3339(std::time::SystemTime::now())
+                    .chars()
+                    .take(10)
+                    .collect()
+            });
+            runtime.block_on(send(control, ControlRequest::SupportCode { serial, date }))
+        }
         None => runtime.block_on(run(cli.run)),
     }
 }
@@ -150,6 +216,21 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("vigil-camsim: --lockout-threshold must be at least 1");
         return ExitCode::from(2);
     }
+    if !vigil::mail::is_email_address(&args.reset_email) {
+        eprintln!(
+            "vigil-camsim: --reset-email: '{}' is not an email address",
+            args.reset_email
+        );
+        return ExitCode::from(2);
+    }
+    let smtp = match args.smtp.as_deref().map(|s| smtp_settings(s, &args)) {
+        None => None,
+        Some(Ok(settings)) => Some(settings),
+        Some(Err(problem)) => {
+            eprintln!("vigil-camsim: --smtp: {problem}");
+            return ExitCode::from(2);
+        }
+    };
     let config = SimConfig {
         count: args.count,
         bind: args.bind,
@@ -171,6 +252,10 @@ async fn run(args: RunArgs) -> ExitCode {
             anonymous_device_info: !args.no_anonymous_info,
         },
         seed: args.seed,
+        reset_email: (!args.no_reset_email).then(|| args.reset_email.clone()),
+        internet: !args.no_internet,
+        smtp,
+        mail_sender: None,
     };
     let simulator = match Simulator::start(config).await {
         Ok(s) => Arc::new(s),
@@ -201,6 +286,38 @@ async fn run(args: RunArgs) -> ExitCode {
     wait_for_signal().await;
     simulator.shutdown().await;
     ExitCode::SUCCESS
+}
+
+fn smtp_settings(server: &str, args: &RunArgs) -> Result<vigil::mail::SmtpSettings, String> {
+    let (host, port) = server
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{server}' is not HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("'{port}' is not a port"))?;
+    if !vigil::mail::is_email_address(&args.mail_from) {
+        return Err(format!(
+            "--mail-from '{}' is not an email address",
+            args.mail_from
+        ));
+    }
+    Ok(vigil::mail::SmtpSettings {
+        host: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
+        port,
+        security: match args.smtp_security.as_str() {
+            "starttls" => vigil::mail::SmtpSecurity::StartTls,
+            "tls" => vigil::mail::SmtpSecurity::Tls,
+            _ => vigil::mail::SmtpSecurity::None,
+        },
+        username: args.smtp_user.clone(),
+        password: std::env::var("VIGIL_CAMSIM_SMTP_PASSWORD")
+            .ok()
+            .map(secrecy::SecretString::from),
+        from: args.mail_from.clone(),
+        timeout: Duration::from_secs(10),
+    })
 }
 
 async fn wait_for_signal() {
@@ -254,11 +371,25 @@ async fn ctl(path: PathBuf, action: CtlAction) -> ExitCode {
             ControlRequest::SetClockOffset { camera, seconds }
         }
         CtlAction::Stats { camera } => ControlRequest::Stats { camera },
+        CtlAction::Internet { camera, state } => ControlRequest::SetInternet {
+            camera,
+            internet: state == "on",
+        },
+        CtlAction::Reboot { camera } => ControlRequest::Reboot { camera },
+        CtlAction::ResetEmail { camera, email } => ControlRequest::SetResetEmail { camera, email },
     };
+    send(path, request).await
+}
+
+async fn send(path: PathBuf, request: ControlRequest) -> ExitCode {
     match control::request(&path, &request).await {
         Ok(ControlReply::Error { message }) => {
             eprintln!("vigil-camsim: {message}");
             ExitCode::from(1)
+        }
+        Ok(ControlReply::Text { text }) => {
+            println!("{text}");
+            ExitCode::SUCCESS
         }
         Ok(reply) => {
             println!(

@@ -10,7 +10,7 @@ use crate::camera::transport::HttpPool;
 use crate::camera::{
     CameraError, Credentials, DeviceAddress, DeviceIdentity, clean_camera_text, normalize_mac,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The Profile Q scope of a device in factory default state.
 pub const FACTORY_DEFAULT_SCOPE: &str = "onvif://www.onvif.org/Profile/Q/FactoryDefault";
@@ -60,6 +60,11 @@ impl CameraConnector {
         Self {
             pool: HttpPool::new(request_timeout, request_timeout.min(Duration::from_secs(3))),
         }
+    }
+
+    /// The shared HTTP pool.
+    pub(crate) fn pool(&self) -> &HttpPool {
+        &self.pool
     }
 
     /// A session with one camera. `clock_offset_secs` is applied to UsernameToken timestamps.
@@ -209,6 +214,32 @@ impl CameraSession {
             .await
             .map_err(|e| self.classify(e))?;
         Ok(interfaces.iter().find_map(|i| normalize_mac(&i.hw_address)))
+    }
+
+    /// SetUser: changes `username`'s password, keeping its level.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        level: &str,
+        password: &SecretString,
+    ) -> Result<(), CameraError> {
+        self.onvif
+            .set_user(username, Some(password.expose_secret()), level)
+            .await
+            .map_err(|e| self.classify(e))
+    }
+
+    /// CreateUsers with one user (ONVIF Profile Q activation of a camera without the recovery extension).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        level: &str,
+        password: &SecretString,
+    ) -> Result<(), CameraError> {
+        self.onvif
+            .create_users(&[(username, password.expose_secret(), level)])
+            .await
+            .map_err(|e| self.classify(e))
     }
 
     /// GetUsers: names and levels.

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod discovery;
 pub mod monitor;
+pub mod recovery_client;
 pub mod transport;
 pub mod xml_guard;
 

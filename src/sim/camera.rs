@@ -13,8 +13,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::sync::watch;
 
-use crate::clock::{Clock, unix_secs};
+use crate::clock::{Clock, rfc3339, unix_secs};
+use crate::mail::MailSender;
 use crate::sim::fault::Fault;
+use crate::sim::recovery::{RecoveryState, SharedMailSender};
 
 /// How far a UsernameToken `Created` may be from the camera's own clock, either way.
 pub const CREATED_FRESHNESS: Duration = Duration::from_secs(300);
@@ -272,6 +274,10 @@ pub struct SimCamera {
     /// Whether the HTTP face has actually opened (or closed) its port to match `online`; lets a control
     /// call return only once the change is real.
     serving: watch::Sender<bool>,
+    /// The recovery extension's state (sim/recovery.rs).
+    recovery: Mutex<RecoveryState>,
+    /// How the camera (and the simulated vendor) sends email.
+    mail: SharedMailSender,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -348,7 +354,33 @@ impl SimCamera {
             }),
             online,
             serving,
+            recovery: Mutex::new(RecoveryState::new(None, true)),
+            mail: None,
         }
+    }
+
+    /// Sets the recovery side up: the reset email (as if set at activation), internet access, and the
+    /// mail sender the camera uses.
+    pub fn with_recovery(
+        mut self,
+        reset_email: Option<String>,
+        internet: bool,
+        mail: SharedMailSender,
+    ) -> Self {
+        let email = reset_email.filter(|_| !self.is_inactive());
+        self.recovery = Mutex::new(RecoveryState::new(email, internet));
+        self.mail = mail;
+        self
+    }
+
+    /// The recovery state.
+    pub(crate) fn recovery(&self) -> MutexGuard<'_, RecoveryState> {
+        self.recovery.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The mail sender, when one is configured.
+    pub(crate) fn mail_sender(&self) -> Option<&Arc<dyn MailSender>> {
+        self.mail.as_ref()
     }
 
     fn state(&self) -> MutexGuard<'_, CameraState> {
@@ -414,8 +446,14 @@ impl SimCamera {
         state.lockouts.remove(username);
     }
 
-    /// Resets the camera to factory state: no users, no lockouts. It reboots, so it says Hello again.
+    /// Resets the camera to factory state: no users, no lockouts, no reset email. It reboots, so it says
+    /// Hello again.
     pub fn factory_reset(&self) {
+        {
+            let mut recovery = self.recovery();
+            recovery.void();
+            recovery.clear_reset_email();
+        }
         let mut state = self.state();
         state.users.clear();
         state.lockouts.clear();
@@ -423,6 +461,14 @@ impl SimCamera {
         state.seen_nonce_order.clear();
         state.digest_nonces.clear();
         state.digest_nonce_order.clear();
+        state.boot_count += 1;
+        state.message_number = 0;
+    }
+
+    /// Reboots the camera: challenges and reset tokens are void, and it says Hello again.
+    pub fn reboot(&self) {
+        self.reboot_recovery();
+        let mut state = self.state();
         state.boot_count += 1;
         state.message_number = 0;
     }
@@ -655,13 +701,22 @@ impl SimCamera {
         http_digest: bool,
     ) -> Fault {
         const WRONG: &str = "The user name or password is not correct";
-        match state.lockouts.get(username).and_then(|l| l.locked_until) {
+        let fault = match state.lockouts.get(username).and_then(|l| l.locked_until) {
             Some(until) if until > now => {
-                Fault::locked(until.duration_since(now).unwrap_or_default())
+                return Fault::locked(until.duration_since(now).unwrap_or_default());
             }
             _ if http_digest => Fault::http_unauthorized(WRONG),
             _ => Fault::not_authorized(WRONG),
-        }
+        };
+        // As on many cameras, a failed login shows the serial number and the date for the support path.
+        let date: String = rfc3339(shift(now, state.clock_offset_secs))
+            .chars()
+            .take(10)
+            .collect();
+        fault.with_detail(
+            "vrc:SupportInfo",
+            format!("serial {}, date {date}", self.identity.serial),
+        )
     }
 
     /// Decides whether `caller` may run an operation of `class`. Anonymous callers on an operational

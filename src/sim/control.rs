@@ -10,6 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::sim::Simulator;
 use crate::sim::camera::{CameraStats, CameraSummary};
+use crate::sim::recovery::RecoveryStats;
 
 /// The longest request line the control socket reads.
 const MAX_REQUEST_LINE: usize = 16 * 1024;
@@ -48,10 +49,41 @@ pub enum ControlRequest {
         /// Seconds, positive when the camera runs ahead.
         seconds: i64,
     },
-    /// What a camera has seen: requests, logins, failures, lockouts.
+    /// What a camera has seen: requests, logins, failures, lockouts, recovery.
     Stats {
         /// Camera index.
         camera: usize,
+    },
+    /// Turn a camera's internet access on or off (SendCode needs it).
+    SetInternet {
+        /// Camera index.
+        camera: usize,
+        /// The new state.
+        internet: bool,
+    },
+    /// Reboot a camera: its recovery challenge is void; it says Hello.
+    Reboot {
+        /// Camera index.
+        camera: usize,
+    },
+    /// Set a camera's reset email, as its administrator would.
+    SetResetEmail {
+        /// Camera index.
+        camera: usize,
+        /// The address.
+        email: String,
+    },
+    /// The vendor's phone app scans a recovery QR payload; its cloud emails the code.
+    AppScan {
+        /// The payload read from the QR code.
+        payload: String,
+    },
+    /// The vendor's support desk derives a support code from a serial number and a date.
+    SupportCode {
+        /// Serial number.
+        serial: String,
+        /// `YYYY-MM-DD`.
+        date: String,
     },
 }
 
@@ -70,6 +102,13 @@ pub enum ControlReply {
     Stats {
         /// The counters.
         stats: CameraStats,
+        /// The recovery side's counters.
+        recovery: RecoveryStats,
+    },
+    /// A line of text for the user: where a code was emailed, or a support code.
+    Text {
+        /// The text.
+        text: String,
     },
     /// The request could not be carried out.
     Error {
@@ -130,8 +169,45 @@ impl Simulator {
                 None => missing(camera),
             },
             ControlRequest::Stats { camera } => match self.camera(camera) {
-                Some(c) => ControlReply::Stats { stats: c.stats() },
+                Some(c) => ControlReply::Stats {
+                    stats: c.stats(),
+                    recovery: c.recovery_stats(),
+                },
                 None => missing(camera),
+            },
+            ControlRequest::SetInternet { camera, internet } => match self.camera(camera) {
+                Some(c) => {
+                    c.set_internet(internet);
+                    ControlReply::Done
+                }
+                None => missing(camera),
+            },
+            ControlRequest::Reboot { camera } => {
+                if self.reboot(camera).await {
+                    ControlReply::Done
+                } else {
+                    missing(camera)
+                }
+            }
+            ControlRequest::SetResetEmail { camera, email } => match self.camera(camera) {
+                Some(c) => match c.set_reset_email(&email) {
+                    Ok(()) => ControlReply::Done,
+                    Err(fault) => ControlReply::Error {
+                        message: fault.reason,
+                    },
+                },
+                None => missing(camera),
+            },
+            ControlRequest::AppScan { payload } => match self.app_scan(&payload).await {
+                Ok(masked) => ControlReply::Text {
+                    text: format!("The verification code was sent to {masked}"),
+                },
+                Err(message) => ControlReply::Error { message },
+            },
+            ControlRequest::SupportCode { serial, date } => match self.support_code(&serial, &date)
+            {
+                Ok(code) => ControlReply::Text { text: code },
+                Err(message) => ControlReply::Error { message },
             },
         }
     }

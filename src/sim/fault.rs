@@ -22,8 +22,8 @@ pub struct Fault {
     pub subcodes: Vec<&'static str>,
     /// The human reason.
     pub reason: String,
-    /// Text for `<env:Detail>`, when there is any.
-    pub detail: Option<(&'static str, String)>,
+    /// Elements for `<env:Detail>`: prefixed name and text.
+    pub detail: Vec<(&'static str, String)>,
     /// The HTTP status to send it with.
     pub http_status: u16,
 }
@@ -44,9 +44,20 @@ impl Fault {
             code: FaultCode::Sender,
             subcodes,
             reason: reason.into(),
-            detail: None,
+            detail: Vec::new(),
             http_status: 400,
         }
+    }
+
+    /// A fault of the vigil recovery extension: `env:Sender` with the given `vrc:` subcode.
+    pub fn recovery(subcode: &'static str, reason: impl Into<String>) -> Self {
+        Self::sender(vec![subcode], reason)
+    }
+
+    /// Adds a detail element.
+    pub fn with_detail(mut self, element: &'static str, text: impl Into<String>) -> Self {
+        self.detail.push((element, text.into()));
+        self
     }
 
     /// `ter:NotAuthorized`: credentials wrong or not enough.
@@ -68,7 +79,7 @@ impl Fault {
     pub fn locked(retry_after: Duration) -> Self {
         let secs = retry_after.as_secs().max(1);
         Self {
-            detail: Some(("vgl:AccountLocked", format!("locked; retry after {secs} s"))),
+            detail: vec![("vgl:AccountLocked", format!("locked; retry after {secs} s"))],
             ..Self::sender(
                 vec!["ter:NotAuthorized", "vgl:AccountLocked"],
                 format!("Account locked after repeated failed logins; retry after {secs} s"),
@@ -150,7 +161,7 @@ impl Fault {
             code: FaultCode::Receiver,
             subcodes: vec!["ter:ActionNotSupported"],
             reason: format!("The operation '{operation}' is not supported"),
-            detail: None,
+            detail: Vec::new(),
             http_status: 400,
         }
     }

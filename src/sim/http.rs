@@ -133,7 +133,8 @@ async fn answer(camera: &SimCamera, req: Request<Incoming>) -> Response<Full<Byt
             method: &method,
             uri: &uri,
         },
-    );
+    )
+    .await;
     let mut builder = Response::builder().status(response.status).header(
         hyper::header::CONTENT_TYPE,
         "application/soap+xml; charset=utf-8",

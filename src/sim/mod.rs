@@ -10,6 +10,7 @@ pub mod camera;
 pub mod control;
 pub mod fault;
 pub mod http;
+pub mod recovery;
 pub mod soap;
 pub mod wsd;
 
@@ -59,6 +60,14 @@ pub struct SimConfig {
     pub policy: CameraPolicy,
     /// Varies serials, MACs and endpoint references between simulators.
     pub seed: u16,
+    /// The reset email active cameras were activated with.
+    pub reset_email: Option<String>,
+    /// Whether the cameras can reach the internet (to email codes themselves).
+    pub internet: bool,
+    /// The mail server the cameras (and the simulated vendor) send through.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+    /// A mail sender to use instead of `smtp` (demo mode writes files; benchmarks record).
+    pub mail_sender: Option<Arc<dyn crate::mail::MailSender>>,
 }
 
 impl Default for SimConfig {
@@ -73,11 +82,15 @@ impl Default for SimConfig {
             announce_to: Vec::new(),
             max_reply_delay: Duration::from_millis(500),
             admin_user: "admin".to_owned(),
-            admin_password: "Camera#2026".to_owned(),
+            admin_password: "Harbor-Lamp-62".to_owned(),
             inactive: 0,
             clock_offset_secs: 0,
             policy: CameraPolicy::default(),
             seed: 1,
+            reset_email: Some("owner@example.com".to_owned()),
+            internet: true,
+            smtp: None,
+            mail_sender: None,
         }
     }
 }
@@ -128,6 +141,12 @@ impl Simulator {
     ) -> Result<Self, SimError> {
         validate(&config)?;
         let shutdown = CancellationToken::new();
+        let mail: recovery::SharedMailSender = config.mail_sender.clone().or_else(|| {
+            config.smtp.clone().map(|settings| {
+                Arc::new(crate::mail::SmtpMailSender::new(settings))
+                    as Arc<dyn crate::mail::MailSender>
+            })
+        });
         let mut cameras = Vec::with_capacity(config.count);
         let mut listeners = Vec::with_capacity(config.count);
         for index in 0..config.count {
@@ -138,13 +157,20 @@ impl Simulator {
             let active = index < config.count - config.inactive;
             let admin =
                 active.then_some((config.admin_user.as_str(), config.admin_password.as_str()));
-            let camera = Arc::new(SimCamera::new(
-                identity,
-                config.policy.clone(),
-                clock.clone(),
-                admin,
-                config.clock_offset_secs,
-            ));
+            let camera = Arc::new(
+                SimCamera::new(
+                    identity,
+                    config.policy.clone(),
+                    clock.clone(),
+                    admin,
+                    config.clock_offset_secs,
+                )
+                .with_recovery(
+                    config.reset_email.clone(),
+                    config.internet,
+                    mail.clone(),
+                ),
+            );
             let listener = http::bind(http_addr).map_err(|source| SimError::Bind {
                 addr: http_addr,
                 source,
@@ -230,6 +256,52 @@ impl Simulator {
             responder.announce_hello_for(camera).await;
         }
         true
+    }
+
+    /// Reboots a camera: its recovery challenge is void, and it says Hello.
+    pub async fn reboot(&self, index: usize) -> bool {
+        let Some(camera) = self.cameras.get(index) else {
+            return false;
+        };
+        camera.reboot();
+        for responder in self.responders.iter().filter(|r| r.serves(camera)) {
+            responder.announce_hello_for(camera).await;
+        }
+        true
+    }
+
+    /// The camera with this serial number.
+    pub fn camera_by_serial(&self, serial: &str) -> Option<&Arc<SimCamera>> {
+        self.cameras.iter().find(|c| c.identity().serial == serial)
+    }
+
+    /// Plays the vendor's phone app and cloud: the app scans `payload`, the cloud computes the code from
+    /// the camera's own secret and emails it to the camera's reset email. Returns the masked address.
+    pub async fn app_scan(&self, payload: &str) -> Result<String, String> {
+        let parsed =
+            recovery::parse_qr_payload(payload).ok_or("that is not a vigil recovery QR code")?;
+        let camera = self
+            .camera_by_serial(&parsed.device)
+            .ok_or("the vendor does not know this device")?;
+        camera
+            .vendor_send_app_code(&parsed, camera.camera_now())
+            .await
+    }
+
+    /// Plays the vendor's support desk: the support code for a serial number and a date.
+    pub fn support_code(&self, serial: &str, date: &str) -> Result<String, String> {
+        if time::Date::parse(
+            date,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_err()
+        {
+            return Err(format!("'{date}' is not a date (YYYY-MM-DD)"));
+        }
+        let camera = self
+            .camera_by_serial(serial)
+            .ok_or("the vendor does not know this serial number")?;
+        Ok(camera.vendor_support_code(date))
     }
 
     /// Says Bye for every online camera and stops serving.

@@ -4,14 +4,11 @@
 use oxvif::soap::XmlNode;
 
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
-use crate::clock::unix_secs;
+use crate::clock::{rfc3339, unix_secs};
 use crate::sim::camera::{
     AccessClass, Caller, Credential, DIGEST_REALM, PasswordProof, SimCamera, UserChange, UserLevel,
 };
 use crate::sim::fault::{Fault, FaultCode};
-
-/// Namespace of the vigil extension elements and faults.
-pub const VIGIL_NS: &str = "urn:org:vigil:onvif:1";
 
 const ENVELOPE_OPEN: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -19,7 +16,8 @@ const ENVELOPE_OPEN: &str = concat!(
     r#" xmlns:tds="http://www.onvif.org/ver10/device/wsdl""#,
     r#" xmlns:tt="http://www.onvif.org/ver10/schema""#,
     r#" xmlns:ter="http://www.onvif.org/ver10/error""#,
-    r#" xmlns:vgl="urn:org:vigil:onvif:1">"#,
+    r#" xmlns:vgl="urn:org:vigil:onvif:1""#,
+    r#" xmlns:vrc="urn:org:vigil:onvif:recovery:1">"#,
     "<env:Body>"
 );
 const ENVELOPE_CLOSE: &str = "</env:Body></env:Envelope>";
@@ -49,9 +47,9 @@ pub struct SoapResponse {
 }
 
 /// Answers one device-service request.
-pub fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
+pub async fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
     camera.note_request();
-    match handle_inner(camera, request) {
+    match handle_inner(camera, request).await {
         Ok(body) => SoapResponse {
             status: 200,
             body: envelope(&body),
@@ -73,7 +71,7 @@ pub fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
     }
 }
 
-fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String, Fault> {
+async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String, Fault> {
     let parsed = std::str::from_utf8(request.body)
         .ok()
         .filter(|_| nesting_within(request.body, MAX_XML_DEPTH))
@@ -110,6 +108,9 @@ fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String,
     });
     let caller = camera.authenticate(credential.as_ref(), request.uri)?;
     camera.authorize(&caller, class)?;
+    if let Some(reply) = recovery_operation(camera, operation).await {
+        return reply;
+    }
     run(camera, &caller, operation)
 }
 
@@ -127,6 +128,10 @@ fn access_class(operation: &str) -> Option<AccessClass> {
         }
         "GetUsers" => AccessClass::ReadSystemSecret,
         "CreateUsers" | "SetUser" | "DeleteUsers" => AccessClass::WriteSystem,
+        // The vigil recovery extension (docs/recovery-protocol.md).
+        "GetRecoveryInfo" | "SendCode" | "VerifyCode" | "VerifySupportCode" | "ResetPassword"
+        | "ActivateDevice" => AccessClass::PreAuth,
+        "SetResetEmail" => AccessClass::WriteSystem,
         _ => return None,
     })
 }
@@ -231,6 +236,101 @@ fn run(camera: &SimCamera, caller: &Caller, operation: &XmlNode) -> Result<Strin
         }
         other => return Err(Fault::action_not_supported(other)),
     })
+}
+
+/// Runs an operation of the recovery extension; `None` when `operation` is not one.
+async fn recovery_operation(
+    camera: &SimCamera,
+    operation: &XmlNode,
+) -> Option<Result<String, Fault>> {
+    let text = |name: &str| operation.child(name).map(|n| n.text().trim().to_owned());
+    let required = |name: &'static str| {
+        text(name)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Fault::invalid_arg(&format!("{name} is required")))
+    };
+    let token_reply = |element: &str, (token, expires): (String, std::time::SystemTime)| {
+        format!(
+            "<vrc:{element}Response><vrc:ResetToken>{}</vrc:ResetToken><vrc:Expires>{}</vrc:Expires></vrc:{element}Response>",
+            esc(&token),
+            rfc3339(expires)
+        )
+    };
+    let reply = match operation.local_name.as_str() {
+        "GetRecoveryInfo" => {
+            let keep = text("KeepChallenge").is_some_and(|t| t == "true" || t == "1");
+            camera.recovery_info(keep).map(|info| recovery_info(&info))
+        }
+        "SendCode" => camera.send_code(text("Nonce").as_deref()).await.map(|(masked, expires)| {
+            format!(
+                "<vrc:SendCodeResponse><vrc:ResetEmail>{}</vrc:ResetEmail><vrc:Expires>{}</vrc:Expires></vrc:SendCodeResponse>",
+                esc(&masked),
+                rfc3339(expires)
+            )
+        }),
+        "VerifyCode" => required("Code")
+            .and_then(|code| camera.verify_code(text("Nonce").as_deref(), &code))
+            .map(|t| token_reply("VerifyCode", t)),
+        "VerifySupportCode" => required("Code")
+            .and_then(|code| camera.verify_support_code(&code))
+            .map(|t| token_reply("VerifySupportCode", t)),
+        "ResetPassword" => (|| {
+            let token = required("ResetToken")?;
+            let password = required("NewPassword")?;
+            let user = text("Username")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| crate::sim::recovery::DEFAULT_RESET_USER.to_owned());
+            camera.reset_password(&token, &user, &password)?;
+            Ok("<vrc:ResetPasswordResponse/>".to_owned())
+        })(),
+        "SetResetEmail" => required("Email")
+            .and_then(|email| camera.set_reset_email(&email))
+            .map(|()| "<vrc:SetResetEmailResponse/>".to_owned()),
+        "ActivateDevice" => (|| {
+            let user = text("Username")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| crate::sim::recovery::DEFAULT_RESET_USER.to_owned());
+            camera.activate(&user, &required("Password")?, &required("ResetEmail")?)?;
+            Ok("<vrc:ActivateDeviceResponse/>".to_owned())
+        })(),
+        _ => return None,
+    };
+    Some(reply)
+}
+
+fn recovery_info(info: &crate::sim::recovery::RecoveryInfo) -> String {
+    let email = info
+        .masked_email
+        .as_ref()
+        .map(|m| format!("<vrc:ResetEmail>{}</vrc:ResetEmail>", esc(m)))
+        .unwrap_or_default();
+    let challenge = info
+        .challenge
+        .as_ref()
+        .map(|(nonce, expires)| {
+            format!(
+                "<vrc:Challenge><vrc:Nonce>{}</vrc:Nonce><vrc:Expires>{}</vrc:Expires>\
+                 <vrc:QrPayload>{}</vrc:QrPayload><vrc:AttemptsLeft>{}</vrc:AttemptsLeft></vrc:Challenge>",
+                esc(nonce),
+                rfc3339(*expires),
+                esc(&crate::sim::recovery::qr_payload(&info.serial, nonce, *expires)),
+                info.attempts_left
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<vrc:GetRecoveryInfoResponse><vrc:ProtocolVersion>1</vrc:ProtocolVersion>\
+         <vrc:SerialNumber>{}</vrc:SerialNumber><vrc:MacAddress>{}</vrc:MacAddress><vrc:Date>{}</vrc:Date>\
+         {email}<vrc:Internet>{}</vrc:Internet><vrc:Inactive>{}</vrc:Inactive><vrc:Methods>{}</vrc:Methods>\
+         <vrc:ResetUser>{}</vrc:ResetUser>{challenge}</vrc:GetRecoveryInfoResponse>",
+        esc(&info.serial),
+        esc(&info.mac),
+        info.date,
+        info.internet,
+        info.inactive,
+        info.methods.join(" "),
+        esc(&info.reset_user),
+    )
 }
 
 fn user_changes(operation: &XmlNode, level_required: bool) -> Result<Vec<UserChange>, Fault> {
@@ -341,16 +441,16 @@ fn render_fault(fault: &Fault) -> String {
     for _ in &fault.subcodes {
         subcodes.push_str("</env:Subcode>");
     }
-    let detail = fault
-        .detail
-        .as_ref()
-        .map(|(element, text)| {
-            format!(
-                "<env:Detail><{element}>{}</{element}></env:Detail>",
-                esc(text)
-            )
-        })
-        .unwrap_or_default();
+    let detail = if fault.detail.is_empty() {
+        String::new()
+    } else {
+        let elements: String = fault
+            .detail
+            .iter()
+            .map(|(element, text)| format!("<{element}>{}</{element}>", esc(text)))
+            .collect();
+        format!("<env:Detail>{elements}</env:Detail>")
+    };
     format!(
         "<env:Fault><env:Code><env:Value>{code}</env:Value>{subcodes}</env:Code>\
          <env:Reason><env:Text xml:lang=\"en\">{}</env:Text></env:Reason>{detail}</env:Fault>",

@@ -5,7 +5,13 @@
 //! Invariants: every change is one transaction, so a crash leaves the registry as it was before or
 //! after a change; a database newer than this build is refused, never downgraded; files are 0600.
 
+mod audit;
+mod cameras;
+mod recovery;
 pub mod secret;
+
+pub use audit::{AuditTamper, GENESIS_HASH};
+pub use recovery::StoredFlow;
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -13,18 +19,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::camera::{Credentials, DeviceAddress, DeviceIdentity};
-use crate::clock::{from_unix_secs, unix_secs};
-use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus};
+use crate::model::{AddedCamera, CameraId, CameraStatus};
 use secret::{Sealer, SecretError};
 
 /// The database file's name in the state directory.
 pub const DATABASE_FILE: &str = "vigil.db";
 
 /// The numbered migrations, in order. Version N is the database after applying the first N.
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_added_cameras.sql"))];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_added_cameras.sql")),
+    (2, include_str!("migrations/0002_recovery_and_audit.sql")),
+];
 
 /// The schema this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -41,6 +49,8 @@ pub enum DuplicateOf {
     Serial,
     /// Same WS-Discovery endpoint reference.
     EndpointRef,
+    /// The camera already has a forget-password flow going.
+    ActiveRecovery,
 }
 
 /// Why a store operation failed.
@@ -115,6 +125,12 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// One transaction. Every SQL statement runs on one of these; [`Store::write`] makes and commits it.
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    sealer: &'a Sealer,
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -167,135 +183,33 @@ impl Store {
         &self.path
     }
 
+    /// Runs `work` in one immediate transaction and commits it; nothing is written if it fails.
+    pub fn write<T>(
+        &self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = Tx {
+            tx,
+            sealer: &self.sealer,
+        };
+        let out = work(&tx)?;
+        tx.tx.commit()?;
+        Ok(out)
+    }
+
     /// Every added camera, by id.
     pub fn load_added_cameras(&self) -> Result<Vec<StoredCamera>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
-                    username, password_sealed, credentials_rejected, state, state_since, last_error,
-                    last_error_at, clock_offset_secs, added_at
-             FROM added_camera ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                DeviceAddress {
-                    host: row.get(1)?,
-                    port: row.get(2)?,
-                    path: row.get(3)?,
-                },
-                row.get::<_, Option<String>>(4)?,
-                DeviceIdentity {
-                    manufacturer: row.get(5)?,
-                    model: row.get(6)?,
-                    firmware: row.get(7)?,
-                    serial: row.get(8)?,
-                    mac: row.get(9)?,
-                },
-                row.get::<_, String>(10)?,
-                row.get::<_, Vec<u8>>(11)?,
-                row.get::<_, bool>(12)?,
-                row.get::<_, String>(13)?,
-                row.get::<_, i64>(14)?,
-                row.get::<_, Option<String>>(15)?,
-                row.get::<_, Option<i64>>(16)?,
-                row.get::<_, i64>(17)?,
-                row.get::<_, i64>(18)?,
-            ))
-        })?;
-        let mut cameras = Vec::new();
-        for row in rows {
-            let (
-                id,
-                address,
-                endpoint_ref,
-                identity,
-                username,
-                sealed,
-                credentials_rejected,
-                state,
-                state_since,
-                last_error,
-                last_error_at,
-                clock_offset_secs,
-                added_at,
-            ) = row?;
-            let credentials = match self.sealer.unseal(&username, &sealed) {
-                Ok(password) => Some(Credentials {
-                    username: username.clone(),
-                    password,
-                }),
-                Err(_) => {
-                    tracing::warn!(
-                        camera = id,
-                        "stored password does not decrypt with this key; new credentials are needed"
-                    );
-                    None
-                }
-            };
-            cameras.push(StoredCamera {
-                camera: AddedCamera {
-                    id: CameraId(id),
-                    address,
-                    endpoint_ref,
-                    identity,
-                    username,
-                    status: CameraStatus {
-                        state: CameraState::parse(&state).unwrap_or(CameraState::Offline),
-                        credentials_rejected,
-                        last_error,
-                        last_error_at: last_error_at.map(from_unix_secs),
-                        since: from_unix_secs(state_since),
-                    },
-                    clock_offset_secs,
-                    added_at: from_unix_secs(added_at),
-                },
-                credentials,
-            });
-        }
-        Ok(cameras)
+        self.write(|tx| tx.load_added_cameras())
     }
 
     /// Adds a camera in one transaction and returns its id.
     pub fn insert_added_camera(&self, new: &NewCamera<'_>) -> Result<CameraId, StoreError> {
-        let sealed = self
-            .sealer
-            .seal(&new.credentials.username, &new.credentials.password);
-        let conn = self.conn();
-        let result = conn.execute(
-            "INSERT INTO added_camera (host, port, service_path, endpoint_ref, manufacturer, model, firmware,
-                 serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error,
-                 last_error_at, clock_offset_secs, added_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                new.address.host,
-                new.address.port,
-                new.address.path,
-                new.endpoint_ref,
-                new.identity.manufacturer,
-                new.identity.model,
-                new.identity.firmware,
-                new.identity.serial,
-                new.identity.mac,
-                new.credentials.username,
-                sealed,
-                new.status.credentials_rejected,
-                new.status.state.as_str(),
-                unix_secs(new.status.since),
-                new.status.last_error,
-                new.status.last_error_at.map(unix_secs),
-                new.clock_offset_secs,
-                unix_secs(new.added_at),
-            ],
-        );
-        match result {
-            Ok(_) => Ok(CameraId(conn.last_insert_rowid())),
-            Err(error) => Err(duplicate_or(error)),
-        }
+        self.write(|tx| tx.insert_added_camera(new))
     }
 
-    /// Replaces a camera's credentials and clears the rejected mark, with the identity and status
-    /// that the new credentials just earned. One transaction.
+    /// Replaces a camera's credentials (see [`Tx::update_credentials`]).
     pub fn update_credentials(
         &self,
         id: CameraId,
@@ -304,38 +218,7 @@ impl Store {
         status: &CameraStatus,
         clock_offset_secs: i64,
     ) -> Result<(), StoreError> {
-        let sealed = self
-            .sealer
-            .seal(&credentials.username, &credentials.password);
-        let conn = self.conn();
-        let changed = conn
-            .execute(
-                "UPDATE added_camera SET username = ?2, password_sealed = ?3, manufacturer = ?4, model = ?5,
-                     firmware = ?6, serial = ?7, mac = ?8, credentials_rejected = ?9, state = ?10,
-                     state_since = ?11, last_error = ?12, last_error_at = ?13, clock_offset_secs = ?14
-                 WHERE id = ?1",
-                params![
-                    id.0,
-                    credentials.username,
-                    sealed,
-                    identity.manufacturer,
-                    identity.model,
-                    identity.firmware,
-                    identity.serial,
-                    identity.mac,
-                    status.credentials_rejected,
-                    status.state.as_str(),
-                    unix_secs(status.since),
-                    status.last_error,
-                    status.last_error_at.map(unix_secs),
-                    clock_offset_secs,
-                ],
-            )
-            .map_err(duplicate_or)?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(id));
-        }
-        Ok(())
+        self.write(|tx| tx.update_credentials(id, credentials, identity, status, clock_offset_secs))
     }
 
     /// Records a camera's new status (and, when known, its clock offset).
@@ -345,32 +228,12 @@ impl Store {
         status: &CameraStatus,
         clock_offset_secs: Option<i64>,
     ) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE added_camera SET credentials_rejected = ?2, state = ?3, state_since = ?4, last_error = ?5,
-                 last_error_at = ?6, clock_offset_secs = coalesce(?7, clock_offset_secs)
-             WHERE id = ?1",
-            params![
-                id.0,
-                status.credentials_rejected,
-                status.state.as_str(),
-                unix_secs(status.since),
-                status.last_error,
-                status.last_error_at.map(unix_secs),
-                clock_offset_secs,
-            ],
-        )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(id));
-        }
-        Ok(())
+        self.write(|tx| tx.update_status(id, status, clock_offset_secs))
     }
 
     /// Removes a camera. Says whether it was there.
     pub fn remove_added_camera(&self, id: CameraId) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM added_camera WHERE id = ?1", params![id.0])?
-            > 0)
+        self.write(|tx| tx.remove_added_camera(id))
     }
 
     /// The schema version of the open database.
@@ -470,6 +333,8 @@ pub fn build_schema_version(conn: &mut Connection, version: u32) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::from_unix_secs;
+    use crate::model::CameraState;
     use secrecy::ExposeSecret;
 
     fn status() -> CameraStatus {
@@ -495,7 +360,7 @@ mod tests {
             address: &address,
             endpoint_ref: None,
             identity: &identity,
-            credentials: &Credentials::new("admin", "Camera#2026"),
+            credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
             status: &status(),
             clock_offset_secs: 0,
             added_at: from_unix_secs(1_790_000_000),
@@ -595,14 +460,14 @@ mod tests {
         for entry in fs::read_dir(&state).unwrap() {
             let bytes = fs::read(entry.unwrap().path()).unwrap();
             assert!(
-                !bytes.windows(11).any(|w| w == b"Camera#2026"),
+                !bytes.windows(14).any(|w| w == b"Harbor-Lamp-62"),
                 "password in clear on disk"
             );
         }
         let reopened = Store::open(&state).unwrap();
         let cameras = reopened.load_added_cameras().unwrap();
         let creds = cameras[0].credentials.as_ref().unwrap();
-        assert_eq!(creds.password.expose_secret(), "Camera#2026");
+        assert_eq!(creds.password.expose_secret(), "Harbor-Lamp-62");
     }
 
     #[test]

@@ -1,11 +1,11 @@
 -- The whole current schema, for reading. The store builds databases by applying the numbered files in
 -- migrations/ in order; a test checks that the result is exactly this.
--- Schema version (PRAGMA user_version): 1.
+-- Schema version (PRAGMA user_version): 2.
 
--- Added cameras. Passwords are sealed with XChaCha20-Poly1305 under the key file, never stored clear.
+-- Added cameras; an id is never reused, so a stale reference cannot reach another camera. Passwords are sealed with XChaCha20-Poly1305 under the key file, never stored clear.
 -- `credentials_rejected` survives restarts so the NVR never retries credentials a camera refused.
 CREATE TABLE added_camera (
-    id                   INTEGER PRIMARY KEY,
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     host                 TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
     port                 INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
     service_path         TEXT    NOT NULL CHECK (substr(service_path, 1, 1) = '/'),
@@ -28,3 +28,58 @@ CREATE TABLE added_camera (
 );
 CREATE UNIQUE INDEX added_camera_serial ON added_camera (manufacturer, serial) WHERE serial <> '';
 CREATE UNIQUE INDEX added_camera_endpoint ON added_camera (endpoint_ref) WHERE endpoint_ref IS NOT NULL;
+
+-- Forget-password flows. One active flow per camera (camera_key: its serial, else its endpoint). The reset
+-- token and, while a reset is in progress, the new password are sealed like camera passwords.
+CREATE TABLE recovery_flow (
+    id                  INTEGER PRIMARY KEY,
+    device_key          TEXT    NOT NULL,
+    camera_key          TEXT    NOT NULL,
+    host                TEXT    NOT NULL,
+    port                INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+    service_path        TEXT    NOT NULL,
+    manufacturer        TEXT    NOT NULL DEFAULT '',
+    model               TEXT    NOT NULL DEFAULT '',
+    firmware            TEXT    NOT NULL DEFAULT '',
+    serial              TEXT    NOT NULL DEFAULT '',
+    mac                 TEXT,
+    reset_user          TEXT    NOT NULL,
+    masked_email        TEXT,
+    internet            INTEGER NOT NULL CHECK (internet IN (0, 1)),
+    methods             TEXT    NOT NULL,
+    camera_date         TEXT    NOT NULL,
+    clock_offset_secs   INTEGER NOT NULL DEFAULT 0,
+    challenge_nonce     TEXT,
+    challenge_expires   INTEGER,
+    qr_payload          TEXT,
+    attempts_left       INTEGER,
+    step                TEXT    NOT NULL CHECK (step IN ('awaiting_code', 'code_verified', 'resetting',
+                                                         'completed', 'failed', 'expired', 'cancelled')),
+    code_sent_to        TEXT,
+    removed_camera_id   INTEGER,
+    removed_username    TEXT,
+    add_after_reset     INTEGER NOT NULL CHECK (add_after_reset IN (0, 1)),
+    actor               TEXT    NOT NULL,
+    reset_token_sealed  BLOB,
+    token_expires       INTEGER,
+    new_password_sealed BLOB,
+    result_camera_id    INTEGER,
+    failure             TEXT,
+    started_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX recovery_flow_one_per_camera ON recovery_flow (camera_key)
+    WHERE step IN ('awaiting_code', 'code_verified', 'resetting');
+
+-- Security actions, append-only. Each row's hash is SHA-256 over the previous row's hash and its own
+-- fields, so an edited or deleted row breaks the chain.
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT    NOT NULL,
+    action    TEXT    NOT NULL,
+    camera    TEXT    NOT NULL,
+    outcome   TEXT    NOT NULL,
+    prev_hash BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash      BLOB    NOT NULL CHECK (length(hash) = 32)
+);

@@ -1,6 +1,7 @@
-//! Sealing of stored camera passwords: XChaCha20-Poly1305 under a 256-bit key kept in its own file
-//! (mode 0600) in the state directory, created on first run. A sealed value is bound to the user name
-//! it belongs to, so swapping ciphertexts between rows does not decrypt.
+//! Sealing of stored secrets (camera passwords, recovery tokens): XChaCha20-Poly1305 under a 256-bit
+//! key kept in its own file (mode 0600) in the state directory, created on first run. A sealed value is
+//! bound to a context (what it is and whose), so swapping ciphertexts between rows or purposes does not
+//! decrypt.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -38,7 +39,7 @@ pub enum SecretError {
     Unseal,
 }
 
-/// Seals and unseals camera passwords.
+/// Seals and unseals stored secrets.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
 }
@@ -82,18 +83,18 @@ impl Sealer {
         Ok(Self { cipher })
     }
 
-    /// Seals `password` for the user `username`.
-    pub fn seal(&self, username: &str, password: &SecretString) -> Vec<u8> {
+    /// Seals `secret` for `context`, such as [`camera_password`]'s.
+    pub fn seal(&self, context: &str, secret: &SecretString) -> Vec<u8> {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let nonce = XNonce::from(nonce_bytes);
-        let aad = associated_data(username);
+        let aad = associated_data(context);
         // Encryption with a valid key and in-memory buffers cannot fail.
         let sealed = self
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: password.expose_secret().as_bytes(),
+                    msg: secret.expose_secret().as_bytes(),
                     aad: &aad,
                 },
             )
@@ -105,8 +106,8 @@ impl Sealer {
         out
     }
 
-    /// Opens a value sealed for `username`.
-    pub fn unseal(&self, username: &str, sealed: &[u8]) -> Result<SecretString, SecretError> {
+    /// Opens a value sealed for `context`.
+    pub fn unseal(&self, context: &str, sealed: &[u8]) -> Result<SecretString, SecretError> {
         if sealed.len() < 1 + NONCE_LEN || sealed[0] != FORMAT_V1 {
             return Err(SecretError::Unseal);
         }
@@ -114,7 +115,7 @@ impl Sealer {
             .try_into()
             .map_err(|_| SecretError::Unseal)?;
         let nonce = XNonce::from(nonce_bytes);
-        let aad = associated_data(username);
+        let aad = associated_data(context);
         let plain = Zeroizing::new(
             self.cipher
                 .decrypt(
@@ -131,10 +132,15 @@ impl Sealer {
     }
 }
 
-fn associated_data(username: &str) -> Vec<u8> {
-    let mut aad = b"vigil/camera-password/v1/".to_vec();
-    aad.extend_from_slice(username.as_bytes());
+fn associated_data(context: &str) -> Vec<u8> {
+    let mut aad = b"vigil/".to_vec();
+    aad.extend_from_slice(context.as_bytes());
     aad
+}
+
+/// The sealing context of a camera password: bound to its user name.
+pub fn camera_password(username: &str) -> String {
+    format!("camera-password/v1/{username}")
 }
 
 /// Writes a fresh key: to a temporary file first, then renamed into place, so a crash never leaves a
@@ -165,29 +171,41 @@ mod tests {
     fn sealed_passwords_open_only_for_their_user_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let sealer = Sealer::load_or_create(dir.path()).unwrap();
-        let password = SecretString::from("Camera#2026".to_owned());
-        let sealed = sealer.seal("admin", &password);
+        let password = SecretString::from("Harbor-Lamp-62".to_owned());
+        let sealed = sealer.seal(&camera_password("admin"), &password);
         assert!(
-            !sealed.windows(11).any(|w| w == b"Camera#2026"),
+            !sealed.windows(14).any(|w| w == b"Harbor-Lamp-62"),
             "never in clear"
         );
         assert_eq!(
-            sealer.unseal("admin", &sealed).unwrap().expose_secret(),
-            "Camera#2026"
+            sealer
+                .unseal(&camera_password("admin"), &sealed)
+                .unwrap()
+                .expose_secret(),
+            "Harbor-Lamp-62"
         );
         assert!(
-            sealer.unseal("operator", &sealed).is_err(),
+            sealer
+                .unseal(&camera_password("operator"), &sealed)
+                .is_err(),
             "bound to the user name"
+        );
+        assert!(
+            sealer.unseal("recovery-token/v1/1", &sealed).is_err(),
+            "bound to its purpose"
         );
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert!(sealer.unseal("admin", &tampered).is_err());
+        assert!(sealer.unseal(&camera_password("admin"), &tampered).is_err());
 
         let again = Sealer::load_or_create(dir.path()).unwrap();
         assert_eq!(
-            again.unseal("admin", &sealed).unwrap().expose_secret(),
-            "Camera#2026"
+            again
+                .unseal(&camera_password("admin"), &sealed)
+                .unwrap()
+                .expose_secret(),
+            "Harbor-Lamp-62"
         );
         let mode = fs::metadata(dir.path().join(KEY_FILE))
             .unwrap()
@@ -197,7 +215,7 @@ mod tests {
 
         let other = tempfile::tempdir().unwrap();
         let stranger = Sealer::load_or_create(other.path()).unwrap();
-        assert!(stranger.unseal("admin", &sealed).is_err());
+        assert!(stranger.unseal(&camera_password("admin"), &sealed).is_err());
     }
 
     #[test]

@@ -369,12 +369,39 @@ fn camsim_runs_and_answers_its_control_socket() {
     assert_eq!(list["cameras"][1]["online"], false);
     assert_eq!(list["cameras"][0]["online"], true);
     assert!(
-        !list.to_string().contains("Camera#2026"),
+        !list.to_string().contains("Harbor-Lamp-62"),
         "the control API never shows passwords"
     );
     let missing = ctl(&["stats", "9"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no camera with index 9"));
+    // The vendor's support desk, and a phone app scanning something that is not a recovery QR code.
+    let serial = list["cameras"][0]["serial"].as_str().unwrap().to_owned();
+    let support = Command::new(CAMSIM)
+        .args([
+            "support-code",
+            "--control",
+            socket.to_str().unwrap(),
+            &serial,
+            "2026-11-23",
+        ])
+        .output()
+        .unwrap();
+    assert!(support.status.success());
+    let code = String::from_utf8(support.stdout).unwrap();
+    assert_eq!(code.trim().len(), 10, "{code}");
+    assert!(code.trim().chars().all(|c| c.is_ascii_digit()));
+    let scan = Command::new(CAMSIM)
+        .args([
+            "app-scan",
+            "--control",
+            socket.to_str().unwrap(),
+            "https://example.com",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&scan.stderr).contains("not a vigil recovery QR code"));
     let bad = Command::new(CAMSIM)
         .args(["--count", "nope"])
         .output()

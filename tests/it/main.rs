@@ -6,6 +6,8 @@ mod camera_layer;
 mod daemon;
 mod hostile;
 mod interop;
+mod mailbox;
 mod multicast;
+mod recovery;
 mod service;
 mod support;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use vigil::sim::{SimConfig, Simulator};
 
 /// The password simulated cameras start with in these tests.
-pub const CAMERA_PASSWORD: &str = "Camera#2026";
+pub const CAMERA_PASSWORD: &str = "Harbor-Lamp-62";
 
 /// Hands out distinct loopback addresses so parallel tests never share a port: each test gets its own
 /// 127.x.y.1 block for HTTP and WS-Discovery.
@@ -32,6 +32,26 @@ pub async fn simulator(count: usize, adjust: impl FnOnce(&mut SimConfig)) -> Sim
     };
     adjust(&mut config);
     Simulator::start(config).await.expect("simulator starts")
+}
+
+/// As [`simulator`], with a chosen clock for the cameras.
+pub async fn simulator_with_clock(
+    count: usize,
+    adjust: impl FnOnce(&mut SimConfig),
+    clock: std::sync::Arc<dyn vigil::clock::Clock>,
+) -> Simulator {
+    let mut config = SimConfig {
+        count,
+        bind: IpAddr::V4(loopback_block()),
+        base_port: 8080,
+        address_per_camera: true,
+        max_reply_delay: Duration::from_millis(50),
+        ..SimConfig::default()
+    };
+    adjust(&mut config);
+    Simulator::start_with_clock(config, clock)
+        .await
+        .expect("simulator starts")
 }
 
 /// The unicast probe targets of a simulator's cameras.
@@ -71,6 +91,7 @@ pub struct Harness {
     /// The settings the service runs with.
     pub settings: vigil::config::Settings,
     shutdown: tokio_util::sync::CancellationToken,
+    clock: std::sync::Arc<dyn vigil::clock::Clock>,
 }
 
 /// Test settings: no multicast, no announcements, unicast probes to the simulator, fast monitor.
@@ -105,24 +126,43 @@ impl Harness {
         settings: vigil::config::Settings,
         state: tempfile::TempDir,
     ) -> Self {
+        let clock = std::sync::Arc::new(vigil::clock::SystemClock);
+        Self::start_with_clock(sim, settings, state, clock).await
+    }
+
+    /// As [`Harness::start_with`], with a chosen clock for the service.
+    pub async fn start_with_clock(
+        sim: Simulator,
+        settings: vigil::config::Settings,
+        state: tempfile::TempDir,
+        clock: std::sync::Arc<dyn vigil::clock::Clock>,
+    ) -> Self {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let store =
             std::sync::Arc::new(vigil::store::Store::open(state.path()).expect("store opens"));
-        let nvr = vigil::service::Nvr::start(
-            settings.clone(),
-            store,
-            std::sync::Arc::new(vigil::clock::SystemClock),
-            shutdown.clone(),
-        )
-        .await
-        .expect("service starts");
+        let nvr =
+            vigil::service::Nvr::start(settings.clone(), store, clock.clone(), shutdown.clone())
+                .await
+                .expect("service starts");
         Self {
             nvr,
             sim,
             state,
             settings,
             shutdown,
+            clock,
         }
+    }
+
+    /// Stops the service and hands back the simulator and the state directory.
+    pub async fn into_parts(self) -> (Simulator, tempfile::TempDir) {
+        self.shutdown.cancel();
+        self.nvr.stopped().await;
+        let Harness {
+            nvr, sim, state, ..
+        } = self;
+        drop(nvr);
+        (sim, state)
     }
 
     /// Stops the service (the simulator keeps running) and starts a new one on the same state.
@@ -134,10 +174,11 @@ impl Harness {
             sim,
             state,
             settings,
+            clock,
             ..
         } = self;
         drop(nvr);
-        Self::start_with(sim, settings, state).await
+        Self::start_with_clock(sim, settings, state, clock).await
     }
 
     /// The device service address of camera `index`.

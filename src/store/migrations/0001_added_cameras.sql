@@ -1,6 +1,6 @@
 -- 0001: the registry of added cameras.
 CREATE TABLE added_camera (
-    id                   INTEGER PRIMARY KEY,
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     host                 TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
     port                 INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
     service_path         TEXT    NOT NULL CHECK (substr(service_path, 1, 1) = '/'),

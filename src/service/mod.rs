@@ -24,7 +24,13 @@ use crate::camera::{AddressError, CameraError, Credentials, DeviceAddress, Devic
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, NvrEvent};
-use crate::store::{DuplicateOf, NewCamera, Store, StoreError};
+use crate::recovery::flow::RecoveryId;
+use crate::recovery::policy::PolicyRule;
+use crate::store::{DuplicateOf, NewCamera, Store, StoreError, Tx};
+
+mod recovery;
+
+pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
 
 /// Longest user name accepted for a camera.
 pub const MAX_USERNAME_CHARS: usize = 32;
@@ -97,6 +103,133 @@ pub enum NvrError {
     /// The service is stopping.
     #[error("the NVR service is shutting down")]
     ShuttingDown,
+    /// Forget Password on an added camera that is not certified.
+    #[error(
+        "camera {camera} is added but not certified: remove it first (it is added again after the reset)"
+    )]
+    RemoveFirst {
+        /// The added camera.
+        camera: CameraId,
+    },
+    /// Forget Password on a camera whose stored password works.
+    #[error("camera {camera}'s stored password works: change it with Change Password instead")]
+    UseModify {
+        /// The added camera.
+        camera: CameraId,
+    },
+    /// Someone is already resetting this camera's password.
+    #[error(
+        "a password reset for this camera is already in progress (flow {flow}); finish or cancel it first"
+    )]
+    RecoveryInProgress {
+        /// The flow in progress.
+        flow: RecoveryId,
+    },
+    /// No such flow.
+    #[error("there is no password reset with id {0}; start Forget Password again")]
+    RecoveryNotFound(RecoveryId),
+    /// The camera does not implement the recovery protocol.
+    #[error(
+        "this camera does not support password reset from the NVR; use its own reset button or web page"
+    )]
+    RecoveryNotSupported,
+    /// A flow step out of order.
+    #[error("{0}")]
+    RecoveryWrongStep(&'static str),
+    /// The flow ran out of time.
+    #[error("this password reset has expired; start Forget Password again")]
+    RecoveryExpired,
+    /// Send Code without internet.
+    #[error(
+        "the camera cannot reach the internet to email the code; scan the QR code with the phone app instead"
+    )]
+    NoInternet,
+    /// The camera has no reset email.
+    #[error(
+        "the camera has no reset email; ask the vendor's support for a code with the serial number and date shown"
+    )]
+    NoResetEmail,
+    /// Too many sends.
+    #[error("{}", wait_message("the camera already sent three codes in ten minutes", *.retry_after))]
+    SendLimit {
+        /// When a send is allowed again.
+        retry_after: Option<Duration>,
+    },
+    /// Too many challenges.
+    #[error("{}", wait_message("the camera issued too many codes this hour", *.retry_after))]
+    ChallengeLimit {
+        /// When a new challenge is allowed.
+        retry_after: Option<Duration>,
+    },
+    /// The camera could not email the code.
+    #[error("the camera could not email the code ({0}); try the QR code with the phone app")]
+    MailFailed(String),
+    /// A wrong code.
+    #[error("the code is not right; {attempts_left} attempts left")]
+    CodeInvalid {
+        /// Wrong entries left.
+        attempts_left: u32,
+    },
+    /// Five wrong codes.
+    #[error("too many wrong codes; get a new code")]
+    CodeAttemptsExhausted,
+    /// The code expired.
+    #[error("the code has expired; get a new code")]
+    CodeExpired,
+    /// The camera replaced the challenge (reboot or another request).
+    #[error("the camera restarted or issued a newer code; get a new code")]
+    ChallengeReplaced,
+    /// The code was used already.
+    #[error("this code was already used; get a new code")]
+    CodeUsed,
+    /// Too many wrong support codes today.
+    #[error("too many wrong support codes today; try again tomorrow")]
+    SupportLocked,
+    /// The new password breaks the policy; every failing rule is named.
+    #[error("the password does not meet the policy: {}", explain_rules(.unmet))]
+    PolicyViolation {
+        /// The rules it fails.
+        unmet: Vec<PolicyRule>,
+    },
+    /// Password and confirmation differ.
+    #[error("the password and its confirmation are not the same")]
+    PasswordMismatch,
+    /// Change Password on a camera that is not certified.
+    #[error(
+        "camera {camera} is not certified, so its password cannot be changed with the current one; use Forget Password"
+    )]
+    NotCertified {
+        /// The camera.
+        camera: CameraId,
+    },
+    /// Activation of a camera that is already active.
+    #[error("the camera is already activated; add it with its password, or use Forget Password")]
+    AlreadyActive,
+    /// The audit log was changed.
+    #[error("the audit log was tampered with at entry {entry}")]
+    AuditTampered {
+        /// The first entry that does not verify.
+        entry: i64,
+    },
+}
+
+fn wait_message(what: &str, retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!(
+            "{what}; try again in about {} minutes",
+            d.as_secs().div_ceil(60)
+        ),
+        Some(d) => format!("{what}; try again in {} seconds", d.as_secs().max(1)),
+        None => format!("{what}; try again later"),
+    }
+}
+
+fn explain_rules(unmet: &[PolicyRule]) -> String {
+    unmet
+        .iter()
+        .map(|r| r.describe())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn locked_message(retry_after: Option<Duration>) -> String {
@@ -157,6 +290,8 @@ impl DiscoveryRun {
 
 struct AddedEntry {
     camera: AddedCamera,
+    /// The stored credentials (for changing the password with the current one), when readable.
+    credentials: Option<Credentials>,
     /// Bumped whenever the monitor is restarted; results from older monitors are ignored.
     generation: u64,
     monitor: CancellationToken,
@@ -170,6 +305,7 @@ struct Inner {
     events: broadcast::Sender<NvrEvent>,
     added: Mutex<BTreeMap<CameraId, AddedEntry>>,
     discovered: Mutex<BTreeMap<String, DiscoveredDevice>>,
+    flows: Mutex<BTreeMap<RecoveryId, recovery::FlowEntry>>,
     discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
     identify_slots: Arc<Semaphore>,
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
@@ -222,6 +358,7 @@ impl Nvr {
             events,
             added: Mutex::new(BTreeMap::new()),
             discovered: Mutex::new(BTreeMap::new()),
+            flows: Mutex::new(BTreeMap::new()),
             discovery_run: Mutex::new(None),
             sender_slots: Mutex::new(HashMap::new()),
             commit: tokio::sync::Mutex::new(()),
@@ -239,6 +376,7 @@ impl Nvr {
             nvr.install(entry.camera, entry.credentials, first);
             tracing::debug!(camera = %id, "added camera loaded");
         }
+        nvr.resume_recoveries().await?;
         nvr.start_background();
         Ok(nvr)
     }
@@ -483,6 +621,18 @@ impl Nvr {
         let credentials = check_credentials(username, password)?;
         let address = self.added_camera(id)?.address;
         let certification = self.certify(&address, &credentials).await?;
+        self.commit_credentials(id, credentials, certification)
+            .await
+    }
+
+    /// Stores credentials that just certified for an added camera, restarts its monitor with them and
+    /// announces the change.
+    pub(crate) async fn commit_credentials(
+        &self,
+        id: CameraId,
+        credentials: Credentials,
+        certification: Certification,
+    ) -> Result<AddedCamera, NvrError> {
         let _commit = self.inner.commit.lock().await;
         let mut camera = self.added_camera(id)?;
         let now = self.inner.clock.now();
@@ -502,7 +652,14 @@ impl Nvr {
             .await??;
         }
         camera.username = credentials.username.clone();
-        camera.identity = certification.identity;
+        camera.identity = DeviceIdentity {
+            mac: certification
+                .identity
+                .mac
+                .clone()
+                .or(camera.identity.mac.take()),
+            ..certification.identity
+        };
         camera.status = status.clone();
         camera.clock_offset_secs = certification.clock_offset_secs;
         self.install(
@@ -520,11 +677,28 @@ impl Nvr {
 
     /// Removes an added camera. Its monitor stops at once.
     pub async fn remove_camera(&self, id: CameraId) -> Result<(), NvrError> {
+        self.remove_camera_with(id, |_| Ok(())).await
+    }
+
+    /// Removes an added camera, doing `also` (such as an audit entry) in the same transaction.
+    async fn remove_camera_with(
+        &self,
+        id: CameraId,
+        also: impl FnOnce(&Tx<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), NvrError> {
         self.refuse_if_stopping()?;
         let _commit = self.inner.commit.lock().await;
         let camera = self.added_camera(id)?;
         let removed = self
-            .with_store(move |store| store.remove_added_camera(id))
+            .with_store(move |store| {
+                store.write(|tx| {
+                    let removed = tx.remove_added_camera(id)?;
+                    if removed {
+                        also(tx)?;
+                    }
+                    Ok(removed)
+                })
+            })
             .await??;
         if let Some(entry) = lock(&self.inner.added).remove(&id) {
             entry.monitor.cancel();
@@ -536,6 +710,21 @@ impl Nvr {
         self.emit(NvrEvent::CameraRemoved { id });
         self.announce_discovered_matching(&camera);
         Ok(())
+    }
+
+    /// A discovered camera was just activated: it is no longer inactive.
+    fn mark_activated(&self, key: &str) {
+        let device = {
+            let added = lock(&self.inner.added);
+            let mut discovered = lock(&self.inner.discovered);
+            discovered.get_mut(key).map(|d| {
+                d.inactive = false;
+                with_added_as(d.clone(), &added)
+            })
+        };
+        if let Some(device) = device {
+            self.emit(NvrEvent::DeviceDiscovered { device });
+        }
     }
 
     /// Runs a store call on the blocking pool.
@@ -598,11 +787,12 @@ impl Nvr {
         let monitored = MonitoredCamera {
             id: camera.id,
             address: camera.address.clone(),
-            credentials,
+            credentials: credentials.clone(),
             credentials_rejected: camera.status.credentials_rejected,
         };
         let entry = AddedEntry {
             camera,
+            credentials,
             generation,
             monitor: cancel.clone(),
         };
@@ -1062,6 +1252,7 @@ fn duplicate_word(of: DuplicateOf) -> &'static str {
         DuplicateOf::Address => "address",
         DuplicateOf::Serial => "serial number",
         DuplicateOf::EndpointRef => "endpoint",
+        DuplicateOf::ActiveRecovery => "password recovery in progress",
     }
 }
 
@@ -1191,7 +1382,7 @@ mod tests {
         assert_eq!(field("admin", ""), "password");
         assert_eq!(field("admin", "bad\npw"), "password");
         assert_eq!(field("admin", &"p".repeat(65)), "password");
-        assert_eq!(field("admin", "Camera#2026"), "ok");
+        assert_eq!(field("admin", "Harbor-Lamp-62"), "ok");
     }
 
     #[test]

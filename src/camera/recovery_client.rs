@@ -1,0 +1,446 @@
+//! The NVR's client for the vigil recovery extension to the ONVIF device service
+//! (docs/recovery-protocol.md): recovery info, send code, verify code or support code, reset password,
+//! set reset email, activate. Built on oxvif's SOAP envelope and parser over the shared transport, and
+//! reading the extension's faults (subcode chain and detail numbers) itself.
+
+use std::time::{Duration, SystemTime};
+
+use oxvif::soap::{SoapEnvelope, WsSecurityToken, XmlNode, parse_soap_body};
+use oxvif::transport::Transport;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::camera::client::CameraConnector;
+use crate::camera::{CameraError, Credentials, DeviceAddress, clean_camera_text};
+use crate::clock::parse_rfc3339;
+
+/// The extension's namespace.
+pub const RECOVERY_NS: &str = "urn:org:vigil:onvif:recovery:1";
+
+/// A way to get a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMethod {
+    /// The camera emails the code itself (needs internet).
+    SendCode,
+    /// The phone app scans a QR code; the vendor's cloud emails the code.
+    AppQr,
+    /// Support derives a code from the serial number and the date.
+    SupportCode,
+}
+
+/// A challenge to get a code for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Its nonce, base64url, as the camera sent it.
+    pub nonce: String,
+    /// When it (and its code) expires, by the camera's clock.
+    pub expires: SystemTime,
+    /// The QR payload for the phone app.
+    pub qr_payload: String,
+    /// Wrong codes it still takes.
+    pub attempts_left: u32,
+}
+
+/// What GetRecoveryInfo said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// Serial number.
+    pub serial: String,
+    /// MAC address.
+    pub mac: String,
+    /// The camera's date, for the support code.
+    pub date: String,
+    /// The masked reset email, when one is set.
+    pub masked_email: Option<String>,
+    /// Whether the camera reaches the internet.
+    pub internet: bool,
+    /// Factory state.
+    pub inactive: bool,
+    /// What the camera supports now.
+    pub methods: Vec<RecoveryMethod>,
+    /// The user a reset applies to.
+    pub reset_user: String,
+    /// The challenge, unless the camera is in factory state.
+    pub challenge: Option<Challenge>,
+}
+
+/// A reset token from VerifyCode: a secret, short-lived.
+#[derive(Clone)]
+pub struct ResetToken {
+    /// The token.
+    pub secret: SecretString,
+    /// When it expires, by the camera's clock.
+    pub expires: SystemTime,
+}
+
+impl std::fmt::Debug for ResetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetToken")
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a recovery call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoveryError {
+    /// The camera does not implement the extension.
+    #[error("the camera does not support password recovery from the NVR")]
+    NotSupported,
+    /// A transport or ONVIF problem.
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    /// No internet: SendCode is impossible.
+    #[error("the camera cannot reach the internet to email a code")]
+    NoInternet,
+    /// No reset email on the camera.
+    #[error("the camera has no reset email")]
+    NoResetEmail,
+    /// Too many sends.
+    #[error("the camera already sent three codes in ten minutes")]
+    SendLimit {
+        /// Seconds until another send is allowed.
+        retry_after: Option<Duration>,
+    },
+    /// Too many challenges.
+    #[error("the camera issued too many recovery challenges this hour")]
+    ChallengeLimit {
+        /// Seconds until another is allowed.
+        retry_after: Option<Duration>,
+    },
+    /// The challenge is gone (replaced, rebooted, never issued).
+    #[error("the camera's recovery challenge was replaced or the camera restarted")]
+    NoChallenge,
+    /// Wrong code.
+    #[error("the code is not right")]
+    CodeInvalid {
+        /// Wrong entries left for this challenge.
+        attempts_left: u32,
+    },
+    /// Five wrong codes: the challenge is dead.
+    #[error("too many wrong codes for this challenge")]
+    ChallengeDead,
+    /// The code expired.
+    #[error("the code has expired")]
+    CodeExpired,
+    /// The code was used.
+    #[error("the code was already used")]
+    CodeUsed,
+    /// Too many wrong support codes today.
+    #[error("too many wrong support codes today")]
+    SupportLocked,
+    /// The reset token is not (or no longer) valid.
+    #[error("the reset permission expired")]
+    TokenInvalid,
+    /// The camera could not send the email.
+    #[error("the camera could not send the email: {0}")]
+    MailFailed(String),
+    /// Activation of an active camera.
+    #[error("the camera is already activated")]
+    AlreadyActive,
+}
+
+fn element(name: &str, value: &str) -> String {
+    format!("<vrc:{name}>{}</vrc:{name}>", escape(value))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+impl CameraConnector {
+    /// Sends one extension operation and returns its response element.
+    async fn recovery_call(
+        &self,
+        address: &DeviceAddress,
+        operation: &str,
+        content: &str,
+        credentials: Option<(&Credentials, i64)>,
+    ) -> Result<XmlNode, RecoveryError> {
+        let url = address.url();
+        let body =
+            format!("<vrc:{operation} xmlns:vrc=\"{RECOVERY_NS}\">{content}</vrc:{operation}>");
+        let mut envelope = SoapEnvelope::new(body).with_wsa_to(url.clone());
+        if let Some((credentials, offset)) = credentials {
+            envelope = envelope.with_security(WsSecurityToken::generate(
+                &credentials.username,
+                credentials.password.expose_secret(),
+                offset,
+            ));
+        }
+        let action = format!("{RECOVERY_NS}/{operation}");
+        let transport = self.pool().transport(credentials.map(|(c, _)| c));
+        let reply = transport
+            .soap_post(&url, &action, envelope.build())
+            .await
+            .map_err(|e| {
+                CameraError::from_onvif(oxvif::OnvifError::Transport(e), credentials.is_some())
+            })?;
+        let body = parse_soap_body(&reply)
+            .map_err(|e| CameraError::BadReply(clean_camera_text(&e.to_string())))?;
+        if let Some(fault) = body.child("Fault") {
+            return Err(read_fault(fault, credentials.is_some()));
+        }
+        let wanted = format!("{operation}Response");
+        body.children
+            .into_iter()
+            .find(|c| c.local_name == wanted)
+            .ok_or_else(|| RecoveryError::Camera(CameraError::BadReply(format!("no {wanted}"))))
+    }
+
+    /// GetRecoveryInfo. `keep_challenge` asks for the live challenge instead of a new one.
+    pub async fn recovery_info(
+        &self,
+        address: &DeviceAddress,
+        keep_challenge: bool,
+    ) -> Result<RecoveryInfo, RecoveryError> {
+        let reply = self
+            .recovery_call(
+                address,
+                "GetRecoveryInfo",
+                &element(
+                    "KeepChallenge",
+                    if keep_challenge { "true" } else { "false" },
+                ),
+                None,
+            )
+            .await?;
+        let text = |name: &str| reply.child(name).map(|n| clean_camera_text(n.text()));
+        let flag = |name: &str| text(name).is_some_and(|t| t == "true" || t == "1");
+        let challenge = reply.child("Challenge").and_then(|c| {
+            let nonce = c.child("Nonce").map(|n| n.text().trim().to_owned())?;
+            let expires = c.child("Expires").and_then(|n| parse_rfc3339(n.text()))?;
+            Some(Challenge {
+                nonce,
+                expires,
+                qr_payload: c
+                    .child("QrPayload")
+                    .map(|n| n.text().trim().to_owned())
+                    .unwrap_or_default(),
+                attempts_left: c
+                    .child("AttemptsLeft")
+                    .and_then(|n| n.text().trim().parse().ok())
+                    .unwrap_or(0),
+            })
+        });
+        let methods = text("Methods")
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|m| match m {
+                "SendCode" => Some(RecoveryMethod::SendCode),
+                "AppQr" => Some(RecoveryMethod::AppQr),
+                "SupportCode" => Some(RecoveryMethod::SupportCode),
+                _ => None,
+            })
+            .collect();
+        Ok(RecoveryInfo {
+            serial: text("SerialNumber").unwrap_or_default(),
+            mac: text("MacAddress").unwrap_or_default(),
+            date: text("Date").unwrap_or_default(),
+            masked_email: text("ResetEmail").filter(|e| !e.is_empty()),
+            internet: flag("Internet"),
+            inactive: flag("Inactive"),
+            methods,
+            reset_user: text("ResetUser")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "admin".to_owned()),
+            challenge,
+        })
+    }
+
+    /// SendCode for the challenge `nonce`. Returns the masked address and the code's expiry.
+    pub async fn send_code(
+        &self,
+        address: &DeviceAddress,
+        nonce: &str,
+    ) -> Result<(String, Option<SystemTime>), RecoveryError> {
+        let reply = self
+            .recovery_call(address, "SendCode", &element("Nonce", nonce), None)
+            .await?;
+        Ok((
+            reply
+                .child("ResetEmail")
+                .map(|n| clean_camera_text(n.text()))
+                .unwrap_or_default(),
+            reply.child("Expires").and_then(|n| parse_rfc3339(n.text())),
+        ))
+    }
+
+    /// VerifyCode.
+    pub async fn verify_code(
+        &self,
+        address: &DeviceAddress,
+        nonce: &str,
+        code: &str,
+    ) -> Result<ResetToken, RecoveryError> {
+        let content = format!("{}{}", element("Nonce", nonce), element("Code", code));
+        let reply = self
+            .recovery_call(address, "VerifyCode", &content, None)
+            .await?;
+        read_token(&reply)
+    }
+
+    /// VerifySupportCode.
+    pub async fn verify_support_code(
+        &self,
+        address: &DeviceAddress,
+        code: &str,
+    ) -> Result<ResetToken, RecoveryError> {
+        let reply = self
+            .recovery_call(address, "VerifySupportCode", &element("Code", code), None)
+            .await?;
+        read_token(&reply)
+    }
+
+    /// ResetPassword.
+    pub async fn reset_password(
+        &self,
+        address: &DeviceAddress,
+        token: &ResetToken,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), RecoveryError> {
+        let content = format!(
+            "{}{}{}",
+            element("ResetToken", token.secret.expose_secret()),
+            element("Username", username),
+            element("NewPassword", password.expose_secret())
+        );
+        self.recovery_call(address, "ResetPassword", &content, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// ActivateDevice: the administrator and the reset email in one step.
+    pub async fn activate(
+        &self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+        reset_email: &str,
+    ) -> Result<(), RecoveryError> {
+        let content = format!(
+            "{}{}{}",
+            element("Username", &credentials.username),
+            element("Password", credentials.password.expose_secret()),
+            element("ResetEmail", reset_email)
+        );
+        self.recovery_call(address, "ActivateDevice", &content, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// SetResetEmail, as the camera's administrator.
+    pub async fn set_reset_email(
+        &self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+        clock_offset_secs: i64,
+        email: &str,
+    ) -> Result<(), RecoveryError> {
+        self.recovery_call(
+            address,
+            "SetResetEmail",
+            &element("Email", email),
+            Some((credentials, clock_offset_secs)),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn read_token(reply: &XmlNode) -> Result<ResetToken, RecoveryError> {
+    let secret = reply
+        .child("ResetToken")
+        .map(|n| n.text().trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| RecoveryError::Camera(CameraError::BadReply("no reset token".into())))?;
+    Ok(ResetToken {
+        secret: SecretString::from(secret),
+        expires: reply
+            .child("Expires")
+            .and_then(|n| parse_rfc3339(n.text()))
+            .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(300)),
+    })
+}
+
+/// Reads an extension fault: the subcode chain and the detail numbers.
+fn read_fault(fault: &XmlNode, with_credentials: bool) -> RecoveryError {
+    let mut subcodes = Vec::new();
+    let mut node = fault.child("Code");
+    while let Some(code) = node {
+        if let Some(value) = code.child("Value") {
+            subcodes.push(
+                value
+                    .text()
+                    .trim()
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            );
+        }
+        node = code.child("Subcode");
+    }
+    let reason = fault
+        .path(&["Reason", "Text"])
+        .map(|n| clean_camera_text(n.text()))
+        .unwrap_or_default();
+    let number = |name: &str| {
+        fault
+            .child("Detail")
+            .and_then(|d| d.child(name))
+            .and_then(|n| n.text().trim().parse::<u64>().ok())
+    };
+    let retry_after = number("RetryAfter").map(Duration::from_secs);
+    let has = |name: &str| subcodes.iter().any(|s| s == name);
+    if has("ActionNotSupported") {
+        RecoveryError::NotSupported
+    } else if has("NoInternet") {
+        RecoveryError::NoInternet
+    } else if has("NoResetEmail") {
+        RecoveryError::NoResetEmail
+    } else if has("SendLimit") {
+        RecoveryError::SendLimit { retry_after }
+    } else if has("ChallengeLimit") {
+        RecoveryError::ChallengeLimit { retry_after }
+    } else if has("NoChallenge") {
+        RecoveryError::NoChallenge
+    } else if has("CodeInvalid") {
+        RecoveryError::CodeInvalid {
+            attempts_left: number("AttemptsLeft")
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+        }
+    } else if has("ChallengeDead") {
+        RecoveryError::ChallengeDead
+    } else if has("CodeExpired") {
+        RecoveryError::CodeExpired
+    } else if has("CodeUsed") {
+        RecoveryError::CodeUsed
+    } else if has("SupportLocked") {
+        RecoveryError::SupportLocked
+    } else if has("TokenInvalid") {
+        RecoveryError::TokenInvalid
+    } else if has("MailFailed") {
+        RecoveryError::MailFailed(reason)
+    } else if has("AlreadyActive") {
+        RecoveryError::AlreadyActive
+    } else if has("NotAuthorized") {
+        RecoveryError::Camera(if reason.to_ascii_lowercase().contains("locked") {
+            CameraError::Locked { retry_after: None }
+        } else if with_credentials {
+            CameraError::CredentialsRejected
+        } else {
+            CameraError::CredentialsRequired
+        })
+    } else {
+        RecoveryError::Camera(CameraError::Refused {
+            subcode: subcodes.last().cloned(),
+            reason,
+        })
+    }
+}

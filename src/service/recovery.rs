@@ -1,0 +1,1100 @@
+//! The service API's security commands: the camera forget-password flow (remove first, recovery info,
+//! send code or QR or support code, verify, new password under the policy, reset, certify, add again),
+//! changing passwords of certified cameras with their current one (one or many), activating cameras
+//! in factory state, and the audit log every one of them writes to.
+//!
+//! Invariants: a flow is stored before it is announced; operations on one flow run one at a time; a
+//! camera has at most one active flow (memory check plus a unique index); the reset token and a new
+//! password in flight are sealed in the store and never leave this module except to the camera; audit
+//! outcomes never hold a code or a password.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use secrecy::SecretString;
+
+use super::{Nvr, NvrError, lock};
+use crate::camera::recovery_client::{RecoveryError, RecoveryInfo, RecoveryMethod, ResetToken};
+use crate::camera::{CameraError, Credentials, DeviceAddress};
+use crate::mail::is_email_address;
+use crate::model::{
+    Actor, AddedCamera, AuditAction, AuditEntry, CameraId, DiscoveredDevice, NvrEvent,
+};
+use crate::recovery::flow::{
+    FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
+    camera_to_local,
+};
+use crate::recovery::policy;
+use crate::store::{DuplicateOf, StoreError, StoredFlow};
+
+/// A flow's secrets: the reset token (with its expiry on the NVR's clock) and a new password in flight.
+#[derive(Clone, Default)]
+struct FlowSecrets {
+    token: Option<(SecretString, SystemTime)>,
+    new_password: Option<SecretString>,
+}
+
+impl FlowSecrets {
+    fn token(token: SecretString, expires: SystemTime) -> Self {
+        Self {
+            token: Some((token, expires)),
+            new_password: None,
+        }
+    }
+}
+
+/// A flow in memory: the public view, its secrets, and a lock that makes its steps run one at a time.
+pub(super) struct FlowEntry {
+    flow: RecoveryFlow,
+    token: Option<(SecretString, SystemTime)>,
+    new_password: Option<SecretString>,
+    busy: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FlowEntry {
+    pub(super) fn from_stored(stored: StoredFlow) -> Self {
+        Self {
+            flow: stored.flow,
+            token: stored.reset_token,
+            new_password: stored.new_password,
+            busy: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
+/// How an activation went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    /// The camera, when it was added afterwards.
+    pub camera: Option<AddedCamera>,
+    /// Whether the reset email was set (cameras without the recovery extension cannot take one).
+    pub reset_email_set: bool,
+}
+
+/// One camera's outcome in a password push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordPushOutcome {
+    /// The camera.
+    pub camera: CameraId,
+    /// The camera as it is now, or why it was not changed.
+    pub result: Result<AddedCamera, NvrError>,
+}
+
+fn recovery_error(error: RecoveryError, address: &DeviceAddress) -> NvrError {
+    match error {
+        RecoveryError::NotSupported => NvrError::RecoveryNotSupported,
+        RecoveryError::Camera(CameraError::Offline(detail)) => NvrError::Unreachable {
+            address: address.to_string(),
+            detail,
+        },
+        RecoveryError::Camera(CameraError::Locked { retry_after }) => {
+            NvrError::CameraLocked { retry_after }
+        }
+        RecoveryError::Camera(
+            CameraError::CredentialsRejected | CameraError::CredentialsRequired,
+        ) => NvrError::CredentialsRejected,
+        RecoveryError::Camera(CameraError::Refused { reason, .. }) => {
+            NvrError::CameraRefused(reason)
+        }
+        RecoveryError::Camera(CameraError::BadReply(detail)) => NvrError::CameraProtocol(detail),
+        RecoveryError::NoInternet => NvrError::NoInternet,
+        RecoveryError::NoResetEmail => NvrError::NoResetEmail,
+        RecoveryError::SendLimit { retry_after } => NvrError::SendLimit { retry_after },
+        RecoveryError::ChallengeLimit { retry_after } => NvrError::ChallengeLimit { retry_after },
+        RecoveryError::NoChallenge => NvrError::ChallengeReplaced,
+        RecoveryError::CodeInvalid { attempts_left } => NvrError::CodeInvalid { attempts_left },
+        RecoveryError::ChallengeDead => NvrError::CodeAttemptsExhausted,
+        RecoveryError::CodeExpired => NvrError::CodeExpired,
+        RecoveryError::CodeUsed => NvrError::CodeUsed,
+        RecoveryError::SupportLocked => NvrError::SupportLocked,
+        RecoveryError::TokenInvalid => NvrError::RecoveryExpired,
+        RecoveryError::MailFailed(detail) => NvrError::MailFailed(detail),
+        RecoveryError::AlreadyActive => NvrError::AlreadyActive,
+    }
+}
+
+/// Checks a new password and its confirmation against the policy for `username`.
+pub fn check_new_password(
+    password: &str,
+    confirmation: &str,
+    username: &str,
+) -> Result<SecretString, NvrError> {
+    if password != confirmation {
+        return Err(NvrError::PasswordMismatch);
+    }
+    let assessment = policy::assess(password, username);
+    if !assessment.acceptable() {
+        return Err(NvrError::PolicyViolation {
+            unmet: assessment.unmet,
+        });
+    }
+    Ok(SecretString::from(password.to_owned()))
+}
+
+impl Nvr {
+    // ── Queries ────────────────────────────────────────────────────────────────────────────────
+
+    /// Every forget-password flow still going, and those that ended since vigild started.
+    pub fn recoveries(&self) -> Vec<RecoveryFlow> {
+        lock(&self.inner.flows)
+            .values()
+            .map(|e| e.flow.clone())
+            .collect()
+    }
+
+    /// One flow.
+    pub fn recovery(&self, id: RecoveryId) -> Result<RecoveryFlow, NvrError> {
+        lock(&self.inner.flows)
+            .get(&id)
+            .map(|e| e.flow.clone())
+            .ok_or(NvrError::RecoveryNotFound(id))
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, NvrError> {
+        Ok(self
+            .with_store(move |store| store.write(|tx| tx.audit_entries(limit)))
+            .await??)
+    }
+
+    /// Verifies the audit log's hash chain; the number of entries when it holds.
+    pub async fn verify_audit(&self) -> Result<usize, NvrError> {
+        match self
+            .with_store(|store| store.write(|tx| tx.verify_audit()))
+            .await??
+        {
+            Ok(count) => Ok(count),
+            Err(tamper) => {
+                tracing::error!(entry = tamper.entry, "audit log hash chain broken");
+                Err(NvrError::AuditTampered {
+                    entry: tamper.entry,
+                })
+            }
+        }
+    }
+
+    async fn audit(&self, actor: &Actor, action: AuditAction, camera: &str, outcome: &str) {
+        let at = self.inner.clock.now();
+        let (actor, camera, outcome) = (actor.to_string(), camera.to_owned(), outcome.to_owned());
+        let written = self
+            .with_store(move |store| {
+                store.write(|tx| tx.append_audit(at, &actor, action, &camera, &outcome))
+            })
+            .await;
+        if !matches!(written, Ok(Ok(_))) {
+            tracing::error!(action = action.as_str(), "audit entry not written");
+        }
+    }
+
+    // ── Forget password ───────────────────────────────────────────────────────────────────────
+
+    /// Starts Forget Password on a discovered camera. Refused with [`NvrError::UseModify`] when the
+    /// camera is added and certified, and with [`NvrError::RemoveFirst`] when it is added and not
+    /// certified (see [`Nvr::remove_and_start_recovery`]).
+    pub async fn start_recovery(
+        &self,
+        device_key: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        self.refuse_if_stopping()?;
+        let device = self.discovered_device(device_key)?;
+        if let Some(id) = device.added_as {
+            let camera = self.added_camera(id)?;
+            if camera.status.certified() {
+                return Err(NvrError::UseModify { camera: id });
+            }
+            if self.inner.settings.recovery.remove_first {
+                return Err(NvrError::RemoveFirst { camera: id });
+            }
+        }
+        self.refuse_second_flow(&device)?;
+        let info = self.fresh_recovery_info(&device.address, false).await?;
+        self.begin_flow(device, info, None, actor).await
+    }
+
+    /// The one-step "Remove and continue": removes the added, not certified camera (audited) and starts
+    /// Forget Password on it; it is added again once the new password certifies.
+    pub async fn remove_and_start_recovery(
+        &self,
+        device_key: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        self.refuse_if_stopping()?;
+        let device = self.discovered_device(device_key)?;
+        let Some(id) = device.added_as else {
+            return self.start_recovery(device_key, actor).await;
+        };
+        let camera = self.added_camera(id)?;
+        if camera.status.certified() {
+            return Err(NvrError::UseModify { camera: id });
+        }
+        self.refuse_second_flow(&device)?;
+        // Ask the camera first: a camera that cannot be recovered is not removed.
+        let info = self.fresh_recovery_info(&device.address, false).await?;
+        let label = camera_label(&camera.identity, &camera.address);
+        let at = self.inner.clock.now();
+        let actor_text = actor.to_string();
+        self.remove_camera_with(id, move |tx| {
+            tx.append_audit(
+                at,
+                &actor_text,
+                AuditAction::RemovalBeforeReset,
+                &label,
+                "removed to reset its password; it is added again afterwards",
+            )
+            .map(|_| ())
+        })
+        .await?;
+        let removed = RemovedCamera {
+            id,
+            username: camera.username.clone(),
+        };
+        self.begin_flow(
+            self.discovered_device(device_key)?,
+            info,
+            Some(removed),
+            actor,
+        )
+        .await
+    }
+
+    fn refuse_second_flow(&self, device: &DiscoveredDevice) -> Result<(), NvrError> {
+        let key = camera_key(&device.identity, &device.key);
+        let flows = lock(&self.inner.flows);
+        match flows
+            .values()
+            .find(|e| e.flow.step.is_active() && e.flow.camera_key() == key)
+        {
+            Some(existing) => Err(NvrError::RecoveryInProgress {
+                flow: existing.flow.id,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn fresh_recovery_info(
+        &self,
+        address: &DeviceAddress,
+        keep_challenge: bool,
+    ) -> Result<RecoveryInfo, NvrError> {
+        let info = self
+            .inner
+            .connector
+            .recovery_info(address, keep_challenge)
+            .await
+            .map_err(|e| recovery_error(e, address))?;
+        if info.inactive {
+            return Err(NvrError::CameraInactive);
+        }
+        Ok(info)
+    }
+
+    async fn begin_flow(
+        &self,
+        device: DiscoveredDevice,
+        info: RecoveryInfo,
+        removed_camera: Option<RemovedCamera>,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let clock_offset_secs = self
+            .inner
+            .connector
+            .clock_offset(&device.address)
+            .await
+            .unwrap_or(0);
+        let now = self.inner.clock.now();
+        let mut identity = device.identity.clone();
+        if identity.serial.is_empty() {
+            identity.serial = info.serial.clone();
+        }
+        let mut flow = RecoveryFlow {
+            id: RecoveryId(0),
+            device_key: device.key.clone(),
+            address: device.address.clone(),
+            identity,
+            reset_user: removed_camera
+                .as_ref()
+                .map_or_else(|| info.reset_user.clone(), |r| r.username.clone()),
+            masked_email: None,
+            internet: false,
+            methods: Vec::new(),
+            camera_date: String::new(),
+            clock_offset_secs,
+            challenge: None,
+            step: RecoveryStep::AwaitingCode,
+            code_sent_to: None,
+            removed_camera,
+            add_after_reset: self.inner.settings.recovery.add_after_reset,
+            actor: actor.to_string(),
+            started_at: now,
+            updated_at: now,
+            result_camera: None,
+            failure: None,
+        };
+        apply_info(&mut flow, &info);
+        let id = {
+            let flow = flow.clone();
+            self.with_store(move |store| store.write(|tx| tx.insert_recovery_flow(&flow)))
+                .await?
+                .map_err(|e| match e {
+                    StoreError::Duplicate(DuplicateOf::ActiveRecovery) => {
+                        NvrError::RecoveryInProgress {
+                            flow: RecoveryId(0),
+                        }
+                    }
+                    other => other.into(),
+                })?
+        };
+        flow.id = id;
+        tracing::info!(flow = %id, camera = %flow.camera_label(), "forget-password flow started");
+        lock(&self.inner.flows).insert(
+            id,
+            FlowEntry {
+                flow: flow.clone(),
+                token: None,
+                new_password: None,
+                busy: Arc::new(tokio::sync::Mutex::new(())),
+            },
+        );
+        self.emit(NvrEvent::RecoveryChanged {
+            flow: Box::new(flow.clone()),
+        });
+        Ok(flow)
+    }
+
+    /// Holds a flow's step lock and returns the flow as it is now.
+    async fn lock_flow(
+        &self,
+        id: RecoveryId,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, RecoveryFlow), NvrError> {
+        self.refuse_if_stopping()?;
+        let busy = lock(&self.inner.flows)
+            .get(&id)
+            .map(|e| e.busy.clone())
+            .ok_or(NvrError::RecoveryNotFound(id))?;
+        let guard = busy.lock_owned().await;
+        Ok((guard, self.recovery(id)?))
+    }
+
+    /// Stores and announces a flow's new state; `secrets` replaces the sealed token and password.
+    async fn save_flow(
+        &self,
+        mut flow: RecoveryFlow,
+        secrets: Option<FlowSecrets>,
+    ) -> Result<RecoveryFlow, NvrError> {
+        flow.updated_at = self.inner.clock.now();
+        {
+            let flow = flow.clone();
+            let secrets = secrets.clone();
+            self.with_store(move |store| {
+                store.write(|tx| {
+                    tx.update_recovery_flow(&flow)?;
+                    if let Some(secrets) = &secrets {
+                        tx.set_recovery_secrets(
+                            flow.id,
+                            secrets.token.as_ref().map(|(t, e)| (t, *e)),
+                            secrets.new_password.as_ref(),
+                        )?;
+                    }
+                    Ok(())
+                })
+            })
+            .await??;
+        }
+        if let Some(entry) = lock(&self.inner.flows).get_mut(&flow.id) {
+            entry.flow = flow.clone();
+            if let Some(secrets) = secrets {
+                entry.token = secrets.token;
+                entry.new_password = secrets.new_password;
+            }
+        }
+        self.emit(NvrEvent::RecoveryChanged {
+            flow: Box::new(flow.clone()),
+        });
+        Ok(flow)
+    }
+
+    fn require_step(
+        flow: &RecoveryFlow,
+        step: RecoveryStep,
+        wrong: &'static str,
+    ) -> Result<(), NvrError> {
+        if flow.step == step {
+            return Ok(());
+        }
+        Err(match flow.step {
+            RecoveryStep::Expired => NvrError::RecoveryExpired,
+            RecoveryStep::Completed | RecoveryStep::Failed | RecoveryStep::Cancelled => {
+                NvrError::RecoveryWrongStep(
+                    "this password reset has ended; start Forget Password again",
+                )
+            }
+            _ => NvrError::RecoveryWrongStep(wrong),
+        })
+    }
+
+    /// Send Code: the camera emails the code to its reset email. Only with internet; otherwise the
+    /// error says to scan the QR code.
+    pub async fn send_code(&self, id: RecoveryId, actor: &Actor) -> Result<RecoveryFlow, NvrError> {
+        let (_busy, mut flow) = self.lock_flow(id).await?;
+        Self::require_step(
+            &flow,
+            RecoveryStep::AwaitingCode,
+            "a code was already accepted; set the new password",
+        )?;
+        if !flow.internet {
+            return Err(NvrError::NoInternet);
+        }
+        let nonce = flow
+            .challenge
+            .as_ref()
+            .map(|c| c.nonce.clone())
+            .ok_or(NvrError::ChallengeReplaced)?;
+        let label = flow.camera_label();
+        match self.inner.connector.send_code(&flow.address, &nonce).await {
+            Ok((masked, _)) => {
+                self.audit(
+                    actor,
+                    AuditAction::CodeSent,
+                    &label,
+                    &format!("sent to {masked}"),
+                )
+                .await;
+                flow.code_sent_to = Some(masked);
+                flow.failure = None;
+                self.save_flow(flow, None).await
+            }
+            Err(error) => {
+                let error = recovery_error(error, &flow.address);
+                self.audit(
+                    actor,
+                    AuditAction::CodeSent,
+                    &label,
+                    &format!("not sent: {error}"),
+                )
+                .await;
+                if error == NvrError::NoInternet {
+                    flow.internet = false;
+                    flow.methods.retain(|m| *m != RecoveryMethod::SendCode);
+                    self.save_flow(flow, None).await?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Gets a new code: a fresh challenge from the camera (after too many wrong codes, expiry, or a
+    /// camera restart). The attempts count starts again.
+    pub async fn new_challenge(
+        &self,
+        id: RecoveryId,
+        _actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let (_busy, mut flow) = self.lock_flow(id).await?;
+        Self::require_step(
+            &flow,
+            RecoveryStep::AwaitingCode,
+            "a code was already accepted; set the new password",
+        )?;
+        let info = self.fresh_recovery_info(&flow.address, false).await?;
+        apply_info(&mut flow, &info);
+        flow.code_sent_to = None;
+        flow.failure = None;
+        self.save_flow(flow, None).await
+    }
+
+    /// Checks the code the installer typed (8 digits, from the email).
+    pub async fn verify_code(
+        &self,
+        id: RecoveryId,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let code = code.trim();
+        if code.len() != 8 || !code.chars().all(|c| c.is_ascii_digit()) {
+            return Err(NvrError::InvalidArgument {
+                field: "code",
+                problem: "the verification code is 8 digits".into(),
+            });
+        }
+        self.verify(id, code, false, actor).await
+    }
+
+    /// Checks a support code (10 digits, from the vendor's support desk).
+    pub async fn verify_support_code(
+        &self,
+        id: RecoveryId,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let code = code.trim();
+        if code.len() != 10 || !code.chars().all(|c| c.is_ascii_digit()) {
+            return Err(NvrError::InvalidArgument {
+                field: "code",
+                problem: "the support code is 10 digits".into(),
+            });
+        }
+        self.verify(id, code, true, actor).await
+    }
+
+    async fn verify(
+        &self,
+        id: RecoveryId,
+        code: &str,
+        support: bool,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let (_busy, mut flow) = self.lock_flow(id).await?;
+        Self::require_step(
+            &flow,
+            RecoveryStep::AwaitingCode,
+            "a code was already accepted; set the new password",
+        )?;
+        let connector = &self.inner.connector;
+        let result = if support {
+            connector.verify_support_code(&flow.address, code).await
+        } else {
+            let nonce = flow
+                .challenge
+                .as_ref()
+                .map(|c| c.nonce.clone())
+                .ok_or(NvrError::ChallengeReplaced)?;
+            if flow.time_left(self.inner.clock.now()).is_zero() {
+                return Err(NvrError::CodeExpired);
+            }
+            if flow.attempts_left() == 0 {
+                // Already dead: not asked again, and not another wrong entry.
+                return Err(NvrError::CodeAttemptsExhausted);
+            }
+            connector.verify_code(&flow.address, &nonce, code).await
+        };
+        let label = flow.camera_label();
+        match result {
+            Ok(ResetToken { secret, expires }) => {
+                flow.step = RecoveryStep::CodeVerified;
+                flow.failure = None;
+                let expires = camera_to_local(expires, flow.clock_offset_secs);
+                tracing::info!(flow = %id, camera = %label, "verification code accepted");
+                self.save_flow(flow, Some(FlowSecrets::token(secret, expires)))
+                    .await
+            }
+            Err(error) => {
+                let error = recovery_error(error, &flow.address);
+                let kind = if support {
+                    "wrong support code"
+                } else {
+                    "wrong code"
+                };
+                match &error {
+                    NvrError::CodeInvalid { attempts_left } => {
+                        self.audit(
+                            actor,
+                            AuditAction::WrongCode,
+                            &label,
+                            &format!("{kind}; {attempts_left} attempts left"),
+                        )
+                        .await;
+                        if !support && let Some(challenge) = flow.challenge.as_mut() {
+                            challenge.attempts_left = *attempts_left;
+                        }
+                        self.save_flow(flow, None).await?;
+                    }
+                    NvrError::CodeAttemptsExhausted => {
+                        self.audit(
+                            actor,
+                            AuditAction::WrongCode,
+                            &label,
+                            &format!("{kind}; no attempts left"),
+                        )
+                        .await;
+                        if let Some(challenge) = flow.challenge.as_mut() {
+                            challenge.attempts_left = 0;
+                        }
+                        self.save_flow(flow, None).await?;
+                    }
+                    NvrError::SupportLocked => {
+                        self.audit(
+                            actor,
+                            AuditAction::WrongCode,
+                            &label,
+                            "support code refused: too many today",
+                        )
+                        .await;
+                    }
+                    _ => {}
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Sets the new password: checks it and its confirmation against the policy, resets it on the
+    /// camera, checks that it certifies, and adds the camera (again). The flow ends Completed.
+    pub async fn complete_reset(
+        &self,
+        id: RecoveryId,
+        password: &str,
+        confirmation: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let (_busy, mut flow) = self.lock_flow(id).await?;
+        Self::require_step(
+            &flow,
+            RecoveryStep::CodeVerified,
+            "enter the verification code first",
+        )?;
+        let new_password = check_new_password(password, confirmation, &flow.reset_user)?;
+        let token = lock(&self.inner.flows)
+            .get(&id)
+            .and_then(|e| e.token.clone());
+        let Some((token, token_expires)) = token.filter(|(_, e)| *e > self.inner.clock.now())
+        else {
+            flow.step = RecoveryStep::Expired;
+            flow.failure =
+                Some("The permission to reset ran out; start Forget Password again.".into());
+            self.save_flow(flow, Some(FlowSecrets::default())).await?;
+            return Err(NvrError::RecoveryExpired);
+        };
+        // Record the new password before the camera has it: a crash from here on can still finish.
+        flow.step = RecoveryStep::Resetting;
+        let flow = self
+            .save_flow(
+                flow,
+                Some(FlowSecrets {
+                    token: Some((token.clone(), token_expires)),
+                    new_password: Some(new_password.clone()),
+                }),
+            )
+            .await?;
+        let camera_token = ResetToken {
+            secret: token.clone(),
+            expires: token_expires,
+        };
+        let reset = self
+            .inner
+            .connector
+            .reset_password(
+                &flow.address,
+                &camera_token,
+                &flow.reset_user,
+                &new_password,
+            )
+            .await;
+        let label = flow.camera_label();
+        if let Err(error) = reset {
+            let error = recovery_error(error, &flow.address);
+            self.audit(
+                actor,
+                AuditAction::Reset,
+                &label,
+                &format!("failed: {error}"),
+            )
+            .await;
+            let mut back = flow;
+            if error == NvrError::RecoveryExpired {
+                back.step = RecoveryStep::Expired;
+                back.failure =
+                    Some("The permission to reset ran out; start Forget Password again.".into());
+                self.save_flow(back, Some(FlowSecrets::default())).await?;
+            } else {
+                back.step = RecoveryStep::CodeVerified;
+                self.save_flow(back, Some(FlowSecrets::token(token, token_expires)))
+                    .await?;
+            }
+            return Err(error);
+        }
+        self.audit(actor, AuditAction::Reset, &label, "password reset")
+            .await;
+        self.finish_reset(flow, new_password).await
+    }
+
+    /// After the camera took the new password: check it certifies, add the camera, end the flow.
+    async fn finish_reset(
+        &self,
+        mut flow: RecoveryFlow,
+        new_password: SecretString,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let credentials = Credentials {
+            username: flow.reset_user.clone(),
+            password: new_password,
+        };
+        let certification = match self
+            .inner
+            .connector
+            .certify(&flow.address, &credentials)
+            .await
+        {
+            Ok(c) => c,
+            Err(error) => {
+                flow.step = RecoveryStep::Failed;
+                flow.failure = Some(format!(
+                    "The password was reset, but the camera does not accept it yet ({error}). Add the camera with the new password."
+                ));
+                self.save_flow(flow, Some(FlowSecrets::default())).await?;
+                return Err(NvrError::CameraRefused(error.to_string()));
+            }
+        };
+        let mut result_camera = None;
+        if flow.add_after_reset {
+            let still_added = self
+                .discovered_device(&flow.device_key)
+                .ok()
+                .and_then(|d| d.added_as);
+            let added = match still_added {
+                Some(id) => {
+                    self.commit_credentials(id, credentials, certification)
+                        .await
+                }
+                None => {
+                    self.add_verified(
+                        flow.address.clone(),
+                        Some(flow.device_key.clone()),
+                        credentials,
+                    )
+                    .await
+                }
+            };
+            match added {
+                Ok(camera) => result_camera = Some(camera.id),
+                Err(error) => {
+                    flow.step = RecoveryStep::Failed;
+                    flow.failure = Some(format!(
+                        "The password was reset and works, but the camera could not be added: {error}"
+                    ));
+                    self.save_flow(flow, Some(FlowSecrets::default())).await?;
+                    return Err(error);
+                }
+            }
+        }
+        flow.step = RecoveryStep::Completed;
+        flow.result_camera = result_camera;
+        flow.failure = None;
+        tracing::info!(flow = %flow.id, camera = %flow.camera_label(), "password reset and camera certified");
+        self.save_flow(flow, Some(FlowSecrets::default())).await
+    }
+
+    /// Cancels a flow. A camera removed first is not added back (its password is unknown).
+    pub async fn cancel_recovery(
+        &self,
+        id: RecoveryId,
+        _actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let (_busy, mut flow) = self.lock_flow(id).await?;
+        if !flow.step.is_active() {
+            return Ok(flow);
+        }
+        flow.step = RecoveryStep::Cancelled;
+        self.save_flow(flow, Some(FlowSecrets::default())).await
+    }
+
+    /// Loads the flows that were going when vigild stopped: resumes them, finishes an interrupted reset,
+    /// or marks them clearly expired.
+    pub(super) async fn resume_recoveries(&self) -> Result<(), NvrError> {
+        let stored = self
+            .with_store(|store| store.write(|tx| tx.load_active_recovery_flows()))
+            .await??;
+        let now = self.inner.clock.now();
+        for entry in stored {
+            let id = entry.flow.id;
+            lock(&self.inner.flows).insert(id, FlowEntry::from_stored(entry));
+            let flow = self.recovery(id)?;
+            let expired = match flow.step {
+                RecoveryStep::AwaitingCode => flow.time_left(now).is_zero(),
+                RecoveryStep::CodeVerified => {
+                    let token = lock(&self.inner.flows)
+                        .get(&id)
+                        .and_then(|e| e.token.clone());
+                    token.is_none_or(|(_, expires)| expires <= now)
+                }
+                _ => false,
+            };
+            if expired {
+                let mut flow = flow;
+                flow.step = RecoveryStep::Expired;
+                flow.failure = Some(
+                    "The code expired while the NVR was stopped; start Forget Password again."
+                        .into(),
+                );
+                self.save_flow(flow, Some(FlowSecrets::default())).await?;
+                tracing::info!(flow = %id, "forget-password flow expired during the restart");
+            } else if flow.step == RecoveryStep::Resetting {
+                let nvr = self.clone();
+                self.inner
+                    .tasks
+                    .spawn(async move { nvr.resume_reset(id).await });
+            } else {
+                tracing::info!(flow = %id, step = flow.step.as_str(), "forget-password flow resumed");
+            }
+        }
+        Ok(())
+    }
+
+    /// A reset interrupted by a restart: the new password was recorded; if the camera accepts it the
+    /// flow is finished, otherwise it fails with what to do.
+    async fn resume_reset(&self, id: RecoveryId) {
+        let Ok((_busy, mut flow)) = self.lock_flow(id).await else {
+            return;
+        };
+        let password = lock(&self.inner.flows)
+            .get(&id)
+            .and_then(|e| e.new_password.clone());
+        let outcome = match password {
+            Some(password) => {
+                let credentials = Credentials {
+                    username: flow.reset_user.clone(),
+                    password: password.clone(),
+                };
+                match self
+                    .inner
+                    .connector
+                    .certify(&flow.address, &credentials)
+                    .await
+                {
+                    Ok(_) => self.finish_reset(flow.clone(), password).await.map(|_| ()),
+                    Err(error) => Err(NvrError::CameraRefused(error.to_string())),
+                }
+            }
+            None => Err(NvrError::RecoveryExpired),
+        };
+        if outcome.is_err()
+            && self
+                .recovery(id)
+                .is_ok_and(|f| f.step == RecoveryStep::Resetting)
+        {
+            flow.step = RecoveryStep::Failed;
+            flow.failure = Some(
+                "The reset was interrupted by a restart and the camera does not take the new password; start Forget Password again."
+                    .into(),
+            );
+            let _ = self.save_flow(flow, Some(FlowSecrets::default())).await;
+        }
+    }
+
+    // ── Change password with the current one ──────────────────────────────────────────────────
+
+    /// Pushes one new password to certified cameras, each with its current password (the Modify path).
+    /// Every camera is tried; each gets its own outcome.
+    pub async fn change_camera_passwords(
+        &self,
+        cameras: &[CameraId],
+        password: &str,
+        confirmation: &str,
+        actor: &Actor,
+    ) -> Result<Vec<PasswordPushOutcome>, NvrError> {
+        self.refuse_if_stopping()?;
+        if cameras.is_empty() {
+            return Err(NvrError::InvalidArgument {
+                field: "cameras",
+                problem: "no camera chosen".into(),
+            });
+        }
+        if password != confirmation {
+            return Err(NvrError::PasswordMismatch);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (order, id) in cameras.iter().copied().enumerate() {
+            let nvr = self.clone();
+            let password = password.to_owned();
+            let actor = actor.clone();
+            tasks.spawn(async move { (order, id, nvr.push_password(id, &password, &actor).await) });
+        }
+        let mut outcomes = Vec::with_capacity(cameras.len());
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(outcome) = joined {
+                outcomes.push(outcome);
+            }
+        }
+        outcomes.sort_by_key(|(order, _, _)| *order);
+        Ok(outcomes
+            .into_iter()
+            .map(|(_, camera, result)| PasswordPushOutcome { camera, result })
+            .collect())
+    }
+
+    async fn push_password(
+        &self,
+        id: CameraId,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<AddedCamera, NvrError> {
+        let (camera, current) = {
+            let added = lock(&self.inner.added);
+            let entry = added.get(&id).ok_or(NvrError::CameraNotFound(id))?;
+            (entry.camera.clone(), entry.credentials.clone())
+        };
+        let Some(current) = current.filter(|_| camera.status.certified()) else {
+            return Err(NvrError::NotCertified { camera: id });
+        };
+        let new_password = check_new_password(password, password, &camera.username)?;
+        let label = camera_label(&camera.identity, &camera.address);
+        let result = async {
+            let session = self.inner.connector.session(
+                &camera.address,
+                Some(&current),
+                camera.clock_offset_secs,
+            );
+            let level = match session.users().await {
+                Ok(users) => users
+                    .into_iter()
+                    .find(|u| u.username == camera.username)
+                    .map(|u| u.level)
+                    .unwrap_or_else(|| "Administrator".to_owned()),
+                // Without the right to list users, the account can still change its own password.
+                Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {
+                    "Operator".to_owned()
+                }
+                Err(other) => return Err(other),
+            };
+            session
+                .set_password(&camera.username, &level, &new_password)
+                .await?;
+            let credentials = Credentials {
+                username: camera.username.clone(),
+                password: new_password.clone(),
+            };
+            let certification = self
+                .inner
+                .connector
+                .certify(&camera.address, &credentials)
+                .await?;
+            Ok((credentials, certification))
+        }
+        .await;
+        match result {
+            Ok((credentials, certification)) => {
+                let updated = self
+                    .commit_credentials(id, credentials, certification)
+                    .await?;
+                self.audit(actor, AuditAction::PasswordPush, &label, "password changed")
+                    .await;
+                Ok(updated)
+            }
+            Err(error) => {
+                self.audit(
+                    actor,
+                    AuditAction::PasswordPush,
+                    &label,
+                    &format!("failed: {error}"),
+                )
+                .await;
+                Err(match error {
+                    CameraError::Offline(detail) => NvrError::Unreachable {
+                        address: camera.address.to_string(),
+                        detail,
+                    },
+                    CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
+                    CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
+                        NvrError::CredentialsRejected
+                    }
+                    CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
+                    CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
+                })
+            }
+        }
+    }
+
+    // ── Activation ────────────────────────────────────────────────────────────────────────────
+
+    /// Activates a discovered camera in factory state with an admin password (under the policy) and a
+    /// reset email, in one step; then adds it when `add` is set.
+    pub async fn activate_camera(
+        &self,
+        device_key: &str,
+        password: &str,
+        confirmation: &str,
+        reset_email: &str,
+        add: bool,
+        actor: &Actor,
+    ) -> Result<Activation, NvrError> {
+        self.refuse_if_stopping()?;
+        let device = self.discovered_device(device_key)?;
+        if !device.inactive {
+            return Err(NvrError::AlreadyActive);
+        }
+        let reset_email = reset_email.trim();
+        if !is_email_address(reset_email) {
+            return Err(NvrError::InvalidArgument {
+                field: "reset_email",
+                problem: "the reset email is not an email address".into(),
+            });
+        }
+        const ADMIN: &str = "admin";
+        let new_password = check_new_password(password, confirmation, ADMIN)?;
+        let credentials = Credentials {
+            username: ADMIN.to_owned(),
+            password: new_password.clone(),
+        };
+        let label = camera_label(&device.identity, &device.address);
+        let connector = &self.inner.connector;
+        let reset_email_set = match connector
+            .activate(&device.address, &credentials, reset_email)
+            .await
+        {
+            Ok(()) => true,
+            Err(RecoveryError::NotSupported) => {
+                // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
+                connector
+                    .session(&device.address, None, 0)
+                    .create_user(ADMIN, "Administrator", &new_password)
+                    .await
+                    .map_err(|e| recovery_error(RecoveryError::Camera(e), &device.address))?;
+                false
+            }
+            Err(error) => {
+                let error = recovery_error(error, &device.address);
+                self.audit(
+                    actor,
+                    AuditAction::Activation,
+                    &label,
+                    &format!("failed: {error}"),
+                )
+                .await;
+                return Err(error);
+            }
+        };
+        let outcome = if reset_email_set {
+            format!(
+                "activated; reset email {}",
+                crate::mail::mask_email(reset_email)
+            )
+        } else {
+            "activated; the camera takes no reset email".to_owned()
+        };
+        self.audit(actor, AuditAction::Activation, &label, &outcome)
+            .await;
+        self.mark_activated(device_key);
+        let camera = if add {
+            Some(
+                self.add_verified(
+                    device.address.clone(),
+                    Some(device.key.clone()),
+                    credentials,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Activation {
+            camera,
+            reset_email_set,
+        })
+    }
+}
+
+/// Copies what GetRecoveryInfo said into a flow, translating the challenge's expiry to the NVR's clock.
+fn apply_info(flow: &mut RecoveryFlow, info: &RecoveryInfo) {
+    flow.masked_email = info.masked_email.clone();
+    flow.internet = info.internet;
+    flow.methods = info.methods.clone();
+    flow.camera_date = info.date.clone();
+    if flow.identity.mac.is_none() {
+        flow.identity.mac = crate::camera::normalize_mac(&info.mac);
+    }
+    flow.challenge = info.challenge.as_ref().map(|c| FlowChallenge {
+        nonce: c.nonce.clone(),
+        expires: camera_to_local(c.expires, flow.clock_offset_secs),
+        qr_payload: c.qr_payload.clone(),
+        attempts_left: c.attempts_left,
+    });
+}
