@@ -716,3 +716,99 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
     );
     rig.finish().await;
 }
+
+#[tokio::test]
+async fn a_reset_interrupted_by_a_crash_is_finished_on_restart() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let Rig { h, smtp } = rig;
+    let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let flow = h.nvr.start_recovery(&key, &installer()).await.unwrap();
+    h.nvr.send_code(flow.id, &installer()).await.unwrap();
+    let code = smtp.nth_message(1).await.code(8).unwrap();
+    h.nvr
+        .verify_code(flow.id, &code, &installer())
+        .await
+        .unwrap();
+
+    // vigild dies right after the camera took the new password, before it could add the camera: the
+    // registry holds the flow in Resetting with the new password sealed, as complete_reset leaves it.
+    let settings = h.settings.clone();
+    let (sim, state) = h.into_parts().await;
+    {
+        let store = vigil::store::Store::open(state.path()).unwrap();
+        store
+            .write(|tx| {
+                let mut stored = tx.load_active_recovery_flows()?;
+                let mut interrupted = stored.remove(0).flow;
+                interrupted.step = RecoveryStep::Resetting;
+                tx.update_recovery_flow(&interrupted)?;
+                let password = secrecy::SecretString::from(NEW_PASSWORD.to_owned());
+                tx.set_recovery_secrets(interrupted.id, None, Some(&password))
+            })
+            .unwrap();
+    }
+    sim.cameras()[0].set_password_directly("admin", NEW_PASSWORD);
+
+    let h = Harness::start_with(sim, settings, state).await;
+    let nvr = h.nvr.clone();
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "the interrupted reset to finish",
+        || {
+            let nvr = nvr.clone();
+            async move {
+                nvr.recovery(flow.id)
+                    .is_ok_and(|f| f.step == RecoveryStep::Completed)
+            }
+        },
+    )
+    .await;
+    let done = h.nvr.recovery(flow.id).unwrap();
+    let camera = h.nvr.added_camera(done.result_camera.unwrap()).unwrap();
+    assert_eq!(camera.status.state, CameraState::Online);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn with_remove_first_off_the_flow_runs_on_the_added_camera() {
+    let Some(python) = python_or_skip("the recovery tests (they need a real SMTP server)") else {
+        return;
+    };
+    let smtp = SmtpServer::start(&python);
+    let mail = smtp.settings("camera-noreply@example.com");
+    let sim = simulator(1, |c| c.smtp = Some(mail)).await;
+    let mut settings = test_settings(&sim, PERIOD);
+    settings.recovery.remove_first = false;
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+    let camera = h.add(0).await;
+    h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
+    h.wait_for_state(camera.id, CameraState::NotCertified, Duration::from_secs(5))
+        .await;
+    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let flow = h.nvr.start_recovery(&key, &installer()).await.unwrap();
+    assert_eq!(flow.removed_camera, None);
+    assert!(h.nvr.added_camera(camera.id).is_ok(), "not removed");
+    h.nvr.send_code(flow.id, &installer()).await.unwrap();
+    let code = smtp.nth_message(1).await.code(8).unwrap();
+    h.nvr
+        .verify_code(flow.id, &code, &installer())
+        .await
+        .unwrap();
+    let done = h
+        .nvr
+        .complete_reset(flow.id, NEW_PASSWORD, NEW_PASSWORD, &installer())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.result_camera,
+        Some(camera.id),
+        "the same camera, its credentials updated"
+    );
+    let updated = h.nvr.added_camera(camera.id).unwrap();
+    assert_eq!(updated.status.state, CameraState::Online);
+    assert!(!updated.status.credentials_rejected);
+    h.stop().await;
+}
