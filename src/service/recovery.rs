@@ -62,6 +62,31 @@ impl FlowEntry {
     }
 }
 
+/// Which code the installer typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeKind {
+    /// From the email: 8 digits.
+    Verification,
+    /// From the vendor's support desk: 10 digits.
+    Support,
+}
+
+impl CodeKind {
+    fn digits(self) -> usize {
+        match self {
+            CodeKind::Verification => 8,
+            CodeKind::Support => 10,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CodeKind::Verification => "verification code",
+            CodeKind::Support => "support code",
+        }
+    }
+}
+
 /// How an activation went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activation {
@@ -510,14 +535,7 @@ impl Nvr {
         code: &str,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
-        let code = code.trim();
-        if code.len() != 8 || !code.chars().all(|c| c.is_ascii_digit()) {
-            return Err(NvrError::InvalidArgument {
-                field: "code",
-                problem: "the verification code is 8 digits".into(),
-            });
-        }
-        self.verify(id, code, false, actor).await
+        self.verify(id, code, CodeKind::Verification, actor).await
     }
 
     /// Checks a support code (10 digits, from the vendor's support desk).
@@ -527,23 +545,24 @@ impl Nvr {
         code: &str,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
-        let code = code.trim();
-        if code.len() != 10 || !code.chars().all(|c| c.is_ascii_digit()) {
-            return Err(NvrError::InvalidArgument {
-                field: "code",
-                problem: "the support code is 10 digits".into(),
-            });
-        }
-        self.verify(id, code, true, actor).await
+        self.verify(id, code, CodeKind::Support, actor).await
     }
 
     async fn verify(
         &self,
         id: RecoveryId,
         code: &str,
-        support: bool,
+        kind: CodeKind,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
+        let code = code.trim();
+        if code.len() != kind.digits() || !code.chars().all(|c| c.is_ascii_digit()) {
+            return Err(NvrError::InvalidArgument {
+                field: "code",
+                problem: format!("the {} is {} digits", kind.name(), kind.digits()),
+            });
+        }
+        let support = kind == CodeKind::Support;
         let (_busy, mut flow) = self.lock_flow(id).await?;
         Self::require_step(
             &flow,
