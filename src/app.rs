@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::dbus::auth::AccessGroups;
 use crate::demo::{self, DemoOptions};
 use crate::service::{Nvr, NvrError};
 use crate::store::{Store, StoreError};
@@ -35,6 +36,9 @@ pub enum AppError {
     /// Demo cameras could not start.
     #[error("cannot start the demo cameras: {0}")]
     Demo(#[from] crate::sim::SimError),
+    /// The D-Bus name could not be owned.
+    #[error("cannot serve org.vigil.Nvr1 on D-Bus: {0}")]
+    Dbus(#[from] zbus::Error),
     /// A blocking task died.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,6 +62,7 @@ pub async fn run(
         .map_err(|e| AppError::Internal(e.to_string()))??;
     let store = Arc::new(store);
     tracing::info!(path = %store.path().display(), "camera registry open");
+    let dbus_settings = settings.dbus.clone();
     let nvr = Nvr::start(
         settings,
         store.clone(),
@@ -65,6 +70,33 @@ pub async fn run(
         shutdown.child_token(),
     )
     .await?;
+    let dbus = match &dbus_settings.bus {
+        None => {
+            tracing::info!("D-Bus face turned off");
+            None
+        }
+        Some(bus) => {
+            let (read, admin) = (
+                dbus_settings.read_group.clone(),
+                dbus_settings.admin_group.clone(),
+            );
+            let groups = tokio::task::spawn_blocking(move || AccessGroups::resolve(&read, &admin))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            match crate::dbus::serve(nvr.clone(), bus, groups, shutdown.child_token()).await {
+                Ok(service) => Some(service),
+                Err(error) if options.demo.is_some() => {
+                    tracing::warn!(%error, "demo runs without D-Bus");
+                    None
+                }
+                Err(error) => {
+                    shutdown.cancel();
+                    nvr.stopped().await;
+                    return Err(error.into());
+                }
+            }
+        }
+    };
     if options.headless {
         tracing::info!("running headless: no on-screen menu");
     } else {
@@ -81,6 +113,9 @@ pub async fn run(
 
     shutdown.cancelled().await;
     tracing::info!("vigild stopping");
+    if let Some(dbus) = dbus {
+        dbus.stop().await;
+    }
     nvr.stopped().await;
     if let Some(simulator) = simulator {
         simulator.shutdown().await;

@@ -38,8 +38,43 @@ pub struct Config {
     pub cameras: CameraConfig,
     /// The forget-password flow.
     pub recovery: RecoveryConfig,
+    /// The D-Bus face.
+    pub dbus: DbusConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[dbus]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DbusConfig {
+    /// `system`, `session`, `none`, or a bus address such as `unix:path=/run/vigil/bus`.
+    pub bus: String,
+    /// Members may make read-only calls (name or numeric gid).
+    pub read_group: String,
+    /// Members may make every call (name or numeric gid).
+    pub admin_group: String,
+}
+
+impl Default for DbusConfig {
+    fn default() -> Self {
+        Self {
+            bus: "system".to_owned(),
+            read_group: "vigil".to_owned(),
+            admin_group: "vigil-admin".to_owned(),
+        }
+    }
+}
+
+/// D-Bus settings, checked.
+#[derive(Debug, Clone)]
+pub struct DbusSettings {
+    /// Which bus, or `None` for no D-Bus face.
+    pub bus: Option<crate::dbus::BusChoice>,
+    /// The read group.
+    pub read_group: String,
+    /// The admin group.
+    pub admin_group: String,
 }
 
 /// `[recovery]`.
@@ -191,6 +226,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The forget-password flow.
     pub recovery: RecoverySettings,
+    /// The D-Bus face.
+    pub dbus: DbusSettings,
     /// The log filter.
     pub log_level: String,
 }
@@ -368,8 +405,46 @@ impl Config {
                 remove_first: self.recovery.remove_first,
                 add_after_reset: self.recovery.add_after_reset,
             },
+            dbus: DbusSettings {
+                bus: parse_bus(&self.dbus.bus).map_err(|p| err("dbus.bus", p))?,
+                read_group: group_name(&self.dbus.read_group)
+                    .map_err(|p| err("dbus.read_group", p))?,
+                admin_group: group_name(&self.dbus.admin_group)
+                    .map_err(|p| err("dbus.admin_group", p))?,
+            },
             log_level: self.log.level.clone(),
         })
+    }
+}
+
+/// Reads `system`, `session`, `none` or a D-Bus address.
+pub fn parse_bus(text: &str) -> Result<Option<crate::dbus::BusChoice>, String> {
+    use crate::dbus::BusChoice;
+    Ok(match text.trim() {
+        "system" => Some(BusChoice::System),
+        "session" => Some(BusChoice::Session),
+        "none" => None,
+        address if address.contains(':') && zbus::Address::try_from(address).is_ok() => {
+            Some(BusChoice::Address(address.to_owned()))
+        }
+        other => {
+            return Err(format!(
+                "'{other}' is not system, session, none or a D-Bus address such as unix:path=/run/x"
+            ));
+        }
+    })
+}
+
+fn group_name(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 32
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("'{text}' is not a group name or gid"))
     }
 }
 
@@ -477,6 +552,8 @@ mod tests {
             "cameras.offline_backoff_max_ms"
         );
         assert_eq!(bad("[log]\nlevel = \"loud=[\"\n"), "log.level");
+        assert_eq!(bad("[dbus]\nbus = \"the-bus\"\n"), "dbus.bus");
+        assert_eq!(bad("[dbus]\nadmin_group = \"a b\"\n"), "dbus.admin_group");
         assert_eq!(
             bad("[discovery]\ninterfaces = [\"eth 0\"]\n"),
             "discovery.interfaces[0]"

@@ -17,6 +17,7 @@ pub mod app;
 pub mod camera;
 pub mod clock;
 pub mod config;
+pub mod dbus;
 pub mod demo;
 pub mod mail;
 pub mod model;

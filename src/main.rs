@@ -13,6 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use vigil::app::{self, AppOptions};
 use vigil::config::{self, Config, DEFAULT_STATE_DIR};
+use vigil::dbus::BusChoice;
 use vigil::demo::DemoOptions;
 
 #[derive(Parser, Debug)]
@@ -41,6 +42,15 @@ struct Cli {
     /// Log filter, overriding the configuration (for example `debug` or `vigil=debug`).
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// Serve D-Bus on the session bus instead of the system bus (development).
+    #[arg(long, conflicts_with_all = ["bus_address", "no_dbus"])]
+    session_bus: bool,
+    /// Serve D-Bus on the bus at this address (tests).
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "no_dbus")]
+    bus_address: Option<String>,
+    /// Do not serve D-Bus at all.
+    #[arg(long)]
+    no_dbus: bool,
 }
 
 fn main() -> ExitCode {
@@ -65,14 +75,33 @@ fn main() -> ExitCode {
         None => (config::default_config_path(), false),
     };
     let source_name = config_path.display().to_string();
-    let settings = match Config::load(&config_path, explicit).and_then(|c| c.resolve(&source_name))
-    {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("vigild: bad configuration: {error}");
-            return ExitCode::from(2);
+    let mut settings =
+        match Config::load(&config_path, explicit).and_then(|c| c.resolve(&source_name)) {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("vigild: bad configuration: {error}");
+                return ExitCode::from(2);
+            }
+        };
+    if cli.no_dbus {
+        settings.dbus.bus = None;
+    } else if cli.session_bus {
+        settings.dbus.bus = Some(BusChoice::Session);
+    } else if let Some(address) = &cli.bus_address {
+        match config::parse_bus(address) {
+            Ok(Some(bus)) => settings.dbus.bus = Some(bus),
+            _ => {
+                eprintln!(
+                    "vigild: --bus-address: '{address}' is not a D-Bus address such as unix:path=/run/x"
+                );
+                return ExitCode::from(2);
+            }
         }
-    };
+    } else if cli.demo {
+        // The demo serves on the session bus when there is one, and goes without otherwise.
+        settings.dbus.bus =
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").map(|_| BusChoice::Session);
+    }
     let log_filter = cli
         .log_level
         .clone()

@@ -19,7 +19,7 @@ impl fmt::Display for CameraId {
 }
 
 /// Where an added camera stands right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraState {
     /// Answering, and the stored credentials authenticate: certified.

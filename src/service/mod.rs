@@ -469,6 +469,24 @@ impl Nvr {
             .collect()
     }
 
+    /// Reads one field of an added camera without copying the whole record; `None` when it is gone.
+    pub fn with_added_camera<T>(
+        &self,
+        id: CameraId,
+        read: impl FnOnce(&AddedCamera) -> T,
+    ) -> Option<T> {
+        lock(&self.inner.added).get(&id).map(|e| read(&e.camera))
+    }
+
+    /// How many added cameras stand in each state.
+    pub fn status_counts(&self) -> BTreeMap<CameraState, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in lock(&self.inner.added).values() {
+            *counts.entry(entry.camera.status.state).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// One added camera.
     pub fn added_camera(&self, id: CameraId) -> Result<AddedCamera, NvrError> {
         lock(&self.inner.added)

@@ -167,6 +167,15 @@ impl Nvr {
             .collect()
     }
 
+    /// Reads part of a flow without copying it; `None` when there is no such flow.
+    pub fn with_recovery<T>(
+        &self,
+        id: RecoveryId,
+        read: impl FnOnce(&RecoveryFlow) -> T,
+    ) -> Option<T> {
+        lock(&self.inner.flows).get(&id).map(|e| read(&e.flow))
+    }
+
     /// One flow.
     pub fn recovery(&self, id: RecoveryId) -> Result<RecoveryFlow, NvrError> {
         lock(&self.inner.flows)

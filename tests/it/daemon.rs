@@ -209,7 +209,12 @@ fn with_no_configuration_file_vigild_runs_headless_and_stops_cleanly_on_sigterm(
     // A private, empty network namespace: the default multicast discovery has no interface to use.
     let mut child = start_vigild(
         &["unshare", "-n"],
-        &["--headless", "--state-dir", state.to_str().unwrap()],
+        &[
+            "--headless",
+            "--no-dbus",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
         "info",
     );
     let (ready, log) = wait_for_line(&mut child, Duration::from_secs(20), |l| {

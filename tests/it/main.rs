@@ -2,8 +2,10 @@
 //! real processes. Each module covers one capability.
 
 mod announcements;
+mod bus;
 mod camera_layer;
 mod daemon;
+mod dbus;
 mod hostile;
 mod interop;
 mod mailbox;

@@ -1,0 +1,312 @@
+//! `org.vigil.Nvr1.Camera` at `/org/vigil/Nvr1/camera/<id>`: one added camera's status and identity as
+//! properties (PropertiesChanged when they change), and its commands: edit credentials, change its
+//! password with the current one, remove. The password is never a property.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use zbus::message::Header;
+use zbus::names::InterfaceName;
+use zbus::{Variant, interface};
+
+use crate::clock::unix_secs;
+use crate::dbus::auth::Access;
+use crate::dbus::error::DbusError;
+use crate::dbus::manager::{authorized, check_text};
+use crate::dbus::{Shared, camera_path, epoch};
+use crate::model::{AddedCamera, CameraId};
+
+/// One camera object. It holds only the id; every property is read from the service when asked.
+pub struct Camera {
+    shared: Shared,
+    id: CameraId,
+}
+
+impl Camera {
+    /// The object for camera `id`.
+    pub fn new(shared: Shared, id: CameraId) -> Self {
+        Self { shared, id }
+    }
+
+    async fn read<T>(
+        &self,
+        header: Option<&Header<'_>>,
+        field: impl FnOnce(&AddedCamera) -> T,
+    ) -> Result<T, DbusError> {
+        if let Some(header) = header {
+            self.shared.auth.check(header, Access::Read).await?;
+        }
+        self.shared
+            .nvr
+            .with_added_camera(self.id, field)
+            .ok_or_else(|| DbusError::NotFound(format!("camera {} was removed", self.id)))
+    }
+}
+
+#[interface(name = "org.vigil.Nvr1.Camera")]
+impl Camera {
+    /// Replaces the user name and password after verifying them against the camera.
+    async fn edit_credentials(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        username: String,
+        password: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            check_text("username", &username, 64)?;
+            check_text("password", &password, 128)?;
+            self.shared
+                .nvr
+                .edit_credentials(self.id, &username, &password)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes the camera's password with the current one (the camera must be certified).
+    async fn change_password(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        password: String,
+        confirmation: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("password", &password, 128)?;
+            check_text("confirmation", &confirmation, 128)?;
+            let outcomes = self
+                .shared
+                .nvr
+                .change_camera_passwords(&[self.id], &password, &confirmation, &actor)
+                .await?;
+            match outcomes.into_iter().next().map(|o| o.result) {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(error)) => Err(error.into()),
+                None => Err(DbusError::Failed("no outcome".into())),
+            }
+        })
+        .await
+    }
+
+    /// Removes the camera from the NVR.
+    async fn remove(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            Ok(self.shared.nvr.remove_camera(self.id).await?)
+        })
+        .await
+    }
+
+    /// The NVR's id for the camera.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn id(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<i64, DbusError> {
+        self.read(header.as_ref(), |c| c.id.0).await
+    }
+
+    /// `online`, `not_certified`, `locked` or `offline`.
+    #[zbus(property)]
+    async fn status(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.status.state.as_str().to_owned())
+            .await
+    }
+
+    /// Whether the stored credentials authenticate right now.
+    #[zbus(property)]
+    async fn certified(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<bool, DbusError> {
+        self.read(header.as_ref(), |c| c.status.certified()).await
+    }
+
+    /// Whether the camera rejected the stored credentials (they are not used until changed).
+    #[zbus(property)]
+    async fn credentials_rejected(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<bool, DbusError> {
+        self.read(header.as_ref(), |c| c.status.credentials_rejected)
+            .await
+    }
+
+    /// The last error, with what to do next; empty when none.
+    #[zbus(property)]
+    async fn last_error(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| {
+            c.status.last_error.clone().unwrap_or_default()
+        })
+        .await
+    }
+
+    /// When the last error happened, seconds since the epoch; 0 when none.
+    #[zbus(property)]
+    async fn last_error_at(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<i64, DbusError> {
+        self.read(header.as_ref(), |c| epoch(c.status.last_error_at))
+            .await
+    }
+
+    /// When the camera entered its status, seconds since the epoch.
+    #[zbus(property)]
+    async fn status_since(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<i64, DbusError> {
+        self.read(header.as_ref(), |c| unix_secs(c.status.since))
+            .await
+    }
+
+    /// Manufacturer.
+    #[zbus(property)]
+    async fn manufacturer(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.identity.manufacturer.clone())
+            .await
+    }
+
+    /// Model.
+    #[zbus(property)]
+    async fn model(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.identity.model.clone())
+            .await
+    }
+
+    /// Serial number.
+    #[zbus(property)]
+    async fn serial(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.identity.serial.clone())
+            .await
+    }
+
+    /// Firmware version.
+    #[zbus(property)]
+    async fn firmware(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.identity.firmware.clone())
+            .await
+    }
+
+    /// MAC address; empty when unknown.
+    #[zbus(property)]
+    async fn mac(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| {
+            c.identity.mac.clone().unwrap_or_default()
+        })
+        .await
+    }
+
+    /// `host:port` of the device service.
+    #[zbus(property)]
+    async fn address(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.address.to_string()).await
+    }
+
+    /// The user name the NVR logs in with.
+    #[zbus(property)]
+    async fn username(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.username.clone()).await
+    }
+
+    /// The camera's clock minus the NVR's, seconds.
+    #[zbus(property)]
+    async fn clock_offset(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<i64, DbusError> {
+        self.read(header.as_ref(), |c| c.clock_offset_secs).await
+    }
+}
+
+/// The status properties, as one PropertiesChanged so clients see them change together.
+const STATUS_PROPERTIES: &[&str] = &[
+    "Status",
+    "Certified",
+    "CredentialsRejected",
+    "LastError",
+    "LastErrorAt",
+    "StatusSince",
+];
+
+fn property_value(camera: &AddedCamera, name: &str) -> Option<Variant<'static>> {
+    Some(match name {
+        "Status" => Variant::from(camera.status.state.as_str().to_owned()),
+        "Certified" => Variant::from(camera.status.certified()),
+        "CredentialsRejected" => Variant::from(camera.status.credentials_rejected),
+        "LastError" => Variant::from(camera.status.last_error.clone().unwrap_or_default()),
+        "LastErrorAt" => Variant::from(epoch(camera.status.last_error_at)),
+        "StatusSince" => Variant::from(unix_secs(camera.status.since)),
+        "Manufacturer" => Variant::from(camera.identity.manufacturer.clone()),
+        "Model" => Variant::from(camera.identity.model.clone()),
+        "Serial" => Variant::from(camera.identity.serial.clone()),
+        "Firmware" => Variant::from(camera.identity.firmware.clone()),
+        "Mac" => Variant::from(camera.identity.mac.clone().unwrap_or_default()),
+        "Address" => Variant::from(camera.address.to_string()),
+        "Username" => Variant::from(camera.username.clone()),
+        "ClockOffset" => Variant::from(camera.clock_offset_secs),
+        _ => return None,
+    })
+}
+
+async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zbus::Result<()> {
+    let path = camera_path(id);
+    let object = connection
+        .object_server()
+        .interface::<_, Camera>(&path)
+        .await?;
+    let Some(camera) = object.get().await.shared.nvr.added_camera(id).ok() else {
+        return Ok(());
+    };
+    let changed: HashMap<&str, Variant<'_>> = names
+        .iter()
+        .filter_map(|name| property_value(&camera, name).map(|v| (*name, v)))
+        .collect();
+    zbus::fdo::Properties::properties_changed(
+        object.signal_emitter(),
+        InterfaceName::from_static_str_unchecked("org.vigil.Nvr1.Camera"),
+        changed,
+        Cow::Borrowed(&[]),
+    )
+    .await
+}
+
+/// Signals a status change (Status, Certified, CredentialsRejected, LastError, LastErrorAt,
+/// StatusSince), in one PropertiesChanged.
+pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
+    emit(connection, id, STATUS_PROPERTIES).await
+}
+
+/// Signals every property that can change, in one PropertiesChanged.
+pub async fn emit_all_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
+    let mut names = STATUS_PROPERTIES.to_vec();
+    names.extend([
+        "Manufacturer",
+        "Model",
+        "Serial",
+        "Firmware",
+        "Mac",
+        "Address",
+        "Username",
+        "ClockOffset",
+    ]);
+    emit(connection, id, &names).await
+}

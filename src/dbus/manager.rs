@@ -1,0 +1,481 @@
+//! `org.vigil.Nvr1.Manager` at `/org/vigil/Nvr1`: list, discover, add, remove and activate cameras,
+//! start forget-password flows, push passwords, read and verify the audit log. Discovery signals are
+//! emitted here. Each method checks the caller, then the arguments, then calls the service API.
+
+use std::collections::HashMap;
+
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{OwnedObjectPath, OwnedVariant, interface};
+
+use crate::clock::unix_secs;
+use crate::dbus::auth::Access;
+use crate::dbus::error::{DbusError, DbusResult};
+use crate::dbus::{
+    MANAGER_PATH, Shared, camera_dict, camera_id_of, camera_path, device_dict, no_object,
+    recovery_path,
+};
+use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
+use crate::recovery::policy;
+use crate::service::AddCamera;
+
+/// Longest string argument of any kind.
+pub const MAX_TEXT: usize = 512;
+/// Most discovery targets in one call.
+const MAX_TARGETS: usize = 64;
+/// Most cameras in one password push.
+const MAX_CAMERAS: usize = 1024;
+/// Most audit entries in one read.
+const MAX_AUDIT: u32 = 10_000;
+
+/// Refuses an oversized or control-laden string argument.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DbusError> {
+    if value.chars().count() > max {
+        return Err(DbusError::InvalidArgument(format!(
+            "{field}: longer than {max} characters"
+        )));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(DbusError::InvalidArgument(format!(
+            "{field}: contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `call` for a caller with `access`, inside the call gate.
+pub async fn authorized<T, F>(
+    shared: &Shared,
+    header: &Header<'_>,
+    access: Access,
+    call: F,
+) -> DbusResult<T>
+where
+    F: AsyncFnOnce(Actor) -> DbusResult<T>,
+{
+    let _turn = shared
+        .gate
+        .acquire()
+        .await
+        .map_err(|_| DbusError::ShuttingDown("vigild is stopping".into()))?;
+    let actor = shared.auth.check(header, access).await?;
+    call(actor).await
+}
+
+/// The manager object.
+pub struct Manager {
+    shared: Shared,
+}
+
+impl Manager {
+    /// The manager over the shared service.
+    pub fn new(shared: Shared) -> Self {
+        Self { shared }
+    }
+}
+
+fn camera_of(path: &OwnedObjectPath) -> Result<CameraId, DbusError> {
+    camera_id_of(path.as_str())
+        .ok_or_else(|| DbusError::InvalidArgument(format!("{path} is not a camera object path")))
+}
+
+#[interface(name = "org.vigil.Nvr1.Manager")]
+impl Manager {
+    /// Every added camera: its object path and its properties.
+    async fn list_cameras(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>, DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            Ok(self
+                .shared
+                .nvr
+                .added_cameras()
+                .iter()
+                .map(|c| (camera_path(c.id), camera_dict(c)))
+                .collect())
+        })
+        .await
+    }
+
+    /// The discovered devices, each as a dictionary (Key, Host, Port, Model, Serial, Inactive, AddedAs...).
+    async fn list_discovered(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<Vec<HashMap<String, OwnedVariant>>, DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            Ok(self
+                .shared
+                .nvr
+                .discovered_devices()
+                .iter()
+                .map(device_dict)
+                .collect())
+        })
+        .await
+    }
+
+    /// Runs discovery (multicast as configured, plus unicast `targets`: addresses, `a-b` ranges,
+    /// `net/len`) and returns the size of the discovered list when it ends. Devices are signalled as they
+    /// are identified.
+    async fn discover(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        targets: Vec<String>,
+    ) -> Result<u32, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            if targets.len() > MAX_TARGETS {
+                return Err(DbusError::InvalidArgument(format!(
+                    "at most {MAX_TARGETS} targets"
+                )));
+            }
+            for target in &targets {
+                check_text("targets", target, 64)?;
+            }
+            let run = self.shared.nvr.refresh_discovery(&targets).await?;
+            Ok(u32::try_from(run.finished().await).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    /// Adds a camera by address, verifying the credentials at once. Returns its object path.
+    async fn add_camera(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        host: String,
+        port: u16,
+        username: String,
+        password: String,
+    ) -> Result<OwnedObjectPath, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            check_text("host", &host, 253)?;
+            check_text("username", &username, 64)?;
+            check_text("password", &password, 128)?;
+            let camera = self
+                .shared
+                .nvr
+                .add_camera(AddCamera {
+                    host,
+                    port,
+                    username,
+                    password,
+                })
+                .await?;
+            Ok(camera_path(camera.id))
+        })
+        .await
+    }
+
+    /// Adds a device from the discovered list by its key.
+    async fn add_discovered(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        key: String,
+        username: String,
+        password: String,
+    ) -> Result<OwnedObjectPath, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            check_text("key", &key, MAX_TEXT)?;
+            check_text("username", &username, 64)?;
+            check_text("password", &password, 128)?;
+            let camera = self
+                .shared
+                .nvr
+                .add_discovered(&key, &username, &password)
+                .await?;
+            Ok(camera_path(camera.id))
+        })
+        .await
+    }
+
+    /// Removes an added camera.
+    async fn remove_camera(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        camera: OwnedObjectPath,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            let id = camera_of(&camera)?;
+            Ok(self.shared.nvr.remove_camera(id).await?)
+        })
+        .await
+    }
+
+    /// Activates a discovered camera in factory state with an admin password and a reset email, and
+    /// adds it when `add` is true. Returns whether the reset email was set, and the camera's path (or
+    /// "/" when not added).
+    async fn activate_camera(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        key: String,
+        password: String,
+        confirmation: String,
+        reset_email: String,
+        add: bool,
+    ) -> Result<(bool, OwnedObjectPath), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("key", &key, MAX_TEXT)?;
+            check_text("password", &password, 128)?;
+            check_text("confirmation", &confirmation, 128)?;
+            check_text("reset_email", &reset_email, 254)?;
+            let activation = self
+                .shared
+                .nvr
+                .activate_camera(&key, &password, &confirmation, &reset_email, add, &actor)
+                .await?;
+            Ok((
+                activation.reset_email_set,
+                activation
+                    .camera
+                    .map(|c| camera_path(c.id))
+                    .unwrap_or_else(no_object),
+            ))
+        })
+        .await
+    }
+
+    /// Starts Forget Password on a discovered camera; returns the flow's object path. Refused with
+    /// `RemoveFirst` for an added camera that is not certified, `UseModify` for a certified one.
+    async fn start_recovery(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        key: String,
+    ) -> Result<OwnedObjectPath, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("key", &key, MAX_TEXT)?;
+            let flow = self.shared.nvr.start_recovery(&key, &actor).await?;
+            Ok(recovery_path(flow.id))
+        })
+        .await
+    }
+
+    /// Removes the added, not certified camera and starts Forget Password on it, in one step. It is
+    /// added again once the new password certifies.
+    async fn remove_and_start_recovery(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        key: String,
+    ) -> Result<OwnedObjectPath, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("key", &key, MAX_TEXT)?;
+            let flow = self
+                .shared
+                .nvr
+                .remove_and_start_recovery(&key, &actor)
+                .await?;
+            Ok(recovery_path(flow.id))
+        })
+        .await
+    }
+
+    /// Pushes one new password to certified cameras with their current one. One entry per camera:
+    /// its path, whether it worked, and why not.
+    async fn change_passwords(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        cameras: Vec<OwnedObjectPath>,
+        password: String,
+        confirmation: String,
+    ) -> Result<Vec<(OwnedObjectPath, bool, String)>, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            if cameras.len() > MAX_CAMERAS {
+                return Err(DbusError::InvalidArgument(format!(
+                    "at most {MAX_CAMERAS} cameras"
+                )));
+            }
+            check_text("password", &password, 128)?;
+            check_text("confirmation", &confirmation, 128)?;
+            let ids = cameras
+                .iter()
+                .map(camera_of)
+                .collect::<DbusResult<Vec<_>>>()?;
+            let outcomes = self
+                .shared
+                .nvr
+                .change_camera_passwords(&ids, &password, &confirmation, &actor)
+                .await?;
+            Ok(outcomes
+                .into_iter()
+                .map(|o| match o.result {
+                    Ok(_) => (camera_path(o.camera), true, String::new()),
+                    Err(error) => (camera_path(o.camera), false, error.to_string()),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Checks a candidate password against the policy for a user: whether it is acceptable, its
+    /// strength (weak, fair, good, strong), and every unmet rule in words. Nothing is stored.
+    async fn check_password(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        password: String,
+        username: String,
+    ) -> Result<(bool, String, Vec<String>), DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            check_text("password", &password, 128)?;
+            check_text("username", &username, 64)?;
+            let assessment = policy::assess(&password, &username);
+            let strength = format!("{:?}", assessment.strength).to_lowercase();
+            Ok((
+                assessment.acceptable(),
+                strength,
+                assessment
+                    .unmet
+                    .iter()
+                    .map(|r| r.describe().to_owned())
+                    .collect(),
+            ))
+        })
+        .await
+    }
+
+    /// The newest `limit` audit entries, newest first: (id, time, actor, action, camera, outcome).
+    async fn get_audit_log(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        limit: u32,
+    ) -> Result<Vec<(i64, i64, String, String, String, String)>, DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            if limit == 0 || limit > MAX_AUDIT {
+                return Err(DbusError::InvalidArgument(format!(
+                    "limit: use 1 to {MAX_AUDIT}"
+                )));
+            }
+            let entries = self.shared.nvr.audit_log(limit as usize).await?;
+            Ok(entries
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.id,
+                        unix_secs(e.at),
+                        e.actor,
+                        e.action.as_str().to_owned(),
+                        e.camera,
+                        e.outcome,
+                    )
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Verifies the audit log's hash chain; the number of entries. `AuditTampered` names the first
+    /// entry that does not verify.
+    async fn verify_audit_log(&self, #[zbus(header)] header: Header<'_>) -> Result<u32, DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            let count = self.shared.nvr.verify_audit().await?;
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        })
+        .await
+    }
+
+    /// Counts for a status line: Cameras, Online, NotCertified, Locked, Offline, Discovered, Recoveries.
+    async fn status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<HashMap<String, OwnedVariant>, DbusError> {
+        authorized(&self.shared, &header, Access::Read, async |_| {
+            let nvr = &self.shared.nvr;
+            let counts = nvr.status_counts();
+            let count = |state| counts.get(&state).copied().unwrap_or(0) as u32;
+            let mut status = HashMap::new();
+            status.insert(
+                "Cameras".into(),
+                OwnedVariant::from(counts.values().sum::<usize>() as u32),
+            );
+            status.insert(
+                "Online".into(),
+                OwnedVariant::from(count(CameraState::Online)),
+            );
+            status.insert(
+                "NotCertified".into(),
+                OwnedVariant::from(count(CameraState::NotCertified)),
+            );
+            status.insert(
+                "Locked".into(),
+                OwnedVariant::from(count(CameraState::Locked)),
+            );
+            status.insert(
+                "Offline".into(),
+                OwnedVariant::from(count(CameraState::Offline)),
+            );
+            status.insert(
+                "Discovered".into(),
+                OwnedVariant::from(nvr.discovered_devices().len() as u32),
+            );
+            let active = nvr
+                .recoveries()
+                .iter()
+                .filter(|f| f.step.is_active())
+                .count();
+            status.insert("Recoveries".into(), OwnedVariant::from(active as u32));
+            status.insert(
+                "DiscoveryRunning".into(),
+                OwnedVariant::from(nvr.discovery_running()),
+            );
+            Ok(status)
+        })
+        .await
+    }
+
+    /// vigild's version.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
+    /// A discovery run began.
+    #[zbus(signal)]
+    async fn discovery_started(emitter: &SignalEmitter<'_>) -> zbus::Result<()>;
+
+    /// A device was discovered, or what is known of it changed.
+    #[zbus(signal)]
+    async fn device_discovered(
+        emitter: &SignalEmitter<'_>,
+        device: HashMap<String, OwnedVariant>,
+    ) -> zbus::Result<()>;
+
+    /// A discovered device left.
+    #[zbus(signal)]
+    async fn device_gone(emitter: &SignalEmitter<'_>, key: &str) -> zbus::Result<()>;
+
+    /// A discovery run ended; the size of the discovered list.
+    #[zbus(signal)]
+    async fn discovery_finished(emitter: &SignalEmitter<'_>, devices: u32) -> zbus::Result<()>;
+}
+
+fn emitter(connection: &zbus::Connection) -> zbus::Result<SignalEmitter<'static>> {
+    SignalEmitter::new(connection, MANAGER_PATH).map(|e| e.into_owned())
+}
+
+/// Signals DiscoveryStarted.
+pub async fn emit_discovery_started(connection: &zbus::Connection) -> zbus::Result<()> {
+    Manager::discovery_started(&emitter(connection)?).await
+}
+
+/// Signals DeviceDiscovered.
+pub async fn emit_device_discovered(
+    connection: &zbus::Connection,
+    device: &DiscoveredDevice,
+) -> zbus::Result<()> {
+    Manager::device_discovered(&emitter(connection)?, device_dict(device)).await
+}
+
+/// Signals DeviceGone.
+pub async fn emit_device_gone(connection: &zbus::Connection, key: &str) -> zbus::Result<()> {
+    Manager::device_gone(&emitter(connection)?, key).await
+}
+
+/// Signals DiscoveryFinished.
+pub async fn emit_discovery_finished(
+    connection: &zbus::Connection,
+    devices: usize,
+) -> zbus::Result<()> {
+    Manager::discovery_finished(
+        &emitter(connection)?,
+        u32::try_from(devices).unwrap_or(u32::MAX),
+    )
+    .await
+}

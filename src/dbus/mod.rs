@@ -1,0 +1,368 @@
+//! The D-Bus face: `org.vigil.Nvr1` on the system bus (or a development bus), a thin adapter over the
+//! service API. One module per object: [`manager`] (`/org/vigil/Nvr1`, with the ObjectManager),
+//! [`camera`] (`/org/vigil/Nvr1/camera/<id>`), [`recovery`] (`/org/vigil/Nvr1/recovery/<id>`).
+//! Every call is authorized ([`auth`]) from the caller's credentials as the bus reports them, and
+//! refused with a named error ([`error`]). No secret is ever a property, a signal or error text.
+//!
+//! A task follows the service's events and keeps the object tree and its PropertiesChanged signals in
+//! step; object properties are read from the service when asked, never copied.
+
+pub mod auth;
+pub mod camera;
+pub mod error;
+pub mod manager;
+pub mod proxy;
+pub mod recovery;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use zbus::{OwnedObjectPath, OwnedVariant, Variant};
+
+use crate::clock::unix_secs;
+use crate::model::{AddedCamera, CameraId, DiscoveredDevice, NvrEvent};
+use crate::recovery::flow::RecoveryId;
+use crate::service::Nvr;
+use auth::{AccessGroups, Authorizer};
+
+/// The well-known bus name.
+pub const BUS_NAME: &str = "org.vigil.Nvr1";
+/// The manager object's path.
+pub const MANAGER_PATH: &str = "/org/vigil/Nvr1";
+/// Calls handled at once; more wait their turn, so a flood cannot crowd out the camera monitors.
+const CALLS_IN_FLIGHT: usize = 32;
+
+/// Which bus to serve on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusChoice {
+    /// The system bus (production).
+    System,
+    /// The session bus (development).
+    Session,
+    /// A bus at this address (tests).
+    Address(String),
+}
+
+/// What every object shares: the service, the authorizer and the call gate.
+#[derive(Clone)]
+pub struct Shared {
+    /// The service API.
+    pub nvr: Nvr,
+    /// Who may call.
+    pub auth: Arc<Authorizer>,
+    /// Bounds calls in flight.
+    pub gate: Arc<Semaphore>,
+}
+
+/// A running D-Bus face.
+pub struct DbusService {
+    connection: zbus::Connection,
+    tree: tokio::task::JoinHandle<()>,
+}
+
+impl DbusService {
+    /// The bus connection.
+    pub fn connection(&self) -> &zbus::Connection {
+        &self.connection
+    }
+
+    /// Releases the name and closes the connection. (Not a graceful shutdown: the objects hold
+    /// clones of the connection, so waiting for every clone to drop would never end.)
+    pub async fn stop(self) {
+        self.tree.abort();
+        let _ = self.tree.await;
+        let _ = self.connection.release_name(BUS_NAME).await;
+        let _ = self.connection.close().await;
+    }
+}
+
+/// Object path of an added camera.
+pub fn camera_path(id: CameraId) -> OwnedObjectPath {
+    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/camera/{}", id.0))
+        .unwrap_or_else(|_| OwnedObjectPath::try_from(MANAGER_PATH).unwrap_or_default())
+}
+
+/// Object path of a recovery flow.
+pub fn recovery_path(id: RecoveryId) -> OwnedObjectPath {
+    OwnedObjectPath::try_from(format!("{MANAGER_PATH}/recovery/{}", id.0))
+        .unwrap_or_else(|_| OwnedObjectPath::try_from(MANAGER_PATH).unwrap_or_default())
+}
+
+/// The camera id in a camera object path.
+pub fn camera_id_of(path: &str) -> Option<CameraId> {
+    path.strip_prefix(&format!("{MANAGER_PATH}/camera/"))?
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(CameraId)
+}
+
+/// The "no object" path.
+pub fn no_object() -> OwnedObjectPath {
+    OwnedObjectPath::try_from("/").unwrap_or_default()
+}
+
+/// A string as a variant.
+pub fn text(value: impl Into<String>) -> OwnedVariant {
+    OwnedVariant::from(zbus::Str::from(value.into()))
+}
+
+/// A list of strings as a variant.
+pub fn texts(values: Vec<String>) -> OwnedVariant {
+    OwnedVariant::try_from(Variant::from(values)).unwrap_or_else(|_| text(""))
+}
+
+/// Seconds since the epoch, 0 for none.
+pub fn epoch(time: Option<SystemTime>) -> i64 {
+    time.map(unix_secs).unwrap_or(0)
+}
+
+/// An added camera as a dictionary (ListCameras).
+pub fn camera_dict(camera: &AddedCamera) -> HashMap<String, OwnedVariant> {
+    let mut d = HashMap::new();
+    d.insert("Id".into(), OwnedVariant::from(camera.id.0));
+    d.insert("Status".into(), text(camera.status.state.as_str()));
+    d.insert(
+        "Certified".into(),
+        OwnedVariant::from(camera.status.certified()),
+    );
+    d.insert(
+        "CredentialsRejected".into(),
+        OwnedVariant::from(camera.status.credentials_rejected),
+    );
+    d.insert(
+        "LastError".into(),
+        text(camera.status.last_error.clone().unwrap_or_default()),
+    );
+    d.insert(
+        "LastErrorAt".into(),
+        OwnedVariant::from(epoch(camera.status.last_error_at)),
+    );
+    d.insert(
+        "Manufacturer".into(),
+        text(camera.identity.manufacturer.clone()),
+    );
+    d.insert("Model".into(), text(camera.identity.model.clone()));
+    d.insert("Serial".into(), text(camera.identity.serial.clone()));
+    d.insert("Firmware".into(), text(camera.identity.firmware.clone()));
+    d.insert(
+        "Mac".into(),
+        text(camera.identity.mac.clone().unwrap_or_default()),
+    );
+    d.insert("Address".into(), text(camera.address.to_string()));
+    d.insert("Username".into(), text(camera.username.clone()));
+    d
+}
+
+/// A discovered device as a dictionary (ListDiscovered, DeviceDiscovered).
+pub fn device_dict(device: &DiscoveredDevice) -> HashMap<String, OwnedVariant> {
+    let mut d = HashMap::new();
+    d.insert("Key".into(), text(device.key.clone()));
+    d.insert("Host".into(), text(device.address.host.clone()));
+    d.insert("Port".into(), OwnedVariant::from(device.address.port));
+    d.insert("Address".into(), text(device.address.to_string()));
+    d.insert(
+        "Manufacturer".into(),
+        text(device.identity.manufacturer.clone()),
+    );
+    d.insert("Model".into(), text(device.identity.model.clone()));
+    d.insert("Serial".into(), text(device.identity.serial.clone()));
+    d.insert("Firmware".into(), text(device.identity.firmware.clone()));
+    d.insert(
+        "Mac".into(),
+        text(device.identity.mac.clone().unwrap_or_default()),
+    );
+    d.insert("Inactive".into(), OwnedVariant::from(device.inactive));
+    d.insert(
+        "InformationComplete".into(),
+        OwnedVariant::from(device.information_complete),
+    );
+    d.insert(
+        "AddedAs".into(),
+        OwnedVariant::from(zbus::ObjectPath::from(
+            device.added_as.map(camera_path).unwrap_or_else(no_object),
+        )),
+    );
+    d.insert(
+        "LastSeen".into(),
+        OwnedVariant::from(unix_secs(device.last_seen)),
+    );
+    d
+}
+
+/// Connects to `bus`, serves every object, takes the name, and keeps the tree in step with `nvr` until
+/// `shutdown`. Fails when the name cannot be owned (another vigild, or no permission).
+pub async fn serve(
+    nvr: Nvr,
+    bus: &BusChoice,
+    groups: AccessGroups,
+    shutdown: CancellationToken,
+) -> zbus::Result<DbusService> {
+    let builder = match bus {
+        BusChoice::System => zbus::connection::Builder::system(),
+        BusChoice::Session => zbus::connection::Builder::session(),
+        BusChoice::Address(address) => zbus::connection::Builder::address(address.as_str()),
+    };
+    // Subscribe before the objects are registered, so no change slips between the two.
+    let events = nvr.subscribe();
+    let connection = builder.build().await?;
+    let shared = Shared {
+        nvr: nvr.clone(),
+        auth: Arc::new(Authorizer::new(&connection, groups).await?),
+        gate: Arc::new(Semaphore::new(CALLS_IN_FLIGHT)),
+    };
+    let server = connection.object_server();
+    server.at(MANAGER_PATH, zbus::fdo::ObjectManager).await?;
+    server
+        .at(MANAGER_PATH, manager::Manager::new(shared.clone()))
+        .await?;
+    for camera in nvr.added_cameras() {
+        server
+            .at(
+                camera_path(camera.id),
+                camera::Camera::new(shared.clone(), camera.id),
+            )
+            .await?;
+    }
+    for flow in nvr.recoveries() {
+        server
+            .at(
+                recovery_path(flow.id),
+                recovery::Recovery::new(shared.clone(), flow.id),
+            )
+            .await?;
+    }
+    connection.request_name(BUS_NAME).await?;
+    tracing::info!(name = BUS_NAME, "D-Bus name owned");
+    let tree = tokio::spawn(follow(connection.clone(), shared, events, shutdown));
+    Ok(DbusService { connection, tree })
+}
+
+/// Keeps the object tree and its signals in step with the service's events.
+async fn follow(
+    connection: zbus::Connection,
+    shared: Shared,
+    mut events: broadcast::Receiver<NvrEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.recv() => event,
+        };
+        let result = match event {
+            Ok(event) => apply(&connection, &shared, event).await,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "D-Bus face fell behind the service; re-reading everything"
+                );
+                resync(&connection, &shared).await
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "D-Bus object tree update failed");
+        }
+    }
+}
+
+async fn apply(
+    connection: &zbus::Connection,
+    shared: &Shared,
+    event: NvrEvent,
+) -> zbus::Result<()> {
+    let server = connection.object_server();
+    match event {
+        NvrEvent::CameraAdded { camera } => {
+            server
+                .at(
+                    camera_path(camera.id),
+                    camera::Camera::new(shared.clone(), camera.id),
+                )
+                .await?;
+        }
+        NvrEvent::CameraUpdated { camera } => {
+            camera::emit_all_changed(connection, camera.id).await?
+        }
+        NvrEvent::CameraStatusChanged { id, .. } => {
+            camera::emit_status_changed(connection, id).await?
+        }
+        NvrEvent::CameraRemoved { id } => {
+            let _ = server.remove::<camera::Camera, _>(camera_path(id)).await;
+        }
+        NvrEvent::RecoveryChanged { flow } => {
+            let path = recovery_path(flow.id);
+            if server
+                .interface::<_, recovery::Recovery>(&path)
+                .await
+                .is_ok()
+            {
+                recovery::emit_changed(connection, flow.id).await?;
+            } else {
+                server
+                    .at(path, recovery::Recovery::new(shared.clone(), flow.id))
+                    .await?;
+            }
+        }
+        NvrEvent::DiscoveryStarted => manager::emit_discovery_started(connection).await?,
+        NvrEvent::DeviceDiscovered { device } => {
+            manager::emit_device_discovered(connection, &device).await?
+        }
+        NvrEvent::DeviceGone { key } => manager::emit_device_gone(connection, &key).await?,
+        NvrEvent::DiscoveryFinished { devices } => {
+            manager::emit_discovery_finished(connection, devices).await?
+        }
+    }
+    Ok(())
+}
+
+/// After missed events: registers what is missing, drops what is gone, and re-announces the rest.
+async fn resync(connection: &zbus::Connection, shared: &Shared) -> zbus::Result<()> {
+    let server = connection.object_server();
+    let current: Vec<CameraId> = shared.nvr.added_cameras().iter().map(|c| c.id).collect();
+    for id in &current {
+        let path = camera_path(*id);
+        if server.interface::<_, camera::Camera>(&path).await.is_ok() {
+            camera::emit_all_changed(connection, *id).await?;
+        } else {
+            server
+                .at(path, camera::Camera::new(shared.clone(), *id))
+                .await?;
+        }
+    }
+    let managed = zbus::fdo::ObjectManagerProxy::builder(connection)
+        .destination(BUS_NAME)
+        .path(MANAGER_PATH)
+        .build()
+        .await;
+    if let Ok(proxy) = managed
+        && let Ok(objects) = proxy.get_managed_objects().await
+    {
+        for path in objects.keys() {
+            if let Some(id) = camera_id_of(path.as_str())
+                && !current.contains(&id)
+            {
+                let _ = server.remove::<camera::Camera, _>(path.as_str()).await;
+            }
+        }
+    }
+    for flow in shared.nvr.recoveries() {
+        let path = recovery_path(flow.id);
+        if server
+            .interface::<_, recovery::Recovery>(&path)
+            .await
+            .is_ok()
+        {
+            recovery::emit_changed(connection, flow.id).await?;
+        } else {
+            server
+                .at(path, recovery::Recovery::new(shared.clone(), flow.id))
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Client proxies for `org.vigil.Nvr1`, used by vigilctl, the tests and the benchmarks.
+
+use std::collections::HashMap;
+
+use zbus::{OwnedObjectPath, OwnedVariant};
+
+/// `org.vigil.Nvr1.Manager`.
+#[zbus::proxy(
+    interface = "org.vigil.Nvr1.Manager",
+    default_service = "org.vigil.Nvr1",
+    default_path = "/org/vigil/Nvr1"
+)]
+pub trait Manager {
+    /// ListCameras.
+    fn list_cameras(&self) -> zbus::Result<Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>>;
+    /// ListDiscovered.
+    fn list_discovered(&self) -> zbus::Result<Vec<HashMap<String, OwnedVariant>>>;
+    /// Discover.
+    fn discover(&self, targets: &[&str]) -> zbus::Result<u32>;
+    /// AddCamera.
+    fn add_camera(
+        &self,
+        host: &str,
+        port: u16,
+        username: &str,
+        password: &str,
+    ) -> zbus::Result<OwnedObjectPath>;
+    /// AddDiscovered.
+    fn add_discovered(
+        &self,
+        key: &str,
+        username: &str,
+        password: &str,
+    ) -> zbus::Result<OwnedObjectPath>;
+    /// RemoveCamera.
+    fn remove_camera(&self, camera: &zbus::ObjectPath<'_>) -> zbus::Result<()>;
+    /// ActivateCamera.
+    fn activate_camera(
+        &self,
+        key: &str,
+        password: &str,
+        confirmation: &str,
+        reset_email: &str,
+        add: bool,
+    ) -> zbus::Result<(bool, OwnedObjectPath)>;
+    /// StartRecovery.
+    fn start_recovery(&self, key: &str) -> zbus::Result<OwnedObjectPath>;
+    /// RemoveAndStartRecovery.
+    fn remove_and_start_recovery(&self, key: &str) -> zbus::Result<OwnedObjectPath>;
+    /// ChangePasswords.
+    fn change_passwords(
+        &self,
+        cameras: &[zbus::ObjectPath<'_>],
+        password: &str,
+        confirmation: &str,
+    ) -> zbus::Result<Vec<(OwnedObjectPath, bool, String)>>;
+    /// CheckPassword.
+    fn check_password(
+        &self,
+        password: &str,
+        username: &str,
+    ) -> zbus::Result<(bool, String, Vec<String>)>;
+    /// GetAuditLog.
+    fn get_audit_log(
+        &self,
+        limit: u32,
+    ) -> zbus::Result<Vec<(i64, i64, String, String, String, String)>>;
+    /// VerifyAuditLog.
+    fn verify_audit_log(&self) -> zbus::Result<u32>;
+    /// Status.
+    fn status(&self) -> zbus::Result<HashMap<String, OwnedVariant>>;
+    /// Version.
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+    /// DeviceDiscovered.
+    #[zbus(signal)]
+    fn device_discovered(&self, device: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    /// DiscoveryFinished.
+    #[zbus(signal)]
+    fn discovery_finished(&self, devices: u32) -> zbus::Result<()>;
+}
+
+/// `org.vigil.Nvr1.Camera`.
+#[zbus::proxy(
+    interface = "org.vigil.Nvr1.Camera",
+    default_service = "org.vigil.Nvr1"
+)]
+pub trait Camera {
+    /// EditCredentials.
+    fn edit_credentials(&self, username: &str, password: &str) -> zbus::Result<()>;
+    /// ChangePassword.
+    fn change_password(&self, password: &str, confirmation: &str) -> zbus::Result<()>;
+    /// Remove.
+    fn remove(&self) -> zbus::Result<()>;
+    /// Status.
+    #[zbus(property)]
+    fn status(&self) -> zbus::Result<String>;
+    /// Certified.
+    #[zbus(property)]
+    fn certified(&self) -> zbus::Result<bool>;
+    /// LastError.
+    #[zbus(property)]
+    fn last_error(&self) -> zbus::Result<String>;
+    /// Serial.
+    #[zbus(property)]
+    fn serial(&self) -> zbus::Result<String>;
+    /// Model.
+    #[zbus(property)]
+    fn model(&self) -> zbus::Result<String>;
+}
+
+/// `org.vigil.Nvr1.Recovery`.
+#[zbus::proxy(
+    interface = "org.vigil.Nvr1.Recovery",
+    default_service = "org.vigil.Nvr1"
+)]
+pub trait Recovery {
+    /// SendCode.
+    fn send_code(&self) -> zbus::Result<()>;
+    /// NewCode.
+    fn new_code(&self) -> zbus::Result<()>;
+    /// VerifyCode.
+    fn verify_code(&self, code: &str) -> zbus::Result<()>;
+    /// VerifySupportCode.
+    fn verify_support_code(&self, code: &str) -> zbus::Result<()>;
+    /// SetPassword.
+    fn set_password(&self, password: &str, confirmation: &str) -> zbus::Result<OwnedObjectPath>;
+    /// Cancel.
+    fn cancel(&self) -> zbus::Result<()>;
+    /// Step.
+    #[zbus(property)]
+    fn step(&self) -> zbus::Result<String>;
+    /// Serial.
+    #[zbus(property)]
+    fn serial(&self) -> zbus::Result<String>;
+    /// Model.
+    #[zbus(property)]
+    fn model(&self) -> zbus::Result<String>;
+    /// MaskedEmail.
+    #[zbus(property)]
+    fn masked_email(&self) -> zbus::Result<String>;
+    /// Internet.
+    #[zbus(property)]
+    fn internet(&self) -> zbus::Result<bool>;
+    /// Methods.
+    #[zbus(property)]
+    fn methods(&self) -> zbus::Result<Vec<String>>;
+    /// CameraDate.
+    #[zbus(property)]
+    fn camera_date(&self) -> zbus::Result<String>;
+    /// ExpiresAt.
+    #[zbus(property)]
+    fn expires_at(&self) -> zbus::Result<i64>;
+    /// AttemptsLeft.
+    #[zbus(property)]
+    fn attempts_left(&self) -> zbus::Result<u32>;
+    /// QrPayload.
+    #[zbus(property)]
+    fn qr_payload(&self) -> zbus::Result<String>;
+    /// CodeSentTo.
+    #[zbus(property)]
+    fn code_sent_to(&self) -> zbus::Result<String>;
+    /// Failure.
+    #[zbus(property)]
+    fn failure(&self) -> zbus::Result<String>;
+    /// ResultCamera.
+    #[zbus(property)]
+    fn result_camera(&self) -> zbus::Result<OwnedObjectPath>;
+}

@@ -1,0 +1,748 @@
+//! The D-Bus API against a real dbus-daemon with a system-bus-like policy and the shipped policy file:
+//! introspection and calls from busctl and gdbus, authorization of unprivileged callers (other uids via
+//! setpriv), signals, bad arguments, a flood of calls, and vigilctl end to end.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+use vigil::dbus::auth::AccessGroups;
+use vigil::dbus::proxy::{CameraProxy, ManagerProxy};
+use vigil::dbus::{BusChoice, DbusService};
+use vigil::model::CameraState;
+
+use crate::bus::{ADMIN_GROUP, As, READ_GROUP, TestBus, command_as};
+use crate::mailbox::{SmtpServer, python_or_skip};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator};
+
+const VIGILCTL: &str = env!("CARGO_BIN_EXE_vigilctl");
+const PERIOD: Duration = Duration::from_millis(300);
+const NEW_PASSWORD: &str = "Quiet-Falcon-83";
+
+struct Rig {
+    bus: TestBus,
+    h: Harness,
+    service: DbusService,
+    client: zbus::Connection,
+    stop: CancellationToken,
+}
+
+async fn rig(cameras: usize, adjust: impl FnOnce(&mut vigil::sim::SimConfig)) -> Option<Rig> {
+    if let Err(why) = crate::bus::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the D-Bus tests: {why}"
+        );
+        eprintln!("SKIPPED D-Bus test: {why}");
+        return None;
+    }
+    let bus = TestBus::start();
+    let h = Harness::start(simulator(cameras, adjust).await, PERIOD).await;
+    let stop = CancellationToken::new();
+    let service = vigil::dbus::serve(
+        h.nvr.clone(),
+        &BusChoice::Address(bus.address.clone()),
+        AccessGroups::resolve(READ_GROUP, ADMIN_GROUP),
+        stop.clone(),
+    )
+    .await
+    .expect("vigild serves on the test bus");
+    let client = zbus::connection::Builder::address(bus.address.as_str())
+        .build()
+        .await
+        .expect("client connects");
+    Some(Rig {
+        bus,
+        h,
+        service,
+        client,
+        stop,
+    })
+}
+
+impl Rig {
+    async fn finish(self) {
+        self.stop.cancel();
+        self.service.stop().await;
+        self.h.stop().await;
+        drop(self.bus);
+    }
+
+    fn busctl(&self, who: As, args: &[&str]) -> Output {
+        command_as(who, "busctl")
+            .arg(format!("--address={}", self.bus.address))
+            .args(args)
+            .output()
+            .expect("busctl runs")
+    }
+
+    fn call(
+        &self,
+        who: As,
+        path: &str,
+        interface: &str,
+        method: &str,
+        signature_and_args: &[&str],
+    ) -> Output {
+        let mut args = vec!["call", "org.vigil.Nvr1", path, interface, method];
+        args.extend_from_slice(signature_and_args);
+        self.busctl(who, &args)
+    }
+
+    /// Calls with gdbus, which reports the D-Bus error name; `args` are GVariant literals.
+    fn gdbus(&self, who: As, path: &str, method: &str, args: &[&str]) -> Output {
+        command_as(who, "gdbus")
+            .args([
+                "call",
+                "--address",
+                &self.bus.address,
+                "--dest",
+                "org.vigil.Nvr1",
+            ])
+            .args(["--object-path", path, "--method", method])
+            .args(args)
+            .output()
+            .expect("gdbus runs")
+    }
+
+    fn vigilctl(&self, who: As, args: &[&str]) -> Output {
+        command_as(who, VIGILCTL)
+            .arg(format!("--address={}", self.bus.address))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("vigilctl runs")
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+const MANAGER: &str = "org.vigil.Nvr1.Manager";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busctl_and_gdbus_introspect_and_call_it() {
+    let Some(rig) = rig(2, |_| {}).await else {
+        return;
+    };
+    rig.h.add(0).await;
+    rig.h
+        .nvr
+        .refresh_discovery(&[])
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
+    rig.h
+        .nvr
+        .start_recovery(&key, &vigil::model::Actor::System)
+        .await
+        .unwrap();
+    let introspection = text(&rig.busctl(
+        As::Root,
+        &["introspect", "org.vigil.Nvr1", "/org/vigil/Nvr1"],
+    ));
+    for expected in [
+        "org.vigil.Nvr1.Manager",
+        "org.freedesktop.DBus.ObjectManager",
+        ".ListCameras",
+        ".StartRecovery",
+        ".DeviceDiscovered",
+    ] {
+        assert!(
+            introspection.contains(expected),
+            "{expected} missing:\n{introspection}"
+        );
+    }
+    let camera = text(&rig.busctl(
+        As::Root,
+        &["introspect", "org.vigil.Nvr1", "/org/vigil/Nvr1/camera/1"],
+    ));
+    for expected in [
+        ".Status",
+        ".Certified",
+        ".Model",
+        ".Serial",
+        ".Firmware",
+        ".Address",
+        ".LastError",
+        "emits-change",
+    ] {
+        assert!(camera.contains(expected), "{expected} missing:\n{camera}");
+    }
+    assert!(
+        !camera
+            .lines()
+            .any(|l| l.contains(" property ") && l.to_lowercase().contains("password")),
+        "no password property:\n{camera}"
+    );
+
+    let gdbus = std::process::Command::new("gdbus")
+        .args([
+            "call",
+            "--address",
+            &rig.bus.address,
+            "--dest",
+            "org.vigil.Nvr1",
+        ])
+        .args([
+            "--object-path",
+            "/org/vigil/Nvr1",
+            "--method",
+            "org.vigil.Nvr1.Manager.Status",
+        ])
+        .output()
+        .unwrap();
+    let status = text(&gdbus);
+    assert!(gdbus.status.success(), "{status}");
+    assert!(
+        status.contains("'Cameras': <uint32 1>") && status.contains("'Online': <uint32 1>"),
+        "{status}"
+    );
+    let property = std::process::Command::new("gdbus")
+        .args([
+            "introspect",
+            "--address",
+            &rig.bus.address,
+            "--dest",
+            "org.vigil.Nvr1",
+        ])
+        .args(["--object-path", "/org/vigil/Nvr1/camera/1"])
+        .output()
+        .unwrap();
+    let shown = text(&property);
+    assert!(shown.contains("readonly s Status = 'online'"), "{shown}");
+    assert!(shown.contains(&format!(
+        "readonly s Serial = '{}'",
+        rig.h.sim.cameras()[0].identity().serial
+    )));
+
+    // The interface files shipped under systemd/ are exactly what vigild serves.
+    for (path, interface) in [
+        ("/org/vigil/Nvr1", "org.vigil.Nvr1.Manager"),
+        ("/org/vigil/Nvr1/camera/1", "org.vigil.Nvr1.Camera"),
+        ("/org/vigil/Nvr1/recovery/1", "org.vigil.Nvr1.Recovery"),
+    ] {
+        check_interface_file(&rig, path, interface).await;
+    }
+    rig.finish().await;
+}
+
+/// Compares `systemd/<interface>.xml` with the live introspection (VIGIL_UPDATE_INTERFACES=1 rewrites it).
+async fn check_interface_file(rig: &Rig, path: &str, interface: &str) {
+    let proxy = zbus::fdo::IntrospectableProxy::builder(&rig.client)
+        .destination("org.vigil.Nvr1")
+        .path(path)
+        .build()
+        .await
+        .unwrap();
+    let xml = proxy.introspect().await.unwrap();
+    let start = xml
+        .find(&format!("<interface name=\"{interface}\">"))
+        .expect("interface in introspection");
+    let end = xml[start..].find("</interface>").unwrap() + start + "</interface>".len();
+    let live = format!(
+        "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n \
+         \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n  {}\n</node>\n",
+        &xml[start..end]
+    );
+    let file = format!("{}/systemd/{interface}.xml", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("VIGIL_UPDATE_INTERFACES").is_some() {
+        std::fs::write(&file, &live).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(
+        shipped, live,
+        "{file} is out of date; rerun with VIGIL_UPDATE_INTERFACES=1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprivileged_callers_may_read_but_never_change() {
+    let Some(rig) = rig(2, |_| {}).await else {
+        return;
+    };
+    rig.h.add(0).await;
+    rig.h
+        .nvr
+        .refresh_discovery(&[])
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
+    let manager = ManagerProxy::new(&rig.client).await.unwrap();
+    let flow = manager.start_recovery(&key).await.unwrap();
+    let flow = flow.as_str().to_owned();
+
+    // Someone in neither group does not even reach vigild: the bus policy stops them.
+    let outsider = rig.call(As::Outsider, "/org/vigil/Nvr1", MANAGER, "ListCameras", &[]);
+    assert!(!outsider.status.success());
+    assert!(
+        text(&outsider).contains("denied") || text(&outsider).contains("Access"),
+        "{}",
+        text(&outsider)
+    );
+
+    // A member of the read group reads...
+    let read = rig.call(As::Reader, "/org/vigil/Nvr1", MANAGER, "ListCameras", &[]);
+    assert!(read.status.success(), "{}", text(&read));
+    assert!(text(&read).contains(&rig.h.sim.cameras()[0].identity().serial));
+    for method in ["ListDiscovered", "Status", "VerifyAuditLog"] {
+        let out = rig.call(As::Reader, "/org/vigil/Nvr1", MANAGER, method, &[]);
+        assert!(out.status.success(), "{method}: {}", text(&out));
+    }
+    let property = rig.busctl(
+        As::Reader,
+        &[
+            "get-property",
+            "org.vigil.Nvr1",
+            "/org/vigil/Nvr1/camera/1",
+            "org.vigil.Nvr1.Camera",
+            "Status",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&property.stdout).trim(),
+        "s \"online\""
+    );
+
+    // ...and is refused every change, before any argument is looked at.
+    let camera = "/org/vigil/Nvr1/camera/1";
+    let mutating: Vec<(&str, &str, &str, Vec<&str>)> = vec![
+        ("/org/vigil/Nvr1", MANAGER, "Discover", vec!["as", "0"]),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "AddCamera",
+            vec!["sqss", "10.0.0.1", "80", "admin", "x"],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "AddDiscovered",
+            vec!["sss", &key, "admin", "x"],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "RemoveCamera",
+            vec!["o", camera],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "ActivateCamera",
+            vec!["ssssb", &key, "x", "x", "a@b.com", "true"],
+        ),
+        ("/org/vigil/Nvr1", MANAGER, "StartRecovery", vec!["s", &key]),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "RemoveAndStartRecovery",
+            vec!["s", &key],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "ChangePasswords",
+            vec!["aoss", "1", camera, "x", "x"],
+        ),
+        (
+            camera,
+            "org.vigil.Nvr1.Camera",
+            "EditCredentials",
+            vec!["ss", "admin", "x"],
+        ),
+        (
+            camera,
+            "org.vigil.Nvr1.Camera",
+            "ChangePassword",
+            vec!["ss", "x", "x"],
+        ),
+        (camera, "org.vigil.Nvr1.Camera", "Remove", vec![]),
+        (&flow, "org.vigil.Nvr1.Recovery", "SendCode", vec![]),
+        (&flow, "org.vigil.Nvr1.Recovery", "NewCode", vec![]),
+        (
+            &flow,
+            "org.vigil.Nvr1.Recovery",
+            "VerifyCode",
+            vec!["s", "12345678"],
+        ),
+        (
+            &flow,
+            "org.vigil.Nvr1.Recovery",
+            "VerifySupportCode",
+            vec!["s", "1234567890"],
+        ),
+        (
+            &flow,
+            "org.vigil.Nvr1.Recovery",
+            "SetPassword",
+            vec!["ss", NEW_PASSWORD, NEW_PASSWORD],
+        ),
+        (&flow, "org.vigil.Nvr1.Recovery", "Cancel", vec![]),
+    ];
+    for (path, interface, method, args) in &mutating {
+        let out = rig.call(As::Reader, path, interface, method, args);
+        assert!(!out.status.success(), "{method} must be refused");
+        assert!(
+            text(&out).contains("this call needs membership in group src"),
+            "{method}: {}",
+            text(&out)
+        );
+    }
+    assert_eq!(rig.h.nvr.added_cameras().len(), 1, "nothing changed");
+    assert_eq!(
+        rig.h.nvr.recoveries()[0].step,
+        vigil::recovery::flow::RecoveryStep::AwaitingCode
+    );
+
+    // A member of the admin group may change things, as the audit log records by uid.
+    let (host, port) = rig.h.address(1);
+    let out = rig.call(
+        As::Admin,
+        "/org/vigil/Nvr1",
+        MANAGER,
+        "AddCamera",
+        &["sqss", &host, &port.to_string(), "admin", CAMERA_PASSWORD],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rig.h.nvr.added_cameras().len(), 2);
+    let cancel = rig.call(As::Admin, &flow, "org.vigil.Nvr1.Recovery", "Cancel", &[]);
+    assert!(cancel.status.success(), "{}", text(&cancel));
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_follow_status_changes_and_new_cameras() {
+    let Some(rig) = rig(2, |_| {}).await else {
+        return;
+    };
+    let camera = rig.h.add(0).await;
+    let proxy = CameraProxy::builder(&rig.client)
+        .path(vigil::dbus::camera_path(camera.id))
+        .build()
+        .await
+        .unwrap();
+    let mut status = proxy.receive_status_changed().await;
+    assert_eq!(
+        status.next().await.unwrap().get().await.unwrap(),
+        "online",
+        "current value first"
+    );
+    let objects = zbus::fdo::ObjectManagerProxy::builder(&rig.client)
+        .destination("org.vigil.Nvr1")
+        .path("/org/vigil/Nvr1")
+        .build()
+        .await
+        .unwrap();
+    let mut added = objects.receive_interfaces_added().await.unwrap();
+
+    rig.h.sim.cameras()[0].set_password_directly("admin", "Changed-There-55");
+    let changed = tokio::time::timeout(Duration::from_secs(5), status.next())
+        .await
+        .expect("PropertiesChanged within 5 s")
+        .unwrap();
+    assert_eq!(changed.get().await.unwrap(), "not_certified");
+    assert!(!proxy.certified().await.unwrap());
+    assert!(
+        proxy
+            .last_error()
+            .await
+            .unwrap()
+            .contains("Edit the credentials")
+    );
+
+    let second = rig.h.add(1).await;
+    let signal = tokio::time::timeout(Duration::from_secs(5), added.next())
+        .await
+        .expect("InterfacesAdded within 5 s")
+        .unwrap();
+    let args = signal.args().unwrap();
+    assert_eq!(
+        args.object_path().as_str(),
+        vigil::dbus::camera_path(second.id).as_str()
+    );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_get_invalid_argument_and_nothing_changes() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let long_host = format!("'{}'", "h".repeat(1000));
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "AddCamera",
+            vec!["''", "80", "'admin'", "'x'"],
+            "InvalidArgument",
+        ),
+        (
+            "AddCamera",
+            vec!["'10.0.0.1'", "0", "'admin'", "'x'"],
+            "InvalidArgument",
+        ),
+        (
+            "AddCamera",
+            vec![&long_host, "80", "'admin'", "'x'"],
+            "InvalidArgument",
+        ),
+        (
+            "AddCamera",
+            vec!["'10.0.0.1'", "80", "''", "'x'"],
+            "InvalidArgument",
+        ),
+        (
+            "AddCamera",
+            vec!["'10.0.0.1\\n'", "80", "'admin'", "'x'"],
+            "InvalidArgument",
+        ),
+        (
+            "AddCamera",
+            vec!["'127.0.0.1'", "1", "'admin'", "'x'"],
+            "Unreachable",
+        ),
+        (
+            "RemoveCamera",
+            vec!["objectpath '/org/vigil/Nvr1/camera/999'"],
+            "NotFound",
+        ),
+        (
+            "RemoveCamera",
+            vec!["objectpath '/org/vigil/Nvr1'"],
+            "InvalidArgument",
+        ),
+        ("StartRecovery", vec!["'urn:uuid:nothing'"], "NotFound"),
+        ("Discover", vec!["['10.0.0.0/8']"], "InvalidArgument"),
+        ("GetAuditLog", vec!["0"], "InvalidArgument"),
+        (
+            "ChangePasswords",
+            vec!["[objectpath '/org/vigil/Nvr1/camera/1']", "'a'", "'b'"],
+            "PasswordMismatch",
+        ),
+    ];
+    for (method, args, expected) in cases {
+        let out = rig.gdbus(
+            As::Root,
+            "/org/vigil/Nvr1",
+            &format!("{MANAGER}.{method}"),
+            &args,
+        );
+        assert!(!out.status.success(), "{method} {args:?} must fail");
+        let shown = text(&out);
+        assert!(
+            shown.contains(&format!("org.vigil.Nvr1.Error.{expected}")),
+            "{method} {args:?}: {shown}"
+        );
+        assert!(!shown.contains("'x'"), "no argument echoed");
+    }
+    // Wrong argument types never reach vigild's code.
+    let wrong = rig.call(
+        As::Root,
+        "/org/vigil/Nvr1",
+        MANAGER,
+        "AddCamera",
+        &["ssss", "h", "80", "a", "x"],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong).contains("Signature mismatch"),
+        "{}",
+        text(&wrong)
+    );
+    assert!(rig.h.nvr.added_cameras().is_empty());
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_calls_does_not_starve_the_camera_monitor() {
+    let Some(rig) = rig(2, |_| {}).await else {
+        return;
+    };
+    let watched = rig.h.add(0).await;
+    rig.h.add(1).await;
+    let flooding = CancellationToken::new();
+    let mut flooders = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let client = zbus::connection::Builder::address(rig.bus.address.as_str())
+            .build()
+            .await
+            .unwrap();
+        let stop = flooding.clone();
+        flooders.spawn(async move {
+            let manager = ManagerProxy::new(&client).await.unwrap();
+            let mut calls = 0u64;
+            while !stop.is_cancelled() {
+                let _ = manager.list_cameras().await;
+                calls += 1;
+            }
+            calls
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let checks_before = rig.h.sim.cameras()[1].stats().requests;
+    rig.h.sim.cameras()[0].set_password_directly("admin", "Changed-There-55");
+    rig.h
+        .wait_for_state(
+            watched.id,
+            CameraState::NotCertified,
+            Duration::from_secs(5),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let checks = rig.h.sim.cameras()[1].stats().requests - checks_before;
+    flooding.cancel();
+    let mut calls = 0;
+    while let Some(Ok(n)) = flooders.join_next().await {
+        calls += n;
+    }
+    assert!(calls > 100, "it was a flood: {calls} calls");
+    // Two requests a check, one check per 300 ms: at least four checks in the 2+ seconds.
+    assert!(
+        checks >= 8,
+        "the other camera was still checked during the flood: {checks} requests"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigilctl_lists_reports_and_exits_with_documented_codes() {
+    let Some(rig) = rig(2, |c| c.inactive = 1).await else {
+        return;
+    };
+    rig.h.add(0).await;
+    let cameras = rig.vigilctl(As::Reader, &["cameras"]);
+    assert!(cameras.status.success(), "{}", text(&cameras));
+    let table = String::from_utf8_lossy(&cameras.stdout);
+    assert!(table.starts_with("ID  STATUS"), "{table}");
+    assert!(table.contains("online") && table.contains(&rig.h.sim.cameras()[0].identity().serial));
+    let json = rig.vigilctl(As::Reader, &["--json", "cameras"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(parsed[0]["Status"], "online");
+    assert_eq!(parsed[0]["Certified"], true);
+
+    let refused = rig.vigilctl(As::Reader, &["remove", "1"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
+    assert!(text(&refused).contains("NotAuthorized"));
+    let outsider = rig.vigilctl(As::Outsider, &["status"]);
+    assert_eq!(outsider.status.code(), Some(4), "{}", text(&outsider));
+    let missing = rig.vigilctl(As::Reader, &["remove", "99"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(4),
+        "the read group cannot even try"
+    );
+    let not_found = rig.vigilctl(As::Admin, &["remove", "99"]);
+    assert_eq!(not_found.status.code(), Some(1), "{}", text(&not_found));
+    let no_bus = command_as(As::Reader, VIGILCTL)
+        .args(["--address=unix:path=/nonexistent/bus", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(no_bus.status.code(), Some(3), "{}", text(&no_bus));
+    let usage = rig.vigilctl(As::Reader, &["remove", "one"]);
+    assert_eq!(usage.status.code(), Some(2));
+
+    let discover = rig.vigilctl(As::Admin, &["discover"]);
+    assert!(discover.status.success(), "{}", text(&discover));
+    assert!(String::from_utf8_lossy(&discover.stdout).contains("inactive"));
+    let audit = rig.vigilctl(As::Reader, &["audit", "--verify"]);
+    assert!(audit.status.success(), "{}", text(&audit));
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigilctl_resets_a_forgotten_password_end_to_end() {
+    let Some(python) = python_or_skip("the vigilctl forget-password test") else {
+        return;
+    };
+    let smtp = SmtpServer::start(&python);
+    let mail = smtp.settings("camera-noreply@example.com");
+    let Some(rig) = rig(1, |c| c.smtp = Some(mail)).await else {
+        return;
+    };
+    let camera = rig.h.add(0).await;
+    rig.h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
+    rig.h
+        .wait_for_state(camera.id, CameraState::NotCertified, Duration::from_secs(5))
+        .await;
+    rig.h
+        .nvr
+        .refresh_discovery(&[])
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
+
+    // As a non-root member of the admin group, answering the prompts on standard input.
+    let mut child = command_as(As::Admin, VIGILCTL)
+        .arg(format!("--address={}", rig.bus.address))
+        .args(["forget-password", &key, "--method", "send", "--yes"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("A code was sent to") {
+                let _ = sent_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let sent = tokio::task::spawn_blocking(move || sent_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(sent.is_ok(), "vigilctl sent the code");
+    let code = smtp.nth_message(1).await.code(8).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "00000000").unwrap();
+    writeln!(stdin, "{code}").unwrap();
+    writeln!(stdin, "weakpass").unwrap();
+    writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+    writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+    drop(stdin);
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let out = reader.join().unwrap();
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{out}\n{err}");
+    assert!(out.contains("Its reset email is o***@e***.com"), "{out}");
+    assert!(out.contains("4 attempts left"), "a wrong code first: {out}");
+    assert!(
+        err.contains("It must:"),
+        "the weak password was explained: {err}"
+    );
+    assert!(
+        out.contains("Re-added camera") && out.contains("online"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&code) && !err.contains(NEW_PASSWORD),
+        "no secret echoed"
+    );
+    let readded = rig.h.nvr.added_cameras();
+    assert_eq!(readded.len(), 1);
+    assert_eq!(readded[0].status.state, CameraState::Online);
+    let audit = rig.h.nvr.audit_log(10).await.unwrap();
+    assert!(audit.iter().all(|e| e.actor == "dbus:uid=2"), "{audit:?}");
+    rig.finish().await;
+}
