@@ -46,6 +46,19 @@ enum Bench {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=200))]
         runs: u16,
     },
+    /// D-Bus call latency: ListCameras and GetManagedObjects with added cameras, against a trivial bus
+    /// call (org.freedesktop.DBus.GetId) as the floor, on a private dbus-daemon.
+    Dbus {
+        /// Simulated cameras, all added.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        cameras: u16,
+        /// Calls to time of each kind.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+        calls: u32,
+        /// The vigild binary [default: next to this one].
+        #[arg(long)]
+        vigild: Option<PathBuf>,
+    },
     /// CPU and memory of a headless vigild process monitoring added simulated cameras.
     Monitor {
         /// Simulated cameras, all added.
@@ -85,6 +98,11 @@ fn main() -> ExitCode {
                 vigild,
             } => monitor(usize::from(cameras), seconds, vigild).await,
             Bench::Recovery { runs } => recovery(usize::from(runs)).await,
+            Bench::Dbus {
+                cameras,
+                calls,
+                vigild,
+            } => dbus(usize::from(cameras), calls as usize, vigild).await,
         }
     });
     match result {
@@ -225,6 +243,181 @@ async fn fixed_wait_baseline(sim: &Simulator) -> (usize, f64) {
         found += usize::from(ok.unwrap_or(false));
     }
     (found, start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// A private session-type dbus-daemon, stopped on drop.
+struct PrivateBus {
+    address: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn private_bus() -> Result<PrivateBus, String> {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut child = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address"])
+        .arg(format!(
+            "--address=unix:path={}",
+            dir.path().join("bus").display()
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start dbus-daemon: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut address = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut address)
+        .map_err(|e| e.to_string())?;
+    Ok(PrivateBus {
+        address: address.trim().to_owned(),
+        child,
+        _dir: dir,
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn dbus(cameras: usize, calls: usize, vigild: Option<PathBuf>) -> Result<(), String> {
+    let vigild = vigild_path(vigild)?;
+    let bus = private_bus()?;
+    let sim = simulator(Ipv4Addr::new(127, 203, 0, 1), cameras, 0, 14).await?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    add_all(&sim, state.path()).await?;
+    // vigild runs as its own process, as it does on a recorder; this process is the client.
+    let config = state.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let mut daemon = Command::new(&vigild)
+        .args(["--headless", "--bus-address", &bus.address, "--config"])
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(state.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", vigild.display()))?;
+    let result = dbus_client(&bus.address, cameras, calls).await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    sim.shutdown().await;
+    result
+}
+
+async fn dbus_client(address: &str, cameras: usize, calls: usize) -> Result<(), String> {
+    let client = zbus::connection::Builder::address(address)
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    let bus_proxy = zbus::fdo::DBusProxy::new(&client)
+        .await
+        .map_err(|e| e.to_string())?;
+    for _ in 0..100 {
+        let owned = bus_proxy
+            .name_has_owner(
+                zbus::names::BusName::try_from(vigil::dbus::BUS_NAME).map_err(|e| e.to_string())?,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if owned {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let manager = vigil::dbus::proxy::ManagerProxy::new(&client)
+        .await
+        .map_err(|e| e.to_string())?;
+    let objects = zbus::fdo::ObjectManagerProxy::builder(&client)
+        .destination(vigil::dbus::BUS_NAME)
+        .path(vigil::dbus::MANAGER_PATH)
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    // Warm up connections and caches.
+    for _ in 0..20 {
+        manager.list_cameras().await.map_err(|e| e.to_string())?;
+        objects
+            .get_managed_objects()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let listed = manager
+        .list_cameras()
+        .await
+        .map_err(|e| e.to_string())?
+        .len();
+    if listed != cameras {
+        return Err(format!(
+            "ListCameras returned {listed} cameras, expected {cameras}"
+        ));
+    }
+    let mut list_us = Vec::with_capacity(calls);
+    let mut managed_us = Vec::with_capacity(calls);
+    let mut floor_us = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        manager.list_cameras().await.map_err(|e| e.to_string())?;
+        list_us.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        objects
+            .get_managed_objects()
+            .await
+            .map_err(|e| e.to_string())?;
+        managed_us.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        bus_proxy.get_id().await.map_err(|e| e.to_string())?;
+        floor_us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let mut all: Vec<f64> = list_us.iter().chain(&managed_us).copied().collect();
+    for v in [&mut all, &mut list_us, &mut managed_us, &mut floor_us] {
+        v.sort_by(f64::total_cmp);
+    }
+    let p99 = percentile(&all, 0.99);
+    let floor_p99 = percentile(&floor_us, 0.99);
+    println!(
+        "cameras={cameras} calls={} p50_us={:.0} p99_us={p99:.0} list_p50_us={:.0} list_p99_us={:.0} managed_p50_us={:.0} managed_p99_us={:.0} floor_p50_us={:.0} floor_p99_us={floor_p99:.0} p99_over_floor={:.1}",
+        all.len(),
+        percentile(&all, 0.5),
+        percentile(&list_us, 0.5),
+        percentile(&list_us, 0.99),
+        percentile(&managed_us, 0.5),
+        percentile(&managed_us, 0.99),
+        percentile(&floor_us, 0.5),
+        p99 / floor_p99.max(1.0)
+    );
+    Ok(())
+}
+
+fn vigild_path(given: Option<PathBuf>) -> Result<PathBuf, String> {
+    let path = match given {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("vigild"),
+    };
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found; build it or pass --vigild",
+            path.display()
+        ))
+    }
 }
 
 async fn recovery(runs: usize) -> Result<(), String> {

@@ -219,21 +219,21 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Cameras => {
             let cameras = manager.list_cameras().await?;
-            let rows: Vec<Value> = cameras.iter().map(|(_, d)| dict_json(d)).collect();
             if json {
-                print_json(&Value::Array(rows));
+                print_json(&json!(cameras));
             } else {
                 print_table(
                     &["ID", "STATUS", "MODEL", "SERIAL", "ADDRESS", "LAST ERROR"],
-                    rows.iter()
-                        .map(|r| {
+                    cameras
+                        .iter()
+                        .map(|c| {
                             vec![
-                                r["Id"].to_string(),
-                                text_of(&r["Status"]).replace('_', " "),
-                                text_of(&r["Model"]),
-                                text_of(&r["Serial"]),
-                                text_of(&r["Address"]),
-                                text_of(&r["LastError"]),
+                                c.id.to_string(),
+                                c.status.replace('_', " "),
+                                c.model.clone(),
+                                c.serial.clone(),
+                                c.address.clone(),
+                                c.last_error.clone(),
                             ]
                         })
                         .collect(),
@@ -244,30 +244,27 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             let refs: Vec<&str> = targets.iter().map(String::as_str).collect();
             manager.discover(&refs).await?;
             let devices = manager.list_discovered().await?;
-            let rows: Vec<Value> = devices.iter().map(dict_json).collect();
             if json {
-                print_json(&Value::Array(rows));
+                print_json(&json!(devices));
             } else {
                 print_table(
                     &["KEY", "MODEL", "SERIAL", "FIRMWARE", "ADDRESS", "STATE"],
-                    rows.iter()
-                        .map(|r| {
-                            let state = if r["Inactive"] == json!(true) {
+                    devices
+                        .iter()
+                        .map(|d| {
+                            let state = if d.inactive {
                                 "inactive".to_owned()
-                            } else if text_of(&r["AddedAs"]) != "/" {
-                                format!(
-                                    "added as {}",
-                                    text_of(&r["AddedAs"]).rsplit('/').next().unwrap_or("")
-                                )
+                            } else if d.added_as.as_str() != "/" {
+                                format!("added as {}", id_of(&d.added_as))
                             } else {
                                 String::new()
                             };
                             vec![
-                                text_of(&r["Key"]),
-                                text_of(&r["Model"]),
-                                text_of(&r["Serial"]),
-                                text_of(&r["Firmware"]),
-                                text_of(&r["Address"]),
+                                d.key.clone(),
+                                d.model.clone(),
+                                d.serial.clone(),
+                                d.firmware.clone(),
+                                d.address.clone(),
                                 state,
                             ]
                         })
@@ -679,14 +676,6 @@ fn dict_json(dict: &HashMap<String, OwnedVariant>) -> Value {
         object.insert(key.clone(), variant_json(&dict[key]));
     }
     Value::Object(object)
-}
-
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 fn print_json(value: &Value) {

@@ -1,5 +1,6 @@
-//! `org.vigil.Nvr1.Camera` at `/org/vigil/Nvr1/camera/<id>`: one added camera's status and identity as
-//! properties (PropertiesChanged when they change), and its commands: edit credentials, change its
+//! `org.vigil.Nvr1.Camera` at `/org/vigil/Nvr1/camera/<id>`: one added camera's status, certified, model,
+//! serial, firmware, address and last error as properties (PropertiesChanged when they change; the
+//! manager's ListCameras has the rest), and its commands: edit credentials, change its
 //! password with the current one, remove. The password is never a property.
 
 use std::borrow::Cow;
@@ -9,11 +10,10 @@ use zbus::message::Header;
 use zbus::names::InterfaceName;
 use zbus::{Variant, interface};
 
-use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
-use crate::dbus::{Shared, camera_path, epoch};
+use crate::dbus::{Shared, camera_path};
 use crate::model::{AddedCamera, CameraId};
 
 /// One camera object. It holds only the id; every property is read from the service when asked.
@@ -121,16 +121,6 @@ impl Camera {
         self.read(header.as_ref(), |c| c.status.certified()).await
     }
 
-    /// Whether the camera rejected the stored credentials (they are not used until changed).
-    #[zbus(property)]
-    async fn credentials_rejected(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<bool, DbusError> {
-        self.read(header.as_ref(), |c| c.status.credentials_rejected)
-            .await
-    }
-
     /// The last error, with what to do next; empty when none.
     #[zbus(property)]
     async fn last_error(
@@ -141,36 +131,6 @@ impl Camera {
             c.status.last_error.clone().unwrap_or_default()
         })
         .await
-    }
-
-    /// When the last error happened, seconds since the epoch; 0 when none.
-    #[zbus(property)]
-    async fn last_error_at(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<i64, DbusError> {
-        self.read(header.as_ref(), |c| epoch(c.status.last_error_at))
-            .await
-    }
-
-    /// When the camera entered its status, seconds since the epoch.
-    #[zbus(property)]
-    async fn status_since(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<i64, DbusError> {
-        self.read(header.as_ref(), |c| unix_secs(c.status.since))
-            .await
-    }
-
-    /// Manufacturer.
-    #[zbus(property)]
-    async fn manufacturer(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<String, DbusError> {
-        self.read(header.as_ref(), |c| c.identity.manufacturer.clone())
-            .await
     }
 
     /// Model.
@@ -200,15 +160,6 @@ impl Camera {
             .await
     }
 
-    /// MAC address; empty when unknown.
-    #[zbus(property)]
-    async fn mac(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<String, DbusError> {
-        self.read(header.as_ref(), |c| {
-            c.identity.mac.clone().unwrap_or_default()
-        })
-        .await
-    }
-
     /// `host:port` of the device service.
     #[zbus(property)]
     async fn address(
@@ -217,52 +168,20 @@ impl Camera {
     ) -> Result<String, DbusError> {
         self.read(header.as_ref(), |c| c.address.to_string()).await
     }
-
-    /// The user name the NVR logs in with.
-    #[zbus(property)]
-    async fn username(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<String, DbusError> {
-        self.read(header.as_ref(), |c| c.username.clone()).await
-    }
-
-    /// The camera's clock minus the NVR's, seconds.
-    #[zbus(property)]
-    async fn clock_offset(
-        &self,
-        #[zbus(header)] header: Option<Header<'_>>,
-    ) -> Result<i64, DbusError> {
-        self.read(header.as_ref(), |c| c.clock_offset_secs).await
-    }
 }
 
 /// The status properties, as one PropertiesChanged so clients see them change together.
-const STATUS_PROPERTIES: &[&str] = &[
-    "Status",
-    "Certified",
-    "CredentialsRejected",
-    "LastError",
-    "LastErrorAt",
-    "StatusSince",
-];
+const STATUS_PROPERTIES: &[&str] = &["Status", "Certified", "LastError"];
 
 fn property_value(camera: &AddedCamera, name: &str) -> Option<Variant<'static>> {
     Some(match name {
         "Status" => Variant::from(camera.status.state.as_str().to_owned()),
         "Certified" => Variant::from(camera.status.certified()),
-        "CredentialsRejected" => Variant::from(camera.status.credentials_rejected),
         "LastError" => Variant::from(camera.status.last_error.clone().unwrap_or_default()),
-        "LastErrorAt" => Variant::from(epoch(camera.status.last_error_at)),
-        "StatusSince" => Variant::from(unix_secs(camera.status.since)),
-        "Manufacturer" => Variant::from(camera.identity.manufacturer.clone()),
         "Model" => Variant::from(camera.identity.model.clone()),
         "Serial" => Variant::from(camera.identity.serial.clone()),
         "Firmware" => Variant::from(camera.identity.firmware.clone()),
-        "Mac" => Variant::from(camera.identity.mac.clone().unwrap_or_default()),
         "Address" => Variant::from(camera.address.to_string()),
-        "Username" => Variant::from(camera.username.clone()),
-        "ClockOffset" => Variant::from(camera.clock_offset_secs),
         _ => return None,
     })
 }
@@ -289,8 +208,7 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
     .await
 }
 
-/// Signals a status change (Status, Certified, CredentialsRejected, LastError, LastErrorAt,
-/// StatusSince), in one PropertiesChanged.
+/// Signals a status change (Status, Certified, LastError), in one PropertiesChanged.
 pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     emit(connection, id, STATUS_PROPERTIES).await
 }
@@ -298,15 +216,6 @@ pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) ->
 /// Signals every property that can change, in one PropertiesChanged.
 pub async fn emit_all_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     let mut names = STATUS_PROPERTIES.to_vec();
-    names.extend([
-        "Manufacturer",
-        "Model",
-        "Serial",
-        "Firmware",
-        "Mac",
-        "Address",
-        "Username",
-        "ClockOffset",
-    ]);
+    names.extend(["Model", "Serial", "Firmware", "Address"]);
     emit(connection, id, &names).await
 }

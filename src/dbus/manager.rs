@@ -12,8 +12,7 @@ use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
 use crate::dbus::error::{DbusError, DbusResult};
 use crate::dbus::{
-    MANAGER_PATH, Shared, camera_dict, camera_id_of, camera_path, device_dict, no_object,
-    recovery_path,
+    CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object, recovery_path,
 };
 use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
 use crate::recovery::policy;
@@ -81,35 +80,29 @@ fn camera_of(path: &OwnedObjectPath) -> Result<CameraId, DbusError> {
 
 #[interface(name = "org.vigil.Nvr1.Manager")]
 impl Manager {
-    /// Every added camera: its object path and its properties.
+    /// Every added camera, one row each.
     async fn list_cameras(
         &self,
         #[zbus(header)] header: Header<'_>,
-    ) -> Result<Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>, DbusError> {
+    ) -> Result<Vec<CameraRow>, DbusError> {
         authorized(&self.shared, &header, Access::Read, async |_| {
-            Ok(self
-                .shared
-                .nvr
-                .added_cameras()
-                .iter()
-                .map(|c| (camera_path(c.id), camera_dict(c)))
-                .collect())
+            Ok(self.shared.nvr.map_added_cameras(CameraRow::of))
         })
         .await
     }
 
-    /// The discovered devices, each as a dictionary (Key, Host, Port, Model, Serial, Inactive, AddedAs...).
+    /// The discovered devices, one row each.
     async fn list_discovered(
         &self,
         #[zbus(header)] header: Header<'_>,
-    ) -> Result<Vec<HashMap<String, OwnedVariant>>, DbusError> {
+    ) -> Result<Vec<DeviceRow>, DbusError> {
         authorized(&self.shared, &header, Access::Read, async |_| {
             Ok(self
                 .shared
                 .nvr
                 .discovered_devices()
                 .iter()
-                .map(device_dict)
+                .map(DeviceRow::of)
                 .collect())
         })
         .await
@@ -432,10 +425,7 @@ impl Manager {
 
     /// A device was discovered, or what is known of it changed.
     #[zbus(signal)]
-    async fn device_discovered(
-        emitter: &SignalEmitter<'_>,
-        device: HashMap<String, OwnedVariant>,
-    ) -> zbus::Result<()>;
+    async fn device_discovered(emitter: &SignalEmitter<'_>, device: DeviceRow) -> zbus::Result<()>;
 
     /// A discovered device left.
     #[zbus(signal)]
@@ -460,7 +450,7 @@ pub async fn emit_device_discovered(
     connection: &zbus::Connection,
     device: &DiscoveredDevice,
 ) -> zbus::Result<()> {
-    Manager::device_discovered(&emitter(connection)?, device_dict(device)).await
+    Manager::device_discovered(&emitter(connection)?, DeviceRow::of(device)).await
 }
 
 /// Signals DeviceGone.

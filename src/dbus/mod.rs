@@ -14,13 +14,12 @@ pub mod manager;
 pub mod proxy;
 pub mod recovery;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
-use zbus::{OwnedObjectPath, OwnedVariant, Variant};
+use zbus::OwnedObjectPath;
 
 use crate::clock::unix_secs;
 use crate::model::{AddedCamera, CameraId, DiscoveredDevice, NvrEvent};
@@ -105,92 +104,116 @@ pub fn no_object() -> OwnedObjectPath {
     OwnedObjectPath::try_from("/").unwrap_or_default()
 }
 
-/// A string as a variant.
-pub fn text(value: impl Into<String>) -> OwnedVariant {
-    OwnedVariant::from(zbus::Str::from(value.into()))
-}
-
-/// A list of strings as a variant.
-pub fn texts(values: Vec<String>) -> OwnedVariant {
-    OwnedVariant::try_from(Variant::from(values)).unwrap_or_else(|_| text(""))
-}
-
 /// Seconds since the epoch, 0 for none.
 pub fn epoch(time: Option<SystemTime>) -> i64 {
     time.map(unix_secs).unwrap_or(0)
 }
 
-/// An added camera as a dictionary (ListCameras).
-pub fn camera_dict(camera: &AddedCamera) -> HashMap<String, OwnedVariant> {
-    let mut d = HashMap::new();
-    d.insert("Id".into(), OwnedVariant::from(camera.id.0));
-    d.insert("Status".into(), text(camera.status.state.as_str()));
-    d.insert(
-        "Certified".into(),
-        OwnedVariant::from(camera.status.certified()),
-    );
-    d.insert(
-        "CredentialsRejected".into(),
-        OwnedVariant::from(camera.status.credentials_rejected),
-    );
-    d.insert(
-        "LastError".into(),
-        text(camera.status.last_error.clone().unwrap_or_default()),
-    );
-    d.insert(
-        "LastErrorAt".into(),
-        OwnedVariant::from(epoch(camera.status.last_error_at)),
-    );
-    d.insert(
-        "Manufacturer".into(),
-        text(camera.identity.manufacturer.clone()),
-    );
-    d.insert("Model".into(), text(camera.identity.model.clone()));
-    d.insert("Serial".into(), text(camera.identity.serial.clone()));
-    d.insert("Firmware".into(), text(camera.identity.firmware.clone()));
-    d.insert(
-        "Mac".into(),
-        text(camera.identity.mac.clone().unwrap_or_default()),
-    );
-    d.insert("Address".into(), text(camera.address.to_string()));
-    d.insert("Username".into(), text(camera.username.clone()));
-    d
+/// One added camera in ListCameras: `(oxsbbsssssssx)`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
+pub struct CameraRow {
+    /// Its object path.
+    pub path: OwnedObjectPath,
+    /// Its id.
+    pub id: i64,
+    /// `online`, `not_certified`, `locked` or `offline`.
+    pub status: String,
+    /// Whether the stored credentials authenticate.
+    pub certified: bool,
+    /// Whether the camera rejected the stored credentials.
+    pub credentials_rejected: bool,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Firmware version.
+    pub firmware: String,
+    /// MAC address, or empty.
+    pub mac: String,
+    /// `host:port`.
+    pub address: String,
+    /// The user name the NVR logs in with.
+    pub username: String,
+    /// The last error, or empty.
+    pub last_error: String,
+    /// When it happened (seconds since the epoch), or 0.
+    pub last_error_at: i64,
 }
 
-/// A discovered device as a dictionary (ListDiscovered, DeviceDiscovered).
-pub fn device_dict(device: &DiscoveredDevice) -> HashMap<String, OwnedVariant> {
-    let mut d = HashMap::new();
-    d.insert("Key".into(), text(device.key.clone()));
-    d.insert("Host".into(), text(device.address.host.clone()));
-    d.insert("Port".into(), OwnedVariant::from(device.address.port));
-    d.insert("Address".into(), text(device.address.to_string()));
-    d.insert(
-        "Manufacturer".into(),
-        text(device.identity.manufacturer.clone()),
-    );
-    d.insert("Model".into(), text(device.identity.model.clone()));
-    d.insert("Serial".into(), text(device.identity.serial.clone()));
-    d.insert("Firmware".into(), text(device.identity.firmware.clone()));
-    d.insert(
-        "Mac".into(),
-        text(device.identity.mac.clone().unwrap_or_default()),
-    );
-    d.insert("Inactive".into(), OwnedVariant::from(device.inactive));
-    d.insert(
-        "InformationComplete".into(),
-        OwnedVariant::from(device.information_complete),
-    );
-    d.insert(
-        "AddedAs".into(),
-        OwnedVariant::from(zbus::ObjectPath::from(
-            device.added_as.map(camera_path).unwrap_or_else(no_object),
-        )),
-    );
-    d.insert(
-        "LastSeen".into(),
-        OwnedVariant::from(unix_secs(device.last_seen)),
-    );
-    d
+impl CameraRow {
+    /// The row for a camera.
+    pub fn of(camera: &AddedCamera) -> Self {
+        Self {
+            path: camera_path(camera.id),
+            id: camera.id.0,
+            status: camera.status.state.as_str().to_owned(),
+            certified: camera.status.certified(),
+            credentials_rejected: camera.status.credentials_rejected,
+            manufacturer: camera.identity.manufacturer.clone(),
+            model: camera.identity.model.clone(),
+            serial: camera.identity.serial.clone(),
+            firmware: camera.identity.firmware.clone(),
+            mac: camera.identity.mac.clone().unwrap_or_default(),
+            address: camera.address.to_string(),
+            username: camera.username.clone(),
+            last_error: camera.status.last_error.clone().unwrap_or_default(),
+            last_error_at: epoch(camera.status.last_error_at),
+        }
+    }
+}
+
+/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbbox)`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
+pub struct DeviceRow {
+    /// Its key (endpoint reference), for AddDiscovered, ActivateCamera and StartRecovery.
+    pub key: String,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `host:port`.
+    pub address: String,
+    /// Manufacturer.
+    pub manufacturer: String,
+    /// Model.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Firmware version.
+    pub firmware: String,
+    /// MAC address, or empty.
+    pub mac: String,
+    /// Factory state: it needs activation.
+    pub inactive: bool,
+    /// Whether it answered GetDeviceInformation (else some fields are empty).
+    pub information_complete: bool,
+    /// The added camera it is, or "/".
+    pub added_as: OwnedObjectPath,
+    /// When it was last seen (seconds since the epoch).
+    pub last_seen: i64,
+}
+
+impl DeviceRow {
+    /// The row for a discovered device.
+    pub fn of(device: &DiscoveredDevice) -> Self {
+        Self {
+            key: device.key.clone(),
+            host: device.address.host.clone(),
+            port: device.address.port,
+            address: device.address.to_string(),
+            manufacturer: device.identity.manufacturer.clone(),
+            model: device.identity.model.clone(),
+            serial: device.identity.serial.clone(),
+            firmware: device.identity.firmware.clone(),
+            mac: device.identity.mac.clone().unwrap_or_default(),
+            inactive: device.inactive,
+            information_complete: device.information_complete,
+            added_as: device.added_as.map(camera_path).unwrap_or_else(no_object),
+            last_seen: unix_secs(device.last_seen),
+        }
+    }
 }
 
 /// Connects to `bus`, serves every object, takes the name, and keeps the tree in step with `nvr` until

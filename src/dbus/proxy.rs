@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use zbus::{OwnedObjectPath, OwnedVariant};
 
+use crate::dbus::{CameraRow, DeviceRow};
+
 /// `org.vigil.Nvr1.Manager`.
 #[zbus::proxy(
     interface = "org.vigil.Nvr1.Manager",
@@ -12,9 +14,9 @@ use zbus::{OwnedObjectPath, OwnedVariant};
 )]
 pub trait Manager {
     /// ListCameras.
-    fn list_cameras(&self) -> zbus::Result<Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>>;
+    fn list_cameras(&self) -> zbus::Result<Vec<CameraRow>>;
     /// ListDiscovered.
-    fn list_discovered(&self) -> zbus::Result<Vec<HashMap<String, OwnedVariant>>>;
+    fn list_discovered(&self) -> zbus::Result<Vec<DeviceRow>>;
     /// Discover.
     fn discover(&self, targets: &[&str]) -> zbus::Result<u32>;
     /// AddCamera.
@@ -74,7 +76,7 @@ pub trait Manager {
     fn version(&self) -> zbus::Result<String>;
     /// DeviceDiscovered.
     #[zbus(signal)]
-    fn device_discovered(&self, device: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn device_discovered(&self, device: DeviceRow) -> zbus::Result<()>;
     /// DiscoveryFinished.
     #[zbus(signal)]
     fn discovery_finished(&self, devices: u32) -> zbus::Result<()>;

@@ -469,6 +469,14 @@ impl Nvr {
             .collect()
     }
 
+    /// Maps every added camera (by id) without copying the records.
+    pub fn map_added_cameras<T>(&self, map: impl Fn(&AddedCamera) -> T) -> Vec<T> {
+        lock(&self.inner.added)
+            .values()
+            .map(|e| map(&e.camera))
+            .collect()
+    }
+
     /// Reads one field of an added camera without copying the whole record; `None` when it is gone.
     pub fn with_added_camera<T>(
         &self,

@@ -628,8 +628,12 @@ async fn vigilctl_lists_reports_and_exits_with_documented_codes() {
     assert!(table.contains("online") && table.contains(&rig.h.sim.cameras()[0].identity().serial));
     let json = rig.vigilctl(As::Reader, &["--json", "cameras"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
-    assert_eq!(parsed[0]["Status"], "online");
-    assert_eq!(parsed[0]["Certified"], true);
+    assert_eq!(parsed[0]["status"], "online");
+    assert_eq!(parsed[0]["certified"], true);
+    assert_eq!(
+        parsed[0]["serial"],
+        rig.h.sim.cameras()[0].identity().serial.as_str()
+    );
 
     let refused = rig.vigilctl(As::Reader, &["remove", "1"]);
     assert_eq!(refused.status.code(), Some(4), "{}", text(&refused));
