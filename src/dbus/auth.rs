@@ -178,7 +178,7 @@ impl Authorizer {
             .ok_or_else(|| DbusError::NotAuthorized("the call has no sender".into()))?
             .as_str();
         // The common case (a known caller) takes no allocation and no bus round trip: this runs for
-        // every property of every object in a GetManagedObjects.
+        // every property in a Properties.GetAll.
         let known = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache

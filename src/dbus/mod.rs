@@ -238,6 +238,10 @@ pub async fn serve(
         gate: Arc::new(Semaphore::new(CALLS_IN_FLIGHT)),
     };
     let server = connection.object_server();
+    // zbus answers GetManagedObjects and builds InterfacesAdded without asking our property
+    // getters who is calling, so those two carry no check of ours. The shipped bus policy is what
+    // guards them: only root and the two groups may call vigild or receive what it sends, and all
+    // of those may read.
     server.at(MANAGER_PATH, zbus::fdo::ObjectManager).await?;
     server
         .at(MANAGER_PATH, manager::Manager::new(shared.clone()))

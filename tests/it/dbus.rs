@@ -750,3 +750,86 @@ async fn vigilctl_resets_a_forgotten_password_end_to_end() {
     assert!(audit.iter().all(|e| e.actor == "dbus:uid=2"), "{audit:?}");
     rig.finish().await;
 }
+
+/// `gdbus monitor` on vigild's name as `who`, its output lines sent to a channel as they come.
+struct SignalWatcher {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl SignalWatcher {
+    fn start(rig: &Rig, who: As) -> Self {
+        let mut child = command_as(who, "gdbus")
+            .args(["monitor", "--address", &rig.bus.address])
+            .args(["--dest", "org.vigil.Nvr1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gdbus monitor runs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits up to `within` for a line containing `needle`; every line seen on the way.
+    fn wait_for(&self, needle: &str, within: Duration) -> Result<String, Vec<String>> {
+        let deadline = std::time::Instant::now() + within;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Ok(line),
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        Err(seen)
+    }
+}
+
+impl Drop for SignalWatcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_reach_the_groups_and_nobody_else() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let watchers = [As::Outsider, As::Reader, As::Admin].map(|who| SignalWatcher::start(&rig, who));
+    for watcher in &watchers {
+        // Each watcher is listening once it has found vigild's unique name.
+        watcher
+            .wait_for("is owned by", Duration::from_secs(10))
+            .expect("gdbus monitor follows org.vigil.Nvr1");
+    }
+    let camera = rig.h.add(0).await;
+    let path = vigil::dbus::camera_path(camera.id);
+    let [outsider, reader, admin] = &watchers;
+    for member in [reader, admin] {
+        let line = member
+            .wait_for("InterfacesAdded", Duration::from_secs(10))
+            .unwrap_or_else(|seen| panic!("a group member gets InterfacesAdded; saw {seen:?}"));
+        assert!(line.contains(path.as_str()), "{line}");
+    }
+    // The outsider was listening the whole time and got nothing vigild sent.
+    let heard = match outsider.wait_for("org.vigil", Duration::from_millis(500)) {
+        Ok(line) => vec![line],
+        Err(seen) => seen
+            .into_iter()
+            .filter(|l| l.contains("/org/vigil"))
+            .collect(),
+    };
+    assert!(heard.is_empty(), "an outsider heard vigild: {heard:?}");
+    drop(watchers);
+    rig.finish().await;
+}
