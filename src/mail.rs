@@ -307,6 +307,18 @@ pub fn mask_email(address: &str) -> String {
     format!("{}***@{}***{tld}", first(local), first(name))
 }
 
+/// A reset email as a camera reports it, masked whatever the camera did: an address that still shows
+/// a whole local part (no `*` in it) is masked here, so it never reaches the audit log, D-Bus or the
+/// screen in full.
+pub fn ensure_masked(reported: &str) -> String {
+    let local = reported.split_once('@').map_or(reported, |(l, _)| l);
+    if local.contains('*') {
+        reported.to_owned()
+    } else {
+        mask_email(reported)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +332,9 @@ mod tests {
         assert!(!is_email_address("a@b@example.com"));
         assert_eq!(mask_email("john.doe@example.com"), "j***@e***.com");
         assert_eq!(mask_email("x@mail.example.co.uk"), "x***@m***.uk");
+        assert_eq!(ensure_masked("j***@e***.com"), "j***@e***.com");
+        assert_eq!(ensure_masked("john.doe@example.com"), "j***@e***.com");
+        assert_eq!(ensure_masked("no address"), "***");
     }
 
     #[tokio::test]

@@ -298,11 +298,15 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             no_add,
         } => {
             let (password, confirmation) = new_password(&manager, "admin").await?;
-            let (email_set, path) = manager
+            let (email_set, path, add_error) = manager
                 .activate_camera(&key, &password, &confirmation, &reset_email, !no_add)
                 .await?;
             if json {
-                print_json(&json!({ "reset_email_set": email_set, "camera": path.as_str() }));
+                print_json(&json!({
+                    "reset_email_set": email_set,
+                    "camera": path.as_str(),
+                    "add_error": add_error,
+                }));
             } else {
                 println!(
                     "Activated.{}",
@@ -315,6 +319,10 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 if path.as_str() != "/" {
                     report_camera(&connection, &path, false, "Added").await?;
                 }
+            }
+            if !add_error.is_empty() {
+                eprintln!("vigilctl: activated, but not added: {add_error}");
+                return Ok(5);
             }
         }
         Command::Passwd { cameras } => {

@@ -306,8 +306,17 @@ fn parse_retry_after(text: &str) -> Option<Duration> {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    digits.parse().ok().map(Duration::from_secs)
+    if digits.is_empty() {
+        return None;
+    }
+    // Too many digits for a u64 is a very long wait too.
+    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs.min(MAX_RETRY_AFTER.as_secs())))
 }
+
+/// The longest wait a camera may ask for (a larger value is taken as this), so a hostile or broken
+/// camera cannot push a retry into the far future.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Keeps camera-supplied text short and printable, so a hostile device cannot flood logs or screens.
 pub(crate) fn clean_camera_text(text: &str) -> String {
@@ -424,6 +433,25 @@ mod tests {
             retry_after: Some(Duration::from_secs(1794)),
         };
         assert!(locked.to_string().contains("30 min"));
+        // A camera cannot push the retry past a day, however large the number it sends.
+        assert_eq!(
+            CameraError::from_onvif(
+                fault("locked; retry after 18446744073709551615", None),
+                true
+            ),
+            CameraError::Locked {
+                retry_after: Some(MAX_RETRY_AFTER)
+            }
+        );
+        assert_eq!(
+            CameraError::from_onvif(
+                fault("locked; retry after 99999999999999999999999", None),
+                true
+            ),
+            CameraError::Locked {
+                retry_after: Some(MAX_RETRY_AFTER)
+            }
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct MonitoredCamera {
     pub address: DeviceAddress,
     /// Its credentials, or `None` when they could not be read back.
     pub credentials: Option<Credentials>,
+    /// Where it stood when the watch began (its stored state).
+    pub last_state: CameraState,
     /// Whether the camera already rejected these credentials.
     pub credentials_rejected: bool,
 }
@@ -91,6 +93,7 @@ pub async fn watch(
     cancel: CancellationToken,
 ) {
     let mut rejected = camera.credentials_rejected || camera.credentials.is_none();
+    let mut last_state = camera.last_state;
     let mut locked_until: Option<Instant> = None;
     let mut offline_wait = settings.period;
     let mut wait = first_check_after;
@@ -130,7 +133,7 @@ pub async fn watch(
                     Err(error @ CameraError::Locked { retry_after }) => {
                         let hold = retry_after
                             .map_or(settings.locked_retry, |r| r.max(settings.locked_retry));
-                        locked_until = Some(Instant::now() + hold);
+                        locked_until = Instant::now().checked_add(hold);
                         reachable_only(
                             CameraState::Locked,
                             false,
@@ -140,8 +143,15 @@ pub async fn watch(
                     Err(CameraError::Offline(detail)) => {
                         reachable_only(CameraState::Offline, false, Some(wording::offline(&detail)))
                     }
+                    // The camera answered, but nothing was verified. A camera certified at the
+                    // last check stays certified (a passing server error does not refute its
+                    // credentials); any other is not certified until a login succeeds.
                     Err(other) => reachable_only(
-                        CameraState::Online,
+                        if last_state == CameraState::Online {
+                            CameraState::Online
+                        } else {
+                            CameraState::NotCertified
+                        },
                         false,
                         Some(wording::refused(&other.to_string())),
                     ),
@@ -194,6 +204,7 @@ pub async fn watch(
             offline_wait = settings.period;
             settings.period
         };
+        last_state = observation.state;
         sink.observed(camera.id, observation).await;
     }
 }

@@ -69,8 +69,8 @@ pub struct RecoveryInfo {
 pub struct ResetToken {
     /// The token.
     pub secret: SecretString,
-    /// When it expires, by the camera's clock.
-    pub expires: SystemTime,
+    /// When it expires, by the camera's clock; `None` when the camera did not say.
+    pub expires: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for ResetToken {
@@ -211,22 +211,10 @@ impl CameraConnector {
             .await?;
         let text = |name: &str| reply.child(name).map(|n| clean_camera_text(n.text()));
         let flag = |name: &str| text(name).is_some_and(|t| t == "true" || t == "1");
-        let challenge = reply.child("Challenge").and_then(|c| {
-            let nonce = c.child("Nonce").map(|n| n.text().trim().to_owned())?;
-            let expires = c.child("Expires").and_then(|n| parse_rfc3339(n.text()))?;
-            Some(Challenge {
-                nonce,
-                expires,
-                qr_payload: c
-                    .child("QrPayload")
-                    .map(|n| n.text().trim().to_owned())
-                    .unwrap_or_default(),
-                attempts_left: c
-                    .child("AttemptsLeft")
-                    .and_then(|n| n.text().trim().parse().ok())
-                    .unwrap_or(0),
-            })
-        });
+        let challenge = match reply.child("Challenge") {
+            Some(c) => read_challenge(c)?,
+            None => None,
+        };
         let methods = text("Methods")
             .unwrap_or_default()
             .split_whitespace()
@@ -352,18 +340,69 @@ impl CameraConnector {
     }
 }
 
+/// The longest challenge nonce taken from a camera (base64url characters only).
+const MAX_NONCE_CHARS: usize = 128;
+/// The longest QR payload taken from a camera (printable ASCII only): it is drawn as a QR code,
+/// sent on D-Bus and printed by vigilctl.
+const MAX_QR_PAYLOAD_CHARS: usize = 1024;
+/// The longest reset token taken from a camera.
+const MAX_TOKEN_CHARS: usize = 512;
+
+fn malformed(what: &str) -> RecoveryError {
+    RecoveryError::Camera(CameraError::BadReply(format!(
+        "the camera sent a malformed {what}"
+    )))
+}
+
+/// A challenge, checked: a camera cannot put escape sequences or megabytes into what the NVR stores,
+/// shows and hands on.
+fn read_challenge(node: &XmlNode) -> Result<Option<Challenge>, RecoveryError> {
+    let Some(nonce) = node.child("Nonce").map(|n| n.text().trim().to_owned()) else {
+        return Ok(None);
+    };
+    let Some(expires) = node.child("Expires").and_then(|n| parse_rfc3339(n.text())) else {
+        return Ok(None);
+    };
+    let nonce_ok = !nonce.is_empty()
+        && nonce.len() <= MAX_NONCE_CHARS
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'='));
+    if !nonce_ok {
+        return Err(malformed("challenge nonce"));
+    }
+    let qr_payload = node
+        .child("QrPayload")
+        .map(|n| n.text().trim().to_owned())
+        .unwrap_or_default();
+    let qr_ok = qr_payload.len() <= MAX_QR_PAYLOAD_CHARS
+        && qr_payload.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !qr_ok {
+        return Err(malformed("QR payload"));
+    }
+    Ok(Some(Challenge {
+        nonce,
+        expires,
+        qr_payload,
+        attempts_left: node
+            .child("AttemptsLeft")
+            .and_then(|n| n.text().trim().parse().ok())
+            .unwrap_or(0),
+    }))
+}
+
 fn read_token(reply: &XmlNode) -> Result<ResetToken, RecoveryError> {
     let secret = reply
         .child("ResetToken")
         .map(|n| n.text().trim().to_owned())
         .filter(|t| !t.is_empty())
         .ok_or_else(|| RecoveryError::Camera(CameraError::BadReply("no reset token".into())))?;
+    if secret.len() > MAX_TOKEN_CHARS || secret.chars().any(char::is_control) {
+        return Err(malformed("reset token"));
+    }
     Ok(ResetToken {
         secret: SecretString::from(secret),
-        expires: reply
-            .child("Expires")
-            .and_then(|n| parse_rfc3339(n.text()))
-            .unwrap_or_else(|| SystemTime::now() + Duration::from_secs(300)),
+        expires: reply.child("Expires").and_then(|n| parse_rfc3339(n.text())),
     })
 }
 
@@ -395,7 +434,8 @@ fn read_fault(fault: &XmlNode, with_credentials: bool) -> RecoveryError {
             .and_then(|d| d.child(name))
             .and_then(|n| n.text().trim().parse::<u64>().ok())
     };
-    let retry_after = number("RetryAfter").map(Duration::from_secs);
+    let retry_after = number("RetryAfter")
+        .map(|secs| Duration::from_secs(secs.min(super::MAX_RETRY_AFTER.as_secs())));
     let has = |name: &str| subcodes.iter().any(|s| s == name);
     if has("ActionNotSupported") {
         RecoveryError::NotSupported

@@ -195,8 +195,9 @@ impl Manager {
     }
 
     /// Activates a discovered camera in factory state with an admin password and a reset email, and
-    /// adds it when `add` is true. Returns whether the reset email was set, and the camera's path (or
-    /// "/" when not added).
+    /// adds it when `add` is true. Returns whether the reset email was set, the camera's path (or
+    /// "/" when not added), and why an asked-for add failed (empty otherwise): the camera is
+    /// activated either way.
     async fn activate_camera(
         &self,
         #[zbus(header)] header: Header<'_>,
@@ -205,7 +206,7 @@ impl Manager {
         confirmation: String,
         reset_email: String,
         add: bool,
-    ) -> Result<(bool, OwnedObjectPath), DbusError> {
+    ) -> Result<(bool, OwnedObjectPath, String), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
             check_text("password", &password, 128)?;
@@ -222,6 +223,10 @@ impl Manager {
                     .camera
                     .map(|c| camera_path(c.id))
                     .unwrap_or_else(no_object),
+                activation
+                    .add_error
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
             ))
         })
         .await

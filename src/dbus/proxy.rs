@@ -44,7 +44,7 @@ pub trait Manager {
         confirmation: &str,
         reset_email: &str,
         add: bool,
-    ) -> zbus::Result<(bool, OwnedObjectPath)>;
+    ) -> zbus::Result<(bool, OwnedObjectPath, String)>;
     /// StartRecovery.
     fn start_recovery(&self, key: &str) -> zbus::Result<OwnedObjectPath>;
     /// RemoveAndStartRecovery.

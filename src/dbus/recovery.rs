@@ -31,14 +31,20 @@ impl Recovery {
         Self { shared, id }
     }
 
-    async fn read<T>(
+    /// One property; without a header, as for [`super::camera::Camera`]'s.
+    async fn read<T: Default>(
         &self,
         header: Option<&Header<'_>>,
         field: impl FnOnce(&RecoveryFlow) -> T,
     ) -> Result<T, DbusError> {
-        if let Some(header) = header {
-            self.shared.auth.check(header, Access::Read).await?;
-        }
+        let Some(header) = header else {
+            return Ok(self
+                .shared
+                .nvr
+                .with_recovery(self.id, field)
+                .unwrap_or_default());
+        };
+        self.shared.auth.check(header, Access::Read).await?;
         self.shared
             .nvr
             .with_recovery(self.id, field)

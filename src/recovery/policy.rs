@@ -33,6 +33,9 @@ pub enum PolicyRule {
     RepeatedCharacters,
     /// No four sequential characters (`1234`, `abcd`, `dcba`).
     SequentialCharacters,
+    /// No control characters (tab, line break and the like): cameras and their web pages refuse them,
+    /// and they cannot be typed on the on-screen keyboard.
+    ControlCharacters,
 }
 
 impl PolicyRule {
@@ -49,6 +52,7 @@ impl PolicyRule {
             PolicyRule::SequentialCharacters => {
                 "no four sequential characters such as 1234 or abcd"
             }
+            PolicyRule::ControlCharacters => "no tabs, line breaks or other control characters",
         }
     }
 }
@@ -102,6 +106,9 @@ pub fn assess(password: &str, username: &str) -> Assessment {
     let classes = character_classes(password);
     if classes < 2 {
         unmet.push(PolicyRule::CharacterClasses);
+    }
+    if password.chars().any(char::is_control) {
+        unmet.push(PolicyRule::ControlCharacters);
     }
     let lower = password.to_lowercase();
     let user = username.trim().to_lowercase();
@@ -234,6 +241,10 @@ mod tests {
         assert_eq!(
             unmet("lowercaseonly", "operator"),
             vec![PolicyRule::CharacterClasses]
+        );
+        assert_eq!(
+            unmet("Lake\u{1}Hill-42", "operator"),
+            vec![PolicyRule::ControlCharacters]
         );
         let text = assess("aaaa", "admin").explain();
         assert!(

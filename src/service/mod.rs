@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::camera::client::{CameraConnector, Certification};
 use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_unicast_targets};
@@ -24,7 +25,7 @@ use crate::camera::{AddressError, CameraError, Credentials, DeviceAddress, Devic
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, NvrEvent};
-use crate::recovery::flow::RecoveryId;
+use crate::recovery::flow::{RecoveryId, camera_key};
 use crate::recovery::policy::PolicyRule;
 use crate::store::{DuplicateOf, NewCamera, Store, StoreError, Tx};
 
@@ -42,6 +43,12 @@ const IDENTIFY_PER_SENDER: usize = 16;
 const PROBE_REPEAT_AFTER: Duration = Duration::from_millis(100);
 /// Discovered devices kept at most.
 const MAX_DISCOVERED: usize = 8192;
+/// A camera's status text after it took a new password that could not be checked yet.
+const UNCONFIRMED_PASSWORD: &str =
+    "The camera took the new password but did not confirm it yet. The NVR checks again shortly.";
+/// At most this many discovered devices share one host, so one host cannot crowd out the rest.
+/// A multi-channel encoder or the simulator may list many; a real LAN has far fewer per host.
+const MAX_DISCOVERED_PER_HOST: usize = 256;
 
 /// Why a command was refused. Every message says why and what to do next, and never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -309,6 +316,8 @@ struct Inner {
     discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
     identify_slots: Arc<Semaphore>,
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    /// Endpoints announced by Hello whose identification is running.
+    announced_in_flight: Mutex<HashSet<String>>,
     /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
     /// camera or edit one being removed. Never held across network calls.
     commit: tokio::sync::Mutex<()>,
@@ -361,6 +370,7 @@ impl Nvr {
             flows: Mutex::new(BTreeMap::new()),
             discovery_run: Mutex::new(None),
             sender_slots: Mutex::new(HashMap::new()),
+            announced_in_flight: Mutex::new(HashSet::new()),
             commit: tokio::sync::Mutex::new(()),
             next_generation: std::sync::atomic::AtomicU64::new(1),
             tasks: TaskTracker::new(),
@@ -566,7 +576,7 @@ impl Nvr {
         endpoint_ref: Option<String>,
         credentials: Credentials,
     ) -> Result<AddedCamera, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         if let Some(existing) = self.added_at_address(&address) {
             return Err(NvrError::Duplicate {
                 existing,
@@ -577,7 +587,7 @@ impl Nvr {
         let endpoint_ref =
             endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
         let _commit = self.inner.commit.lock().await;
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         if let Some((existing, what)) =
             self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)
         {
@@ -587,7 +597,7 @@ impl Nvr {
         let status = CameraStatus::certified_since(now);
         let id = {
             let stored_address = address.clone();
-            let endpoint_ref = endpoint_ref.clone();
+            let stored_endpoint = endpoint_ref.clone();
             let identity = certification.identity.clone();
             let credentials = credentials.clone();
             let status = status.clone();
@@ -595,7 +605,7 @@ impl Nvr {
             self.with_store(move |store| {
                 store.insert_added_camera(&NewCamera {
                     address: &stored_address,
-                    endpoint_ref: endpoint_ref.as_deref(),
+                    endpoint_ref: stored_endpoint.as_deref(),
                     identity: &identity,
                     credentials: &credentials,
                     status: &status,
@@ -605,10 +615,31 @@ impl Nvr {
             })
             .await?
             .map_err(|e| match e {
-                StoreError::Duplicate(of) => NvrError::Duplicate {
-                    existing: self.added_at_address(&address).unwrap_or(CameraId(0)),
-                    what: duplicate_word(of),
-                },
+                StoreError::Duplicate(DuplicateOf::ActiveRecovery) => {
+                    let key = camera_key(
+                        &certification.identity,
+                        endpoint_ref.as_deref().unwrap_or_default(),
+                    );
+                    match self.active_flow_for(&key) {
+                        Some(flow) => NvrError::RecoveryInProgress { flow },
+                        None => NvrError::Storage(
+                            "a password reset for this camera is in progress".into(),
+                        ),
+                    }
+                }
+                StoreError::Duplicate(of) => {
+                    match self.find_duplicate(
+                        &address,
+                        endpoint_ref.as_deref(),
+                        &certification.identity,
+                    ) {
+                        Some((existing, what)) => NvrError::Duplicate { existing, what },
+                        None => NvrError::Storage(format!(
+                            "the registry already holds a camera with this {}",
+                            duplicate_word(of)
+                        )),
+                    }
+                }
                 other => other.into(),
             })?
         };
@@ -643,9 +674,19 @@ impl Nvr {
         username: &str,
         password: &str,
     ) -> Result<AddedCamera, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let credentials = check_credentials(username, password)?;
-        let address = self.added_camera(id)?.address;
+        let camera = self.added_camera(id)?;
+        if camera.status.state == CameraState::Locked {
+            // Every try while the camera holds the lock would only extend it.
+            let lock_ends = camera.status.since + self.inner.settings.monitor.locked_retry;
+            let retry_after = lock_ends
+                .duration_since(self.inner.clock.now())
+                .ok()
+                .filter(|left| !left.is_zero());
+            return Err(NvrError::CameraLocked { retry_after });
+        }
+        let address = camera.address;
         let certification = self.certify(&address, &credentials).await?;
         self.commit_credentials(id, credentials, certification)
             .await
@@ -659,41 +700,77 @@ impl Nvr {
         credentials: Credentials,
         certification: Certification,
     ) -> Result<AddedCamera, NvrError> {
+        self.store_credentials(id, credentials, Some(certification))
+            .await
+    }
+
+    /// Stores credentials the camera was just given but that could not be checked yet (it did not
+    /// answer the check): the camera shows Not certified until its monitor logs in with them.
+    pub(crate) async fn store_unverified_credentials(
+        &self,
+        id: CameraId,
+        credentials: Credentials,
+    ) -> Result<AddedCamera, NvrError> {
+        self.store_credentials(id, credentials, None).await
+    }
+
+    async fn store_credentials(
+        &self,
+        id: CameraId,
+        credentials: Credentials,
+        certification: Option<Certification>,
+    ) -> Result<AddedCamera, NvrError> {
         let _commit = self.inner.commit.lock().await;
         let mut camera = self.added_camera(id)?;
         let now = self.inner.clock.now();
-        let status = CameraStatus::certified_since(if camera.status.certified() {
-            camera.status.since
-        } else {
-            now
-        });
+        let status = match &certification {
+            Some(_) => CameraStatus::certified_since(if camera.status.certified() {
+                camera.status.since
+            } else {
+                now
+            }),
+            None => CameraStatus {
+                state: CameraState::NotCertified,
+                credentials_rejected: false,
+                last_error: Some(UNCONFIRMED_PASSWORD.to_owned()),
+                last_error_at: Some(now),
+                since: now,
+            },
+        };
+        let (identity, offset) = match &certification {
+            Some(c) => (
+                DeviceIdentity {
+                    mac: c.identity.mac.clone().or(camera.identity.mac.clone()),
+                    ..c.identity.clone()
+                },
+                c.clock_offset_secs,
+            ),
+            None => (camera.identity.clone(), camera.clock_offset_secs),
+        };
         {
             let credentials = credentials.clone();
-            let identity = certification.identity.clone();
+            let identity = identity.clone();
             let status = status.clone();
-            let offset = certification.clock_offset_secs;
             self.with_store(move |store| {
                 store.update_credentials(id, &credentials, &identity, &status, offset)
             })
             .await??;
         }
         camera.username = credentials.username.clone();
-        camera.identity = DeviceIdentity {
-            mac: certification
-                .identity
-                .mac
-                .clone()
-                .or(camera.identity.mac.take()),
-            ..certification.identity
-        };
+        camera.identity = identity;
         camera.status = status.clone();
-        camera.clock_offset_secs = certification.clock_offset_secs;
-        self.install(
-            camera.clone(),
-            Some(credentials),
-            self.inner.settings.monitor.period,
-        );
-        tracing::info!(camera = %id, address = %camera.address, "camera credentials changed and certified");
+        camera.clock_offset_secs = offset;
+        let first_check = if certification.is_some() {
+            self.inner.settings.monitor.period
+        } else {
+            Duration::ZERO
+        };
+        self.install(camera.clone(), Some(credentials), first_check);
+        if certification.is_some() {
+            tracing::info!(camera = %id, address = %camera.address, "camera credentials changed and certified");
+        } else {
+            tracing::info!(camera = %id, address = %camera.address, "camera credentials changed; not yet certified");
+        }
         self.emit(NvrEvent::CameraUpdated {
             camera: camera.clone(),
         });
@@ -706,36 +783,37 @@ impl Nvr {
         self.remove_camera_with(id, |_| Ok(())).await
     }
 
-    /// Removes an added camera, doing `also` (such as an audit entry) in the same transaction.
-    async fn remove_camera_with(
+    /// Removes an added camera, doing `also` (such as an audit entry) in the same transaction: if
+    /// `also` fails, nothing is removed.
+    pub(crate) async fn remove_camera_with<T: Send + 'static>(
         &self,
         id: CameraId,
-        also: impl FnOnce(&Tx<'_>) -> Result<(), StoreError> + Send + 'static,
-    ) -> Result<(), NvrError> {
-        self.refuse_if_stopping()?;
+        also: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, NvrError> {
+        let _command = self.begin_command()?;
         let _commit = self.inner.commit.lock().await;
         let camera = self.added_camera(id)?;
         let removed = self
             .with_store(move |store| {
                 store.write(|tx| {
-                    let removed = tx.remove_added_camera(id)?;
-                    if removed {
-                        also(tx)?;
+                    if tx.remove_added_camera(id)? {
+                        also(tx).map(Some)
+                    } else {
+                        Ok(None)
                     }
-                    Ok(removed)
                 })
             })
             .await??;
         if let Some(entry) = lock(&self.inner.added).remove(&id) {
             entry.monitor.cancel();
         }
-        if !removed {
+        let Some(removed) = removed else {
             return Err(NvrError::CameraNotFound(id));
-        }
+        };
         tracing::info!(camera = %id, address = %camera.address, "camera removed");
         self.emit(NvrEvent::CameraRemoved { id });
         self.announce_discovered_matching(&camera);
-        Ok(())
+        Ok(removed)
     }
 
     /// A discovered camera was just activated: it is no longer inactive.
@@ -764,11 +842,13 @@ impl Nvr {
             .map_err(|e| NvrError::Storage(e.to_string()))
     }
 
-    fn refuse_if_stopping(&self) -> Result<(), NvrError> {
+    /// Admits a command unless vigild is stopping. The token keeps shutdown waiting until the command
+    /// is done, so a camera is never left with a password the NVR did not record.
+    fn begin_command(&self) -> Result<TaskTrackerToken, NvrError> {
         if self.inner.shutdown.is_cancelled() {
             Err(NvrError::ShuttingDown)
         } else {
-            Ok(())
+            Ok(self.inner.tasks.token())
         }
     }
 
@@ -783,18 +863,7 @@ impl Nvr {
         };
         result.map_err(|error| {
             tracing::info!(address = %address, %error, "credentials not verified");
-            match error {
-                CameraError::Offline(detail) => NvrError::Unreachable {
-                    address: address.to_string(),
-                    detail,
-                },
-                CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
-                    NvrError::CredentialsRejected
-                }
-                CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
-                CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
-                CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
-            }
+            camera_error(error, address)
         })
     }
 
@@ -815,6 +884,7 @@ impl Nvr {
             address: camera.address.clone(),
             credentials: credentials.clone(),
             credentials_rejected: camera.status.credentials_rejected,
+            last_state: camera.status.state,
         };
         let entry = AddedEntry {
             camera,
@@ -951,15 +1021,24 @@ impl Nvr {
         if status == *old {
             return None;
         }
+        Some(status)
+    }
+
+    /// Puts a status that was just stored into memory, if the same monitor still owns the camera.
+    fn set_observed_status(&self, id: CameraId, generation: u64, status: &CameraStatus) -> bool {
+        let mut added = lock(&self.inner.added);
+        let Some(entry) = added.get_mut(&id).filter(|e| e.generation == generation) else {
+            return false;
+        };
         tracing::info!(
             camera = %id,
             address = %entry.camera.address,
-            from = old.state.as_str(),
+            from = entry.camera.status.state.as_str(),
             to = status.state.as_str(),
             "camera status changed"
         );
         entry.camera.status = status.clone();
-        Some(status)
+        true
     }
 
     // ── Commands: discovery ────────────────────────────────────────────────────────────────────
@@ -971,7 +1050,7 @@ impl Nvr {
         &self,
         extra_targets: &[String],
     ) -> Result<DiscoveryRun, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let mut targets = self.inner.settings.discovery.unicast_targets.clone();
         for target in extra_targets {
             let expanded =
@@ -1073,21 +1152,72 @@ impl Nvr {
         devices
     }
 
-    /// Identifies one sighting and puts it in the discovered list.
+    /// The identification slot for one sender: at most [`IDENTIFY_PER_SENDER`] at once per host.
+    fn sender_slot(&self, sender: IpAddr) -> Arc<Semaphore> {
+        lock(&self.inner.sender_slots)
+            .entry(sender)
+            .or_insert_with(|| Arc::new(Semaphore::new(IDENTIFY_PER_SENDER)))
+            .clone()
+    }
+
+    /// Forgets a sender's slot once nothing holds it, so spoofed source addresses cannot grow the map.
+    fn release_sender_slot(&self, sender: IpAddr, slot: Arc<Semaphore>) {
+        let mut slots = lock(&self.inner.sender_slots);
+        drop(slot);
+        if slots
+            .get(&sender)
+            .is_some_and(|s| Arc::strong_count(s) == 1)
+        {
+            slots.remove(&sender);
+        }
+    }
+
+    /// Identifies one sighting from a probe run: waits for a free slot.
     async fn identify(&self, sighting: Sighting) {
-        let sender_slots = {
-            let mut slots = lock(&self.inner.sender_slots);
-            slots
-                .entry(sighting.sender.ip())
-                .or_insert_with(|| Arc::new(Semaphore::new(IDENTIFY_PER_SENDER)))
-                .clone()
-        };
-        let Ok(_sender_permit) = sender_slots.acquire_owned().await else {
+        let sender = sighting.sender.ip();
+        let slot = self.sender_slot(sender);
+        if let Ok(sender_permit) = slot.clone().acquire_owned().await {
+            if let Ok(permit) = self.inner.identify_slots.clone().acquire_owned().await {
+                self.identify_with(&sighting).await;
+                drop(permit);
+            }
+            drop(sender_permit);
+        }
+        self.release_sender_slot(sender, slot);
+    }
+
+    /// Identifies one announced camera, unless its sender already uses every slot it may, every
+    /// identification slot is busy, or the same endpoint is being identified: a flood of Hellos
+    /// is dropped rather than queued (the next probe run still finds real cameras).
+    fn identify_announced(&self, sighting: Sighting) {
+        let sender = sighting.sender.ip();
+        let slot = self.sender_slot(sender);
+        let permits = slot
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .and_then(|sender_permit| {
+                let permit = self.inner.identify_slots.clone().try_acquire_owned().ok()?;
+                Some((sender_permit, permit))
+            });
+        let fresh = permits.is_some()
+            && lock(&self.inner.announced_in_flight).insert(sighting.endpoint_ref.clone());
+        let Some(permits) = permits.filter(|_| fresh) else {
+            tracing::debug!(%sender, endpoint = %sighting.endpoint_ref, "announcement dropped: identification already busy");
+            self.release_sender_slot(sender, slot);
             return;
         };
-        let Ok(_permit) = self.inner.identify_slots.clone().acquire_owned().await else {
-            return;
-        };
+        let nvr = self.clone();
+        self.inner.tasks.spawn(async move {
+            nvr.identify_with(&sighting).await;
+            drop(permits);
+            lock(&nvr.inner.announced_in_flight).remove(&sighting.endpoint_ref);
+            nvr.release_sender_slot(sender, slot);
+        });
+    }
+
+    /// Asks each of a sighting's addresses in turn who it is and lists the first that answers.
+    async fn identify_with(&self, sighting: &Sighting) {
         for address in &sighting.addresses {
             let outcome = tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
@@ -1128,6 +1258,9 @@ impl Nvr {
                         d.key != device.key
                             && d.identity.serial == device.identity.serial
                             && d.identity.manufacturer == device.identity.manufacturer
+                            // A claim of another camera's serial from elsewhere is not a twin.
+                            && (d.address.host == device.address.host
+                                || (d.identity.mac.is_some() && d.identity.mac == device.identity.mac))
                     })
                     .map(|d| d.key.clone())
                     .collect();
@@ -1136,9 +1269,19 @@ impl Nvr {
                     replaced.push(key);
                 }
             }
-            if !discovered.contains_key(&device.key) && discovered.len() >= MAX_DISCOVERED {
-                tracing::warn!("discovered list is full; device not listed");
-                return;
+            if !discovered.contains_key(&device.key) {
+                if discovered.len() >= MAX_DISCOVERED {
+                    tracing::warn!("discovered list is full; device not listed");
+                    return;
+                }
+                let from_same_host = discovered
+                    .values()
+                    .filter(|d| d.address.host == device.address.host)
+                    .count();
+                if from_same_host >= MAX_DISCOVERED_PER_HOST {
+                    tracing::warn!(address = %device.address, "too many devices at one address; device not listed");
+                    return;
+                }
             }
             let changed = discovered.get(&device.key).is_none_or(|old| {
                 DiscoveredDevice {
@@ -1160,12 +1303,7 @@ impl Nvr {
 
     fn on_announcement(&self, announcement: Announcement) {
         match announcement {
-            Announcement::Hello(sighting) => {
-                let nvr = self.clone();
-                self.inner
-                    .tasks
-                    .spawn(async move { nvr.identify(sighting).await });
-            }
+            Announcement::Hello(sighting) => self.identify_announced(sighting),
             Announcement::Bye {
                 endpoint_ref,
                 sender,
@@ -1223,6 +1361,9 @@ impl StatusSink for MonitorSink {
             return;
         };
         let offset = observation.clock_offset_secs;
+        // Under the commit lock, new credentials cannot be stored between the generation check and
+        // this write, so an observation made with the old ones never lands over them.
+        let _commit = nvr.inner.commit.lock().await;
         let Some(status) = nvr.on_observation(id, self.generation, observation) else {
             return;
         };
@@ -1233,10 +1374,20 @@ impl StatusSink for MonitorSink {
         match saved {
             Ok(Ok(())) => {}
             Ok(Err(StoreError::NotFound(_))) => return,
-            Ok(Err(error)) => tracing::error!(camera = %id, %error, "camera status not saved"),
-            Err(error) => tracing::error!(camera = %id, %error, "camera status not saved"),
+            // Stored before announced: a status that was not stored is neither kept nor announced;
+            // the next check tries again.
+            Ok(Err(error)) => {
+                tracing::error!(camera = %id, %error, "camera status not saved");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(camera = %id, %error, "camera status not saved");
+                return;
+            }
         }
-        nvr.emit(NvrEvent::CameraStatusChanged { id, status });
+        if nvr.set_observed_status(id, self.generation, &status) {
+            nvr.emit(NvrEvent::CameraStatusChanged { id, status });
+        }
     }
 }
 
@@ -1251,15 +1402,33 @@ fn with_added_as(
     device
 }
 
-/// Whether a discovered device and an added camera are the same camera.
+/// Whether a discovered device and an added camera are the same camera. The address is the only
+/// part the NVR checked itself (it connected there), so it must match; serial, MAC and endpoint
+/// reference are the device's own claims and only tell a moved port apart from another device.
 fn same_camera(device: &DiscoveredDevice, camera: &AddedCamera) -> bool {
-    camera.endpoint_ref.as_deref() == Some(device.key.as_str())
-        || (!device.identity.serial.is_empty()
-            && device.identity.serial == camera.identity.serial
-            && device.identity.manufacturer == camera.identity.manufacturer)
-        || (device.identity.mac.is_some() && device.identity.mac == camera.identity.mac)
-        || (device.address.host == camera.address.host
-            && device.address.port == camera.address.port)
+    device.address.host == camera.address.host
+        && (device.address.port == camera.address.port
+            || camera.endpoint_ref.as_deref() == Some(device.key.as_str())
+            || (!device.identity.serial.is_empty()
+                && device.identity.serial == camera.identity.serial
+                && device.identity.manufacturer == camera.identity.manufacturer)
+            || (device.identity.mac.is_some() && device.identity.mac == camera.identity.mac))
+}
+
+/// What a camera's answer means to the caller of a command on `address`.
+pub(crate) fn camera_error(error: CameraError, address: &DeviceAddress) -> NvrError {
+    match error {
+        CameraError::Offline(detail) => NvrError::Unreachable {
+            address: address.to_string(),
+            detail,
+        },
+        CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
+            NvrError::CredentialsRejected
+        }
+        CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
+        CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
+        CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
+    }
 }
 
 fn address_error(error: AddressError) -> NvrError {

@@ -9,11 +9,11 @@
 //! outcomes never hold a code or a password.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
-use super::{Nvr, NvrError, lock};
+use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::recovery_client::{RecoveryError, RecoveryInfo, RecoveryMethod, ResetToken};
 use crate::camera::{CameraError, Credentials, DeviceAddress};
 use crate::mail::is_email_address;
@@ -41,6 +41,29 @@ impl FlowSecrets {
             new_password: None,
         }
     }
+}
+
+/// The first wait before an interrupted reset is tried again; it doubles up to [`RESUME_MAX_WAIT`].
+const RESUME_FIRST_WAIT: Duration = Duration::from_secs(2);
+/// The longest wait between tries of an interrupted reset.
+const RESUME_MAX_WAIT: Duration = Duration::from_secs(300);
+/// An interrupted reset whose camera has not answered for this long fails.
+const RESUME_GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a reset token lasts when the camera does not say.
+const TOKEN_LIFETIME_UNSTATED: Duration = Duration::from_secs(300);
+/// Cameras changed at once in a password push.
+const PUSH_CONCURRENCY: usize = 16;
+/// How often an interrupted reset is sent again at most.
+const MAX_RESUMED_RESETS: u32 = 2;
+
+/// What to do next with an interrupted reset.
+enum Resume {
+    /// It finished or failed.
+    Settled,
+    /// Check again at once.
+    Again,
+    /// Check again after a while (the camera's hint, or the backoff).
+    Wait(Option<Duration>),
 }
 
 /// A flow in memory: the public view, its secrets, and a lock that makes its steps run one at a time.
@@ -92,6 +115,8 @@ impl CodeKind {
 pub struct Activation {
     /// The camera, when it was added afterwards.
     pub camera: Option<AddedCamera>,
+    /// Why the camera, activated, was not added when that was asked (add it by hand then).
+    pub add_error: Option<NvrError>,
     /// Whether the reset email was set (cameras without the recovery extension cannot take one).
     pub reset_email_set: bool,
 }
@@ -108,20 +133,7 @@ pub struct PasswordPushOutcome {
 fn recovery_error(error: RecoveryError, address: &DeviceAddress) -> NvrError {
     match error {
         RecoveryError::NotSupported => NvrError::RecoveryNotSupported,
-        RecoveryError::Camera(CameraError::Offline(detail)) => NvrError::Unreachable {
-            address: address.to_string(),
-            detail,
-        },
-        RecoveryError::Camera(CameraError::Locked { retry_after }) => {
-            NvrError::CameraLocked { retry_after }
-        }
-        RecoveryError::Camera(
-            CameraError::CredentialsRejected | CameraError::CredentialsRequired,
-        ) => NvrError::CredentialsRejected,
-        RecoveryError::Camera(CameraError::Refused { reason, .. }) => {
-            NvrError::CameraRefused(reason)
-        }
-        RecoveryError::Camera(CameraError::BadReply(detail)) => NvrError::CameraProtocol(detail),
+        RecoveryError::Camera(error) => camera_error(error, address),
         RecoveryError::NoInternet => NvrError::NoInternet,
         RecoveryError::NoResetEmail => NvrError::NoResetEmail,
         RecoveryError::SendLimit { retry_after } => NvrError::SendLimit { retry_after },
@@ -230,7 +242,7 @@ impl Nvr {
         device_key: &str,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         if let Some(id) = device.added_as {
             let camera = self.added_camera(id)?;
@@ -241,19 +253,28 @@ impl Nvr {
                 return Err(NvrError::RemoveFirst { camera: id });
             }
         }
-        self.refuse_second_flow(&device)?;
+        self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
         let info = self.fresh_recovery_info(&device.address, false).await?;
-        self.begin_flow(device, info, None, actor).await
+        let flow = self.new_flow(device, info, None, actor).await?;
+        let id = {
+            let stored = flow.clone();
+            self.with_store(move |store| store.write(|tx| tx.insert_recovery_flow(&stored)))
+                .await?
+                .map_err(|e| self.flow_insert_error(e, &flow.camera_key()))?
+        };
+        Ok(self.register_flow(flow, id))
     }
 
     /// The one-step "Remove and continue": removes the added, not certified camera (audited) and starts
-    /// Forget Password on it; it is added again once the new password certifies.
+    /// Forget Password on it; it is added again once the new password certifies. The removal, its
+    /// audit entry and the new flow are stored in one transaction, so the camera is never gone
+    /// without a flow that adds it back.
     pub async fn remove_and_start_recovery(
         &self,
         device_key: &str,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         let Some(id) = device.added_as else {
             return self.start_recovery(device_key, actor).await;
@@ -262,47 +283,67 @@ impl Nvr {
         if camera.status.certified() {
             return Err(NvrError::UseModify { camera: id });
         }
-        self.refuse_second_flow(&device)?;
+        self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
         // Ask the camera first: a camera that cannot be recovered is not removed.
         let info = self.fresh_recovery_info(&device.address, false).await?;
-        let label = camera_label(&camera.identity, &camera.address);
-        let at = self.inner.clock.now();
-        let actor_text = actor.to_string();
-        self.remove_camera_with(id, move |tx| {
-            tx.append_audit(
-                at,
-                &actor_text,
-                AuditAction::RemovalBeforeReset,
-                &label,
-                "removed to reset its password; it is added again afterwards",
-            )
-            .map(|_| ())
-        })
-        .await?;
         let removed = RemovedCamera {
             id,
             username: camera.username.clone(),
         };
-        self.begin_flow(
-            self.discovered_device(device_key)?,
-            info,
-            Some(removed),
-            actor,
-        )
-        .await
+        let flow = self.new_flow(device, info, Some(removed), actor).await?;
+        let label = camera_label(&camera.identity, &camera.address);
+        let at = self.inner.clock.now();
+        let actor_text = actor.to_string();
+        let stored = flow.clone();
+        let flow_id = self
+            .remove_camera_with(id, move |tx| {
+                tx.append_audit(
+                    at,
+                    &actor_text,
+                    AuditAction::RemovalBeforeReset,
+                    &label,
+                    "removed to reset its password; it is added again afterwards",
+                )?;
+                tx.insert_recovery_flow(&stored)
+            })
+            .await
+            .map_err(|e| match e {
+                NvrError::Storage(_) | NvrError::Duplicate { .. } => {
+                    match self.active_flow_for(&flow.camera_key()) {
+                        Some(existing) => NvrError::RecoveryInProgress { flow: existing },
+                        None => e,
+                    }
+                }
+                other => other,
+            })?;
+        Ok(self.register_flow(flow, flow_id))
     }
 
-    fn refuse_second_flow(&self, device: &DiscoveredDevice) -> Result<(), NvrError> {
-        let key = camera_key(&device.identity, &device.key);
-        let flows = lock(&self.inner.flows);
-        match flows
+    /// The active flow for a camera, by [`camera_key`].
+    pub(super) fn active_flow_for(&self, key: &str) -> Option<RecoveryId> {
+        lock(&self.inner.flows)
             .values()
             .find(|e| e.flow.step.is_active() && e.flow.camera_key() == key)
-        {
-            Some(existing) => Err(NvrError::RecoveryInProgress {
-                flow: existing.flow.id,
-            }),
+            .map(|e| e.flow.id)
+    }
+
+    fn refuse_second_flow(&self, key: &str) -> Result<(), NvrError> {
+        match self.active_flow_for(key) {
+            Some(existing) => Err(NvrError::RecoveryInProgress { flow: existing }),
             None => Ok(()),
+        }
+    }
+
+    /// What a failed flow insert means: another flow for the camera won the race, or storage failed.
+    fn flow_insert_error(&self, error: StoreError, key: &str) -> NvrError {
+        match error {
+            StoreError::Duplicate(DuplicateOf::ActiveRecovery) => match self.active_flow_for(key) {
+                Some(existing) => NvrError::RecoveryInProgress { flow: existing },
+                None => NvrError::Storage(
+                    "another password reset for this camera was started at the same moment".into(),
+                ),
+            },
+            other => other.into(),
         }
     }
 
@@ -323,7 +364,9 @@ impl Nvr {
         Ok(info)
     }
 
-    async fn begin_flow(
+    /// A new flow for `device`, not yet stored. Refused when the camera (now known by its serial)
+    /// already has one.
+    async fn new_flow(
         &self,
         device: DiscoveredDevice,
         info: RecoveryInfo,
@@ -366,19 +409,12 @@ impl Nvr {
             failure: None,
         };
         apply_info(&mut flow, &info);
-        let id = {
-            let flow = flow.clone();
-            self.with_store(move |store| store.write(|tx| tx.insert_recovery_flow(&flow)))
-                .await?
-                .map_err(|e| match e {
-                    StoreError::Duplicate(DuplicateOf::ActiveRecovery) => {
-                        NvrError::RecoveryInProgress {
-                            flow: RecoveryId(0),
-                        }
-                    }
-                    other => other.into(),
-                })?
-        };
+        self.refuse_second_flow(&flow.camera_key())?;
+        Ok(flow)
+    }
+
+    /// Keeps and announces a flow that was just stored as `id`.
+    fn register_flow(&self, mut flow: RecoveryFlow, id: RecoveryId) -> RecoveryFlow {
         flow.id = id;
         tracing::info!(flow = %id, camera = %flow.camera_label(), "forget-password flow started");
         lock(&self.inner.flows).insert(
@@ -393,7 +429,7 @@ impl Nvr {
         self.emit(NvrEvent::RecoveryChanged {
             flow: Box::new(flow.clone()),
         });
-        Ok(flow)
+        flow
     }
 
     /// Holds a flow's step lock and returns the flow as it is now.
@@ -401,7 +437,7 @@ impl Nvr {
         &self,
         id: RecoveryId,
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, RecoveryFlow), NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let busy = lock(&self.inner.flows)
             .get(&id)
             .map(|e| e.busy.clone())
@@ -486,7 +522,8 @@ impl Nvr {
             .ok_or(NvrError::ChallengeReplaced)?;
         let label = flow.camera_label();
         match self.inner.connector.send_code(&flow.address, &nonce).await {
-            Ok((masked, _)) => {
+            Ok((reported, _)) => {
+                let masked = crate::mail::ensure_masked(&reported);
                 self.audit(
                     actor,
                     AuditAction::CodeSent,
@@ -601,7 +638,11 @@ impl Nvr {
             Ok(ResetToken { secret, expires }) => {
                 flow.step = RecoveryStep::CodeVerified;
                 flow.failure = None;
-                let expires = camera_to_local(expires, flow.clock_offset_secs);
+                // A camera that does not say gives the usual five minutes, counted here.
+                let expires = expires.map_or_else(
+                    || self.inner.clock.now() + TOKEN_LIFETIME_UNSTATED,
+                    |e| camera_to_local(e, flow.clock_offset_secs),
+                );
                 tracing::info!(flow = %id, camera = %label, "verification code accepted");
                 self.save_flow(flow, Some(FlowSecrets::token(secret, expires)))
                     .await
@@ -696,7 +737,7 @@ impl Nvr {
             .await?;
         let camera_token = ResetToken {
             secret: token.clone(),
-            expires: token_expires,
+            expires: Some(token_expires),
         };
         let reset = self
             .inner
@@ -711,25 +752,44 @@ impl Nvr {
         let label = flow.camera_label();
         if let Err(error) = reset {
             let error = recovery_error(error, &flow.address);
-            self.audit(
-                actor,
-                AuditAction::Reset,
-                &label,
-                &format!("failed: {error}"),
-            )
-            .await;
-            let mut back = flow;
-            if error == NvrError::RecoveryExpired {
-                back.step = RecoveryStep::Expired;
-                back.failure =
-                    Some("The permission to reset ran out; start Forget Password again.".into());
-                self.save_flow(back, Some(FlowSecrets::default())).await?;
-            } else {
-                back.step = RecoveryStep::CodeVerified;
-                self.save_flow(back, Some(FlowSecrets::token(token, token_expires)))
-                    .await?;
+            // The camera may have taken the password and the answer got lost on the way back.
+            let credentials = Credentials {
+                username: flow.reset_user.clone(),
+                password: new_password.clone(),
+            };
+            let took = self
+                .inner
+                .connector
+                .certify(&flow.address, &credentials)
+                .await
+                .is_ok();
+            if !took {
+                self.audit(
+                    actor,
+                    AuditAction::Reset,
+                    &label,
+                    &format!("failed: {error}"),
+                )
+                .await;
+                let mut back = flow;
+                let secrets = if error == NvrError::RecoveryExpired {
+                    back.step = RecoveryStep::Expired;
+                    back.failure = Some(
+                        "The permission to reset ran out; start Forget Password again.".into(),
+                    );
+                    FlowSecrets::default()
+                } else {
+                    back.step = RecoveryStep::CodeVerified;
+                    FlowSecrets::token(token, token_expires)
+                };
+                if let Err(storage) = self.save_flow(back, Some(secrets)).await {
+                    // Still Resetting with the new password recorded: the resume task settles it.
+                    self.spawn_resume_reset(id);
+                    return Err(storage);
+                }
+                return Err(error);
             }
-            return Err(error);
+            tracing::info!(flow = %id, %error, "the reset answer was lost, but the camera took the new password");
         }
         self.audit(actor, AuditAction::Reset, &label, "password reset")
             .await;
@@ -758,8 +818,9 @@ impl Nvr {
                 flow.failure = Some(format!(
                     "The password was reset, but the camera does not accept it yet ({error}). Add the camera with the new password."
                 ));
+                let error = camera_error(error, &flow.address);
                 self.save_flow(flow, Some(FlowSecrets::default())).await?;
-                return Err(NvrError::CameraRefused(error.to_string()));
+                return Err(error);
             }
         };
         let mut result_camera = None;
@@ -846,10 +907,7 @@ impl Nvr {
                 self.save_flow(flow, Some(FlowSecrets::default())).await?;
                 tracing::info!(flow = %id, "forget-password flow expired during the restart");
             } else if flow.step == RecoveryStep::Resetting {
-                let nvr = self.clone();
-                self.inner
-                    .tasks
-                    .spawn(async move { nvr.resume_reset(id).await });
+                self.spawn_resume_reset(id);
             } else {
                 tracing::info!(flow = %id, step = flow.step.as_str(), "forget-password flow resumed");
             }
@@ -857,44 +915,146 @@ impl Nvr {
         Ok(())
     }
 
-    /// A reset interrupted by a restart: the new password was recorded; if the camera accepts it the
-    /// flow is finished, otherwise it fails with what to do.
+    fn spawn_resume_reset(&self, id: RecoveryId) {
+        let nvr = self.clone();
+        self.inner
+            .tasks
+            .spawn(async move { nvr.resume_reset(id).await });
+    }
+
+    /// Settles a reset that was interrupted (by a restart, or a store failure): the new password is
+    /// recorded. Once the camera answers, the flow finishes if the camera takes the password; if not
+    /// and the permission to reset is still valid, the reset is sent again. A camera that is only
+    /// offline (a power cut took NVR and cameras down together) is waited for, with backoff.
     async fn resume_reset(&self, id: RecoveryId) {
-        let Ok((_busy, mut flow)) = self.lock_flow(id).await else {
-            return;
+        let mut wait = RESUME_FIRST_WAIT;
+        let mut resets_sent = 0;
+        loop {
+            let pause = match self.resume_reset_once(id, &mut resets_sent).await {
+                Resume::Settled => return,
+                Resume::Again => Duration::ZERO,
+                Resume::Wait(hint) => {
+                    let pause = hint.unwrap_or(wait).min(RESUME_MAX_WAIT);
+                    wait = (wait * 2).min(RESUME_MAX_WAIT);
+                    pause
+                }
+            };
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn resume_reset_once(&self, id: RecoveryId, resets_sent: &mut u32) -> Resume {
+        let Ok((_busy, flow)) = self.lock_flow(id).await else {
+            return Resume::Settled;
         };
-        let password = lock(&self.inner.flows)
+        if flow.step != RecoveryStep::Resetting {
+            return Resume::Settled;
+        }
+        let (password, token) = lock(&self.inner.flows)
             .get(&id)
-            .and_then(|e| e.new_password.clone());
-        let outcome = match password {
-            Some(password) => {
-                let credentials = Credentials {
-                    username: flow.reset_user.clone(),
-                    password: password.clone(),
+            .map(|e| (e.new_password.clone(), e.token.clone()))
+            .unwrap_or_default();
+        let Some(password) = password else {
+            self.fail_resumed(
+                flow,
+                "The reset was interrupted and the new password was not kept; start Forget Password again.",
+            )
+            .await;
+            return Resume::Settled;
+        };
+        let credentials = Credentials {
+            username: flow.reset_user.clone(),
+            password: password.clone(),
+        };
+        let now = self.inner.clock.now();
+        let certified = tokio::select! {
+            _ = self.inner.shutdown.cancelled() => return Resume::Settled,
+            r = self.inner.connector.certify(&flow.address, &credentials) => r,
+        };
+        match certified {
+            Ok(_) => {
+                tracing::info!(flow = %id, "interrupted reset: the camera takes the new password");
+                let _ = self.finish_reset(flow, password).await;
+                Resume::Settled
+            }
+            Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {
+                let live_token = token.filter(|(_, expires)| *expires > now);
+                let Some((secret, expires)) =
+                    live_token.filter(|_| *resets_sent < MAX_RESUMED_RESETS)
+                else {
+                    self.fail_resumed(
+                        flow,
+                        "The reset was interrupted and the camera does not take the new password; start Forget Password again.",
+                    )
+                    .await;
+                    return Resume::Settled;
                 };
+                *resets_sent += 1;
+                let camera_token = ResetToken {
+                    secret,
+                    expires: Some(expires),
+                };
+                let label = flow.camera_label();
                 match self
                     .inner
                     .connector
-                    .certify(&flow.address, &credentials)
+                    .reset_password(&flow.address, &camera_token, &flow.reset_user, &password)
                     .await
                 {
-                    Ok(_) => self.finish_reset(flow.clone(), password).await.map(|_| ()),
-                    Err(error) => Err(NvrError::CameraRefused(error.to_string())),
+                    Ok(()) => {
+                        self.audit(
+                            &Actor::System,
+                            AuditAction::Reset,
+                            &label,
+                            "password reset (sent again after an interruption)",
+                        )
+                        .await;
+                        Resume::Again
+                    }
+                    Err(RecoveryError::Camera(CameraError::Offline(_))) => Resume::Wait(None),
+                    Err(error) => {
+                        let error = recovery_error(error, &flow.address);
+                        self.audit(
+                            &Actor::System,
+                            AuditAction::Reset,
+                            &label,
+                            &format!("failed: {error}"),
+                        )
+                        .await;
+                        self.fail_resumed(
+                            flow,
+                            &format!("The interrupted reset could not be finished ({error}); start Forget Password again."),
+                        )
+                        .await;
+                        Resume::Settled
+                    }
                 }
             }
-            None => Err(NvrError::RecoveryExpired),
-        };
-        if outcome.is_err()
-            && self
-                .recovery(id)
-                .is_ok_and(|f| f.step == RecoveryStep::Resetting)
-        {
-            flow.step = RecoveryStep::Failed;
-            flow.failure = Some(
-                "The reset was interrupted by a restart and the camera does not take the new password; start Forget Password again."
-                    .into(),
-            );
-            let _ = self.save_flow(flow, Some(FlowSecrets::default())).await;
+            Err(CameraError::Locked { retry_after }) => Resume::Wait(retry_after),
+            Err(error) => {
+                let waiting = now.duration_since(flow.updated_at).unwrap_or_default();
+                if waiting > RESUME_GIVE_UP_AFTER {
+                    self.fail_resumed(
+                        flow,
+                        &format!("The camera did not answer for a day after an interrupted reset ({error}); try its new password, or start Forget Password again."),
+                    )
+                    .await;
+                    return Resume::Settled;
+                }
+                tracing::info!(flow = %id, %error, "interrupted reset: waiting for the camera");
+                Resume::Wait(None)
+            }
+        }
+    }
+
+    async fn fail_resumed(&self, mut flow: RecoveryFlow, why: &str) {
+        flow.step = RecoveryStep::Failed;
+        flow.failure = Some(why.to_owned());
+        if let Err(error) = self.save_flow(flow, Some(FlowSecrets::default())).await {
+            tracing::error!(%error, "failed reset not saved");
         }
     }
 
@@ -909,7 +1069,7 @@ impl Nvr {
         confirmation: &str,
         actor: &Actor,
     ) -> Result<Vec<PasswordPushOutcome>, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         if cameras.is_empty() {
             return Err(NvrError::InvalidArgument {
                 field: "cameras",
@@ -919,12 +1079,24 @@ impl Nvr {
         if password != confirmation {
             return Err(NvrError::PasswordMismatch);
         }
+        // Each camera once, in the order given; at most PUSH_CONCURRENCY sessions at a time.
+        let mut seen = std::collections::BTreeSet::new();
+        let cameras: Vec<CameraId> = cameras
+            .iter()
+            .copied()
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let slots = Arc::new(tokio::sync::Semaphore::new(PUSH_CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for (order, id) in cameras.iter().copied().enumerate() {
             let nvr = self.clone();
             let password = password.to_owned();
             let actor = actor.clone();
-            tasks.spawn(async move { (order, id, nvr.push_password(id, &password, &actor).await) });
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                (order, id, nvr.push_password(id, &password, &actor).await)
+            });
         }
         let mut outcomes = Vec::with_capacity(cameras.len());
         while let Some(joined) = tasks.join_next().await {
@@ -955,70 +1127,82 @@ impl Nvr {
         };
         let new_password = check_new_password(password, password, &camera.username)?;
         let label = camera_label(&camera.identity, &camera.address);
-        let result = async {
-            let session = self.inner.connector.session(
-                &camera.address,
-                Some(&current),
-                camera.clock_offset_secs,
-            );
-            let level = match session.users().await {
-                Ok(users) => users
-                    .into_iter()
-                    .find(|u| u.username == camera.username)
-                    .map(|u| u.level)
-                    .unwrap_or_else(|| "Administrator".to_owned()),
-                // Without the right to list users, the account can still change its own password.
-                Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {
-                    "Operator".to_owned()
-                }
-                Err(other) => return Err(other),
-            };
-            session
-                .set_password(&camera.username, &level, &new_password)
-                .await?;
-            let credentials = Credentials {
-                username: camera.username.clone(),
-                password: new_password.clone(),
-            };
-            let certification = self
-                .inner
+        let session =
+            self.inner
                 .connector
-                .certify(&camera.address, &credentials)
-                .await?;
-            Ok((credentials, certification))
+                .session(&camera.address, Some(&current), camera.clock_offset_secs);
+        // SetUser needs the account's level; it is sent back as the camera lists it. An account
+        // that may not list users (not an Administrator) has a level the NVR cannot know, and a
+        // guess could change it, so such an account is not changed from here.
+        let level = match session.users().await {
+            Ok(users) => users
+                .into_iter()
+                .find(|u| u.username == camera.username)
+                .map(|u| u.level),
+            Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => None,
+            Err(error) => return Err(self.push_failed(actor, &label, &camera, error).await),
+        };
+        let Some(level) = level else {
+            let error = NvrError::CameraRefused(format!(
+                "the account {} may not list the camera's users, so the NVR cannot change its password without risking its level; change it on the camera, or add the camera with an administrator account",
+                camera.username
+            ));
+            self.audit(
+                actor,
+                AuditAction::PasswordPush,
+                &label,
+                &format!("failed: {error}"),
+            )
+            .await;
+            return Err(error);
+        };
+        if let Err(error) = session
+            .set_password(&camera.username, &level, &new_password)
+            .await
+        {
+            return Err(self.push_failed(actor, &label, &camera, error).await);
         }
-        .await;
-        match result {
-            Ok((credentials, certification)) => {
-                let updated = self
-                    .commit_credentials(id, credentials, certification)
-                    .await?;
-                self.audit(actor, AuditAction::PasswordPush, &label, "password changed")
-                    .await;
-                Ok(updated)
+        // The camera has the new password now: record that first, whatever comes next.
+        self.audit(actor, AuditAction::PasswordPush, &label, "password changed")
+            .await;
+        let credentials = Credentials {
+            username: camera.username.clone(),
+            password: new_password,
+        };
+        let certification = self
+            .inner
+            .connector
+            .certify(&camera.address, &credentials)
+            .await;
+        match certification {
+            Ok(certification) => {
+                self.commit_credentials(id, credentials, certification)
+                    .await
             }
             Err(error) => {
-                self.audit(
-                    actor,
-                    AuditAction::PasswordPush,
-                    &label,
-                    &format!("failed: {error}"),
-                )
-                .await;
-                Err(match error {
-                    CameraError::Offline(detail) => NvrError::Unreachable {
-                        address: camera.address.to_string(),
-                        detail,
-                    },
-                    CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
-                    CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
-                        NvrError::CredentialsRejected
-                    }
-                    CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
-                    CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
-                })
+                // Keep the password the camera has, even though it could not be checked just now:
+                // the monitor certifies it at its next check.
+                tracing::warn!(camera = %id, %error, "new password set but not yet certified");
+                self.store_unverified_credentials(id, credentials).await
             }
         }
+    }
+
+    async fn push_failed(
+        &self,
+        actor: &Actor,
+        label: &str,
+        camera: &AddedCamera,
+        error: CameraError,
+    ) -> NvrError {
+        self.audit(
+            actor,
+            AuditAction::PasswordPush,
+            label,
+            &format!("failed: {error}"),
+        )
+        .await;
+        camera_error(error, &camera.address)
     }
 
     // ── Activation ────────────────────────────────────────────────────────────────────────────
@@ -1034,7 +1218,7 @@ impl Nvr {
         add: bool,
         actor: &Actor,
     ) -> Result<Activation, NvrError> {
-        self.refuse_if_stopping()?;
+        let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         if !device.inactive {
             return Err(NvrError::AlreadyActive);
@@ -1061,11 +1245,21 @@ impl Nvr {
             Ok(()) => true,
             Err(RecoveryError::NotSupported) => {
                 // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
-                connector
+                let created = connector
                     .session(&device.address, None, 0)
                     .create_user(ADMIN, "Administrator", &new_password)
-                    .await
-                    .map_err(|e| recovery_error(RecoveryError::Camera(e), &device.address))?;
+                    .await;
+                if let Err(error) = created {
+                    let error = camera_error(error, &device.address);
+                    self.audit(
+                        actor,
+                        AuditAction::Activation,
+                        &label,
+                        &format!("failed: {error}"),
+                    )
+                    .await;
+                    return Err(error);
+                }
                 false
             }
             Err(error) => {
@@ -1091,20 +1285,28 @@ impl Nvr {
         self.audit(actor, AuditAction::Activation, &label, &outcome)
             .await;
         self.mark_activated(device_key);
-        let camera = if add {
-            Some(
-                self.add_verified(
+        // The camera is activated whatever happens next: a failed add is reported, not returned.
+        let (camera, add_error) = if add {
+            match self
+                .add_verified(
                     device.address.clone(),
                     Some(device.key.clone()),
                     credentials,
                 )
-                .await?,
-            )
+                .await
+            {
+                Ok(camera) => (Some(camera), None),
+                Err(error) => {
+                    tracing::warn!(address = %device.address, %error, "camera activated but not added");
+                    (None, Some(error))
+                }
+            }
         } else {
-            None
+            (None, None)
         };
         Ok(Activation {
             camera,
+            add_error,
             reset_email_set,
         })
     }
@@ -1112,7 +1314,7 @@ impl Nvr {
 
 /// Copies what GetRecoveryInfo said into a flow, translating the challenge's expiry to the NVR's clock.
 fn apply_info(flow: &mut RecoveryFlow, info: &RecoveryInfo) {
-    flow.masked_email = info.masked_email.clone();
+    flow.masked_email = info.masked_email.as_deref().map(crate::mail::ensure_masked);
     flow.internet = info.internet;
     flow.methods = info.methods.clone();
     flow.camera_date = info.date.clone();
