@@ -10,6 +10,7 @@ use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::dbus::auth::AccessGroups;
 use crate::demo::{self, DemoOptions};
+use crate::gui::Gui;
 use crate::service::{Nvr, NvrError};
 use crate::store::{Store, StoreError};
 
@@ -97,11 +98,25 @@ pub async fn run(
             }
         }
     };
-    if options.headless {
+    let gui = if options.headless {
         tracing::info!("running headless: no on-screen menu");
+        None
     } else {
-        tracing::info!("the on-screen menu is not built into this version yet; running headless");
-    }
+        let (gui_nvr, runtime) = (nvr.clone(), tokio::runtime::Handle::current());
+        match tokio::task::spawn_blocking(move || Gui::start(gui_nvr, runtime))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+        {
+            Ok(gui) => {
+                tracing::info!(display = ?gui.display(), "on-screen menu shown");
+                Some(gui)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no on-screen menu; running headless");
+                None
+            }
+        }
+    };
     let cameras = nvr.added_cameras().len();
     tracing::info!(added_cameras = cameras, "vigild ready");
 
@@ -113,6 +128,9 @@ pub async fn run(
 
     shutdown.cancelled().await;
     tracing::info!("vigild stopping");
+    if let Some(gui) = gui {
+        let _ = tokio::task::spawn_blocking(move || gui.stop()).await;
+    }
     if let Some(dbus) = dbus {
         dbus.stop().await;
     }

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod dbus;
 pub mod demo;
+pub mod gui;
 pub mod mail;
 pub mod model;
 pub mod qr;

@@ -15,6 +15,7 @@ use vigil::app::{self, AppOptions};
 use vigil::config::{self, Config, DEFAULT_STATE_DIR};
 use vigil::dbus::BusChoice;
 use vigil::demo::DemoOptions;
+use vigil::gui::MenuFonts;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -122,6 +123,18 @@ fn main() -> ExitCode {
         cameras: usize::from(cli.demo_cameras),
         mail_dir: state_dir.join("demo-mail"),
     });
+    // The menu's fonts go on disk before any thread starts (they set the process's fontconfig).
+    let _menu_fonts = if cli.headless {
+        None
+    } else {
+        match MenuFonts::install(&std::env::temp_dir()) {
+            Ok(fonts) => Some(fonts),
+            Err(error) => {
+                tracing::warn!(%error, "the on-screen menu may lack fonts");
+                None
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -471,6 +471,23 @@ impl Nvr {
 
     // ── Queries ────────────────────────────────────────────────────────────────────────────────
 
+    /// How long until a Locked camera is tried again; None when it is not locked or the time is up.
+    pub fn lock_time_left(&self, camera: &AddedCamera) -> Option<Duration> {
+        if camera.status.state != CameraState::Locked {
+            return None;
+        }
+        let lock_ends = camera.status.since + self.inner.settings.monitor.locked_retry;
+        lock_ends
+            .duration_since(self.inner.clock.now())
+            .ok()
+            .filter(|left| !left.is_zero())
+    }
+
+    /// The time on the service's clock (mock time in tests), for showing how long something has left.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
     /// Every added camera, by id.
     pub fn added_cameras(&self) -> Vec<AddedCamera> {
         lock(&self.inner.added)
@@ -679,11 +696,7 @@ impl Nvr {
         let camera = self.added_camera(id)?;
         if camera.status.state == CameraState::Locked {
             // Every try while the camera holds the lock would only extend it.
-            let lock_ends = camera.status.since + self.inner.settings.monitor.locked_retry;
-            let retry_after = lock_ends
-                .duration_since(self.inner.clock.now())
-                .ok()
-                .filter(|left| !left.is_zero());
+            let retry_after = self.lock_time_left(&camera);
             return Err(NvrError::CameraLocked { retry_after });
         }
         let address = camera.address;

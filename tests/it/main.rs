@@ -6,6 +6,7 @@ mod bus;
 mod camera_layer;
 mod daemon;
 mod dbus;
+mod gui;
 mod hostile;
 mod interop;
 mod mailbox;

@@ -1,0 +1,221 @@
+//! Turns the service's nouns into the rows and failures of the UI contract (ui/api.slint): added
+//! cameras, discovered devices, password checks and errors. Pure conversions, no Slint window needed.
+
+use std::time::Duration;
+
+use slint::SharedString;
+
+use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
+use crate::model::{AddedCamera, CameraState, DiscoveredDevice};
+use crate::recovery::policy::{self, PolicyRule, Strength};
+use crate::service::NvrError;
+
+/// The name an installer knows a camera by: its model, or its address when the model is unknown.
+pub fn camera_name(camera: &AddedCamera) -> String {
+    if camera.identity.model.is_empty() {
+        camera.address.to_string()
+    } else {
+        camera.identity.model.clone()
+    }
+}
+
+/// One row of Added Devices; `selected` is kept from the row it replaces.
+pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bool) -> AddedRow {
+    let status = &camera.status;
+    let locked_minutes = lock_left.map_or(0, |left| left.as_secs().div_ceil(60) as i32);
+    AddedRow {
+        id: camera.id.0 as i32,
+        name: camera_name(camera).into(),
+        address: camera.address.to_string().into(),
+        serial: camera.identity.serial.clone().into(),
+        status: camera_status(status.state),
+        rejected: status.credentials_rejected,
+        locked_minutes,
+        detail: status.last_error.clone().unwrap_or_default().into(),
+        selected,
+    }
+}
+
+/// A camera state as the UI knows it.
+pub fn camera_status(state: CameraState) -> CameraStatus {
+    match state {
+        CameraState::Online => CameraStatus::Online,
+        CameraState::NotCertified => CameraStatus::NotCertified,
+        CameraState::Locked => CameraStatus::Locked,
+        CameraState::Offline => CameraStatus::Offline,
+    }
+}
+
+/// One row of Discovered Devices. `added_not_certified` comes from the added camera it is, if any.
+pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> DiscoveredRow {
+    let model = if device.identity.model.is_empty() {
+        if device.information_complete {
+            "ONVIF camera".to_owned()
+        } else {
+            "…".to_owned()
+        }
+    } else if device.identity.manufacturer.is_empty()
+        || device
+            .identity
+            .model
+            .starts_with(&device.identity.manufacturer)
+    {
+        device.identity.model.clone()
+    } else {
+        format!("{} {}", device.identity.manufacturer, device.identity.model)
+    };
+    DiscoveredRow {
+        key: device.key.clone().into(),
+        model: model.into(),
+        address: device.address.to_string().into(),
+        serial: device.identity.serial.clone().into(),
+        firmware: device.identity.firmware.clone().into(),
+        inactive: device.inactive,
+        added: device.added_as.is_some(),
+        added_not_certified: device.added_as.is_some() && added_not_certified,
+    }
+}
+
+/// The live verdict on a new password for `user_name`, rule by rule.
+pub fn password_check(password: &str, user_name: &str) -> PasswordCheck {
+    if password.is_empty() {
+        return PasswordCheck {
+            entered: false,
+            length: false,
+            classes: false,
+            no_user_name: true,
+            not_common: true,
+            no_repeats: true,
+            no_sequences: true,
+            no_control: true,
+            strength: 0,
+        };
+    }
+    let assessment = policy::assess(password, user_name);
+    let met = |rule: PolicyRule| !assessment.unmet.contains(&rule);
+    PasswordCheck {
+        entered: true,
+        length: met(PolicyRule::Length),
+        classes: met(PolicyRule::CharacterClasses),
+        no_user_name: met(PolicyRule::ContainsUserName),
+        not_common: met(PolicyRule::CommonPassword),
+        no_repeats: met(PolicyRule::RepeatedCharacters),
+        no_sequences: met(PolicyRule::SequentialCharacters),
+        no_control: met(PolicyRule::ControlCharacters),
+        strength: match assessment.strength {
+            Strength::Weak => 0,
+            Strength::Fair => 1,
+            Strength::Good => 2,
+            Strength::Strong => 3,
+        },
+    }
+}
+
+/// No failure.
+pub fn no_failure() -> Failure {
+    failure(Problem::None, 0, "")
+}
+
+/// A failure from its parts.
+pub fn failure(problem: Problem, n: i32, detail: impl Into<SharedString>) -> Failure {
+    Failure {
+        problem,
+        n,
+        detail: detail.into(),
+    }
+}
+
+fn minutes(retry_after: Option<Duration>) -> i32 {
+    retry_after.map_or(0, |d| d.as_secs().div_ceil(60).min(24 * 60) as i32)
+}
+
+/// A service error as a failure the UI translates. The detail carries only what the service's own
+/// message shows (addresses, the camera's words), never a secret.
+pub fn failure_of(error: &NvrError) -> Failure {
+    use NvrError as E;
+    match error {
+        E::InvalidArgument { field, problem } => {
+            failure(Problem::InvalidInput, 0, format!("{field}: {problem}"))
+        }
+        E::CameraNotFound(_) => failure(Problem::CameraNotFound, 0, ""),
+        E::DeviceNotFound(_) => failure(Problem::DeviceNotFound, 0, ""),
+        E::Duplicate { .. } => failure(Problem::Duplicate, 0, ""),
+        E::Unreachable { address, .. } => failure(Problem::Unreachable, 0, address.as_str()),
+        E::CredentialsRejected => failure(Problem::CredentialsRejected, 0, ""),
+        E::CameraLocked { retry_after } => {
+            failure(Problem::CameraLocked, minutes(*retry_after), "")
+        }
+        E::CameraInactive => failure(Problem::CameraInactive, 0, ""),
+        E::CameraRefused(detail) => failure(Problem::CameraRefused, 0, detail.as_str()),
+        E::CameraProtocol(detail) => failure(Problem::CameraProtocol, 0, detail.as_str()),
+        E::Storage(_) => failure(Problem::Storage, 0, ""),
+        E::Discovery(detail) => failure(Problem::Discovery, 0, detail.as_str()),
+        E::ShuttingDown => failure(Problem::ShuttingDown, 0, ""),
+        E::RemoveFirst { .. } => failure(Problem::RemoveFirst, 0, ""),
+        E::UseModify { .. } => failure(Problem::UseModify, 0, ""),
+        E::RecoveryInProgress { .. } => failure(Problem::RecoveryInProgress, 0, ""),
+        E::RecoveryNotFound(_) => failure(Problem::RecoveryNotFound, 0, ""),
+        E::RecoveryNotSupported => failure(Problem::RecoveryNotSupported, 0, ""),
+        E::RecoveryWrongStep(detail) => failure(Problem::WrongStep, 0, *detail),
+        E::RecoveryExpired => failure(Problem::RecoveryExpired, 0, ""),
+        E::NoInternet => failure(Problem::NoInternet, 0, ""),
+        E::NoResetEmail => failure(Problem::NoResetEmail, 0, ""),
+        E::SendLimit { retry_after } => failure(Problem::SendLimit, minutes(*retry_after), ""),
+        E::ChallengeLimit { retry_after } => {
+            failure(Problem::ChallengeLimit, minutes(*retry_after), "")
+        }
+        E::MailFailed(detail) => failure(Problem::MailFailed, 0, detail.as_str()),
+        E::CodeInvalid { attempts_left } => {
+            failure(Problem::CodeInvalid, *attempts_left as i32, "")
+        }
+        E::CodeAttemptsExhausted => failure(Problem::CodeAttemptsExhausted, 0, ""),
+        E::CodeExpired => failure(Problem::CodeExpired, 0, ""),
+        E::ChallengeReplaced => failure(Problem::ChallengeReplaced, 0, ""),
+        E::CodeUsed => failure(Problem::CodeUsed, 0, ""),
+        E::SupportLocked => failure(Problem::SupportLocked, 0, ""),
+        E::PolicyViolation { .. } => failure(Problem::PolicyViolation, 0, ""),
+        E::PasswordMismatch => failure(Problem::PasswordMismatch, 0, ""),
+        E::NotCertified { .. } => failure(Problem::NotCertified, 0, ""),
+        E::AlreadyActive => failure(Problem::AlreadyActive, 0, ""),
+        other => failure(Problem::Other, 0, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CameraId;
+
+    #[test]
+    fn the_meter_names_each_unmet_rule() {
+        let weak = password_check("admin1234", "admin");
+        assert!(weak.entered);
+        assert!(weak.length);
+        assert!(!weak.no_user_name, "contains the user name");
+        assert!(!weak.no_sequences, "1234 is sequential");
+        assert_eq!(weak.strength, 0);
+        let good = password_check("Harbour-Lamp-42", "admin");
+        assert!(good.length && good.classes && good.no_user_name && good.not_common);
+        assert!(good.strength >= 2);
+        assert!(!password_check("", "admin").entered);
+    }
+
+    #[test]
+    fn errors_keep_their_numbers_and_lose_nothing_secret() {
+        let f = failure_of(&NvrError::CodeInvalid { attempts_left: 3 });
+        assert_eq!((f.problem, f.n), (Problem::CodeInvalid, 3));
+        let f = failure_of(&NvrError::CameraLocked {
+            retry_after: Some(Duration::from_secs(61)),
+        });
+        assert_eq!((f.problem, f.n), (Problem::CameraLocked, 2));
+        let f = failure_of(&NvrError::RemoveFirst {
+            camera: CameraId(4),
+        });
+        assert_eq!(f.problem, Problem::RemoveFirst);
+        let f = failure_of(&NvrError::Unreachable {
+            address: "10.0.0.9:80".into(),
+            detail: "timed out".into(),
+        });
+        assert_eq!(f.detail.as_str(), "10.0.0.9:80");
+    }
+}

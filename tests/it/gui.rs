@@ -1,0 +1,353 @@
+//! The on-screen menu driven headless through Slint's testing backend, against simulated cameras over
+//! real sockets and a real SMTP server: the forget-password flow with remove-first, the code from the
+//! email typed on the on-screen keyboard, the new password and the re-add, found by accessible labels.
+//! Every screen is saved as a PNG under the target directory, and the clicks are counted.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use i_slint_backend_testing::{
+    AccessibleRole, ElementHandle, TestingBackend, TestingBackendOptions,
+};
+use slint::platform::{PointerEventButton, WindowEvent};
+use slint::{ComponentHandle, LogicalPosition, Model};
+
+use vigil::gui::adapter::{self, UiJob, UiSink, Wiring};
+use vigil::gui::ui::{
+    AppWindow, CameraStatus, DeviceAccess, ForgetPassword, Screen, Shell, WizardStep,
+};
+use vigil::model::CameraState;
+
+use crate::mailbox::{SmtpServer, python_or_skip};
+use crate::support::{Harness, simulator};
+
+const NEW_PASSWORD: &str = "Quiet-Falcon-83";
+/// How long any one wait for the UI may take before the test fails.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// The menu on this test's thread, fed by the service through a queue the test drains.
+struct Menu {
+    window: AppWindow,
+    jobs: Receiver<UiJob>,
+    _wiring: Wiring,
+    clicks: usize,
+    shots: PathBuf,
+    size: (u32, u32),
+}
+
+impl Menu {
+    fn open(h: &Harness, runtime: &tokio::runtime::Runtime, size: (u32, u32)) -> Self {
+        slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+            mock_time: true,
+            threading: false,
+            renderer_name: Some("software".into()),
+        })))
+        .expect("a fresh test thread has no Slint platform yet");
+        let window = AppWindow::new().expect("the window builds");
+        window
+            .window()
+            .set_size(slint::PhysicalSize::new(size.0, size.1));
+        let (sender, jobs) = channel();
+        let wiring = adapter::wire(
+            &window,
+            h.nvr.clone(),
+            runtime.handle().clone(),
+            UiSink::Queue(sender),
+            true,
+        );
+        window.show().expect("the window shows");
+        slint::select_bundled_translation("en").expect("English is always there");
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+        std::fs::create_dir_all(&shots).expect("screenshot directory");
+        Self {
+            window,
+            jobs,
+            _wiring: wiring,
+            clicks: 0,
+            shots,
+            size,
+        }
+    }
+
+    /// Runs what the service posted until `done` holds; fails after WAIT_LIMIT.
+    fn wait_until(&self, what: &str, done: impl Fn(&AppWindow) -> bool) {
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            while let Ok(job) = self.jobs.try_recv() {
+                job(&self.window);
+            }
+            if done(&self.window) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out waiting for {what}");
+            if let Ok(job) = self.jobs.recv_timeout(left) {
+                job(&self.window);
+            }
+        }
+    }
+
+    fn element(&self, label: &str, roles: &[AccessibleRole]) -> ElementHandle {
+        let found: Vec<ElementHandle> =
+            ElementHandle::find_by_accessible_label(&self.window, label)
+                .filter(|e| e.accessible_role().is_some_and(|r| roles.contains(&r)))
+                .collect();
+        assert_eq!(found.len(), 1, "exactly one {roles:?} labelled {label:?}");
+        found.into_iter().next().expect("checked above")
+    }
+
+    fn button(&self, label: &str) -> ElementHandle {
+        self.element(label, &[AccessibleRole::Button, AccessibleRole::Tab])
+    }
+
+    fn count_buttons(&self, label: &str) -> usize {
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+            .count()
+    }
+
+    /// A click of the installer's mouse on a button, counted.
+    fn click(&mut self, label: &str) {
+        let button = self.button(label);
+        assert_ne!(
+            button.accessible_enabled(),
+            Some(false),
+            "{label} is enabled"
+        );
+        button.invoke_accessible_default_action();
+        self.clicks += 1;
+    }
+
+    /// A click that is not part of the counted path (checking a wrong code, say).
+    fn click_uncounted(&mut self, label: &str) {
+        self.click(label);
+        self.clicks -= 1;
+    }
+
+    fn right_click(&mut self, x: f32, y: f32) {
+        let position = LogicalPosition::new(x, y);
+        let window = self.window.window();
+        window.dispatch_event(WindowEvent::PointerMoved { position });
+        window.dispatch_event(WindowEvent::PointerPressed {
+            position,
+            button: PointerEventButton::Right,
+        });
+        window.dispatch_event(WindowEvent::PointerReleased {
+            position,
+            button: PointerEventButton::Right,
+        });
+        self.clicks += 1;
+    }
+
+    fn field(&self, label: &str) -> ElementHandle {
+        self.element(label, &[AccessibleRole::TextInput])
+    }
+
+    /// Puts text in a field the way a physical keyboard would.
+    fn type_into(&self, label: &str, text: &str) {
+        self.field(label).set_accessible_value(text);
+    }
+
+    /// Clicks a field (which opens the on-screen keyboard) and types `text` on the keyboard's keys.
+    fn type_on_screen_keyboard(&self, label: &str, text: &str) {
+        self.field(label)
+            .mock_single_click(PointerEventButton::Left);
+        assert!(
+            self.window.get_keyboard_visible(),
+            "the on-screen keyboard opens"
+        );
+        for key in text.chars() {
+            self.element(&format!("key {key}"), &[AccessibleRole::Button])
+                .invoke_accessible_default_action();
+        }
+        assert_eq!(self.field(label).accessible_value().as_deref(), Some(text));
+    }
+
+    fn shows_text(&self, text: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.window, text)
+            .next()
+            .is_some()
+    }
+
+    fn screenshot(&self, name: &str) {
+        let shot = self
+            .window
+            .window()
+            .take_snapshot()
+            .expect("the software renderer draws");
+        assert_eq!((shot.width(), shot.height()), self.size);
+        let path = self
+            .shots
+            .join(format!("{name}-{}x{}.png", self.size.0, self.size.1));
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("png file"));
+        let mut encoder = png::Encoder::new(file, shot.width(), shot.height());
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .and_then(|mut w| w.write_image_data(shot.as_bytes()))
+            .expect("png written");
+        // A screen that drew nothing would be one colour.
+        let first = &shot.as_slice()[0];
+        assert!(
+            shot.as_slice().iter().any(|p| p != first),
+            "{name} has something on it"
+        );
+    }
+
+    fn wizard_step(&self) -> WizardStep {
+        self.window.global::<ForgetPassword>().get_step()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+#[test]
+fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
+    let Some(python) = python_or_skip("the GUI flow test (it needs a real SMTP server)") else {
+        return;
+    };
+    let rt = runtime();
+    let smtp = SmtpServer::start(&python);
+    let (h, camera) = rt.block_on(async {
+        let settings = smtp.settings("camera-noreply@example.com");
+        let sim = simulator(2, |c| c.smtp = Some(settings)).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+        h.add(1).await;
+        let camera = h.add(0).await;
+        // The password is changed behind the recorder's back: camera 0 is added but not certified.
+        h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
+        h.wait_for_state(camera.id, CameraState::NotCertified, Duration::from_secs(5))
+            .await;
+        (h, camera)
+    });
+    let serial = camera.identity.serial.clone();
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.wait_until("both cameras listed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 2
+    });
+    menu.screenshot("01-live-view");
+
+    menu.right_click(900.0, 500.0);
+    assert!(
+        menu.window.get_menu_open(),
+        "a right-click opens the main menu"
+    );
+    menu.screenshot("02-main-menu");
+    menu.click("Device Access");
+    assert_eq!(
+        menu.window.global::<Shell>().get_screen(),
+        Screen::DeviceAccess
+    );
+    assert!(
+        menu.shows_text(
+            "The camera rejected the stored password. Edit the credentials, or use Forget Password."
+        ),
+        "the added tab gives the reason and the next step"
+    );
+    assert_eq!(
+        menu.count_buttons(&format!("Forget Password {}", camera.identity.model)),
+        1,
+        "only the camera that is not certified offers Forget Password on Added Devices"
+    );
+    menu.screenshot("03-added-devices");
+
+    menu.click("Discovered Devices");
+    menu.wait_until("both cameras discovered", |w| {
+        w.global::<DeviceAccess>().get_discovered().row_count() == 2
+    });
+    menu.screenshot("04-discovered-devices");
+
+    menu.click(&format!("Forget Password {serial}"));
+    menu.wait_until("the remove-first step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::RemoveFirst
+    });
+    menu.screenshot("05-remove-first");
+
+    menu.click("Remove and continue");
+    menu.wait_until("the code step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::GetCode
+            && !w.global::<ForgetPassword>().get_busy()
+    });
+    assert!(
+        rt.block_on(async { h.nvr.added_camera(camera.id) })
+            .is_err(),
+        "the camera was removed first"
+    );
+    let fp = menu.window.global::<ForgetPassword>();
+    assert_eq!(fp.get_masked_email().as_str(), "o***@e***.com");
+    assert!(fp.get_attempts_left() == 5 && fp.get_seconds_left() > 25 * 60);
+    menu.screenshot("06-get-code");
+
+    menu.click("Send Code");
+    menu.wait_until("the code sent", |w| {
+        !w.global::<ForgetPassword>().get_code_sent_to().is_empty()
+    });
+    let mail = rt.block_on(smtp.nth_message(1));
+    let code = mail.code(8).expect("an 8-digit code in the email");
+
+    // A wrong code first: the attempts left go down, and the wizard says so.
+    menu.type_into("Verification code", "00000000");
+    menu.click_uncounted("Verify");
+    menu.wait_until("the wrong code refused", |w| {
+        w.global::<ForgetPassword>().get_attempts_left() == 4
+    });
+    assert!(menu.shows_text("The code is not right. 4 attempts left."));
+    menu.type_into("Verification code", "");
+    menu.type_on_screen_keyboard("Verification code", &code);
+    menu.screenshot("07-code-on-screen-keyboard");
+    menu.click("Verify");
+    menu.wait_until("the new-password step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
+    });
+
+    // The meter names every unmet rule while the password is typed.
+    menu.type_into("New password", "admin1234");
+    assert!(menu.shows_text("✗ does not contain the user name"));
+    assert!(menu.shows_text("✗ no four sequential characters such as 1234 or abcd"));
+    assert!(menu.shows_text("✓ 8 to 32 characters"));
+    menu.screenshot("08-new-password-weak");
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    assert!(menu.shows_text("✓ does not contain the user name"));
+    menu.click("Set password");
+    menu.wait_until("the result", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::Done
+    });
+    let fp = menu.window.global::<ForgetPassword>();
+    assert!(fp.get_readded(), "the camera is added again");
+    assert_eq!(fp.get_result_status(), CameraStatus::Online);
+    menu.screenshot("09-done");
+    menu.click("Done");
+    assert_eq!(menu.wizard_step(), WizardStep::Closed);
+
+    menu.wait_until("the camera back on Added Devices, online", |w| {
+        let added = w.global::<DeviceAccess>().get_added();
+        added.row_count() == 2 && added.iter().all(|r| r.status == CameraStatus::Online)
+    });
+    println!(
+        "forget_password_clicks={} (goal: 10 or fewer, plus the code and password entry)",
+        menu.clicks
+    );
+    assert!(menu.clicks <= 10, "{} clicks", menu.clicks);
+
+    let accepted = rt.block_on(async {
+        let url = h.sim.cameras()[0].identity().device_service_url();
+        oxvif::OnvifClient::new(url)
+            .with_credentials("admin", NEW_PASSWORD)
+            .get_device_info()
+            .await
+            .is_ok()
+    });
+    assert!(accepted, "the camera takes the new password");
+    drop(menu);
+    rt.block_on(h.stop());
+}
