@@ -15,7 +15,8 @@ use slint::{ComponentHandle, LogicalPosition, Model};
 
 use vigil::gui::adapter::{self, UiJob, UiSink, Wiring};
 use vigil::gui::ui::{
-    AppWindow, CameraStatus, DeviceAccess, ForgetPassword, Screen, Shell, WizardStep,
+    AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, Problem, Screen,
+    Shell, Theme, WizardStep,
 };
 use vigil::model::CameraState;
 
@@ -98,7 +99,14 @@ impl Menu {
     }
 
     fn button(&self, label: &str) -> ElementHandle {
-        self.element(label, &[AccessibleRole::Button, AccessibleRole::Tab])
+        self.element(
+            label,
+            &[
+                AccessibleRole::Button,
+                AccessibleRole::Tab,
+                AccessibleRole::Checkbox,
+            ],
+        )
     }
 
     fn count_buttons(&self, label: &str) -> usize {
@@ -171,6 +179,8 @@ impl Menu {
     }
 
     fn screenshot(&self, name: &str) {
+        // Let hover and enable animations finish on the mock clock.
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(500));
         let shot = self
             .window
             .window()
@@ -254,7 +264,7 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
         "the added tab gives the reason and the next step"
     );
     assert_eq!(
-        menu.count_buttons(&format!("Forget Password {}", camera.identity.model)),
+        menu.count_buttons(&format!("Forget Password {serial}")),
         1,
         "only the camera that is not certified offers Forget Password on Added Devices"
     );
@@ -348,6 +358,142 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
             .is_ok()
     });
     assert!(accepted, "the camera takes the new password");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+#[test]
+fn dialogs_add_activate_change_and_remove_at_1280x720() {
+    let rt = runtime();
+    let (h, first, second) = rt.block_on(async {
+        let sim = simulator(4, |c| c.inactive = 1).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+        let first = h.add(0).await;
+        let second = h.add(1).await;
+        (h, first, second)
+    });
+    let mut menu = Menu::open(&h, &rt, (1280, 720));
+    assert!(
+        menu.window.global::<Theme>().get_compact(),
+        "720p uses the compact sizes"
+    );
+    menu.wait_until("two cameras listed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 2
+    });
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.screenshot("10-added-devices");
+
+    // Add by IP: a bad port and a wrong password are refused with the reason; nothing is added.
+    let (host, port) = h.address(2);
+    menu.click("Add by IP");
+    menu.type_into("IP address", &host);
+    menu.type_into("Port", "80a");
+    menu.type_into("Password", "wrong-password");
+    menu.click("Add");
+    menu.wait_until("the port refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::PortInvalid
+    });
+    assert!(menu.shows_text("The port must be a number from 1 to 65535."));
+    menu.type_into("Port", &port.to_string());
+    menu.click("Add");
+    menu.wait_until("the password refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::CredentialsRejected
+    });
+    menu.screenshot("11-add-by-ip-refused");
+    assert_eq!(rt.block_on(async { h.nvr.added_cameras().len() }), 2);
+    menu.type_into("Password", crate::support::CAMERA_PASSWORD);
+    menu.click("Add");
+    menu.wait_until("the camera added and listed", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>().get_added().row_count() == 3
+    });
+
+    // Activate the inactive camera: the meter judges the password, then it is activated and added.
+    let inactive_serial = h.sim.cameras()[3].identity().serial.clone();
+    menu.click("Discovered Devices");
+    menu.wait_until("the inactive camera listed", |w| {
+        w.global::<DeviceAccess>()
+            .get_discovered()
+            .iter()
+            .any(|d| d.inactive)
+    });
+    assert!(menu.shows_text("Inactive"));
+    menu.click(&format!("Activate {inactive_serial}"));
+    menu.type_into("New password", "12345678");
+    assert!(menu.shows_text("✗ not a well-known password such as admin or 12345"));
+    menu.type_into("Confirm password", "12345678");
+    menu.type_into("Reset email", "installer@example.com");
+    menu.click("Activate");
+    menu.wait_until("the weak password refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::PolicyViolation
+    });
+    menu.screenshot("12-activate-weak-password");
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Activate");
+    menu.wait_until("the camera activated and added", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>().get_added().row_count() == 4
+    });
+    assert!(
+        !rt.block_on(async {
+            h.nvr
+                .discovered_device(&h.sim.cameras()[3].identity().endpoint_ref)
+        })
+        .expect("still discovered")
+        .inactive
+    );
+
+    // One new password for two ticked cameras.
+    menu.click("Added Devices");
+    menu.click(&format!("Tick {}", first.identity.serial));
+    menu.click(&format!("Tick {}", second.identity.serial));
+    menu.click("Change password for the ticked cameras");
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", "Quiet-Falcon-84");
+    menu.click("Change password");
+    menu.wait_until("the mismatch refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::PasswordMismatch
+    });
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.screenshot("13-change-password");
+    menu.click("Change password");
+    menu.wait_until("both changed", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+    });
+    assert!(
+        menu.window
+            .global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .all(|r| !r.selected),
+        "the ticks are cleared after a change"
+    );
+    for index in [0, 1] {
+        let accepted = rt.block_on(async {
+            let url = h.sim.cameras()[index].identity().device_service_url();
+            oxvif::OnvifClient::new(url)
+                .with_credentials("admin", NEW_PASSWORD)
+                .get_device_info()
+                .await
+                .is_ok()
+        });
+        assert!(accepted, "camera {index} takes the new password");
+    }
+
+    // Remove asks first, then the camera is gone from the list and the registry.
+    menu.click(&format!("Remove {}", second.identity.serial));
+    menu.screenshot("14-remove");
+    menu.click("Remove");
+    menu.wait_until("the camera removed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 3
+    });
+    assert!(
+        rt.block_on(async { h.nvr.added_camera(second.id) })
+            .is_err()
+    );
     drop(menu);
     rt.block_on(h.stop());
 }
