@@ -71,10 +71,71 @@ enum Bench {
         #[arg(long)]
         vigild: Option<PathBuf>,
     },
+    /// The on-screen menu in memory at 1920x1080 with the software renderer: cold start to the first
+    /// frame, a full repaint of Device Access with discovered cameras, and memory with added cameras.
+    Gui {
+        /// Discovered cameras listed for the repaint figure.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        discovered: u16,
+        /// Added cameras for the memory figure.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        added: u16,
+        /// Repaints to time.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        repaints: u16,
+        /// How long the memory process runs before it is measured, seconds.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+    },
+    /// (Internal) the fresh process of the first-frame figure.
+    #[command(hide = true)]
+    GuiFirstFrame,
+    /// (Internal) the process of the memory figure.
+    #[command(hide = true)]
+    GuiMemory {
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        cameras: usize,
+        #[arg(long)]
+        seconds: u64,
+    },
 }
+
+mod gui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The GUI benchmarks drive Slint on this thread and run the service on runtimes of their own.
+    let gui_result = match &cli.bench {
+        Bench::Gui {
+            discovered,
+            added,
+            repaints,
+            seconds,
+        } => Some(gui::run(
+            usize::from(*discovered),
+            usize::from(*added),
+            usize::from(*repaints),
+            *seconds,
+        )),
+        Bench::GuiFirstFrame => Some(gui::first_frame_child()),
+        Bench::GuiMemory {
+            state_dir,
+            cameras,
+            seconds,
+        } => Some(gui::memory_child(state_dir, *cameras, *seconds)),
+        _ => None,
+    };
+    if let Some(result) = gui_result {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("vigil-bench: {problem}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,6 +164,9 @@ fn main() -> ExitCode {
                 calls,
                 vigild,
             } => dbus(usize::from(cameras), calls as usize, vigild).await,
+            Bench::Gui { .. } | Bench::GuiFirstFrame | Bench::GuiMemory { .. } => {
+                unreachable!("handled before the runtime")
+            }
         }
     });
     match result {

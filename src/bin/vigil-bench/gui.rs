@@ -1,0 +1,293 @@
+//! `vigil-bench gui`: the on-screen menu drawn by Slint's software renderer into memory at 1920×1080,
+//! over the real service: cold start to the first frame (a fresh process), a full repaint of Device
+//! Access with many discovered cameras, and the resident memory of a process with the menu and added
+//! cameras being monitored.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use slint::platform::software_renderer::{
+    MinimalSoftwareWindow, PremultipliedRgbaColor, RepaintBufferType,
+};
+use slint::platform::{Platform, WindowAdapter};
+use slint::{ComponentHandle, Model};
+use tokio_util::sync::CancellationToken;
+use vigil::gui::adapter::{self, UiJob, UiSink};
+use vigil::gui::ui::{AppWindow, DeviceAccess, Screen, Shell};
+use vigil::service::Nvr;
+
+const WIDTH: u32 = 1920;
+const HEIGHT: u32 = 1080;
+
+/// A platform with one in-memory window, drawn on demand.
+struct MemoryPlatform {
+    window: Rc<MinimalSoftwareWindow>,
+    start: Instant,
+}
+
+impl Platform for MemoryPlatform {
+    fn create_window_adapter(&self) -> Result<Rc<dyn WindowAdapter>, slint::PlatformError> {
+        Ok(self.window.clone())
+    }
+    fn duration_since_start(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// The menu in memory over a service, with its pixels.
+struct Screenful {
+    window: Rc<MinimalSoftwareWindow>,
+    app: AppWindow,
+    jobs: Receiver<UiJob>,
+    pixels: Vec<PremultipliedRgbaColor>,
+    _wiring: adapter::Wiring,
+}
+
+impl Screenful {
+    fn open(
+        nvr: Nvr,
+        runtime: tokio::runtime::Handle,
+        buffer: RepaintBufferType,
+    ) -> Result<Self, String> {
+        let window = MinimalSoftwareWindow::new(buffer);
+        slint::platform::set_platform(Box::new(MemoryPlatform {
+            window: window.clone(),
+            start: Instant::now(),
+        }))
+        .map_err(|e| e.to_string())?;
+        let app = AppWindow::new().map_err(|e| e.to_string())?;
+        window.set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
+        let (sender, jobs) = channel();
+        let wiring = adapter::wire(&app, nvr, runtime, UiSink::Queue(sender), true);
+        app.show().map_err(|e| e.to_string())?;
+        Ok(Self {
+            window,
+            app,
+            jobs,
+            pixels: vec![PremultipliedRgbaColor::default(); (WIDTH * HEIGHT) as usize],
+            _wiring: wiring,
+        })
+    }
+
+    /// Applies what the service posted until `done` holds, or fails after `limit`.
+    fn settle(&self, limit: Duration, done: impl Fn(&AppWindow) -> bool) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            while let Ok(job) = self.jobs.try_recv() {
+                job(&self.app);
+            }
+            if done(&self.app) {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("the menu did not show the cameras in time".into());
+            }
+            if let Ok(job) = self.jobs.recv_timeout(left) {
+                job(&self.app);
+            }
+        }
+    }
+
+    /// Draws if anything changed; whether it drew.
+    fn draw(&mut self) -> bool {
+        slint::platform::update_timers_and_animations();
+        let pixels = &mut self.pixels;
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(pixels, WIDTH as usize);
+        })
+    }
+}
+
+fn service_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+async fn start_service(
+    settings: vigil::config::Settings,
+    state: &Path,
+    shutdown: &CancellationToken,
+) -> Result<Nvr, String> {
+    let store = Arc::new(vigil::store::Store::open(state).map_err(|e| e.to_string())?);
+    Nvr::start(
+        settings,
+        store,
+        Arc::new(vigil::clock::SystemClock),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn quiet_settings() -> vigil::config::Settings {
+    let mut settings = vigil::config::Config::default()
+        .resolve("bench")
+        .expect("defaults are valid");
+    settings.discovery.multicast = false;
+    settings.discovery.announcement_address = None;
+    settings.discovery.on_start = false;
+    settings.discovery.refresh_interval = None;
+    settings
+}
+
+/// The child process of the first-frame figure: from its start to the first frame of the menu over a
+/// running service. Prints `frame` when drawn.
+pub fn first_frame_child() -> Result<(), String> {
+    let fonts = vigil::gui::MenuFonts::install(&std::env::temp_dir()).map_err(|e| e.to_string())?;
+    let runtime = service_runtime()?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    let nvr = runtime.block_on(start_service(quiet_settings(), state.path(), &shutdown))?;
+    let mut screen = Screenful::open(nvr, runtime.handle().clone(), RepaintBufferType::NewBuffer)?;
+    if !screen.draw() {
+        return Err("the first frame was not drawn".into());
+    }
+    println!("frame");
+    shutdown.cancel();
+    drop(screen);
+    drop(fonts);
+    Ok(())
+}
+
+/// The child process of the memory figure: the service monitoring the cameras already in `state`,
+/// with the menu drawing Device Access; prints `rss_kb=` after `seconds`.
+pub fn memory_child(state: &Path, cameras: usize, seconds: u64) -> Result<(), String> {
+    let fonts = vigil::gui::MenuFonts::install(&std::env::temp_dir()).map_err(|e| e.to_string())?;
+    let runtime = service_runtime()?;
+    let shutdown = CancellationToken::new();
+    let nvr = runtime.block_on(start_service(quiet_settings(), state, &shutdown))?;
+    let mut screen = Screenful::open(
+        nvr,
+        runtime.handle().clone(),
+        RepaintBufferType::ReusedBuffer,
+    )?;
+    screen.settle(Duration::from_secs(30), |app| {
+        app.global::<DeviceAccess>().get_added().row_count() == cameras
+    })?;
+    let shell = screen.app.global::<Shell>();
+    shell.set_screen(Screen::DeviceAccess);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < end {
+        while let Ok(job) = screen.jobs.try_recv() {
+            job(&screen.app);
+        }
+        screen.draw();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("rss_kb={}", super::rss_kb(std::process::id())?);
+    shutdown.cancel();
+    drop(screen);
+    drop(fonts);
+    Ok(())
+}
+
+/// The benchmark: prints `first_frame_ms=`, `repaint_ms=` and `rss_mb=`.
+pub fn run(discovered: usize, added: usize, repaints: usize, seconds: u64) -> Result<(), String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+
+    // Cold start: a fresh process each time; the median of five.
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        let began = Instant::now();
+        let output = Command::new(&me)
+            .arg("gui-first-frame")
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let elapsed = began.elapsed();
+        if !output.status.success() || !String::from_utf8_lossy(&output.stdout).contains("frame") {
+            return Err("the first-frame process failed".into());
+        }
+        starts.push(elapsed);
+    }
+    starts.sort();
+    let first_frame = starts[starts.len() / 2];
+
+    // Repaint: Device Access with `discovered` cameras listed, every pixel drawn again each time.
+    let runtime = service_runtime()?;
+    let sim = runtime.block_on(super::simulator(
+        std::net::Ipv4Addr::new(127, 202, 0, 1),
+        discovered,
+        0,
+        13,
+    ))?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    let nvr = runtime.block_on(async {
+        let nvr = start_service(super::bench_settings(&sim), state.path(), &shutdown).await?;
+        nvr.refresh_discovery(&[])
+            .await
+            .map_err(|e| e.to_string())?
+            .finished()
+            .await;
+        Ok::<_, String>(nvr)
+    })?;
+    let mut screen = Screenful::open(nvr, runtime.handle().clone(), RepaintBufferType::NewBuffer)?;
+    screen.settle(Duration::from_secs(60), |app| {
+        app.global::<DeviceAccess>().get_discovered().row_count() == discovered
+    })?;
+    screen
+        .app
+        .global::<Shell>()
+        .set_screen(Screen::DeviceAccess);
+    screen.app.global::<DeviceAccess>().set_tab(1);
+    screen.draw();
+    let mut times = Vec::with_capacity(repaints);
+    for _ in 0..repaints {
+        screen.window.request_redraw();
+        let began = Instant::now();
+        if !screen.draw() {
+            return Err("a repaint was skipped".into());
+        }
+        times.push(began.elapsed());
+    }
+    times.sort();
+    let repaint = times[times.len() / 2];
+    let repaint_max = times[times.len() - 1];
+    shutdown.cancel();
+    drop(screen);
+    runtime.block_on(sim.shutdown());
+
+    // Memory: a separate process with the menu and `added` monitored cameras.
+    let sim = runtime.block_on(super::simulator(
+        std::net::Ipv4Addr::new(127, 203, 0, 1),
+        added,
+        0,
+        14,
+    ))?;
+    let state = tempfile::tempdir().map_err(|e| e.to_string())?;
+    runtime.block_on(super::add_all(&sim, state.path()))?;
+    let output = Command::new(&me)
+        .arg("gui-memory")
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--cameras", &added.to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(sim.shutdown());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let rss_kb: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("rss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or("the memory process printed no figure")?;
+
+    println!(
+        "first_frame_ms={:.1} repaint_ms={:.2} repaint_max_ms={:.2} discovered={discovered} rss_mb={:.1} added={added} width={WIDTH} height={HEIGHT}",
+        first_frame.as_secs_f64() * 1000.0,
+        repaint.as_secs_f64() * 1000.0,
+        repaint_max.as_secs_f64() * 1000.0,
+        rss_kb as f64 / 1024.0,
+    );
+    Ok(())
+}
