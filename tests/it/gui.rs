@@ -494,6 +494,26 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
         rt.block_on(async { h.nvr.added_camera(second.id) })
             .is_err()
     );
+
+    // Russian, chosen in Settings > System: every word on Device Access follows, plurals included.
+    menu.click("System");
+    menu.screenshot("15-system");
+    menu.window.global::<Shell>().invoke_language_selected(1);
+    assert_eq!(menu.window.global::<Shell>().get_language(), 1);
+    menu.click("Device Access");
+    assert!(menu.shows_text("Онлайн"), "status word in Russian");
+    assert!(
+        menu.shows_text("Подключено с сохранённым паролем."),
+        "reasons in Russian"
+    );
+    menu.click("Discovered Devices");
+    assert!(
+        menu.shows_text("Найдено 4 камеры"),
+        "Russian plural for 2-4"
+    );
+    menu.screenshot("16-discovered-russian");
+    menu.window.global::<Shell>().invoke_language_selected(0);
+    assert!(menu.shows_text("4 cameras found"), "back in English");
     drop(menu);
     rt.block_on(h.stop());
 }
