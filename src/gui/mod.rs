@@ -206,7 +206,11 @@ impl Gui {
 
     /// Closes the menu and waits for its thread.
     pub fn stop(mut self) {
-        let _ = slint::quit_event_loop();
+        // Asked from inside the loop: a quit sent before the loop has started running is ignored
+        // by the desktop backend (it belongs to an older run), and then this would wait forever.
+        let _ = slint::invoke_from_event_loop(|| {
+            let _ = slint::quit_event_loop();
+        });
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

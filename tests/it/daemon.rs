@@ -417,3 +417,100 @@ fn camsim_runs_and_answers_its_control_socket() {
     let status = wait_with_deadline(&mut child, Duration::from_secs(5)).expect("camsim stops");
     assert!(status.success());
 }
+
+/// A configuration that sends nothing on the network by itself (no multicast, no announcements).
+fn quiet_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("quiet.toml");
+    std::fs::write(
+        &config,
+        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
+    )
+    .unwrap();
+    config
+}
+
+fn display_hardware() -> bool {
+    let drm = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("card"))
+    });
+    drm || Path::new("/dev/fb0").exists()
+}
+
+/// Runs vigild without --headless and stops it with SIGTERM; returns its whole log.
+fn run_with_menu(display: Option<&str>, wanted: &'static str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quiet_config(dir.path());
+    let mut command = Command::new(VIGILD);
+    command
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--no-dbus")
+        .env("RUST_LOG", "info")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match display {
+        Some(display) => command.env("DISPLAY", display),
+        None => command.env_remove("DISPLAY"),
+    };
+    let mut child = Running(command.spawn().expect("vigild starts"));
+    let (ready, log) = wait_for_line(&mut child, Duration::from_secs(30), |l| {
+        l.contains("vigild ready")
+    });
+    assert!(ready.is_some(), "vigild becomes ready");
+    signal(&child, libc::SIGTERM);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    let log = log.join().unwrap();
+    let status = status.unwrap_or_else(|| panic!("stops within 5 s:\n{log}"));
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains(wanted), "the log says {wanted:?}:\n{log}");
+    assert!(log.contains("vigild stopped"), "{log}");
+    log
+}
+
+#[test]
+fn with_no_display_vigild_says_so_and_runs_headless() {
+    if display_hardware() {
+        eprintln!("SKIPPED no-display run: this machine has a DRM card or framebuffer");
+        return;
+    }
+    let log = run_with_menu(None, "no on-screen menu; running headless");
+    assert!(
+        log.contains("DISPLAY is not set"),
+        "the reason is given:\n{log}"
+    );
+}
+
+#[test]
+fn on_a_desktop_display_vigild_shows_the_menu_and_stops_cleanly() {
+    // A real X server with no screen attached: Xvfb, which tells us its display number on stdout.
+    let xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1920x1080x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(xvfb) = xvfb else {
+        eprintln!("SKIPPED desktop-window run: Xvfb is not installed (.ci/deps installs it)");
+        return;
+    };
+    let mut xvfb = Running(xvfb);
+    let mut number = String::new();
+    BufReader::new(xvfb.stdout.take().expect("piped"))
+        .read_line(&mut number)
+        .expect("Xvfb prints its display number");
+    let display = format!(":{}", number.trim());
+    run_with_menu(Some(&display), "on-screen menu shown display=Window");
+    drop(xvfb);
+}
