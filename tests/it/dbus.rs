@@ -713,7 +713,13 @@ async fn vigilctl_resets_a_forgotten_password_end_to_end() {
     let sent = tokio::task::spawn_blocking(move || sent_rx.recv_timeout(Duration::from_secs(10)))
         .await
         .unwrap();
-    assert!(sent.is_ok(), "vigilctl sent the code");
+    if sent.is_err() {
+        let _ = child.kill();
+        let mut errors = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut errors);
+        let shown = reader.join().unwrap_or_default();
+        panic!("vigilctl did not send the code:\n{shown}\n{errors}");
+    }
     let code = smtp.nth_message(1).await.code(8).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "00000000").unwrap();
