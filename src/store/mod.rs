@@ -14,7 +14,7 @@ pub use audit::{AuditTamper, GENESIS_HASH};
 pub use recovery::StoredFlow;
 
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -257,26 +257,55 @@ impl Store {
     }
 }
 
+/// Makes sure `dir` is a private directory of this user: created 0700 when missing; refused when it
+/// is a symbolic link (never followed), not a directory, owned by another user, or writable by group
+/// or others (a directory someone else prepared, as in a shared `/tmp`); read access for others is
+/// taken away.
 fn prepare_state_dir(dir: &Path) -> Result<(), StoreError> {
     let error = |source| StoreError::StateDir {
         path: dir.display().to_string(),
         source,
     };
-    if !dir.exists() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(error)?;
+    let refuse = |problem: String| error(std::io::Error::other(problem));
+    let metadata = match fs::symlink_metadata(dir) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(error)?;
+            fs::symlink_metadata(dir).map_err(error)?
+        }
+        Err(e) => return Err(error(e)),
+    };
+    if metadata.file_type().is_symlink() {
+        return Err(refuse(
+            "is a symbolic link; vigild does not follow it (give the real directory)".to_owned(),
+        ));
     }
-    let metadata = fs::metadata(dir).map_err(error)?;
     if !metadata.is_dir() {
         return Err(error(std::io::Error::new(
             std::io::ErrorKind::NotADirectory,
             "not a directory",
         )));
     }
-    if metadata.permissions().mode() & 0o077 != 0 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if metadata.uid() != me {
+        return Err(refuse(format!(
+            "is owned by uid {}, not by this user (uid {me}); remove it or choose another state directory",
+            metadata.uid()
+        )));
+    }
+    let mode = metadata.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(refuse(format!(
+            "is writable by group or others (mode {:o}); remove it or make it 0700",
+            mode & 0o7777
+        )));
+    }
+    if mode & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(error)?;
     }
     Ok(())
@@ -468,6 +497,62 @@ mod tests {
         let cameras = reopened.load_added_cameras().unwrap();
         let creds = cameras[0].credentials.as_ref().unwrap();
         assert_eq!(creds.password.expose_secret(), "Harbor-Lamp-62");
+    }
+
+    #[test]
+    fn a_state_dir_that_is_a_link_shared_or_someone_elses_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let message = |path: &Path| match Store::open(path) {
+            Err(error @ StoreError::StateDir { .. }) => error.to_string(),
+            other => panic!("{} was accepted: {other:?}", path.display()),
+        };
+
+        // A symbolic link to a directory is not followed, even to a good one.
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let refused = message(&link);
+        assert!(refused.contains(&link.display().to_string()), "{refused}");
+        assert!(refused.contains("symbolic link"), "{refused}");
+        assert!(
+            fs::read_dir(&real).unwrap().next().is_none(),
+            "nothing written through the link"
+        );
+
+        // A directory others may write to is refused, not taken over.
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let refused = message(&shared);
+        assert!(refused.contains(&shared.display().to_string()), "{refused}");
+        assert!(refused.contains("writable by group or others"), "{refused}");
+        assert_eq!(
+            fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o777,
+            "left as it was"
+        );
+
+        // A directory of another user (only root can make one to test with).
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let theirs = dir.path().join("theirs");
+            fs::create_dir(&theirs).unwrap();
+            fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+            let refused = message(&theirs);
+            assert!(refused.contains(&theirs.display().to_string()), "{refused}");
+            assert!(refused.contains("owned by uid 4242"), "{refused}");
+        }
+
+        // The real directory itself is fine, and a group-readable one is made private.
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o750)).unwrap();
+        Store::open(&real).unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
