@@ -103,6 +103,25 @@ pub enum Rejection {
     LyingAddress(IpAddr),
 }
 
+/// The local IPv4 addresses to send multicast probes from: those of every non-loopback IPv4
+/// interface, or only of the interfaces named in `wanted` when it is not empty.
+pub fn multicast_interfaces(wanted: &[String]) -> std::io::Result<Vec<Ipv4Addr>> {
+    let available = oxvif::discovery_interfaces()?
+        .into_iter()
+        .map(|i| (i.name, i.address))
+        .collect::<Vec<_>>();
+    Ok(select_interfaces(available, wanted))
+}
+
+/// The addresses of the interfaces in `available` that `wanted` names (all of them when it is empty).
+fn select_interfaces(available: Vec<(String, Ipv4Addr)>, wanted: &[String]) -> Vec<Ipv4Addr> {
+    available
+        .into_iter()
+        .filter(|(name, _)| wanted.is_empty() || wanted.contains(name))
+        .map(|(_, address)| address)
+        .collect()
+}
+
 /// Probes as `plan` says and streams the sightings. Returns once the socket is bound and the first
 /// probes are sent; the receiver ends when the listening window closes or `cancel` fires.
 pub async fn probe(
@@ -493,6 +512,28 @@ mod tests {
              <d:Scopes>onvif://www.onvif.org/hardware/X1</d:Scopes><d:XAddrs>{xaddr}</d:XAddrs>\
              </d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>"
         )
+    }
+
+    #[test]
+    fn multicast_goes_out_on_the_named_interfaces_or_on_all() {
+        let available = || {
+            vec![
+                ("eth0".to_owned(), Ipv4Addr::new(192, 168, 1, 10)),
+                ("eth1".to_owned(), Ipv4Addr::new(10, 0, 0, 10)),
+            ]
+        };
+        assert_eq!(
+            select_interfaces(available(), &[]),
+            vec![Ipv4Addr::new(192, 168, 1, 10), Ipv4Addr::new(10, 0, 0, 10)]
+        );
+        assert_eq!(
+            select_interfaces(available(), &["eth1".to_owned()]),
+            vec![Ipv4Addr::new(10, 0, 0, 10)]
+        );
+        assert!(select_interfaces(available(), &["wlan0".to_owned()]).is_empty());
+        // The machine's own list never holds loopback.
+        let own = multicast_interfaces(&[]).unwrap();
+        assert!(own.iter().all(|a| !a.is_loopback()), "{own:?}");
     }
 
     fn ours() -> HashSet<String> {

@@ -1337,13 +1337,8 @@ impl Nvr {
     }
 
     fn multicast_interfaces(&self) -> Vec<std::net::Ipv4Addr> {
-        let wanted = &self.inner.settings.discovery.interfaces;
-        match oxvif::discovery_interfaces() {
-            Ok(interfaces) => interfaces
-                .into_iter()
-                .filter(|i| wanted.is_empty() || wanted.contains(&i.name))
-                .map(|i| i.address)
-                .collect(),
+        match discovery::multicast_interfaces(&self.inner.settings.discovery.interfaces) {
+            Ok(interfaces) => interfaces,
             Err(error) => {
                 tracing::warn!(%error, "cannot list network interfaces for multicast discovery");
                 Vec::new()
