@@ -140,6 +140,9 @@ struct RunArgs {
     /// Refuse GetDeviceInformation, GetScopes and GetNetworkInterfaces without credentials.
     #[arg(long)]
     no_anonymous_info: bool,
+    /// Refuse GetSystemDateAndTime without credentials, as some cameras do.
+    #[arg(long)]
+    clock_needs_auth: bool,
     /// Varies serials and MACs between simulators.
     #[arg(long, default_value_t = 1)]
     seed: u16,
@@ -250,6 +253,7 @@ async fn run(args: RunArgs) -> ExitCode {
             lockout_threshold: args.lockout_threshold,
             lockout_duration: Duration::from_secs(args.lockout_secs),
             anonymous_device_info: !args.no_anonymous_info,
+            anonymous_clock: !args.clock_needs_auth,
         },
         seed: args.seed,
         reset_email: (!args.no_reset_email).then(|| args.reset_email.clone()),

@@ -96,7 +96,7 @@ impl CameraConnector {
     }
 
     /// Checks `credentials` against the camera: measures its clock first so an hour-off camera still
-    /// certifies, then makes one authenticated call. Exactly one login attempt reaches the camera.
+    /// certifies, then makes one authenticated call. At most one failed login reaches the camera.
     pub async fn certify(
         &self,
         address: &DeviceAddress,
@@ -116,7 +116,18 @@ impl CameraConnector {
         address: &DeviceAddress,
         credentials: &Credentials,
     ) -> Result<Certification, CameraError> {
-        let clock_offset_secs = self.clock_offset(address).await?;
+        let clock_offset_secs = match self.clock_offset(address).await {
+            Ok(offset) => offset,
+            // ONVIF says the clock needs no credentials, but some cameras want them even there: ask
+            // again with them. That is then the login attempt (with no offset applied yet), and its
+            // answer, not the anonymous refusal, says whether the credentials work.
+            Err(CameraError::CredentialsRequired) => {
+                self.session(address, Some(credentials), 0)
+                    .clock_offset()
+                    .await?
+            }
+            Err(error) => return Err(error),
+        };
         let session = self.session(address, Some(credentials), clock_offset_secs);
         let identity = session.device_information().await?;
         Ok(Certification {
@@ -131,7 +142,13 @@ impl CameraConnector {
         address: &DeviceAddress,
         scopes: &[String],
     ) -> Result<Identification, CameraError> {
-        let clock_offset_secs = self.clock_offset(address).await?;
+        let clock_offset_secs = match self.clock_offset(address).await {
+            Ok(offset) => offset,
+            // A camera that wants credentials even for its clock still answered: it is there, and
+            // what it says about itself anonymously (or in its scopes) identifies it.
+            Err(CameraError::CredentialsRequired) => 0,
+            Err(error) => return Err(error),
+        };
         let session = self.session(address, None, 0);
         let says_factory = scopes.iter().any(|s| s == FACTORY_DEFAULT_SCOPE);
         let says_operational = scopes.iter().any(|s| s == OPERATIONAL_SCOPE);

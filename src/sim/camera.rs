@@ -79,6 +79,9 @@ pub enum AccessClass {
     PreAuth,
     /// Reading non-secret configuration.
     ReadSystem,
+    /// Any authenticated user, never anonymous: where some cameras put GetSystemDateAndTime (see
+    /// [`CameraPolicy::anonymous_clock`]).
+    Authenticated,
     /// Reading secrets such as the user list.
     ReadSystemSecret,
     /// Changing configuration, users included.
@@ -88,7 +91,7 @@ pub enum AccessClass {
 impl AccessClass {
     fn allowed_for(self, level: UserLevel) -> bool {
         match self {
-            AccessClass::PreAuth | AccessClass::ReadSystem => true,
+            AccessClass::PreAuth | AccessClass::ReadSystem | AccessClass::Authenticated => true,
             AccessClass::ReadSystemSecret | AccessClass::WriteSystem => {
                 level == UserLevel::Administrator
             }
@@ -235,6 +238,9 @@ pub struct CameraPolicy {
     /// Whether GetDeviceInformation, GetScopes and GetNetworkInterfaces answer without credentials, as
     /// many cameras do.
     pub anonymous_device_info: bool,
+    /// Whether GetSystemDateAndTime answers without credentials, as ONVIF says it must. Some cameras
+    /// want credentials even for it.
+    pub anonymous_clock: bool,
 }
 
 impl Default for CameraPolicy {
@@ -243,6 +249,7 @@ impl Default for CameraPolicy {
             lockout_threshold: 5,
             lockout_duration: Duration::from_secs(30 * 60),
             anonymous_device_info: true,
+            anonymous_clock: true,
         }
     }
 }
@@ -385,6 +392,11 @@ impl SimCamera {
 
     fn state(&self) -> MutexGuard<'_, CameraState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rules it was made with.
+    pub fn policy(&self) -> &CameraPolicy {
+        &self.policy
     }
 
     /// The camera's fixed identity.

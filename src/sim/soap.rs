@@ -94,8 +94,17 @@ async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<S
         .children
         .first()
         .ok_or_else(|| Fault::well_formed("The SOAP Body is empty"))?;
-    let class = access_class(&operation.local_name)
-        .ok_or_else(|| Fault::action_not_supported(&operation.local_name))?;
+    let class = match access_class(&operation.local_name)
+        .ok_or_else(|| Fault::action_not_supported(&operation.local_name))?
+    {
+        AccessClass::PreAuth
+            if operation.local_name == "GetSystemDateAndTime"
+                && !camera.policy().anonymous_clock =>
+        {
+            AccessClass::Authenticated
+        }
+        class => class,
+    };
 
     let credential = username_token(&root).or_else(|| {
         request

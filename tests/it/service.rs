@@ -334,6 +334,50 @@ async fn cameras_an_hour_off_either_way_still_certify() {
 }
 
 #[tokio::test]
+async fn a_camera_that_wants_credentials_for_its_clock_is_listed_and_certifies() {
+    let h = Harness::start(
+        simulator(1, |c| c.policy.anonymous_clock = false).await,
+        PERIOD,
+    )
+    .await;
+    let camera = h.sim.cameras()[0].clone();
+    let found = h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    assert_eq!(found, 1, "listed although its clock needs credentials");
+    let device = &h.nvr.discovered_devices()[0];
+    assert_eq!(device.identity.serial, camera.identity().serial);
+
+    let (host, port) = h.address(0);
+    let wrong = h
+        .nvr
+        .add_camera(AddCamera {
+            host: host.clone(),
+            port,
+            username: "admin".into(),
+            password: "Wrong#Pass9".into(),
+        })
+        .await;
+    assert_eq!(wrong, Err(NvrError::CredentialsRejected));
+    assert_eq!(camera.stats().failed_logins, 1, "one attempt, one failure");
+
+    let added = h.add(0).await;
+    assert!(added.status.certified());
+    assert_eq!(added.identity.serial, camera.identity().serial);
+    let logins = camera.stats().successful_logins;
+    crate::support::eventually(NEXT_CHECK, "a few monitor checks", || {
+        let camera = camera.clone();
+        async move { camera.stats().successful_logins >= logins + 4 }
+    })
+    .await;
+    assert_eq!(
+        h.nvr.added_camera(added.id).unwrap().status.state,
+        CameraState::Online,
+        "the monitor keeps it certified"
+    );
+    assert_eq!(camera.stats().failed_logins, 1);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_factory_state_camera_is_listed_inactive_and_not_added_until_activated() {
     let h = Harness::start(simulator(2, |c| c.inactive = 1).await, PERIOD).await;
     h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
