@@ -32,6 +32,7 @@ pub const DATABASE_FILE: &str = "vigil.db";
 pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_added_cameras.sql")),
     (2, include_str!("migrations/0002_recovery_and_audit.sql")),
+    (3, include_str!("migrations/0003_keyed_audit_chain.sql")),
 ];
 
 /// The schema this build writes.
@@ -166,7 +167,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, &sealer)?;
         Ok(Self {
             conn: Mutex::new(conn),
             sealer,
@@ -311,8 +312,9 @@ fn prepare_state_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Brings a database up to [`SCHEMA_VERSION`], one migration per transaction.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// Brings a database up to [`SCHEMA_VERSION`], one migration per transaction. A step that needs more
+/// than SQL (the keyed audit anchor of version 3) runs in the same transaction.
+fn migrate(conn: &mut Connection, sealer: &Sealer) -> Result<(), StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
@@ -323,6 +325,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if *version == 3 {
+            audit::anchor_legacy_chain(&tx, sealer)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "database schema upgraded");

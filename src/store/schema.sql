@@ -1,6 +1,6 @@
 -- The whole current schema, for reading. The store builds databases by applying the numbered files in
 -- migrations/ in order; a test checks that the result is exactly this.
--- Schema version (PRAGMA user_version): 2.
+-- Schema version (PRAGMA user_version): 3.
 
 -- Added cameras; an id is never reused, so a stale reference cannot reach another camera. Passwords are sealed with XChaCha20-Poly1305 under the key file, never stored clear.
 -- `credentials_rejected` survives restarts so the NVR never retries credentials a camera refused.
@@ -71,8 +71,9 @@ CREATE TABLE recovery_flow (
 CREATE UNIQUE INDEX recovery_flow_one_per_camera ON recovery_flow (camera_key)
     WHERE step IN ('awaiting_code', 'code_verified', 'resetting');
 
--- Security actions, append-only. Each row's hash is SHA-256 over the previous row's hash and its own
--- fields, so an edited or deleted row breaks the chain.
+-- Security actions, append-only. Each row's hash is HMAC-SHA256, under a key derived from the credentials
+-- key, over the previous row's hash and its own fields, so an edited or deleted row breaks the chain and
+-- only the NVR can extend it. Rows written before schema 3 keep plain SHA-256 hashes (see audit_anchor).
 CREATE TABLE audit_log (
     id        INTEGER PRIMARY KEY,
     at        INTEGER NOT NULL,
@@ -82,4 +83,13 @@ CREATE TABLE audit_log (
     outcome   TEXT    NOT NULL,
     prev_hash BLOB    NOT NULL CHECK (length(prev_hash) = 32),
     hash      BLOB    NOT NULL CHECK (length(hash) = 32)
+);
+
+-- Written once, by the upgrade to schema 3, when the log already held entries: how many were hashed with
+-- plain SHA-256, the last one's hash, and an HMAC over both. Without it, every entry must be keyed.
+CREATE TABLE audit_anchor (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    legacy_entries INTEGER NOT NULL CHECK (legacy_entries >= 1),
+    legacy_hash    BLOB    NOT NULL CHECK (length(legacy_hash) = 32),
+    tag            BLOB    NOT NULL CHECK (length(tag) = 32)
 );

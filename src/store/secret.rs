@@ -1,7 +1,8 @@
 //! Sealing of stored secrets (camera passwords, recovery tokens): XChaCha20-Poly1305 under a 256-bit
 //! key kept in its own file (mode 0600) in the state directory, created on first run. A sealed value is
 //! bound to a context (what it is and whose), so swapping ciphertexts between rows or purposes does not
-//! decrypt.
+//! decrypt. The audit log's chain is keyed by a second key derived from the same file (HMAC-SHA256 with
+//! a fixed label), so whoever can write the database but not read the key cannot rewrite the log.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -10,7 +11,9 @@ use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 /// The key file's name in the state directory.
@@ -19,6 +22,11 @@ const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 /// First byte of every sealed value: the format version.
 const FORMAT_V1: u8 = 1;
+/// What the audit chain's key is derived for; a new label gives an unrelated key.
+const AUDIT_KEY_LABEL: &[u8] = b"vigil/audit-chain-key/v1";
+
+/// The keyed hash of the audit chain.
+pub type AuditMac = Hmac<Sha256>;
 
 /// Why a key could not be loaded or a value unsealed.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +47,11 @@ pub enum SecretError {
     Unseal,
 }
 
-/// Seals and unseals stored secrets.
+/// Seals and unseals stored secrets, and keys the audit chain.
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256(key file, [`AUDIT_KEY_LABEL`]): the audit chain's key, never the sealing key itself.
+    audit_key: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -78,9 +88,20 @@ impl Sealer {
             }
             Err(e) => return Err(key_error(e)),
         };
-        let cipher = XChaCha20Poly1305::new_from_slice(&key)
-            .map_err(|_| SecretError::BadKey(path.display().to_string()))?;
-        Ok(Self { cipher })
+        let bad_key = || SecretError::BadKey(path.display().to_string());
+        let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|_| bad_key())?;
+        let mut derive =
+            <AuditMac as hmac::KeyInit>::new_from_slice(&key).map_err(|_| bad_key())?;
+        derive.update(AUDIT_KEY_LABEL);
+        let audit_key = Zeroizing::new(derive.finalize().into_bytes().into());
+        Ok(Self { cipher, audit_key })
+    }
+
+    /// A fresh HMAC-SHA256 under the audit chain's key.
+    pub fn audit_mac(&self) -> AuditMac {
+        // HMAC takes a key of any length, so this cannot fail; the fallback is never taken.
+        <AuditMac as hmac::KeyInit>::new_from_slice(&self.audit_key[..])
+            .unwrap_or_else(|_| <AuditMac as hmac::KeyInit>::new(&Default::default()))
     }
 
     /// Seals `secret` for `context`, such as [`camera_password`]'s.
