@@ -105,7 +105,21 @@ pub struct RecoverySettings {
     pub remove_first: bool,
     /// See [`RecoveryConfig::add_after_reset`].
     pub add_after_reset: bool,
+    /// How often flows are swept: abandoned ones expired, long-ended ones forgotten.
+    pub sweep_interval: Duration,
+    /// A flow waiting for a code whose code ran out this long ago, with nothing done since, is
+    /// abandoned and expires. Until then the installer can still ask for a new code.
+    pub abandoned_after: Duration,
+    /// How long an ended flow stays listed (and on D-Bus) so its outcome can be read.
+    pub ended_retention: Duration,
 }
+
+/// Default [`RecoverySettings::sweep_interval`].
+pub const RECOVERY_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+/// Default [`RecoverySettings::abandoned_after`].
+pub const RECOVERY_ABANDONED_AFTER: Duration = Duration::from_secs(10 * 60);
+/// Default [`RecoverySettings::ended_retention`].
+pub const RECOVERY_ENDED_RETENTION: Duration = Duration::from_secs(60 * 60);
 
 /// `[discovery]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -404,6 +418,9 @@ impl Config {
             recovery: RecoverySettings {
                 remove_first: self.recovery.remove_first,
                 add_after_reset: self.recovery.add_after_reset,
+                sweep_interval: RECOVERY_SWEEP_INTERVAL,
+                abandoned_after: RECOVERY_ABANDONED_AFTER,
+                ended_retention: RECOVERY_ENDED_RETENTION,
             },
             dbus: DbusSettings {
                 bus: parse_bus(&self.dbus.bus).map_err(|p| err("dbus.bus", p))?,

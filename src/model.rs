@@ -186,6 +186,11 @@ pub enum NvrEvent {
         /// The flow as it is now.
         flow: Box<crate::recovery::flow::RecoveryFlow>,
     },
+    /// A flow that ended a while ago is no longer listed (its record stays in the registry).
+    RecoveryRemoved {
+        /// Which flow.
+        id: crate::recovery::flow::RecoveryId,
+    },
 }
 
 /// Who did something, for the audit log: the GUI user, a D-Bus caller by uid, or vigild itself.

@@ -42,7 +42,8 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DbusError>
     Ok(())
 }
 
-/// Runs `call` for a caller with `access`, inside the call gate.
+/// Runs `call` for a caller with `access`, inside the call gate. The caller is checked first, so a
+/// caller who may not make the call is refused at once and never takes a turn from those who may.
 pub async fn authorized<T, F>(
     shared: &Shared,
     header: &Header<'_>,
@@ -52,12 +53,12 @@ pub async fn authorized<T, F>(
 where
     F: AsyncFnOnce(Actor) -> DbusResult<T>,
 {
+    let actor = shared.auth.check(header, access).await?;
     let _turn = shared
         .gate
         .acquire()
         .await
         .map_err(|_| DbusError::ShuttingDown("vigild is stopping".into()))?;
-    let actor = shared.auth.check(header, access).await?;
     call(actor).await
 }
 

@@ -335,6 +335,11 @@ async fn apply(
                     .await?;
             }
         }
+        NvrEvent::RecoveryRemoved { id } => {
+            let _ = server
+                .remove::<recovery::Recovery, _>(recovery_path(id))
+                .await;
+        }
         NvrEvent::DiscoveryStarted => manager::emit_discovery_started(connection).await?,
         NvrEvent::DeviceDiscovered { device } => {
             manager::emit_device_discovered(connection, &device).await?

@@ -392,6 +392,7 @@ impl Nvr {
     }
 
     fn start_background(&self) {
+        self.start_recovery_sweep();
         let settings = &self.inner.settings.discovery;
         if let Some(address) = settings.announcement_address {
             let interfaces = if settings.multicast {

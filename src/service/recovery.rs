@@ -171,7 +171,8 @@ pub fn check_new_password(
 impl Nvr {
     // ── Queries ────────────────────────────────────────────────────────────────────────────────
 
-    /// Every forget-password flow still going, and those that ended since vigild started.
+    /// Every forget-password flow still going, and those that ended within the last
+    /// `recovery.ended_retention` (see [`Nvr::start_recovery_sweep`]).
     pub fn recoveries(&self) -> Vec<RecoveryFlow> {
         lock(&self.inner.flows)
             .values()
@@ -196,17 +197,18 @@ impl Nvr {
             .ok_or(NvrError::RecoveryNotFound(id))
     }
 
-    /// The newest `limit` audit entries, newest first.
+    /// The newest `limit` audit entries, newest first. Read beside writes, never in their way.
     pub async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, NvrError> {
         Ok(self
-            .with_store(move |store| store.write(|tx| tx.audit_entries(limit)))
+            .with_store(move |store| store.read(|tx| tx.audit_entries(limit)))
             .await??)
     }
 
-    /// Verifies the audit log's hash chain; the number of entries when it holds.
+    /// Verifies the audit log's hash chain; the number of entries when it holds. Read beside writes,
+    /// never in their way.
     pub async fn verify_audit(&self) -> Result<usize, NvrError> {
         match self
-            .with_store(|store| store.write(|tx| tx.verify_audit()))
+            .with_store(|store| store.read(|tx| tx.verify_audit()))
             .await??
         {
             Ok(count) => Ok(count),
@@ -915,6 +917,87 @@ impl Nvr {
         Ok(())
     }
 
+    // ── Sweep ─────────────────────────────────────────────────────────────────────────────────
+
+    /// Starts the sweep that keeps the flow list honest while vigild runs: every
+    /// `recovery.sweep_interval`, abandoned flows expire (so they stop holding their camera) and
+    /// flows that ended longer than `recovery.ended_retention` ago are forgotten (their D-Bus objects
+    /// go with them; their records stay in the registry). Decisions use the service's clock.
+    pub(super) fn start_recovery_sweep(&self) {
+        let nvr = self.downgrade();
+        let shutdown = self.inner.shutdown.clone();
+        let every = self.inner.settings.recovery.sweep_interval;
+        self.inner.tasks.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let Some(nvr) = nvr.upgrade() else { return };
+                nvr.sweep_recoveries().await;
+            }
+        });
+    }
+
+    /// One sweep (see [`Nvr::start_recovery_sweep`]). A flow a command is working on is left for the
+    /// next sweep.
+    async fn sweep_recoveries(&self) {
+        let now = self.inner.clock.now();
+        let settings = &self.inner.settings.recovery;
+        let (abandoned, ended): (Vec<RecoveryId>, Vec<RecoveryId>) = {
+            let flows = lock(&self.inner.flows);
+            let abandoned = flows
+                .values()
+                .filter(|e| abandonment(e, now, settings.abandoned_after).is_some())
+                .map(|e| e.flow.id)
+                .collect();
+            let ended = flows
+                .values()
+                .filter(|e| ended_long_ago(e, now, settings.ended_retention))
+                .map(|e| e.flow.id)
+                .collect();
+            (abandoned, ended)
+        };
+        for id in abandoned {
+            self.expire_abandoned(id, now).await;
+        }
+        for id in ended {
+            let forgotten = {
+                let mut flows = lock(&self.inner.flows);
+                // Still ended and idle: no command holds it.
+                let idle = flows.get(&id).is_some_and(|e| {
+                    ended_long_ago(e, now, settings.ended_retention) && e.busy.try_lock().is_ok()
+                });
+                idle && flows.remove(&id).is_some()
+            };
+            if forgotten {
+                tracing::debug!(flow = %id, "ended forget-password flow no longer listed");
+                self.emit(NvrEvent::RecoveryRemoved { id });
+            }
+        }
+    }
+
+    async fn expire_abandoned(&self, id: RecoveryId, now: SystemTime) {
+        let busy = lock(&self.inner.flows).get(&id).map(|e| e.busy.clone());
+        let Some(Ok(_busy)) = busy.map(|b| b.try_lock_owned()) else {
+            return;
+        };
+        let why = lock(&self.inner.flows)
+            .get(&id)
+            .and_then(|e| abandonment(e, now, self.inner.settings.recovery.abandoned_after));
+        let (Some(why), Ok(mut flow)) = (why, self.recovery(id)) else {
+            return;
+        };
+        flow.step = RecoveryStep::Expired;
+        flow.failure = Some(why.to_owned());
+        match self.save_flow(flow, Some(FlowSecrets::default())).await {
+            Ok(_) => tracing::info!(flow = %id, "abandoned forget-password flow expired"),
+            Err(error) => tracing::warn!(flow = %id, %error, "abandoned flow not expired yet"),
+        }
+    }
+
     fn spawn_resume_reset(&self, id: RecoveryId) {
         let nvr = self.clone();
         self.inner
@@ -1310,6 +1393,39 @@ impl Nvr {
             reset_email_set,
         })
     }
+}
+
+/// Why a flow is abandoned at `now`, when it is: waiting for a code that ran out over `grace` ago with
+/// nothing done since (until then a new code can still be asked for), or holding a permission to reset
+/// that ran out (nothing can revive it). A flow in Resetting is never abandoned: its resume task owns it.
+fn abandonment(entry: &FlowEntry, now: SystemTime, grace: Duration) -> Option<&'static str> {
+    let flow = &entry.flow;
+    let waited = |since: SystemTime| now.duration_since(since).is_ok_and(|d| d >= grace);
+    match flow.step {
+        RecoveryStep::AwaitingCode => {
+            let ran_out = flow
+                .challenge
+                .as_ref()
+                .map_or(flow.started_at, |c| c.expires);
+            (flow.time_left(now).is_zero() && waited(ran_out) && waited(flow.updated_at)).then_some(
+                "The code ran out and the reset was left unfinished; start Forget Password again.",
+            )
+        }
+        RecoveryStep::CodeVerified => entry
+            .token
+            .as_ref()
+            .is_none_or(|(_, expires)| *expires <= now)
+            .then_some("The permission to reset ran out; start Forget Password again."),
+        _ => None,
+    }
+}
+
+/// Whether a flow ended more than `retention` before `now`.
+fn ended_long_ago(entry: &FlowEntry, now: SystemTime, retention: Duration) -> bool {
+    !entry.flow.step.is_active()
+        && now
+            .duration_since(entry.flow.updated_at)
+            .is_ok_and(|d| d >= retention)
 }
 
 /// Copies what GetRecoveryInfo said into a flow, translating the challenge's expiry to the NVR's clock.

@@ -122,11 +122,15 @@ pub struct Store {
     /// Why a mutex: one connection, used from blocking tasks one at a time; SQLite serializes writers
     /// anyway and the registry is small.
     conn: Mutex<Connection>,
+    /// A second, query-only connection for [`Store::read`]: with WAL, long reads (the whole audit log)
+    /// run beside writes instead of queueing behind them, and never hold up a status write.
+    read_conn: Mutex<Connection>,
     sealer: Sealer,
     path: PathBuf,
 }
 
-/// One transaction. Every SQL statement runs on one of these; [`Store::write`] makes and commits it.
+/// One transaction. Every SQL statement runs on one of these; [`Store::write`] and [`Store::read`]
+/// make it.
 pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     sealer: &'a Sealer,
@@ -168,8 +172,12 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, &sealer)?;
+        let read_conn = Connection::open(&path)?;
+        read_conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        read_conn.pragma_update(None, "query_only", "ON")?;
         Ok(Self {
             conn: Mutex::new(conn),
+            read_conn: Mutex::new(read_conn),
             sealer,
             path,
         })
@@ -177,6 +185,24 @@ impl Store {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` in one read-only (deferred) transaction on the reading connection: it sees the
+    /// registry as last committed, waits for no writer, and cannot change anything.
+    pub fn read<T>(
+        &self,
+        work: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.read_conn.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+        let tx = Tx {
+            tx,
+            sealer: &self.sealer,
+        };
+        let out = work(&tx)?;
+        // Nothing to keep: a read-only transaction ends the same either way.
+        tx.tx.rollback()?;
+        Ok(out)
     }
 
     /// The database file.
@@ -370,6 +396,7 @@ mod tests {
     use crate::clock::from_unix_secs;
     use crate::model::CameraState;
     use secrecy::ExposeSecret;
+    use std::sync::Arc;
 
     fn status() -> CameraStatus {
         CameraStatus {
@@ -558,6 +585,57 @@ mod tests {
             fs::metadata(&real).unwrap().permissions().mode() & 0o777,
             0o700
         );
+    }
+
+    #[test]
+    fn reads_run_beside_an_open_write_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        insert(&store, "10.0.0.1", "S1").unwrap();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store.write(|tx| {
+                    let id = tx.insert_added_camera(&NewCamera {
+                        address: &DeviceAddress::new("10.0.0.2", 80).unwrap(),
+                        endpoint_ref: None,
+                        identity: &DeviceIdentity::default(),
+                        credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
+                        status: &status(),
+                        clock_offset_secs: 0,
+                        added_at: from_unix_secs(1_790_000_000),
+                    })?;
+                    started_tx.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(id)
+                })
+            })
+        };
+        started.recv().unwrap();
+        // The write transaction is open: a read neither waits for it nor sees its uncommitted row.
+        let (done_tx, done) = std::sync::mpsc::channel();
+        {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                done_tx.send(store.read(|tx| tx.load_added_cameras()).map(|c| c.len()))
+            });
+        }
+        let seen = done
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the read finished while the write was open");
+        assert_eq!(seen.unwrap(), 1);
+        release.send(()).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(store.read(|tx| tx.load_added_cameras()).unwrap().len(), 2);
+        assert!(
+            store
+                .read(|tx| tx.remove_added_camera(CameraId(1)))
+                .is_err(),
+            "the reading connection cannot write"
+        );
+        assert_eq!(store.load_added_cameras().unwrap().len(), 2);
     }
 
     #[test]

@@ -38,8 +38,34 @@ async fn rig(cameras: usize, adjust: impl FnOnce(&mut vigil::sim::SimConfig)) ->
         eprintln!("SKIPPED D-Bus test: {why}");
         return None;
     }
-    let bus = TestBus::start();
     let h = Harness::start(simulator(cameras, adjust).await, PERIOD).await;
+    Some(serve(h).await)
+}
+
+/// As [`rig`], with a service on `clock` whose flows are swept every 50 ms.
+async fn rig_with_clock(
+    cameras: usize,
+    clock: std::sync::Arc<dyn vigil::clock::Clock>,
+) -> Option<Rig> {
+    if let Err(why) = crate::bus::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the D-Bus tests: {why}"
+        );
+        eprintln!("SKIPPED D-Bus test: {why}");
+        return None;
+    }
+    let sim = simulator(cameras, |_| {}).await;
+    let mut settings = crate::support::test_settings(&sim, PERIOD);
+    settings.recovery.sweep_interval = Duration::from_millis(50);
+    let state = tempfile::tempdir().expect("temp dir");
+    let h = Harness::start_with_clock(sim, settings, state, clock).await;
+    Some(serve(h).await)
+}
+
+/// Serves `h` on a fresh test bus.
+async fn serve(h: Harness) -> Rig {
+    let bus = TestBus::start();
     let stop = CancellationToken::new();
     let service = vigil::dbus::serve(
         h.nvr.clone(),
@@ -53,13 +79,13 @@ async fn rig(cameras: usize, adjust: impl FnOnce(&mut vigil::sim::SimConfig)) ->
         .build()
         .await
         .expect("client connects");
-    Some(Rig {
+    Rig {
         bus,
         h,
         service,
         client,
         stop,
-    })
+    }
 }
 
 impl Rig {
@@ -837,5 +863,55 @@ async fn signals_reach_the_groups_and_nobody_else() {
     };
     assert!(heard.is_empty(), "an outsider heard vigild: {heard:?}");
     drop(watchers);
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn an_ended_flow_leaves_the_bus_after_the_retention_period() {
+    let clock = std::sync::Arc::new(vigil::clock::SimulatedClock::starting_now());
+    let Some(rig) = rig_with_clock(1, clock.clone()).await else {
+        return;
+    };
+    rig.h
+        .nvr
+        .refresh_discovery(&[])
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let manager = ManagerProxy::new(&rig.client).await.unwrap();
+    let key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let path = manager.start_recovery(&key).await.unwrap();
+    let flow = vigil::dbus::proxy::RecoveryProxy::builder(&rig.client)
+        .path(path.clone())
+        .build()
+        .await
+        .unwrap();
+    flow.cancel().await.unwrap();
+    assert_eq!(flow.step().await.unwrap(), "cancelled");
+    let objects = zbus::fdo::ObjectManagerProxy::builder(&rig.client)
+        .destination("org.vigil.Nvr1")
+        .path("/org/vigil/Nvr1")
+        .build()
+        .await
+        .unwrap();
+    let mut removed = objects.receive_interfaces_removed().await.unwrap();
+    let listed = |objects: &zbus::fdo::ManagedObjects| objects.keys().any(|p| *p == path);
+    assert!(listed(&objects.get_managed_objects().await.unwrap()));
+
+    clock.advance(rig.h.settings.recovery.ended_retention + Duration::from_secs(1));
+    let signal = tokio::time::timeout(Duration::from_secs(5), removed.next())
+        .await
+        .expect("InterfacesRemoved within 5 s")
+        .unwrap();
+    assert_eq!(signal.args().unwrap().object_path().as_str(), path.as_str());
+    assert!(!listed(&objects.get_managed_objects().await.unwrap()));
+    let uncached = vigil::dbus::proxy::RecoveryProxy::builder(&rig.client)
+        .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    assert!(uncached.step().await.is_err(), "the object is gone");
     rig.finish().await;
 }

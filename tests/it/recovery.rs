@@ -679,6 +679,87 @@ async fn a_flow_survives_a_restart_and_a_stale_one_is_clearly_expired() {
 }
 
 #[tokio::test]
+async fn abandoned_flows_expire_and_ended_ones_are_forgotten_while_vigild_runs() {
+    let sim = simulator(1, |_| {}).await;
+    let mut settings = test_settings(&sim, PERIOD);
+    settings.recovery.sweep_interval = Duration::from_millis(50);
+    let retention = settings.recovery.ended_retention;
+    let grace = settings.recovery.abandoned_after;
+    let nvr_clock = Arc::new(SimulatedClock::starting_now());
+    let state = tempfile::tempdir().unwrap();
+    let h = Harness::start_with_clock(sim, settings, state, nvr_clock.clone()).await;
+    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let nvr = h.nvr.clone();
+    let mut events = nvr.subscribe();
+    let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let step = |id| nvr.recovery(id).map(|f| f.step);
+    let first = nvr.start_recovery(&key, &installer()).await.unwrap();
+
+    // The code ran out a minute ago: the installer may still ask for a new one, so it stays.
+    nvr_clock.advance(first.time_left(nvr_clock.now()) + Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(step(first.id), Ok(RecoveryStep::AwaitingCode));
+
+    // Left alone past the grace period, it expires by itself and no longer holds the camera.
+    nvr_clock.advance(grace);
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "the abandoned flow to expire",
+        || {
+            let step = step(first.id);
+            async move { step == Ok(RecoveryStep::Expired) }
+        },
+    )
+    .await;
+    let expired = nvr.recovery(first.id).unwrap();
+    assert!(
+        expired
+            .failure
+            .as_deref()
+            .unwrap()
+            .contains("start Forget Password again")
+    );
+    let second = nvr.start_recovery(&key, &installer()).await.unwrap();
+    nvr.cancel_recovery(second.id, &installer()).await.unwrap();
+
+    // Ended flows stay listed for the retention period, then go, with an event for each.
+    nvr_clock.advance(retention - Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(step(second.id), Ok(RecoveryStep::Cancelled));
+    nvr_clock.advance(Duration::from_secs(61));
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "ended flows to be forgotten",
+        || {
+            let gone = nvr.recoveries().is_empty();
+            async move { gone }
+        },
+    )
+    .await;
+    assert_eq!(
+        nvr.recovery(first.id),
+        Err(NvrError::RecoveryNotFound(first.id))
+    );
+    let mut removed = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let vigil::model::NvrEvent::RecoveryRemoved { id } = event {
+            removed.push(id);
+        }
+    }
+    removed.sort();
+    assert_eq!(removed, vec![first.id, second.id]);
+
+    // Their records stay in the registry.
+    let db = h.state.path().join(vigil::store::DATABASE_FILE);
+    let rows: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM recovery_flow", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn the_audit_chain_verifies_and_shows_tampering() {
     let Some(rig) = rig(1, |_| {}).await else {
         return;
