@@ -237,6 +237,10 @@ pub enum AuditAction {
     RemovalBeforeReset,
     /// A new password was pushed to a certified camera with its current one.
     PasswordPush,
+    /// A new code (a fresh challenge) was asked of the camera in a forget-password flow.
+    NewCode,
+    /// A forget-password flow was cancelled.
+    RecoveryCancelled,
 }
 
 impl AuditAction {
@@ -249,6 +253,8 @@ impl AuditAction {
             AuditAction::Reset => "reset",
             AuditAction::RemovalBeforeReset => "removal_before_reset",
             AuditAction::PasswordPush => "password_push",
+            AuditAction::NewCode => "new_code",
+            AuditAction::RecoveryCancelled => "recovery_cancelled",
         }
     }
 
@@ -261,6 +267,8 @@ impl AuditAction {
             "reset" => AuditAction::Reset,
             "removal_before_reset" => AuditAction::RemovalBeforeReset,
             "password_push" => AuditAction::PasswordPush,
+            "new_code" => AuditAction::NewCode,
+            "recovery_cancelled" => AuditAction::RecoveryCancelled,
             _ => return None,
         })
     }

@@ -25,7 +25,7 @@ use crate::recovery::flow::{
     camera_to_local,
 };
 use crate::recovery::policy;
-use crate::store::{DuplicateOf, StoreError, StoredFlow};
+use crate::store::{DuplicateOf, StoreError, StoredFlow, Tx};
 
 /// A flow's secrets: the reset token (with its expiry on the NVR's clock) and a new password in flight.
 #[derive(Clone, Default)]
@@ -40,6 +40,43 @@ impl FlowSecrets {
             token: Some((token, expires)),
             new_password: None,
         }
+    }
+}
+
+/// An audit entry to write in the same transaction as the change it records, so the change is not
+/// stored without its entry.
+#[derive(Debug, Clone)]
+struct AuditNote {
+    actor: String,
+    action: AuditAction,
+    camera: String,
+    outcome: String,
+}
+
+impl AuditNote {
+    fn new(actor: &Actor, action: AuditAction, camera: &str, outcome: &str) -> Self {
+        Self {
+            actor: actor.to_string(),
+            action,
+            camera: camera.to_owned(),
+            outcome: outcome.to_owned(),
+        }
+    }
+
+    fn append(&self, tx: &Tx<'_>, at: SystemTime) -> Result<AuditEntry, StoreError> {
+        tx.append_audit(at, &self.actor, self.action, &self.camera, &self.outcome)
+    }
+
+    /// The journal's copy of an entry the store refused.
+    fn log_unwritten(&self, error: &NvrError) {
+        tracing::error!(
+            actor = %self.actor,
+            action = self.action.as_str(),
+            camera = %self.camera,
+            outcome = %self.outcome,
+            %error,
+            "audit entry not written"
+        );
     }
 }
 
@@ -221,16 +258,21 @@ impl Nvr {
         }
     }
 
+    /// Writes an audit entry on its own, for an outcome no store failure can change: an action that
+    /// already happened on the camera (which must then be recorded as done, whatever comes next), or
+    /// a refusal that changed nothing. The command's result stands; an entry the store refused is
+    /// logged in full (it holds no secret), so the journal keeps what the log could not. A change the
+    /// NVR stores is audited in its own transaction instead ([`Nvr::save_flow_audited`]).
     async fn audit(&self, actor: &Actor, action: AuditAction, camera: &str, outcome: &str) {
+        let note = AuditNote::new(actor, action, camera, outcome);
         let at = self.inner.clock.now();
-        let (actor, camera, outcome) = (actor.to_string(), camera.to_owned(), outcome.to_owned());
+        let entry = note.clone();
         let written = self
-            .with_store(move |store| {
-                store.write(|tx| tx.append_audit(at, &actor, action, &camera, &outcome))
-            })
-            .await;
-        if !matches!(written, Ok(Ok(_))) {
-            tracing::error!(action = action.as_str(), "audit entry not written");
+            .with_store(move |store| store.write(|tx| entry.append(tx, at).map(drop)))
+            .await
+            .and_then(|r| r.map_err(NvrError::from));
+        if let Err(error) = &written {
+            note.log_unwritten(error);
         }
     }
 
@@ -451,27 +493,51 @@ impl Nvr {
     /// Stores and announces a flow's new state; `secrets` replaces the sealed token and password.
     async fn save_flow(
         &self,
-        mut flow: RecoveryFlow,
+        flow: RecoveryFlow,
         secrets: Option<FlowSecrets>,
     ) -> Result<RecoveryFlow, NvrError> {
-        flow.updated_at = self.inner.clock.now();
+        self.save_flow_audited(flow, secrets, None).await
+    }
+
+    /// As [`Nvr::save_flow`], writing `note` to the audit log in the same transaction: the new state
+    /// is stored with its entry or not at all (and then the entry is logged in full).
+    async fn save_flow_audited(
+        &self,
+        mut flow: RecoveryFlow,
+        secrets: Option<FlowSecrets>,
+        note: Option<AuditNote>,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let now = self.inner.clock.now();
+        flow.updated_at = now;
         {
             let flow = flow.clone();
             let secrets = secrets.clone();
-            self.with_store(move |store| {
-                store.write(|tx| {
-                    tx.update_recovery_flow(&flow)?;
-                    if let Some(secrets) = &secrets {
-                        tx.set_recovery_secrets(
-                            flow.id,
-                            secrets.token.as_ref().map(|(t, e)| (t, *e)),
-                            secrets.new_password.as_ref(),
-                        )?;
-                    }
-                    Ok(())
+            let entry = note.clone();
+            let saved = self
+                .with_store(move |store| {
+                    store.write(|tx| {
+                        tx.update_recovery_flow(&flow)?;
+                        if let Some(secrets) = &secrets {
+                            tx.set_recovery_secrets(
+                                flow.id,
+                                secrets.token.as_ref().map(|(t, e)| (t, *e)),
+                                secrets.new_password.as_ref(),
+                            )?;
+                        }
+                        if let Some(entry) = &entry {
+                            entry.append(tx, now)?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .await??;
+                .await
+                .and_then(|r| r.map_err(NvrError::from));
+            if let Err(error) = saved {
+                if let Some(note) = &note {
+                    note.log_unwritten(&error);
+                }
+                return Err(error);
+            }
         }
         if let Some(entry) = lock(&self.inner.flows).get_mut(&flow.id) {
             entry.flow = flow.clone();
@@ -526,30 +592,27 @@ impl Nvr {
         match self.inner.connector.send_code(&flow.address, &nonce).await {
             Ok((reported, _)) => {
                 let masked = crate::mail::ensure_masked(&reported);
-                self.audit(
+                let note = AuditNote::new(
                     actor,
                     AuditAction::CodeSent,
                     &label,
                     &format!("sent to {masked}"),
-                )
-                .await;
+                );
                 flow.code_sent_to = Some(masked);
                 flow.failure = None;
-                self.save_flow(flow, None).await
+                self.save_flow_audited(flow, None, Some(note)).await
             }
             Err(error) => {
                 let error = recovery_error(error, &flow.address);
-                self.audit(
-                    actor,
-                    AuditAction::CodeSent,
-                    &label,
-                    &format!("not sent: {error}"),
-                )
-                .await;
+                let outcome = format!("not sent: {error}");
                 if error == NvrError::NoInternet {
                     flow.internet = false;
                     flow.methods.retain(|m| *m != RecoveryMethod::SendCode);
-                    self.save_flow(flow, None).await?;
+                    let note = AuditNote::new(actor, AuditAction::CodeSent, &label, &outcome);
+                    self.save_flow_audited(flow, None, Some(note)).await?;
+                } else {
+                    self.audit(actor, AuditAction::CodeSent, &label, &outcome)
+                        .await;
                 }
                 Err(error)
             }
@@ -561,7 +624,7 @@ impl Nvr {
     pub async fn new_challenge(
         &self,
         id: RecoveryId,
-        _actor: &Actor,
+        actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
         let (_busy, mut flow) = self.lock_flow(id).await?;
         Self::require_step(
@@ -569,11 +632,25 @@ impl Nvr {
             RecoveryStep::AwaitingCode,
             "a code was already accepted; set the new password",
         )?;
-        let info = self.fresh_recovery_info(&flow.address, false).await?;
+        let label = flow.camera_label();
+        let info = match self.fresh_recovery_info(&flow.address, false).await {
+            Ok(info) => info,
+            Err(error) => {
+                self.audit(
+                    actor,
+                    AuditAction::NewCode,
+                    &label,
+                    &format!("refused: {error}"),
+                )
+                .await;
+                return Err(error);
+            }
+        };
         apply_info(&mut flow, &info);
         flow.code_sent_to = None;
         flow.failure = None;
-        self.save_flow(flow, None).await
+        let note = AuditNote::new(actor, AuditAction::NewCode, &label, "new code issued");
+        self.save_flow_audited(flow, None, Some(note)).await
     }
 
     /// Checks the code the installer typed (8 digits, from the email).
@@ -656,32 +733,36 @@ impl Nvr {
                 } else {
                     "wrong code"
                 };
-                match &error {
+                // The camera's verdict is the answer even when it cannot be stored: the installer
+                // must see how many attempts are left. The camera keeps the count that matters.
+                let saved = match &error {
                     NvrError::CodeInvalid { attempts_left } => {
-                        self.audit(
+                        let note = AuditNote::new(
                             actor,
                             AuditAction::WrongCode,
                             &label,
                             &format!("{kind}; {attempts_left} attempts left"),
-                        )
-                        .await;
+                        );
                         if !support && let Some(challenge) = flow.challenge.as_mut() {
                             challenge.attempts_left = *attempts_left;
                         }
-                        self.save_flow(flow, None).await?;
+                        self.save_flow_audited(flow, None, Some(note))
+                            .await
+                            .map(drop)
                     }
                     NvrError::CodeAttemptsExhausted => {
-                        self.audit(
+                        let note = AuditNote::new(
                             actor,
                             AuditAction::WrongCode,
                             &label,
                             &format!("{kind}; no attempts left"),
-                        )
-                        .await;
+                        );
                         if let Some(challenge) = flow.challenge.as_mut() {
                             challenge.attempts_left = 0;
                         }
-                        self.save_flow(flow, None).await?;
+                        self.save_flow_audited(flow, None, Some(note))
+                            .await
+                            .map(drop)
                     }
                     NvrError::SupportLocked => {
                         self.audit(
@@ -691,8 +772,12 @@ impl Nvr {
                             "support code refused: too many today",
                         )
                         .await;
+                        Ok(())
                     }
-                    _ => {}
+                    _ => Ok(()),
+                };
+                if let Err(storage) = saved {
+                    tracing::error!(flow = %id, %storage, "wrong code not recorded");
                 }
                 Err(error)
             }
@@ -766,13 +851,12 @@ impl Nvr {
                 .await
                 .is_ok();
             if !took {
-                self.audit(
+                let note = AuditNote::new(
                     actor,
                     AuditAction::Reset,
                     &label,
                     &format!("failed: {error}"),
-                )
-                .await;
+                );
                 let mut back = flow;
                 let secrets = if error == NvrError::RecoveryExpired {
                     back.step = RecoveryStep::Expired;
@@ -784,7 +868,10 @@ impl Nvr {
                     back.step = RecoveryStep::CodeVerified;
                     FlowSecrets::token(token, token_expires)
                 };
-                if let Err(storage) = self.save_flow(back, Some(secrets)).await {
+                if let Err(storage) = self
+                    .save_flow_audited(back, Some(secrets), Some(note))
+                    .await
+                {
                     // Still Resetting with the new password recorded: the resume task settles it.
                     self.spawn_resume_reset(id);
                     return Err(storage);
@@ -793,16 +880,18 @@ impl Nvr {
             }
             tracing::info!(flow = %id, %error, "the reset answer was lost, but the camera took the new password");
         }
-        self.audit(actor, AuditAction::Reset, &label, "password reset")
-            .await;
-        self.finish_reset(flow, new_password).await
+        let note = AuditNote::new(actor, AuditAction::Reset, &label, "password reset");
+        self.finish_reset(flow, new_password, note).await
     }
 
-    /// After the camera took the new password: check it certifies, add the camera, end the flow.
+    /// After the camera took the new password: check it certifies, add the camera, end the flow. The
+    /// reset's audit entry (`note`) is stored with the flow's end, whichever it is; should vigild stop
+    /// before that, the resumed flow writes it.
     async fn finish_reset(
         &self,
         mut flow: RecoveryFlow,
         new_password: SecretString,
+        mut note: AuditNote,
     ) -> Result<RecoveryFlow, NvrError> {
         let credentials = Credentials {
             username: flow.reset_user.clone(),
@@ -821,7 +910,10 @@ impl Nvr {
                     "The password was reset, but the camera does not accept it yet ({error}). Add the camera with the new password."
                 ));
                 let error = camera_error(error, &flow.address);
-                self.save_flow(flow, Some(FlowSecrets::default())).await?;
+                note.outcome
+                    .push_str("; the camera does not accept the new password yet");
+                self.save_flow_audited(flow, Some(FlowSecrets::default()), Some(note))
+                    .await?;
                 return Err(error);
             }
         };
@@ -852,7 +944,9 @@ impl Nvr {
                     flow.failure = Some(format!(
                         "The password was reset and works, but the camera could not be added: {error}"
                     ));
-                    self.save_flow(flow, Some(FlowSecrets::default())).await?;
+                    note.outcome.push_str("; the camera was not added");
+                    self.save_flow_audited(flow, Some(FlowSecrets::default()), Some(note))
+                        .await?;
                     return Err(error);
                 }
             }
@@ -861,21 +955,34 @@ impl Nvr {
         flow.result_camera = result_camera;
         flow.failure = None;
         tracing::info!(flow = %flow.id, camera = %flow.camera_label(), "password reset and camera certified");
-        self.save_flow(flow, Some(FlowSecrets::default())).await
+        self.save_flow_audited(flow, Some(FlowSecrets::default()), Some(note))
+            .await
     }
 
     /// Cancels a flow. A camera removed first is not added back (its password is unknown).
     pub async fn cancel_recovery(
         &self,
         id: RecoveryId,
-        _actor: &Actor,
+        actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
         let (_busy, mut flow) = self.lock_flow(id).await?;
         if !flow.step.is_active() {
             return Ok(flow);
         }
+        let outcome = if flow.removed_camera.is_some() {
+            "cancelled; the camera removed before the reset is not added back"
+        } else {
+            "cancelled"
+        };
+        let note = AuditNote::new(
+            actor,
+            AuditAction::RecoveryCancelled,
+            &flow.camera_label(),
+            outcome,
+        );
         flow.step = RecoveryStep::Cancelled;
-        self.save_flow(flow, Some(FlowSecrets::default())).await
+        self.save_flow_audited(flow, Some(FlowSecrets::default()), Some(note))
+            .await
     }
 
     /// Loads the flows that were going when vigild stopped: resumes them, finishes an interrupted reset,
@@ -1060,7 +1167,13 @@ impl Nvr {
         match certified {
             Ok(_) => {
                 tracing::info!(flow = %id, "interrupted reset: the camera takes the new password");
-                let _ = self.finish_reset(flow, password).await;
+                let note = AuditNote {
+                    actor: flow.actor.clone(),
+                    action: AuditAction::Reset,
+                    camera: flow.camera_label(),
+                    outcome: "password reset (finished after an interruption)".to_owned(),
+                };
+                let _settled_or_logged = self.finish_reset(flow, password, note).await;
                 Resume::Settled
             }
             Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {

@@ -799,6 +799,73 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
 }
 
 #[tokio::test]
+async fn new_codes_and_cancelling_are_audited() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let nvr = &rig.h.nvr;
+    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let admin = Actor::Dbus { uid: 1000 };
+    nvr.new_challenge(flow.id, &admin).await.unwrap();
+    let cancelled = nvr.cancel_recovery(flow.id, &installer()).await.unwrap();
+    assert_eq!(cancelled.step, RecoveryStep::Cancelled);
+    // Cancelling what has ended changes nothing and records nothing.
+    nvr.cancel_recovery(flow.id, &installer()).await.unwrap();
+
+    let audit = nvr.audit_log(10).await.unwrap();
+    let entries: Vec<(AuditAction, &str, &str)> = audit
+        .iter()
+        .rev()
+        .map(|e| (e.action, e.actor.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        vec![
+            (AuditAction::NewCode, "dbus:uid=1000", "new code issued"),
+            (AuditAction::RecoveryCancelled, "gui:installer", "cancelled"),
+        ]
+    );
+    let serial = &rig.h.sim.cameras()[0].identity().serial;
+    assert!(audit.iter().all(|e| e.camera.starts_with(serial.as_str())));
+    assert_eq!(nvr.verify_audit().await, Ok(2));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_wrong_code_that_cannot_be_stored_still_says_how_many_attempts_are_left() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let nvr = &rig.h.nvr;
+    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    // Another process holds the database's write lock longer than the store waits for it.
+    let db = rig.h.state.path().join(vigil::store::DATABASE_FILE);
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    raw.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    assert_eq!(
+        nvr.verify_code(flow.id, "00000001", &installer()).await,
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    raw.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        nvr.recovery(flow.id).unwrap().attempts_left(),
+        5,
+        "what was not stored is not shown"
+    );
+    assert!(
+        nvr.audit_log(10).await.unwrap().is_empty(),
+        "the flow change and its audit entry are stored together or not at all"
+    );
+    assert_eq!(
+        nvr.verify_code(flow.id, "00000001", &installer()).await,
+        Err(NvrError::CodeInvalid { attempts_left: 3 })
+    );
+    assert_eq!(nvr.recovery(flow.id).unwrap().attempts_left(), 3);
+    assert_eq!(nvr.audit_log(10).await.unwrap().len(), 1);
+    rig.finish().await;
+}
+
+#[tokio::test]
 async fn a_reset_interrupted_by_a_crash_is_finished_on_restart() {
     let Some(rig) = rig(1, |_| {}).await else {
         return;
