@@ -15,7 +15,6 @@ use crate::dbus::{
     CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object, recovery_path,
 };
 use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
-use crate::recovery::policy;
 use crate::service::AddCamera;
 
 /// Longest string argument of any kind.
@@ -315,11 +314,10 @@ impl Manager {
         authorized(&self.shared, &header, Access::Read, async |_| {
             check_text("password", &password, 128)?;
             check_text("username", &username, 64)?;
-            let assessment = policy::assess(&password, &username);
-            let strength = format!("{:?}", assessment.strength).to_lowercase();
+            let assessment = self.shared.nvr.assess_new_password(&password, &username);
             Ok((
                 assessment.acceptable(),
-                strength,
+                assessment.strength.as_str().to_owned(),
                 assessment
                     .unmet
                     .iter()

@@ -71,6 +71,18 @@ pub enum Strength {
     Strong,
 }
 
+impl Strength {
+    /// The stable name shown to clients: `weak`, `fair`, `good` or `strong`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Weak => "weak",
+            Strength::Fair => "fair",
+            Strength::Good => "good",
+            Strength::Strong => "strong",
+        }
+    }
+}
+
 /// The verdict on a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessment {

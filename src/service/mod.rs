@@ -1574,6 +1574,35 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_password_meter_and_the_commands_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let nvr = idle_service(dir.path()).await;
+        for (password, user) in [
+            ("Quiet-Falcon-83", "admin"),
+            ("admin1234", "admin"),
+            ("short1A", "admin"),
+            ("Operator-Tide-41", "operator"),
+            ("tab\there-Pass9", "admin"),
+            ("aaaabbbbcccc", "admin"),
+        ] {
+            let assessment = nvr.assess_new_password(password, user);
+            match check_new_password(password, password, user) {
+                Ok(_) => assert!(assessment.acceptable(), "{password}"),
+                Err(NvrError::PolicyViolation { unmet }) => {
+                    assert_eq!(unmet, assessment.unmet, "{password}");
+                    assert!(!unmet.is_empty());
+                }
+                Err(other) => panic!("{password}: {other}"),
+            }
+        }
+        assert!(
+            nvr.assess_new_password("Quiet-Falcon-83", "admin")
+                .acceptable()
+        );
+        assert!(!nvr.assess_new_password("admin1234", "admin").acceptable());
+    }
+
     #[test]
     fn credentials_are_checked_with_the_field_named() {
         let field = |u: &str, p: &str| match check_credentials(u, p) {

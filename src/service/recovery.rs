@@ -208,6 +208,13 @@ pub fn check_new_password(
 impl Nvr {
     // ── Queries ────────────────────────────────────────────────────────────────────────────────
 
+    /// How a candidate new password for the camera account `username` fares against the policy,
+    /// for a live meter while it is typed: whether it is acceptable, how strong it looks, and every
+    /// rule it breaks. The commands that set passwords apply the same verdict. Nothing is stored.
+    pub fn assess_new_password(&self, password: &str, username: &str) -> policy::Assessment {
+        policy::assess(password, username)
+    }
+
     /// Every forget-password flow still going, and those that ended within the last
     /// `recovery.ended_retention` (see [`Nvr::start_recovery_sweep`]).
     pub fn recoveries(&self) -> Vec<RecoveryFlow> {

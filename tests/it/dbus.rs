@@ -915,3 +915,28 @@ async fn an_ended_flow_leaves_the_bus_after_the_retention_period() {
     assert!(uncached.step().await.is_err(), "the object is gone");
     rig.finish().await;
 }
+
+#[tokio::test]
+async fn check_password_answers_with_the_service_policy() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let manager = ManagerProxy::new(&rig.client).await.unwrap();
+    for (password, user) in [("Quiet-Falcon-83", "admin"), ("admin1234", "admin")] {
+        let assessment = rig.h.nvr.assess_new_password(password, user);
+        let (acceptable, strength, unmet) = manager.check_password(password, user).await.unwrap();
+        assert_eq!(acceptable, assessment.acceptable(), "{password}");
+        assert_eq!(strength, assessment.strength.as_str(), "{password}");
+        let described: Vec<String> = assessment
+            .unmet
+            .iter()
+            .map(|r| r.describe().to_owned())
+            .collect();
+        assert_eq!(unmet, described, "{password}");
+    }
+    let (acceptable, strength, unmet) = manager.check_password("admin1234", "admin").await.unwrap();
+    assert!(!acceptable);
+    assert_eq!(strength, "weak");
+    assert!(unmet.iter().any(|u| u.contains("user name")), "{unmet:?}");
+    rig.finish().await;
+}
