@@ -14,6 +14,7 @@ pub mod manager;
 pub mod proxy;
 pub mod recovery;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -54,6 +55,14 @@ pub struct Shared {
     pub auth: Arc<Authorizer>,
     /// Bounds calls in flight.
     pub gate: Arc<Semaphore>,
+}
+
+/// The camera and flow objects this face has registered. Kept by the task that follows the service, so
+/// it knows what to take down after missed events without asking the bus.
+#[derive(Debug, Default)]
+struct Registered {
+    cameras: BTreeSet<CameraId>,
+    flows: BTreeSet<RecoveryId>,
 }
 
 /// A running D-Bus face.
@@ -246,6 +255,7 @@ pub async fn serve(
     server
         .at(MANAGER_PATH, manager::Manager::new(shared.clone()))
         .await?;
+    let mut registered = Registered::default();
     for camera in nvr.added_cameras() {
         server
             .at(
@@ -253,6 +263,7 @@ pub async fn serve(
                 camera::Camera::new(shared.clone(), camera.id),
             )
             .await?;
+        registered.cameras.insert(camera.id);
     }
     for flow in nvr.recoveries() {
         server
@@ -261,10 +272,17 @@ pub async fn serve(
                 recovery::Recovery::new(shared.clone(), flow.id),
             )
             .await?;
+        registered.flows.insert(flow.id);
     }
     connection.request_name(BUS_NAME).await?;
     tracing::info!(name = BUS_NAME, "D-Bus name owned");
-    let tree = tokio::spawn(follow(connection.clone(), shared, events, shutdown));
+    let tree = tokio::spawn(follow(
+        connection.clone(),
+        shared,
+        events,
+        registered,
+        shutdown,
+    ));
     Ok(DbusService { connection, tree })
 }
 
@@ -273,6 +291,7 @@ async fn follow(
     connection: zbus::Connection,
     shared: Shared,
     mut events: broadcast::Receiver<NvrEvent>,
+    mut registered: Registered,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -281,13 +300,13 @@ async fn follow(
             event = events.recv() => event,
         };
         let result = match event {
-            Ok(event) => apply(&connection, &shared, event).await,
+            Ok(event) => apply(&connection, &shared, &mut registered, event).await,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,
                     "D-Bus face fell behind the service; re-reading everything"
                 );
-                resync(&connection, &shared).await
+                resync(&connection, &shared, &mut registered).await
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
@@ -300,6 +319,7 @@ async fn follow(
 async fn apply(
     connection: &zbus::Connection,
     shared: &Shared,
+    registered: &mut Registered,
     event: NvrEvent,
 ) -> zbus::Result<()> {
     let server = connection.object_server();
@@ -311,6 +331,7 @@ async fn apply(
                     camera::Camera::new(shared.clone(), camera.id),
                 )
                 .await?;
+            registered.cameras.insert(camera.id);
         }
         NvrEvent::CameraUpdated { camera } => {
             camera::emit_all_changed(connection, camera.id).await?
@@ -319,23 +340,22 @@ async fn apply(
             camera::emit_status_changed(connection, id).await?
         }
         NvrEvent::CameraRemoved { id } => {
+            registered.cameras.remove(&id);
             let _ = server.remove::<camera::Camera, _>(camera_path(id)).await;
         }
         NvrEvent::RecoveryChanged { flow } => {
             let path = recovery_path(flow.id);
-            if server
-                .interface::<_, recovery::Recovery>(&path)
-                .await
-                .is_ok()
-            {
+            if registered.flows.contains(&flow.id) {
                 recovery::emit_changed(connection, flow.id).await?;
             } else {
                 server
                     .at(path, recovery::Recovery::new(shared.clone(), flow.id))
                     .await?;
+                registered.flows.insert(flow.id);
             }
         }
         NvrEvent::RecoveryRemoved { id } => {
+            registered.flows.remove(&id);
             let _ = server
                 .remove::<recovery::Recovery, _>(recovery_path(id))
                 .await;
@@ -352,49 +372,46 @@ async fn apply(
     Ok(())
 }
 
-/// After missed events: registers what is missing, drops what is gone, and re-announces the rest.
-async fn resync(connection: &zbus::Connection, shared: &Shared) -> zbus::Result<()> {
+/// After missed events: registers what is missing, drops what is gone, and re-announces the rest. What
+/// is registered is known here; only the service is asked what exists.
+async fn resync(
+    connection: &zbus::Connection,
+    shared: &Shared,
+    registered: &mut Registered,
+) -> zbus::Result<()> {
     let server = connection.object_server();
-    let current: Vec<CameraId> = shared.nvr.added_cameras().iter().map(|c| c.id).collect();
-    for id in &current {
-        let path = camera_path(*id);
-        if server.interface::<_, camera::Camera>(&path).await.is_ok() {
+    let cameras: BTreeSet<CameraId> = shared.nvr.map_added_cameras(|c| c.id).into_iter().collect();
+    for gone in registered.cameras.difference(&cameras) {
+        let _ = server.remove::<camera::Camera, _>(camera_path(*gone)).await;
+    }
+    for id in &cameras {
+        if registered.cameras.contains(id) {
             camera::emit_all_changed(connection, *id).await?;
         } else {
             server
-                .at(path, camera::Camera::new(shared.clone(), *id))
+                .at(camera_path(*id), camera::Camera::new(shared.clone(), *id))
                 .await?;
         }
     }
-    let managed = zbus::fdo::ObjectManagerProxy::builder(connection)
-        .destination(BUS_NAME)
-        .path(MANAGER_PATH)
-        .build()
-        .await;
-    if let Ok(proxy) = managed
-        && let Ok(objects) = proxy.get_managed_objects().await
-    {
-        for path in objects.keys() {
-            if let Some(id) = camera_id_of(path.as_str())
-                && !current.contains(&id)
-            {
-                let _ = server.remove::<camera::Camera, _>(path.as_str()).await;
-            }
-        }
+    registered.cameras = cameras;
+    let flows: BTreeSet<RecoveryId> = shared.nvr.recoveries().iter().map(|f| f.id).collect();
+    for gone in registered.flows.difference(&flows) {
+        let _ = server
+            .remove::<recovery::Recovery, _>(recovery_path(*gone))
+            .await;
     }
-    for flow in shared.nvr.recoveries() {
-        let path = recovery_path(flow.id);
-        if server
-            .interface::<_, recovery::Recovery>(&path)
-            .await
-            .is_ok()
-        {
-            recovery::emit_changed(connection, flow.id).await?;
+    for id in &flows {
+        if registered.flows.contains(id) {
+            recovery::emit_changed(connection, *id).await?;
         } else {
             server
-                .at(path, recovery::Recovery::new(shared.clone(), flow.id))
+                .at(
+                    recovery_path(*id),
+                    recovery::Recovery::new(shared.clone(), *id),
+                )
                 .await?;
         }
     }
+    registered.flows = flows;
     Ok(())
 }
