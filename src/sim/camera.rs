@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, rfc3339, unix_secs};
@@ -34,6 +36,11 @@ pub const MAX_PASSWORD_LEN: usize = 64;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Most user accounts a camera holds.
 pub const MAX_USERS: usize = 16;
+/// Most user names [`CameraStats::failed_logins_by_user`] keeps apart.
+pub const MAX_TRACKED_USERNAMES: usize = 64;
+/// Where [`CameraStats::failed_logins_by_user`] counts names that are not the camera's users (and any
+/// beyond [`MAX_TRACKED_USERNAMES`]), so a flood of made-up names cannot grow it.
+pub const UNKNOWN_USERNAME: &str = "(unknown user)";
 
 /// The HTTP Digest realm cameras announce.
 pub const DIGEST_REALM: &str = "VigilSimCamera";
@@ -163,7 +170,8 @@ pub struct CameraStats {
     pub replayed_nonces: u64,
     /// UsernameTokens refused because `Created` was outside the freshness window.
     pub stale_timestamps: u64,
-    /// Failed logins per user name.
+    /// Failed logins per user name of the camera; names it does not have count as
+    /// [`UNKNOWN_USERNAME`].
     pub failed_logins_by_user: BTreeMap<String, u64>,
     /// WS-Discovery probes this camera answered.
     pub probes_answered: u64,
@@ -904,12 +912,16 @@ fn locked_fault(state: &mut CameraState, username: &str, now: SystemTime) -> Opt
 
 fn record_failure(state: &mut CameraState, username: &str, now: SystemTime, policy: &CameraPolicy) {
     state.stats.failed_logins += 1;
-    *state
-        .stats
-        .failed_logins_by_user
-        .entry(username.to_owned())
-        .or_insert(0) += 1;
-    if !state.users.iter().any(|u| u.name == username) {
+    let known = state.users.iter().any(|u| u.name == username);
+    let by_user = &mut state.stats.failed_logins_by_user;
+    let key = if known && (by_user.contains_key(username) || by_user.len() < MAX_TRACKED_USERNAMES)
+    {
+        username
+    } else {
+        UNKNOWN_USERNAME
+    };
+    *by_user.entry(key.to_owned()).or_insert(0) += 1;
+    if !known {
         return;
     }
     let lock = state.lockouts.entry(username.to_owned()).or_default();
@@ -973,11 +985,21 @@ fn check_password(password: &str) -> Result<(), Fault> {
     Ok(())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares two secrets in time that depends only on their lengths. Rather than a hand-rolled loop
+/// the optimizer may shortcut, both are MACed under a key random to this process and the tags are
+/// compared by the `hmac` crate's constant-time `verify_slice`; equal tags mean equal inputs.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(rand::random);
+    let tag = |bytes: &[u8]| {
+        // HMAC takes a key of any length; the fallback key is never used.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        mac.update(bytes);
+        mac
+    };
+    let expected = tag(b).finalize().into_bytes();
+    tag(a).verify_slice(&expected).is_ok()
 }
 
 fn scope_escape(text: &str) -> String {
@@ -1074,6 +1096,34 @@ mod tests {
                 level: UserLevel::Administrator
             })
         );
+    }
+
+    #[test]
+    fn failed_logins_are_counted_per_real_user_and_made_up_names_share_one_count() {
+        let clock = Arc::new(SimulatedClock::starting_now());
+        let cam = camera(clock.clone());
+        for n in 0..200 {
+            let name = format!("{n}-{}", "x".repeat(1000));
+            let made_up = token(&cam, &name, "wrong-pass", clock.now());
+            assert!(cam.authenticate(Some(&made_up), "/").is_err());
+        }
+        let bad = token(&cam, "admin", "wrong-pass", clock.now());
+        assert!(cam.authenticate(Some(&bad), "/").is_err());
+        let by_user = cam.stats().failed_logins_by_user;
+        assert_eq!(
+            by_user,
+            BTreeMap::from([(UNKNOWN_USERNAME.to_owned(), 200), ("admin".to_owned(), 1)])
+        );
+        assert_eq!(cam.stats().failed_logins, 201);
+    }
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(constant_time_eq(b"Harbor-Lamp-62", b"Harbor-Lamp-62"));
+        assert!(!constant_time_eq(b"Harbor-Lamp-62", b"Harbor-Lamp-63"));
+        assert!(!constant_time_eq(b"Harbor-Lamp-62", b"Harbor-Lamp-6"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]

@@ -213,13 +213,10 @@ impl Simulator {
     }
 }
 
-/// Serves the control socket at `path` until the simulator shuts down. The socket is created 0600.
+/// Serves the control socket at `path` until the simulator shuts down. The socket is 0600 from the
+/// moment anyone can reach it (see [`bind_private`]).
 pub async fn serve(simulator: Arc<Simulator>, path: &Path) -> std::io::Result<()> {
-    if path.exists() {
-        std::fs::remove_file(path)?;
-    }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let listener = bind_private(path)?;
     let shutdown = simulator.shutdown_token();
     loop {
         let stream = tokio::select! {
@@ -236,6 +233,38 @@ pub async fn serve(simulator: Arc<Simulator>, path: &Path) -> std::io::Result<()
     }
     let _ = std::fs::remove_file(path);
     Ok(())
+}
+
+/// Binds a Unix socket at `path` that only this user can connect to, with no moment in which others
+/// could: it is bound inside a new directory only this user may enter (0700), made 0600 there, and then
+/// renamed to `path` (replacing a stale socket, or a link, left there; never following one).
+pub fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the control socket path names no file",
+        )
+    })?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staging = parent.join(format!(
+        ".vigil-camsim-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let bound = (|| {
+        let staged = staging.join(name);
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
 }
 
 async fn serve_client(simulator: Arc<Simulator>, stream: UnixStream) -> std::io::Result<()> {
@@ -285,4 +314,32 @@ pub async fn request(path: &Path, request: &ControlRequest) -> std::io::Result<C
         .read_line(&mut reply)
         .await?;
     serde_json::from_str(reply.trim()).map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+
+    #[tokio::test]
+    async fn the_control_socket_is_private_from_the_start_and_replaces_a_stale_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("camsim.sock");
+        std::fs::write(&path, b"stale").unwrap();
+        let listener = bind_private(&path).unwrap();
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        assert!(metadata.file_type().is_socket());
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("camsim.sock")],
+            "no staging left"
+        );
+        let (client, accepted) = tokio::join!(UnixStream::connect(&path), listener.accept());
+        assert!(client.is_ok() && accepted.is_ok(), "it answers at the path");
+    }
 }

@@ -1,15 +1,19 @@
 //! The simulated camera's HTTP face: one listener per camera that serves the SOAP device service, and
 //! closes (connections included) while the camera is offline, so the NVR sees a real outage.
+//!
+//! Like a camera's embedded server it holds a bounded number of connections (more are closed at once)
+//! and drops a client that is slow to send its headers or body, so one client cannot tie it up.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +25,28 @@ use crate::sim::soap::{self, SoapRequest};
 const MAX_REQUEST_BODY: usize = 256 * 1024;
 /// The device service path.
 pub const DEVICE_SERVICE_PATH: &str = "/onvif/device_service";
+
+/// What one camera's HTTP face puts up with.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Connections open at once; a connection beyond is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (and, between requests, to start the
+    /// next one) before the connection is closed.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 64,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 /// Binds a camera's HTTP listener.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -39,6 +65,16 @@ pub async fn serve(
     camera: Arc<SimCamera>,
     first_listener: TcpListener,
     shutdown: CancellationToken,
+) {
+    serve_with(camera, first_listener, shutdown, HttpLimits::default()).await;
+}
+
+/// As [`serve`], within `limits`.
+pub async fn serve_with(
+    camera: Arc<SimCamera>,
+    first_listener: TcpListener,
+    shutdown: CancellationToken,
+    limits: HttpLimits,
 ) {
     let mut online = camera.watch_online();
     let mut listener = Some(first_listener);
@@ -83,13 +119,22 @@ pub async fn serve(
                 }
                 accepted = current.accept() => {
                     let Ok((stream, _peer)) = accepted else { continue };
+                    if connections.len() >= limits.max_connections {
+                        // Full: closed unanswered, as a busy embedded server does.
+                        drop(stream);
+                        continue;
+                    }
                     let camera = camera.clone();
                     connections.spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
                             let camera = camera.clone();
-                            async move { Ok::<_, Infallible>(answer(&camera, req).await) }
+                            async move {
+                                Ok::<_, Infallible>(answer(&camera, req, limits.body_timeout).await)
+                            }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(limits.header_timeout)
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     });
@@ -100,7 +145,11 @@ pub async fn serve(
     }
 }
 
-async fn answer(camera: &SimCamera, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn answer(
+    camera: &SimCamera,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Full<Bytes>> {
     if req.uri().path() != DEVICE_SERVICE_PATH {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
@@ -118,12 +167,15 @@ async fn answer(camera: &SimCamera, req: Request<Incoming>) -> Response<Full<Byt
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| DEVICE_SERVICE_PATH.to_owned());
-    let body = match Limited::new(req.into_body(), MAX_REQUEST_BODY)
-        .collect()
-        .await
+    let body = match tokio::time::timeout(
+        body_timeout,
+        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
+    )
+    .await
     {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
     };
     let response = soap::handle(
         camera,
@@ -151,4 +203,120 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::sim::camera::{CameraIdentity, CameraPolicy};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    async fn camera_on_loopback(limits: HttpLimits) -> (SocketAddr, CancellationToken) {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let identity = CameraIdentity {
+            index: 0,
+            endpoint_ref: "urn:uuid:00000000-0000-0000-0000-000000000009".into(),
+            manufacturer: "Vigil".into(),
+            model: "SIM-1".into(),
+            firmware: "1.0".into(),
+            serial: "S9".into(),
+            hardware_id: "H9".into(),
+            mac: "02:00:00:00:00:09".into(),
+            http_addr: addr,
+            wsd_addr: "127.0.0.1:9".parse().unwrap(),
+        };
+        let camera = Arc::new(SimCamera::new(
+            identity,
+            CameraPolicy::default(),
+            Arc::new(SystemClock),
+            Some(("admin", "Harbor-Lamp-62")),
+            0,
+        ));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve_with(camera, listener, shutdown.clone(), limits));
+        (addr, shutdown)
+    }
+
+    /// Reads until the server closes the connection; what it sent, or `None` if it kept it open.
+    async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        tokio::time::timeout(limit, stream.read_to_end(&mut got))
+            .await
+            .ok()
+            .map(|_| got)
+    }
+
+    #[tokio::test]
+    async fn a_client_slow_to_send_its_headers_is_dropped() {
+        let limits = HttpLimits {
+            header_timeout: Duration::from_millis(300),
+            ..HttpLimits::default()
+        };
+        let (addr, shutdown) = camera_on_loopback(limits).await;
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"POST /onvif/device_service HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        assert!(
+            closed_within(&mut slow, Duration::from_secs(5))
+                .await
+                .is_some(),
+            "the half-sent request is not waited for forever"
+        );
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_are_closed_at_once() {
+        let limits = HttpLimits {
+            max_connections: 4,
+            ..HttpLimits::default()
+        };
+        let (addr, shutdown) = camera_on_loopback(limits).await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+        // Give the server time to accept the four it keeps.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(
+            closed_within(&mut extra, Duration::from_secs(5)).await,
+            Some(Vec::new()),
+            "closed unanswered"
+        );
+        assert!(
+            closed_within(&mut held[0], Duration::from_millis(200))
+                .await
+                .is_none(),
+            "the ones it holds stay open"
+        );
+        // Once one goes, a new one is served again.
+        drop(held.pop());
+        let mut answer = Vec::new();
+        for _ in 0..100 {
+            let mut again = TcpStream::connect(addr).await.unwrap();
+            let _ = again
+                .write_all(
+                    b"GET /onvif/device_service HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+            answer = closed_within(&mut again, Duration::from_secs(5))
+                .await
+                .unwrap_or_default();
+            if !answer.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 405"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+        shutdown.cancel();
+    }
 }

@@ -18,7 +18,7 @@ use sha2::Sha256;
 
 use crate::clock::{rfc3339, unix_secs};
 use crate::mail::{MailError, MailSender, OutgoingMail, is_email_address, mask_email};
-use crate::sim::camera::{SimCamera, UserChange, UserLevel};
+use crate::sim::camera::{SimCamera, UserChange, UserLevel, constant_time_eq};
 use crate::sim::fault::Fault;
 
 /// How long a challenge (and so its code) is good for.
@@ -168,10 +168,6 @@ fn truncate(digest: &[u8], modulus: u64) -> u64 {
         value = (value << 8) | u64::from(*byte);
     }
     (value & 0x7fff_ffff_ffff_ffff) % modulus
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The QR payload for the phone app: device id, challenge and expiry; no secret.
@@ -502,17 +498,18 @@ impl SimCamera {
     /// ResetPassword: sets `username`'s password with a reset token, once.
     pub fn reset_password(&self, token: &str, username: &str, password: &str) -> Result<(), Fault> {
         let now = self.camera_now();
-        {
-            let r = self.recovery();
-            let valid = r.token.as_ref().is_some_and(|t| {
-                constant_time_eq(t.value.as_bytes(), token.trim().as_bytes()) && t.expires > now
-            });
-            if !valid {
-                return Err(Fault::recovery(
-                    "vrc:TokenInvalid",
-                    "The reset token is not valid or has expired; verify a code again",
-                ));
-            }
+        // Checked, used and spent under one hold of the recovery state, so two requests with one
+        // token cannot both pass the check. (The user list's lock is taken inside it, never the
+        // other way round.)
+        let mut r = self.recovery();
+        let valid = r.token.as_ref().is_some_and(|t| {
+            constant_time_eq(t.value.as_bytes(), token.trim().as_bytes()) && t.expires > now
+        });
+        if !valid {
+            return Err(Fault::recovery(
+                "vrc:TokenInvalid",
+                "The reset token is not valid or has expired; verify a code again",
+            ));
         }
         let change = UserChange {
             username: username.to_owned(),
@@ -520,7 +517,6 @@ impl SimCamera {
             level: None,
         };
         self.set_users(&crate::sim::camera::Caller::FactoryState, &[change])?;
-        let mut r = self.recovery();
         r.token = None;
         r.challenge = None;
         r.stats.resets += 1;
@@ -671,5 +667,56 @@ mod tests {
         assert_eq!(parsed.expires_unix, 1_800_000_000);
         assert!(parse_qr_payload("vigil-recovery:v1?d=x").is_none());
         assert!(parse_qr_payload("http://example.com").is_none());
+    }
+
+    #[test]
+    fn a_reset_token_resets_once_however_many_try_at_the_same_moment() {
+        use crate::clock::SimulatedClock;
+        use crate::sim::camera::{CameraIdentity, CameraPolicy};
+        let clock = Arc::new(SimulatedClock::starting_now());
+        let camera = Arc::new(SimCamera::new(
+            CameraIdentity {
+                index: 0,
+                endpoint_ref: "urn:uuid:00000000-0000-0000-0000-000000000007".into(),
+                manufacturer: "Vigil".into(),
+                model: "SIM-1".into(),
+                firmware: "1.0".into(),
+                serial: "S7".into(),
+                hardware_id: "H7".into(),
+                mac: "02:00:00:00:00:07".into(),
+                http_addr: "127.0.0.1:1".parse().unwrap(),
+                wsd_addr: "127.0.0.1:2".parse().unwrap(),
+            },
+            CameraPolicy::default(),
+            clock.clone(),
+            Some(("admin", "Harbor-Lamp-62")),
+            0,
+        ));
+        const RACERS: usize = 8;
+        for round in 0..40 {
+            let code = camera.vendor_support_code(&date_of(camera.camera_now()));
+            let (token, _) = camera.verify_support_code(&code).unwrap();
+            let start = Arc::new(std::sync::Barrier::new(RACERS));
+            let racers: Vec<_> = (0..RACERS)
+                .map(|i| {
+                    let (camera, start, token) = (camera.clone(), start.clone(), token.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        camera
+                            .reset_password(&token, "admin", &format!("New-Pass-{round}-{i}"))
+                            .is_ok()
+                    })
+                })
+                .collect();
+            let resets = racers
+                .into_iter()
+                .map(|r| r.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(resets, 1, "round {round}: one token, one reset");
+            // Tomorrow brings a new support code.
+            clock.advance(Duration::from_secs(24 * 60 * 60));
+        }
+        assert_eq!(camera.recovery_stats().resets, 40);
     }
 }
