@@ -246,7 +246,14 @@ fn close_dialog(window: &AppWindow) {
 
 fn wire_dialogs(window: &AppWindow, adapter: &Adapter) {
     let dialog = window.global::<Dialog>();
-    dialog.on_check_password(|password, user| rows::password_check(&password, &user));
+    let nvr = adapter.nvr.clone();
+    dialog.on_check_password(move |password, user| {
+        if password.is_empty() {
+            rows::password_not_entered()
+        } else {
+            rows::password_check(&nvr.assess_new_password(&password, &user))
+        }
+    });
 
     let a = adapter.clone();
     dialog.on_add_discovered(move |key, user, password| {

@@ -7,7 +7,7 @@ use slint::SharedString;
 
 use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
 use crate::model::{AddedCamera, CameraState, DiscoveredDevice};
-use crate::recovery::policy::{self, PolicyRule, Strength};
+use crate::recovery::policy::{Assessment, PolicyRule, Strength};
 use crate::service::NvrError;
 
 /// The name an installer knows a camera by: its model, or its address when the model is unknown.
@@ -76,22 +76,23 @@ pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> D
     }
 }
 
-/// The live verdict on a new password for `user_name`, rule by rule.
-pub fn password_check(password: &str, user_name: &str) -> PasswordCheck {
-    if password.is_empty() {
-        return PasswordCheck {
-            entered: false,
-            length: false,
-            classes: false,
-            no_user_name: true,
-            not_common: true,
-            no_repeats: true,
-            no_sequences: true,
-            no_control: true,
-            strength: 0,
-        };
+/// The meter before anything is typed: no rule judged yet.
+pub fn password_not_entered() -> PasswordCheck {
+    PasswordCheck {
+        entered: false,
+        length: false,
+        classes: false,
+        no_user_name: true,
+        not_common: true,
+        no_repeats: true,
+        no_sequences: true,
+        no_control: true,
+        strength: 0,
     }
-    let assessment = policy::assess(password, user_name);
+}
+
+/// The live verdict on a typed password, rule by rule, from the service's assessment.
+pub fn password_check(assessment: &Assessment) -> PasswordCheck {
     let met = |rule: PolicyRule| !assessment.unmet.contains(&rule);
     PasswordCheck {
         entered: true,
@@ -188,16 +189,18 @@ mod tests {
 
     #[test]
     fn the_meter_names_each_unmet_rule() {
-        let weak = password_check("admin1234", "admin");
+        let check =
+            |password: &str| password_check(&crate::recovery::policy::assess(password, "admin"));
+        let weak = check("admin1234");
         assert!(weak.entered);
         assert!(weak.length);
         assert!(!weak.no_user_name, "contains the user name");
         assert!(!weak.no_sequences, "1234 is sequential");
         assert_eq!(weak.strength, 0);
-        let good = password_check("Harbour-Lamp-42", "admin");
+        let good = check("Harbour-Lamp-42");
         assert!(good.length && good.classes && good.no_user_name && good.not_common);
         assert!(good.strength >= 2);
-        assert!(!password_check("", "admin").entered);
+        assert!(!password_not_entered().entered);
     }
 
     #[test]
