@@ -100,7 +100,7 @@ pub fn wire(
         },
         wizard: Arc::default(),
     };
-    wire_shell(window);
+    wire_shell(window, &adapter);
     wire_device_access(window, &adapter);
     wire_dialogs(window, &adapter);
     wire_wizard(window, &adapter);
@@ -111,19 +111,56 @@ pub fn wire(
     }
 }
 
-fn wire_shell(window: &AppWindow) {
-    let weak = window.as_weak();
-    window.global::<Shell>().on_language_selected(move |index| {
-        let language = if index == 1 { "ru" } else { "en" };
-        match slint::select_bundled_translation(language) {
-            Ok(()) => {
-                if let Some(window) = weak.upgrade() {
-                    window.global::<Shell>().set_language(index);
-                }
-                tracing::info!(language, "menu language changed");
-            }
-            Err(error) => tracing::warn!(language, %error, "cannot switch the menu language"),
+/// Shows the menu in `language` ("en" or "ru"); whether it could.
+fn show_language(window: &AppWindow, language: &str) -> bool {
+    match slint::select_bundled_translation(language) {
+        Ok(()) => {
+            let index = crate::service::MENU_LANGUAGES
+                .iter()
+                .position(|l| *l == language)
+                .unwrap_or(0);
+            window.global::<Shell>().set_language(index as i32);
+            true
         }
+        Err(error) => {
+            tracing::warn!(language, %error, "cannot switch the menu language");
+            false
+        }
+    }
+}
+
+fn wire_shell(window: &AppWindow, adapter: &Adapter) {
+    // The language chosen last time, once the store answers.
+    let a = adapter.clone();
+    adapter.runtime.spawn(async move {
+        match a.nvr.menu_language().await {
+            Ok(Some(language)) => a.sink.post(move |w| {
+                show_language(w, &language);
+            }),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the menu language"),
+        }
+    });
+    let weak = window.as_weak();
+    let a = adapter.clone();
+    window.global::<Shell>().on_language_selected(move |index| {
+        let Some(language) = usize::try_from(index)
+            .ok()
+            .and_then(|i| crate::service::MENU_LANGUAGES.get(i))
+        else {
+            return;
+        };
+        let Some(window) = weak.upgrade() else { return };
+        if !show_language(&window, language) {
+            return;
+        }
+        tracing::info!(language, "menu language changed");
+        let nvr = a.nvr.clone();
+        a.runtime.spawn(async move {
+            if let Err(error) = nvr.set_menu_language(language).await {
+                tracing::warn!(%error, "cannot keep the menu language for the next start");
+            }
+        });
     });
     let weak = window.as_weak();
     window.global::<Keyboard>().on_key_pressed(move |text| {

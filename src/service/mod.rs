@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, NvrEvent};
 use crate::recovery::flow::{RecoveryId, camera_key};
 use crate::recovery::policy::PolicyRule;
-use crate::store::{DuplicateOf, NewCamera, Store, StoreError, Tx};
+use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
 
 mod recovery;
 
@@ -255,6 +255,9 @@ impl From<StoreError> for NvrError {
         NvrError::Storage(error.to_string())
     }
 }
+
+/// The languages the on-screen menu is translated into.
+pub const MENU_LANGUAGES: &[&str] = &["en", "ru"];
 
 /// A request to add a camera by address.
 #[derive(Clone)]
@@ -843,6 +846,30 @@ impl Nvr {
         if let Some(device) = device {
             self.emit(NvrEvent::DeviceDiscovered { device });
         }
+    }
+
+    /// The on-screen menu's language as last chosen, if it ever was.
+    pub async fn menu_language(&self) -> Result<Option<String>, NvrError> {
+        Ok(self
+            .with_store(|store| store.read(|tx| tx.nvr_setting(NvrSetting::MenuLanguage)))
+            .await??
+            .filter(|language| MENU_LANGUAGES.contains(&language.as_str())))
+    }
+
+    /// Keeps the on-screen menu's language (one of [`MENU_LANGUAGES`]) for the next start.
+    pub async fn set_menu_language(&self, language: &str) -> Result<(), NvrError> {
+        if !MENU_LANGUAGES.contains(&language) {
+            return Err(NvrError::InvalidArgument {
+                field: "language",
+                problem: format!("'{language}' is not one of {}", MENU_LANGUAGES.join(", ")),
+            });
+        }
+        let language = language.to_owned();
+        self.with_store(move |store| {
+            store.write(|tx| tx.set_nvr_setting(NvrSetting::MenuLanguage, &language))
+        })
+        .await??;
+        Ok(())
     }
 
     /// Runs a store call on the blocking pool.

@@ -9,6 +9,9 @@ mod audit;
 mod cameras;
 mod recovery;
 pub mod secret;
+mod settings;
+
+pub use settings::NvrSetting;
 
 pub use audit::{AuditTamper, GENESIS_HASH};
 pub use recovery::StoredFlow;
@@ -33,6 +36,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_added_cameras.sql")),
     (2, include_str!("migrations/0002_recovery_and_audit.sql")),
     (3, include_str!("migrations/0003_keyed_audit_chain.sql")),
+    (4, include_str!("migrations/0004_nvr_settings.sql")),
 ];
 
 /// The schema this build writes.

@@ -93,3 +93,9 @@ CREATE TABLE audit_anchor (
     legacy_hash    BLOB    NOT NULL CHECK (length(legacy_hash) = 32),
     tag            BLOB    NOT NULL CHECK (length(tag) = 32)
 );
+
+-- The recorder's own settings changed from the menu (the menu language, ...), one row per setting.
+CREATE TABLE nvr_setting (
+    name  TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+    value TEXT NOT NULL CHECK (length(value) <= 4096)
+);

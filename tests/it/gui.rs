@@ -517,8 +517,39 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
         "Russian plural for 2-4"
     );
     menu.screenshot("16-discovered-russian");
+    rt.block_on(crate::support::eventually(
+        Duration::from_secs(5),
+        "the language kept for the next start",
+        || async { h.nvr.menu_language().await == Ok(Some("ru".to_owned())) },
+    ));
     menu.window.global::<Shell>().invoke_language_selected(0);
     assert!(menu.shows_text("4 cameras found"), "back in English");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+#[test]
+fn the_menu_comes_back_in_the_language_chosen_last_time() {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(1, |_| {}).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        assert!(matches!(
+            h.nvr.set_menu_language("de").await,
+            Err(vigil::service::NvrError::InvalidArgument { .. })
+        ));
+        h.nvr.set_menu_language("ru").await.unwrap();
+        h
+    });
+    let menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.wait_until("the menu in Russian", |w| {
+        w.global::<Shell>().get_language() == 1
+    });
+    assert!(
+        menu.shows_text("Камер пока нет"),
+        "the live view in Russian"
+    );
+    menu.screenshot("17-live-view-russian");
     drop(menu);
     rt.block_on(h.stop());
 }
