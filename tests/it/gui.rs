@@ -246,11 +246,31 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
     });
     menu.screenshot("01-live-view");
 
+    // Bare HDMI draws no pointer, so the menu draws its own where the mouse is.
+    let at = LogicalPosition::new(700.0, 400.0);
+    menu.window
+        .window()
+        .dispatch_event(WindowEvent::PointerMoved { position: at });
+    let cursor = ElementHandle::find_by_element_id(&menu.window, "AppWindow::cursor")
+        .next()
+        .expect("the drawn cursor");
+    assert_eq!(cursor.absolute_position(), at);
     menu.right_click(900.0, 500.0);
     assert!(
         menu.window.get_menu_open(),
         "a right-click opens the main menu"
     );
+    let over_menu = LogicalPosition::new(920.0, 520.0);
+    menu.window
+        .window()
+        .dispatch_event(WindowEvent::PointerMoved {
+            position: over_menu,
+        });
+    let cursor = ElementHandle::find_by_element_id(&menu.window, "AppWindow::popup-cursor")
+        .next()
+        .expect("the cursor drawn over the open menu");
+    // Positions inside a popup are the popup's own; it opened where the right-click was.
+    assert_eq!(cursor.absolute_position(), LogicalPosition::new(20.0, 20.0));
     menu.screenshot("02-main-menu");
     menu.click("Device Access");
     assert_eq!(
