@@ -13,6 +13,7 @@
 //! - [`clock`]: wall-clock time behind a trait, with a simulated clock for exact tests.
 //! - [`sim`]: `vigil-camsim`, the simulated ONVIF cameras shipped for demos, tests and benchmarks.
 
+pub mod account;
 pub mod app;
 pub mod camera;
 pub mod clock;

@@ -14,3 +14,4 @@ mod multicast;
 mod recovery;
 mod service;
 mod support;
+mod totp;

@@ -1,0 +1,4 @@
+//! The NVR's own admin account: activation, password hashes, login lockout, TOTP two-factor login and
+//! password recovery.
+
+pub mod totp;
