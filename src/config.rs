@@ -40,8 +40,43 @@ pub struct Config {
     pub recovery: RecoveryConfig,
     /// The D-Bus face.
     pub dbus: DbusConfig,
+    /// The NVR's own admin account.
+    pub account: AccountConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[account]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountConfig {
+    /// Wrong passwords in a row before the account locks.
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked, seconds.
+    pub lockout_secs: u64,
+    /// A login session ends after this long without use, seconds.
+    pub session_idle_secs: u64,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            max_failed_logins: 5,
+            lockout_secs: 30 * 60,
+            session_idle_secs: 10 * 60,
+        }
+    }
+}
+
+/// The NVR account's settings, checked.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// See [`AccountConfig::max_failed_logins`].
+    pub max_failed_logins: u32,
+    /// See [`AccountConfig::lockout_secs`].
+    pub lockout: Duration,
+    /// See [`AccountConfig::session_idle_secs`].
+    pub session_idle: Duration,
 }
 
 /// `[dbus]`.
@@ -242,6 +277,8 @@ pub struct Settings {
     pub recovery: RecoverySettings,
     /// The D-Bus face.
     pub dbus: DbusSettings,
+    /// The NVR's own admin account.
+    pub account: AccountSettings,
     /// The log filter.
     pub log_level: String,
 }
@@ -388,6 +425,22 @@ impl Config {
             50,
             86_400_000,
         )?;
+        let a = &self.account;
+        in_range(
+            &err,
+            "account.max_failed_logins",
+            u64::from(a.max_failed_logins),
+            1,
+            100,
+        )?;
+        in_range(&err, "account.lockout_secs", a.lockout_secs, 1, 86_400)?;
+        in_range(
+            &err,
+            "account.session_idle_secs",
+            a.session_idle_secs,
+            30,
+            86_400,
+        )?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err()
             || self.log.level.trim().is_empty()
         {
@@ -421,6 +474,11 @@ impl Config {
                 sweep_interval: RECOVERY_SWEEP_INTERVAL,
                 abandoned_after: RECOVERY_ABANDONED_AFTER,
                 ended_retention: RECOVERY_ENDED_RETENTION,
+            },
+            account: AccountSettings {
+                max_failed_logins: a.max_failed_logins,
+                lockout: Duration::from_secs(a.lockout_secs),
+                session_idle: Duration::from_secs(a.session_idle_secs),
             },
             dbus: DbusSettings {
                 bus: parse_bus(&self.dbus.bus).map_err(|p| err("dbus.bus", p))?,

@@ -241,6 +241,12 @@ pub enum AuditAction {
     NewCode,
     /// A forget-password flow was cancelled.
     RecoveryCancelled,
+    /// The recorder itself was activated (its admin account created).
+    NvrActivation,
+    /// The recorder's admin account locked after wrong passwords.
+    NvrLocked,
+    /// The recorder's account lockout was cleared by an administrator.
+    NvrLockoutCleared,
 }
 
 impl AuditAction {
@@ -255,6 +261,9 @@ impl AuditAction {
             AuditAction::PasswordPush => "password_push",
             AuditAction::NewCode => "new_code",
             AuditAction::RecoveryCancelled => "recovery_cancelled",
+            AuditAction::NvrActivation => "nvr_activation",
+            AuditAction::NvrLocked => "nvr_locked",
+            AuditAction::NvrLockoutCleared => "nvr_lockout_cleared",
         }
     }
 
@@ -269,6 +278,9 @@ impl AuditAction {
             "password_push" => AuditAction::PasswordPush,
             "new_code" => AuditAction::NewCode,
             "recovery_cancelled" => AuditAction::RecoveryCancelled,
+            "nvr_activation" => AuditAction::NvrActivation,
+            "nvr_locked" => AuditAction::NvrLocked,
+            "nvr_lockout_cleared" => AuditAction::NvrLockoutCleared,
             _ => return None,
         })
     }

@@ -69,6 +69,10 @@ pub enum DbusError {
     NotCertified(String),
     /// The audit log was changed.
     AuditTampered(String),
+    /// The recorder itself is not activated yet.
+    NotActivated(String),
+    /// A wrong user name or password for the recorder's account.
+    LoginFailed(String),
     /// Something inside vigild failed.
     Failed(String),
 }
@@ -113,6 +117,11 @@ impl From<NvrError> for DbusError {
             NvrError::PasswordMismatch => DbusError::PasswordMismatch(text),
             NvrError::NotCertified { .. } => DbusError::NotCertified(text),
             NvrError::AuditTampered { .. } => DbusError::AuditTampered(text),
+            NvrError::NvrNotActivated => DbusError::NotActivated(text),
+            NvrError::NvrAlreadyActivated => DbusError::AlreadyActive(text),
+            NvrError::AccountLocked { .. } => DbusError::Locked(text),
+            NvrError::LoginFailed { .. } => DbusError::LoginFailed(text),
+            NvrError::SessionExpired => DbusError::NotAuthorized(text),
         }
     }
 }

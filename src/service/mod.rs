@@ -29,8 +29,10 @@ use crate::recovery::flow::{RecoveryId, camera_key};
 use crate::recovery::policy::PolicyRule;
 use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
 
+mod account;
 mod recovery;
 
+pub use account::{AccountStatus, NVR_ADMIN, Session};
 pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
 
 /// Longest user name accepted for a camera.
@@ -213,6 +215,29 @@ pub enum NvrError {
     #[error("the camera is already activated; add it with its password, or use Forget Password")]
     AlreadyActive,
     /// The audit log was changed.
+    /// The recorder has no admin account yet.
+    #[error("the recorder is not activated yet; activate it first")]
+    NvrNotActivated,
+    /// The recorder already has its admin account.
+    #[error("the recorder is already activated")]
+    NvrAlreadyActivated,
+    /// The recorder's account is locked after wrong passwords.
+    #[error("{}", account_locked_message(*.retry_after))]
+    AccountLocked {
+        /// How long until it unlocks.
+        retry_after: Option<Duration>,
+    },
+    /// A wrong user name or password (never which of the two).
+    #[error(
+        "the user name or password is wrong; {attempts_left} attempts left before the account locks"
+    )]
+    LoginFailed {
+        /// Wrong passwords left before the lock.
+        attempts_left: u32,
+    },
+    /// The login session is unknown or ended after inactivity.
+    #[error("the session has ended; log in again")]
+    SessionExpired,
     #[error("the audit log was tampered with at entry {entry}")]
     AuditTampered {
         /// The first entry that does not verify.
@@ -237,6 +262,20 @@ fn explain_rules(unmet: &[PolicyRule]) -> String {
         .map(|r| r.describe())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn account_locked_message(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!(
+            "the account is locked after too many wrong passwords; try again in about {} minutes, or use Forgot Password",
+            d.as_secs().div_ceil(60)
+        ),
+        Some(d) => format!(
+            "the account is locked after too many wrong passwords; try again in {} seconds",
+            d.as_secs().max(1)
+        ),
+        None => "the account is locked after too many wrong passwords; try again later".to_owned(),
+    }
 }
 
 fn locked_message(retry_after: Option<Duration>) -> String {
@@ -316,6 +355,8 @@ struct Inner {
     added: Mutex<BTreeMap<CameraId, AddedEntry>>,
     discovered: Mutex<BTreeMap<String, DiscoveredDevice>>,
     flows: Mutex<BTreeMap<RecoveryId, recovery::FlowEntry>>,
+    /// Login sessions of the NVR account, by token.
+    sessions: Mutex<HashMap<String, account::SessionEntry>>,
     discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
     identify_slots: Arc<Semaphore>,
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
@@ -371,6 +412,7 @@ impl Nvr {
             added: Mutex::new(BTreeMap::new()),
             discovered: Mutex::new(BTreeMap::new()),
             flows: Mutex::new(BTreeMap::new()),
+            sessions: Mutex::new(HashMap::new()),
             discovery_run: Mutex::new(None),
             sender_slots: Mutex::new(HashMap::new()),
             announced_in_flight: Mutex::new(HashSet::new()),

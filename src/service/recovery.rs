@@ -270,7 +270,13 @@ impl Nvr {
     /// a refusal that changed nothing. The command's result stands; an entry the store refused is
     /// logged in full (it holds no secret), so the journal keeps what the log could not. A change the
     /// NVR stores is audited in its own transaction instead ([`Nvr::save_flow_audited`]).
-    async fn audit(&self, actor: &Actor, action: AuditAction, camera: &str, outcome: &str) {
+    pub(super) async fn audit(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        camera: &str,
+        outcome: &str,
+    ) {
         let note = AuditNote::new(actor, action, camera, outcome);
         let at = self.inner.clock.now();
         let entry = note.clone();

@@ -5,12 +5,14 @@
 //! Invariants: every change is one transaction, so a crash leaves the registry as it was before or
 //! after a change; a database newer than this build is refused, never downgraded; files are 0600.
 
+mod account;
 mod audit;
 mod cameras;
 mod recovery;
 pub mod secret;
 mod settings;
 
+pub use account::{NewAccount, StoredAccount};
 pub use settings::NvrSetting;
 
 pub use audit::{AuditTamper, GENESIS_HASH};
@@ -37,6 +39,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_recovery_and_audit.sql")),
     (3, include_str!("migrations/0003_keyed_audit_chain.sql")),
     (4, include_str!("migrations/0004_nvr_settings.sql")),
+    (5, include_str!("migrations/0005_nvr_account.sql")),
 ];
 
 /// The schema this build writes.

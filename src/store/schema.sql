@@ -99,3 +99,19 @@ CREATE TABLE nvr_setting (
     name  TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
     value TEXT NOT NULL CHECK (length(value) <= 4096)
 );
+
+-- The recorder's own admin account (one): argon2id hash, reserved email, optional default camera
+-- activation password (sealed), login lockout, TOTP (secret sealed, last step used, recovery hashes).
+CREATE TABLE nvr_account (
+    id                        INTEGER PRIMARY KEY CHECK (id = 1),
+    username                  TEXT    NOT NULL CHECK (length(username) BETWEEN 1 AND 32),
+    password_hash             TEXT    NOT NULL,
+    reserved_email            TEXT    NOT NULL CHECK (length(reserved_email) <= 254),
+    default_camera_password   BLOB,
+    failed_logins             INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+    locked_until              INTEGER,
+    totp_secret               BLOB,
+    totp_last_step            INTEGER,
+    totp_recovery_hashes      TEXT,
+    activated_at              INTEGER NOT NULL
+);

@@ -1,6 +1,7 @@
 //! The integration suite, built as one binary: real sockets to the camera simulator, real SQLite files,
 //! real processes. Each module covers one capability.
 
+mod account;
 mod announcements;
 mod bus;
 mod camera_layer;

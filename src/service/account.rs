@@ -1,0 +1,333 @@
+//! The service API of the NVR's own admin account: activation, login with a lockout that survives a
+//! restart, sessions that end after inactivity, and clearing a lockout.
+
+use std::time::{Duration, SystemTime};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, password_hash::rand_core::OsRng};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Nvr, NvrError, check_new_password, lock};
+use crate::model::{Actor, AuditAction};
+use crate::store::{NewAccount, StoredAccount};
+
+/// The admin account's user name.
+pub const NVR_ADMIN: &str = "admin";
+
+/// What the account looks like from outside: never a hash or a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountStatus {
+    /// Whether the recorder has been activated.
+    pub activated: bool,
+    /// The admin's user name, once activated.
+    pub username: Option<String>,
+    /// How long the account stays locked, when it is.
+    pub locked_for: Option<Duration>,
+    /// Wrong passwords in a row so far.
+    pub failed_logins: u32,
+    /// Whether TOTP two-factor login is on.
+    pub totp_enabled: bool,
+}
+
+/// A login session: who, and the token that stands for the login. The token is a secret of the
+/// caller's (the menu); it is never logged.
+#[derive(Clone)]
+pub struct Session {
+    /// The user.
+    pub username: String,
+    /// The token.
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live session, by token.
+pub(super) struct SessionEntry {
+    username: String,
+    last_used: SystemTime,
+}
+
+/// Whether `email` looks like a mail address one can send to: one `@`, a dotted domain, no spaces or
+/// control characters, at most 254 characters.
+fn check_email(email: &str) -> Result<(), NvrError> {
+    let bad = |problem: &str| NvrError::InvalidArgument {
+        field: "reserved email",
+        problem: problem.to_owned(),
+    };
+    if email.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if email.len() > 254 {
+        return Err(bad("is longer than 254 characters"));
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains spaces or control characters"));
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.') =>
+        {
+            Ok(())
+        }
+        _ => Err(bad("is not an address such as name@example.com")),
+    }
+}
+
+fn round_up_to_second(time: SystemTime) -> SystemTime {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) if since.subsec_nanos() > 0 => {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs() + 1)
+        }
+        _ => time,
+    }
+}
+
+fn hash_password(password: &SecretString) -> Result<String, NvrError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| NvrError::Storage(format!("cannot hash the password: {e}")))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Nvr {
+    async fn stored_account(&self) -> Result<Option<StoredAccount>, NvrError> {
+        Ok(self
+            .with_store(|store| store.read(|tx| tx.nvr_account()))
+            .await??)
+    }
+
+    fn lock_left(&self, account: &StoredAccount) -> Option<Duration> {
+        account
+            .locked_until
+            .and_then(|until| until.duration_since(self.inner.clock.now()).ok())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// The account's status.
+    pub async fn account_status(&self) -> Result<AccountStatus, NvrError> {
+        Ok(match self.stored_account().await? {
+            None => AccountStatus {
+                activated: false,
+                username: None,
+                locked_for: None,
+                failed_logins: 0,
+                totp_enabled: false,
+            },
+            Some(account) => AccountStatus {
+                activated: true,
+                locked_for: self.lock_left(&account),
+                username: Some(account.username),
+                failed_logins: account.failed_logins,
+                totp_enabled: account.totp_enabled,
+            },
+        })
+    }
+
+    /// Activates the recorder: the admin password (under the same policy as cameras), the reserved
+    /// email for password recovery, and optionally a default camera activation password.
+    pub async fn activate_nvr(
+        &self,
+        password: &str,
+        confirmation: &str,
+        reserved_email: &str,
+        default_camera_password: Option<&str>,
+        actor: &Actor,
+    ) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        let password = check_new_password(password, confirmation, NVR_ADMIN)?;
+        let reserved_email = reserved_email.trim().to_owned();
+        check_email(&reserved_email)?;
+        let default_camera_password = match default_camera_password {
+            Some(camera_password) if !camera_password.is_empty() => Some(check_new_password(
+                camera_password,
+                camera_password,
+                NVR_ADMIN,
+            )?),
+            _ => None,
+        };
+        if self.stored_account().await?.is_some() {
+            return Err(NvrError::NvrAlreadyActivated);
+        }
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))??;
+        let now = self.inner.clock.now();
+        let created = self
+            .with_store(move |store| {
+                store.write(|tx| {
+                    tx.create_nvr_account(&NewAccount {
+                        username: NVR_ADMIN,
+                        password_hash: &hash,
+                        reserved_email: &reserved_email,
+                        default_camera_password: default_camera_password.as_ref(),
+                        activated_at: now,
+                    })
+                })
+            })
+            .await??;
+        if !created {
+            return Err(NvrError::NvrAlreadyActivated);
+        }
+        self.audit(actor, AuditAction::NvrActivation, "nvr", "activated")
+            .await;
+        tracing::info!("the recorder was activated");
+        Ok(())
+    }
+
+    /// Logs in. A wrong user name counts as a wrong password (and says nothing about which was
+    /// wrong); after `account.max_failed_logins` in a row the account locks for `account.lockout`,
+    /// and the lock is stored, so a restart does not lift it.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session, NvrError> {
+        let _command = self.begin_command()?;
+        // One login at a time, so two wrong passwords at once cannot both see the old count.
+        let _commit = self.inner.commit.lock().await;
+        let account = self
+            .stored_account()
+            .await?
+            .ok_or(NvrError::NvrNotActivated)?;
+        if let Some(left) = self.lock_left(&account) {
+            return Err(NvrError::AccountLocked {
+                retry_after: Some(left),
+            });
+        }
+        let (given, hash) = (password.to_owned(), account.password_hash.clone());
+        let password_ok = tokio::task::spawn_blocking(move || password_matches(&given, &hash))
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))?;
+        let settings = &self.inner.settings.account;
+        if !(password_ok && username == account.username) {
+            let failed = account.failed_logins.saturating_add(1);
+            let (failed, locked_until) = if failed >= settings.max_failed_logins {
+                // Rounded up to the whole second the registry keeps, so a restart never shortens it.
+                let until = self.inner.clock.now() + settings.lockout;
+                (0, Some(round_up_to_second(until)))
+            } else {
+                (failed, None)
+            };
+            self.with_store(move |store| {
+                store.write(|tx| tx.record_login_attempts(failed, locked_until))
+            })
+            .await??;
+            if locked_until.is_some() {
+                tracing::warn!("the recorder's account locked after wrong passwords");
+                self.audit(
+                    &Actor::System,
+                    AuditAction::NvrLocked,
+                    "nvr",
+                    &format!("{} wrong passwords", settings.max_failed_logins),
+                )
+                .await;
+                return Err(NvrError::AccountLocked {
+                    retry_after: Some(settings.lockout),
+                });
+            }
+            return Err(NvrError::LoginFailed {
+                attempts_left: settings.max_failed_logins - failed,
+            });
+        }
+        if account.failed_logins > 0 || account.locked_until.is_some() {
+            self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
+                .await??;
+        }
+        let token: [u8; 32] = rand::random();
+        let token = token.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        lock(&self.inner.sessions).insert(
+            token.clone(),
+            SessionEntry {
+                username: account.username.clone(),
+                last_used: self.inner.clock.now(),
+            },
+        );
+        tracing::info!(user = %account.username, "logged in");
+        Ok(Session {
+            username: account.username,
+            token: SecretString::from(token),
+        })
+    }
+
+    /// The user of a live session, keeping it alive; [`NvrError::SessionExpired`] when it is unknown
+    /// or was idle longer than `account.session_idle`.
+    pub fn session_user(&self, token: &SecretString) -> Result<String, NvrError> {
+        let now = self.inner.clock.now();
+        let idle_limit = self.inner.settings.account.session_idle;
+        let mut sessions = lock(&self.inner.sessions);
+        sessions.retain(|_, s| {
+            now.duration_since(s.last_used)
+                .map_or(true, |idle| idle < idle_limit)
+        });
+        let entry = sessions
+            .get_mut(token.expose_secret())
+            .ok_or(NvrError::SessionExpired)?;
+        entry.last_used = now;
+        Ok(entry.username.clone())
+    }
+
+    /// Ends a session.
+    pub fn logout(&self, token: &SecretString) {
+        lock(&self.inner.sessions).remove(token.expose_secret());
+    }
+
+    /// Lifts a lockout (and forgets the wrong passwords so far).
+    pub async fn clear_account_lockout(&self, actor: &Actor) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        if self.stored_account().await?.is_none() {
+            return Err(NvrError::NvrNotActivated);
+        }
+        self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
+            .await??;
+        self.audit(actor, AuditAction::NvrLockoutCleared, "nvr", "cleared")
+            .await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_emails_are_checked() {
+        assert!(check_email("owner@example.com").is_ok());
+        for bad in [
+            "",
+            "owner",
+            "owner@",
+            "@example.com",
+            "a b@example.com",
+            "a@b@c.com",
+            "owner@example.",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_argon2id_and_check_the_password() {
+        let hash = hash_password(&SecretString::from("Quiet-Falcon-83".to_owned())).unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(password_matches("Quiet-Falcon-83", &hash));
+        assert!(!password_matches("Quiet-Falcon-84", &hash));
+        assert!(!password_matches("Quiet-Falcon-83", "not a hash"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The recorder's own admin account through the service API on a real SQLite file: activation, the
+//! login lockout on a simulated clock, the lock kept across a restart, sessions that end when idle, and
+//! the audit log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use vigil::clock::SimulatedClock;
+use vigil::model::{Actor, AuditAction};
+use vigil::service::NvrError;
+
+use crate::support::{Harness, simulator, test_settings};
+
+const PASSWORD: &str = "Quiet-Falcon-83";
+
+fn installer() -> Actor {
+    Actor::Gui {
+        user: "installer".into(),
+    }
+}
+
+async fn harness() -> (Harness, Arc<SimulatedClock>) {
+    // Whole seconds, as the registry keeps times.
+    let clock = Arc::new(SimulatedClock::new(vigil::clock::from_unix_secs(
+        1_800_000_000,
+    )));
+    let sim = simulator(1, |_| {}).await;
+    let settings = test_settings(&sim, Duration::from_secs(60));
+    let state = tempfile::tempdir().unwrap();
+    let h = Harness::start_with_clock(sim, settings, state, clock.clone()).await;
+    (h, clock)
+}
+
+#[tokio::test]
+async fn activation_takes_a_policy_password_and_a_reserved_email_once() {
+    let (h, _) = harness().await;
+    let nvr = &h.nvr;
+    assert!(!nvr.account_status().await.unwrap().activated);
+    assert_eq!(
+        nvr.login("admin", PASSWORD).await.map(drop),
+        Err(NvrError::NvrNotActivated)
+    );
+    assert!(matches!(
+        nvr.activate_nvr(
+            "admin123",
+            "admin123",
+            "owner@example.com",
+            None,
+            &installer()
+        )
+        .await,
+        Err(NvrError::PolicyViolation { .. })
+    ));
+    assert_eq!(
+        nvr.activate_nvr(
+            PASSWORD,
+            "Quiet-Falcon-84",
+            "owner@example.com",
+            None,
+            &installer()
+        )
+        .await,
+        Err(NvrError::PasswordMismatch)
+    );
+    assert!(matches!(
+        nvr.activate_nvr(PASSWORD, PASSWORD, "owner at example", None, &installer())
+            .await,
+        Err(NvrError::InvalidArgument {
+            field: "reserved email",
+            ..
+        })
+    ));
+    assert!(matches!(
+        nvr.activate_nvr(
+            PASSWORD,
+            PASSWORD,
+            "owner@example.com",
+            Some("12345678"),
+            &installer()
+        )
+        .await,
+        Err(NvrError::PolicyViolation { .. })
+    ));
+    assert!(
+        !nvr.account_status().await.unwrap().activated,
+        "refusals store nothing"
+    );
+    nvr.activate_nvr(
+        PASSWORD,
+        PASSWORD,
+        "owner@example.com",
+        Some("Harbour-Kite-71"),
+        &installer(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        nvr.activate_nvr(PASSWORD, PASSWORD, "other@example.com", None, &installer())
+            .await,
+        Err(NvrError::NvrAlreadyActivated)
+    );
+    let status = nvr.account_status().await.unwrap();
+    assert!(status.activated && !status.totp_enabled);
+    assert_eq!(status.username.as_deref(), Some("admin"));
+    let session = nvr.login("admin", PASSWORD).await.unwrap();
+    assert_eq!(nvr.session_user(&session.token).unwrap(), "admin");
+
+    let audit = nvr.audit_log(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == AuditAction::NvrActivation && e.actor == "gui:installer")
+    );
+    let db = std::fs::read(h.state.path().join("vigil.db")).unwrap();
+    for secret in [PASSWORD, "Harbour-Kite-71"] {
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} is not stored in clear"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_for_thirty_minutes_even_across_a_restart() {
+    let (h, clock) = harness().await;
+    h.nvr
+        .activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    for attempts_left in [4, 3, 2, 1] {
+        assert_eq!(
+            h.nvr.login("admin", "Wrong-Guess-11").await.map(drop),
+            Err(NvrError::LoginFailed { attempts_left })
+        );
+    }
+    // A wrong user name counts the same and says nothing about which was wrong.
+    assert_eq!(
+        h.nvr.login("root", PASSWORD).await.map(drop),
+        Err(NvrError::AccountLocked {
+            retry_after: Some(Duration::from_secs(30 * 60))
+        })
+    );
+    let h = h.restart().await;
+    clock.advance(Duration::from_secs(29 * 60));
+    assert_eq!(
+        h.nvr.login("admin", PASSWORD).await.map(drop),
+        Err(NvrError::AccountLocked {
+            retry_after: Some(Duration::from_secs(60))
+        }),
+        "the lock survives a restart, and even the right password waits"
+    );
+    assert_eq!(
+        h.nvr.account_status().await.unwrap().locked_for,
+        Some(Duration::from_secs(60))
+    );
+    clock.advance(Duration::from_secs(61));
+    assert!(h.nvr.login("admin", PASSWORD).await.is_ok());
+    assert_eq!(
+        h.nvr.login("admin", "Wrong-Guess-11").await.map(drop),
+        Err(NvrError::LoginFailed { attempts_left: 4 }),
+        "a good login starts the count again"
+    );
+    let actions: Vec<AuditAction> = h
+        .nvr
+        .audit_log(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&AuditAction::NvrLocked), "{actions:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_administrator_clears_a_lockout() {
+    let (h, _) = harness().await;
+    h.nvr
+        .activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let _ = h.nvr.login("admin", "Wrong-Guess-11").await;
+    }
+    assert!(h.nvr.account_status().await.unwrap().locked_for.is_some());
+    h.nvr
+        .clear_account_lockout(&Actor::Dbus { uid: 0 })
+        .await
+        .unwrap();
+    assert_eq!(h.nvr.account_status().await.unwrap().locked_for, None);
+    assert!(h.nvr.login("admin", PASSWORD).await.is_ok());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_end_after_ten_idle_minutes_and_at_logout() {
+    let (h, clock) = harness().await;
+    h.nvr
+        .activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    let session = h.nvr.login("admin", PASSWORD).await.unwrap();
+    assert!(!format!("{session:?}").contains(secrecy::ExposeSecret::expose_secret(&session.token)));
+    clock.advance(Duration::from_secs(9 * 60));
+    assert_eq!(h.nvr.session_user(&session.token).unwrap(), "admin");
+    clock.advance(Duration::from_secs(9 * 60));
+    assert_eq!(
+        h.nvr.session_user(&session.token).unwrap(),
+        "admin",
+        "use keeps it alive"
+    );
+    clock.advance(Duration::from_secs(10 * 60));
+    assert_eq!(
+        h.nvr.session_user(&session.token),
+        Err(NvrError::SessionExpired)
+    );
+    let other = h.nvr.login("admin", PASSWORD).await.unwrap();
+    h.nvr.logout(&other.token);
+    assert_eq!(
+        h.nvr.session_user(&other.token),
+        Err(NvrError::SessionExpired)
+    );
+    assert_eq!(
+        h.nvr
+            .session_user(&SecretString::from("made-up".to_owned())),
+        Err(NvrError::SessionExpired)
+    );
+    h.stop().await;
+}
