@@ -12,7 +12,8 @@ use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
 use crate::dbus::error::{DbusError, DbusResult};
 use crate::dbus::{
-    CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object, recovery_path,
+    CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object,
+    publish_camera, publish_recovery, recovery_path,
 };
 use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
 use crate::service::AddCamera;
@@ -135,6 +136,7 @@ impl Manager {
     async fn add_camera(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
         host: String,
         port: u16,
         username: String,
@@ -154,6 +156,7 @@ impl Manager {
                     password,
                 })
                 .await?;
+            publish_camera(server, &self.shared, camera.id).await;
             Ok(camera_path(camera.id))
         })
         .await
@@ -163,6 +166,7 @@ impl Manager {
     async fn add_discovered(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
         username: String,
         password: String,
@@ -176,6 +180,7 @@ impl Manager {
                 .nvr
                 .add_discovered(&key, &username, &password)
                 .await?;
+            publish_camera(server, &self.shared, camera.id).await;
             Ok(camera_path(camera.id))
         })
         .await
@@ -198,9 +203,12 @@ impl Manager {
     /// adds it when `add` is true. Returns whether the reset email was set, the camera's path (or
     /// "/" when not added), and why an asked-for add failed (empty otherwise): the camera is
     /// activated either way.
+    // The header and object server are zbus plumbing; the method takes five arguments.
+    #[allow(clippy::too_many_arguments)]
     async fn activate_camera(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
         password: String,
         confirmation: String,
@@ -217,6 +225,9 @@ impl Manager {
                 .nvr
                 .activate_camera(&key, &password, &confirmation, &reset_email, add, &actor)
                 .await?;
+            if let Some(camera) = &activation.camera {
+                publish_camera(server, &self.shared, camera.id).await;
+            }
             Ok((
                 activation.reset_email_set,
                 activation
@@ -237,11 +248,13 @@ impl Manager {
     async fn start_recovery(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
     ) -> Result<OwnedObjectPath, DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
             let flow = self.shared.nvr.start_recovery(&key, &actor).await?;
+            publish_recovery(server, &self.shared, flow.id).await;
             Ok(recovery_path(flow.id))
         })
         .await
@@ -252,6 +265,7 @@ impl Manager {
     async fn remove_and_start_recovery(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
     ) -> Result<OwnedObjectPath, DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
@@ -261,6 +275,7 @@ impl Manager {
                 .nvr
                 .remove_and_start_recovery(&key, &actor)
                 .await?;
+            publish_recovery(server, &self.shared, flow.id).await;
             Ok(recovery_path(flow.id))
         })
         .await

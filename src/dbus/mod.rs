@@ -93,6 +93,36 @@ pub fn camera_path(id: CameraId) -> OwnedObjectPath {
         .unwrap_or_else(|_| OwnedObjectPath::try_from(MANAGER_PATH).unwrap_or_default())
 }
 
+/// Puts an added camera's object on the bus now, so the path a method returns works at once: the
+/// task that follows the service's events may not have got to it yet. A second add is a no-op.
+pub(crate) async fn publish_camera(server: &zbus::ObjectServer, shared: &Shared, id: CameraId) {
+    if shared.nvr.added_camera(id).is_err() {
+        return;
+    }
+    if let Err(error) = server
+        .at(camera_path(id), camera::Camera::new(shared.clone(), id))
+        .await
+    {
+        tracing::warn!(camera = %id, %error, "cannot put the camera on the bus");
+    }
+}
+
+/// As [`publish_camera`], for a recovery flow.
+pub(crate) async fn publish_recovery(server: &zbus::ObjectServer, shared: &Shared, id: RecoveryId) {
+    if shared.nvr.recovery(id).is_err() {
+        return;
+    }
+    if let Err(error) = server
+        .at(
+            recovery_path(id),
+            recovery::Recovery::new(shared.clone(), id),
+        )
+        .await
+    {
+        tracing::warn!(flow = %id, %error, "cannot put the password reset on the bus");
+    }
+}
+
 /// Object path of a recovery flow.
 pub fn recovery_path(id: RecoveryId) -> OwnedObjectPath {
     OwnedObjectPath::try_from(format!("{MANAGER_PATH}/recovery/{}", id.0))
