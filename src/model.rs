@@ -247,6 +247,10 @@ pub enum AuditAction {
     NvrLocked,
     /// The recorder's account lockout was cleared by an administrator.
     NvrLockoutCleared,
+    /// Two-factor login was turned on for the recorder's account.
+    NvrTotpOn,
+    /// Two-factor login was turned off for the recorder's account.
+    NvrTotpOff,
 }
 
 impl AuditAction {
@@ -264,6 +268,8 @@ impl AuditAction {
             AuditAction::NvrActivation => "nvr_activation",
             AuditAction::NvrLocked => "nvr_locked",
             AuditAction::NvrLockoutCleared => "nvr_lockout_cleared",
+            AuditAction::NvrTotpOn => "nvr_totp_on",
+            AuditAction::NvrTotpOff => "nvr_totp_off",
         }
     }
 
@@ -281,6 +287,8 @@ impl AuditAction {
             "nvr_activation" => AuditAction::NvrActivation,
             "nvr_locked" => AuditAction::NvrLocked,
             "nvr_lockout_cleared" => AuditAction::NvrLockoutCleared,
+            "nvr_totp_on" => AuditAction::NvrTotpOn,
+            "nvr_totp_off" => AuditAction::NvrTotpOff,
             _ => return None,
         })
     }

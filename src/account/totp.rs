@@ -75,6 +75,12 @@ impl TotpSecret {
         Ok(Self(bytes))
     }
 
+    /// A secret typed or read as base32 (as [`TotpSecret::to_base32`] writes it).
+    pub fn from_base32(text: &str) -> Result<Self, TotpError> {
+        let secret = Secret::try_from_base32(text.trim()).map_err(|_| TotpError::Malformed)?;
+        Self::from_bytes(secret.as_bytes())
+    }
+
     /// The raw bytes, for sealing into the store.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -374,6 +380,14 @@ mod tests {
         assert_eq!(check(&secret, &code_at(&secret, 30), 0, None), Ok(1));
         let _ = check(&secret, "000000", u64::MAX, None);
         let _ = code_at(&secret, u64::MAX);
+    }
+
+    #[test]
+    fn base32_round_trips() {
+        let secret = TotpSecret::generate();
+        let back = TotpSecret::from_base32(&secret.to_base32()).unwrap();
+        assert_eq!(back.as_bytes(), secret.as_bytes());
+        assert!(TotpSecret::from_base32("not base32!").is_err());
     }
 
     #[test]

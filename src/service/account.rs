@@ -8,6 +8,8 @@ use argon2::{Argon2, password_hash::rand_core::OsRng};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Nvr, NvrError, check_new_password, lock};
+use crate::account::totp::{self, TotpError, TotpSecret};
+use crate::clock::unix_secs;
 use crate::model::{Actor, AuditAction};
 use crate::store::{NewAccount, StoredAccount};
 
@@ -51,6 +53,62 @@ impl std::fmt::Debug for Session {
 pub(super) struct SessionEntry {
     username: String,
     last_used: SystemTime,
+    /// The password was right, and the TOTP code is still to come: not a session yet.
+    awaiting_code: bool,
+    /// A TOTP secret shown for enrolment, waiting for its first code.
+    enrolling: Option<TotpSecret>,
+}
+
+/// How a login went when the password was right.
+#[derive(Debug)]
+pub enum LoginStep {
+    /// Logged in.
+    Done(Session),
+    /// Two-factor login is on: send the code from the authenticator app (or a recovery code) with
+    /// this pending login to [`Nvr::login_code`].
+    CodeNeeded(Session),
+}
+
+/// What the installer scans to turn on two-factor login.
+pub struct TotpEnrolment {
+    /// The otpauth:// URI, for the QR code.
+    pub uri: String,
+    /// The secret in base32, for typing into an app by hand.
+    pub secret_base32: SecretString,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpEnrolment").finish_non_exhaustive()
+    }
+}
+
+/// How long the code step of a login may take.
+const CODE_STEP_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A recovery code as typed (any case, with or without dashes and spaces) to the hash kept of it.
+fn recovery_hash(code: &str) -> String {
+    use sha2::Digest;
+    let normal: String = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    hex(&sha2::Sha256::digest(normal.as_bytes()))
 }
 
 /// Whether `email` looks like a mail address one can send to: one `@`, a dotted domain, no spaces or
@@ -198,7 +256,7 @@ impl Nvr {
     /// Logs in. A wrong user name counts as a wrong password (and says nothing about which was
     /// wrong); after `account.max_failed_logins` in a row the account locks for `account.lockout`,
     /// and the lock is stored, so a restart does not lift it.
-    pub async fn login(&self, username: &str, password: &str) -> Result<Session, NvrError> {
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginStep, NvrError> {
         let _command = self.begin_command()?;
         // One login at a time, so two wrong passwords at once cannot both see the old count.
         let _commit = self.inner.commit.lock().await;
@@ -215,55 +273,244 @@ impl Nvr {
         let password_ok = tokio::task::spawn_blocking(move || password_matches(&given, &hash))
             .await
             .map_err(|e| NvrError::Storage(e.to_string()))?;
-        let settings = &self.inner.settings.account;
         if !(password_ok && username == account.username) {
-            let failed = account.failed_logins.saturating_add(1);
-            let (failed, locked_until) = if failed >= settings.max_failed_logins {
-                // Rounded up to the whole second the registry keeps, so a restart never shortens it.
-                let until = self.inner.clock.now() + settings.lockout;
-                (0, Some(round_up_to_second(until)))
-            } else {
-                (failed, None)
-            };
-            self.with_store(move |store| {
-                store.write(|tx| tx.record_login_attempts(failed, locked_until))
-            })
-            .await??;
-            if locked_until.is_some() {
-                tracing::warn!("the recorder's account locked after wrong passwords");
-                self.audit(
-                    &Actor::System,
-                    AuditAction::NvrLocked,
-                    "nvr",
-                    &format!("{} wrong passwords", settings.max_failed_logins),
-                )
-                .await;
-                return Err(NvrError::AccountLocked {
-                    retry_after: Some(settings.lockout),
-                });
-            }
-            return Err(NvrError::LoginFailed {
-                attempts_left: settings.max_failed_logins - failed,
-            });
+            return Err(self.count_failed_login(&account).await?);
         }
         if account.failed_logins > 0 || account.locked_until.is_some() {
             self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
                 .await??;
         }
-        let token: [u8; 32] = rand::random();
-        let token = token.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let session = self.new_session(&account.username, account.totp_enabled);
+        if account.totp_enabled {
+            return Ok(LoginStep::CodeNeeded(session));
+        }
+        tracing::info!(user = %account.username, "logged in");
+        Ok(LoginStep::Done(session))
+    }
+
+    /// Counts a wrong password (or code), locking the account at the limit; the error to return.
+    async fn count_failed_login(&self, account: &StoredAccount) -> Result<NvrError, NvrError> {
+        let settings = &self.inner.settings.account;
+        let failed = account.failed_logins.saturating_add(1);
+        let (failed, locked_until) = if failed >= settings.max_failed_logins {
+            // Rounded up to the whole second the registry keeps, so a restart never shortens it.
+            let until = self.inner.clock.now() + settings.lockout;
+            (0, Some(round_up_to_second(until)))
+        } else {
+            (failed, None)
+        };
+        self.with_store(move |store| {
+            store.write(|tx| tx.record_login_attempts(failed, locked_until))
+        })
+        .await??;
+        if locked_until.is_some() {
+            tracing::warn!("the recorder's account locked after wrong passwords");
+            self.audit(
+                &Actor::System,
+                AuditAction::NvrLocked,
+                "nvr",
+                &format!("{} wrong passwords or codes", settings.max_failed_logins),
+            )
+            .await;
+            return Ok(NvrError::AccountLocked {
+                retry_after: Some(settings.lockout),
+            });
+        }
+        Ok(NvrError::LoginFailed {
+            attempts_left: settings.max_failed_logins - failed,
+        })
+    }
+
+    fn new_session(&self, username: &str, awaiting_code: bool) -> Session {
+        let token = hex(&rand::random::<[u8; 32]>());
         lock(&self.inner.sessions).insert(
             token.clone(),
             SessionEntry {
-                username: account.username.clone(),
+                username: username.to_owned(),
                 last_used: self.inner.clock.now(),
+                awaiting_code,
+                enrolling: None,
             },
         );
-        tracing::info!(user = %account.username, "logged in");
-        Ok(Session {
-            username: account.username,
+        Session {
+            username: username.to_owned(),
             token: SecretString::from(token),
-        })
+        }
+    }
+
+    /// The second step of a login with two-factor on: the code from the authenticator app, or one
+    /// of the recovery codes (each works once). Wrong codes count towards the lockout like wrong
+    /// passwords. The session returned is a new one; the pending login's token is spent.
+    pub async fn login_code(
+        &self,
+        pending: &SecretString,
+        code: &str,
+    ) -> Result<Session, NvrError> {
+        let _command = self.begin_command()?;
+        let _commit = self.inner.commit.lock().await;
+        let now = self.inner.clock.now();
+        let username = {
+            let mut sessions = lock(&self.inner.sessions);
+            match sessions.get(pending.expose_secret()) {
+                Some(entry)
+                    if entry.awaiting_code
+                        && now
+                            .duration_since(entry.last_used)
+                            .is_ok_and(|waited| waited < CODE_STEP_LIMIT) =>
+                {
+                    entry.username.clone()
+                }
+                Some(_) => {
+                    sessions.remove(pending.expose_secret());
+                    return Err(NvrError::SessionExpired);
+                }
+                None => return Err(NvrError::SessionExpired),
+            }
+        };
+        let account = self
+            .stored_account()
+            .await?
+            .ok_or(NvrError::NvrNotActivated)?;
+        if let Some(left) = self.lock_left(&account) {
+            lock(&self.inner.sessions).remove(pending.expose_secret());
+            return Err(NvrError::AccountLocked {
+                retry_after: Some(left),
+            });
+        }
+        if !self.use_second_factor(code).await? {
+            let error = self.count_failed_login(&account).await?;
+            if matches!(error, NvrError::AccountLocked { .. }) {
+                lock(&self.inner.sessions).remove(pending.expose_secret());
+            }
+            return Err(error);
+        }
+        if account.failed_logins > 0 {
+            self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
+                .await??;
+        }
+        lock(&self.inner.sessions).remove(pending.expose_secret());
+        tracing::info!(user = %username, "logged in with a second factor");
+        Ok(self.new_session(&username, false))
+    }
+
+    /// Checks a TOTP code (not used before) or an unused recovery code against the stored second
+    /// factor, and records its use. False for a wrong, reused or malformed code.
+    async fn use_second_factor(&self, code: &str) -> Result<bool, NvrError> {
+        let Some(stored) = self
+            .with_store(|store| store.read(|tx| tx.nvr_totp()))
+            .await??
+        else {
+            return Ok(false);
+        };
+        let code = code.trim();
+        let now = u64::try_from(unix_secs(self.inner.clock.now())).unwrap_or(0);
+        let secret = unhex(stored.secret_hex.expose_secret())
+            .and_then(|bytes| TotpSecret::from_bytes(&bytes).ok())
+            .ok_or_else(|| NvrError::Storage("the two-factor secret is unreadable".into()))?;
+        let (last_step, mut hashes) = (stored.last_step, stored.recovery_hashes);
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let new_step = match totp::check(&secret, &digits, now, last_step) {
+            Ok(step) => Some(step),
+            Err(TotpError::Malformed) => {
+                let hash = recovery_hash(code);
+                let Some(index) = hashes.iter().position(|h| *h == hash) else {
+                    return Ok(false);
+                };
+                hashes.remove(index);
+                last_step
+            }
+            Err(_) => return Ok(false),
+        };
+        self.with_store(move |store| store.write(|tx| tx.record_totp_use(new_step, &hashes)))
+            .await??;
+        Ok(true)
+    }
+
+    /// Starts turning on two-factor login for the session's user: a new secret to scan. Nothing is
+    /// stored until [`Nvr::confirm_totp`] gets a code made from it.
+    pub async fn begin_totp(&self, session: &SecretString) -> Result<TotpEnrolment, NvrError> {
+        let username = self.session_user(session)?;
+        let secret = TotpSecret::generate();
+        let enrolment = TotpEnrolment {
+            uri: totp::enrolment_uri(&secret, "Vigil NVR", &username),
+            secret_base32: SecretString::from(secret.to_base32()),
+        };
+        if let Some(entry) = lock(&self.inner.sessions).get_mut(session.expose_secret()) {
+            entry.enrolling = Some(secret);
+        }
+        Ok(enrolment)
+    }
+
+    /// Turns two-factor login on with the first code from the app; returns the recovery codes, which
+    /// are shown this once (only their hashes are kept).
+    pub async fn confirm_totp(
+        &self,
+        session: &SecretString,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<Vec<String>, NvrError> {
+        let _command = self.begin_command()?;
+        self.session_user(session)?;
+        let secret = lock(&self.inner.sessions)
+            .get_mut(session.expose_secret())
+            .and_then(|entry| entry.enrolling.take())
+            .ok_or(NvrError::RecoveryWrongStep(
+                "start turning on two-factor login first",
+            ))?;
+        let now = u64::try_from(unix_secs(self.inner.clock.now())).unwrap_or(0);
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let step = match totp::check(&secret, &digits, now, None) {
+            Ok(step) => step,
+            Err(_) => {
+                // Keep the secret: the installer may simply have typed the code wrong.
+                if let Some(entry) = lock(&self.inner.sessions).get_mut(session.expose_secret()) {
+                    entry.enrolling = Some(secret);
+                }
+                return Err(NvrError::CodeInvalid { attempts_left: 0 });
+            }
+        };
+        let codes = totp::recovery_codes(totp::RECOVERY_CODE_COUNT);
+        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
+        let secret_hex = SecretString::from(hex(secret.as_bytes()));
+        self.with_store(move |store| store.write(|tx| tx.set_nvr_totp(&secret_hex, step, &hashes)))
+            .await??;
+        self.audit(actor, AuditAction::NvrTotpOn, "nvr", "two-factor login on")
+            .await;
+        Ok(codes)
+    }
+
+    /// Turns two-factor login off; needs the password and a code (or a recovery code).
+    pub async fn disable_totp(
+        &self,
+        session: &SecretString,
+        password: &str,
+        code: &str,
+        actor: &Actor,
+    ) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        let _commit = self.inner.commit.lock().await;
+        self.session_user(session)?;
+        let account = self
+            .stored_account()
+            .await?
+            .ok_or(NvrError::NvrNotActivated)?;
+        let (given, hash) = (password.to_owned(), account.password_hash.clone());
+        let password_ok = tokio::task::spawn_blocking(move || password_matches(&given, &hash))
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))?;
+        if !password_ok || !self.use_second_factor(code).await? {
+            return Err(self.count_failed_login(&account).await?);
+        }
+        self.with_store(|store| store.write(|tx| tx.clear_nvr_totp()))
+            .await??;
+        self.audit(
+            actor,
+            AuditAction::NvrTotpOff,
+            "nvr",
+            "two-factor login off",
+        )
+        .await;
+        Ok(())
     }
 
     /// The user of a live session, keeping it alive; [`NvrError::SessionExpired`] when it is unknown
@@ -278,6 +525,7 @@ impl Nvr {
         });
         let entry = sessions
             .get_mut(token.expose_secret())
+            .filter(|entry| !entry.awaiting_code)
             .ok_or(NvrError::SessionExpired)?;
         entry.last_used = now;
         Ok(entry.username.clone())

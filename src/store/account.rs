@@ -8,6 +8,23 @@ use secrecy::SecretString;
 use super::{StoreError, Tx};
 use crate::clock::{from_unix_secs, unix_secs};
 
+/// The TOTP columns as read: sealed secret, last step, recovery hashes.
+type TotpRow = (Option<Vec<u8>>, Option<i64>, Option<String>);
+
+/// The sealing context of the TOTP secret.
+const TOTP_SECRET: &str = "nvr/totp-secret/v1";
+
+/// The second factor as stored: the secret (hex, opened), the last step a code was used at, and the
+/// SHA-256 hashes (hex) of the recovery codes not used yet.
+pub struct StoredTotp {
+    /// The secret, hex.
+    pub secret_hex: SecretString,
+    /// The last step whose code was used.
+    pub last_step: Option<u64>,
+    /// Hashes of the unused recovery codes.
+    pub recovery_hashes: Vec<String>,
+}
+
 /// The sealing context of the default camera activation password.
 const DEFAULT_CAMERA_PASSWORD: &str = "nvr/default-camera-password/v1";
 
@@ -115,6 +132,81 @@ impl Tx<'_> {
             .optional()?
             .flatten();
         Ok(sealed.and_then(|sealed| self.sealer.unseal(DEFAULT_CAMERA_PASSWORD, &sealed).ok()))
+    }
+}
+
+impl Tx<'_> {
+    /// The second factor, when it is on (and its secret still opens).
+    pub fn nvr_totp(&self) -> Result<Option<StoredTotp>, StoreError> {
+        let row: Option<TotpRow> = self
+            .tx
+            .query_row(
+                "SELECT totp_secret, totp_last_step, totp_recovery_hashes FROM nvr_account WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((Some(sealed), last_step, hashes)) = row else {
+            return Ok(None);
+        };
+        let secret_hex = self.sealer.unseal(TOTP_SECRET, &sealed)?;
+        Ok(Some(StoredTotp {
+            secret_hex,
+            last_step: last_step.and_then(|s| u64::try_from(s).ok()),
+            recovery_hashes: hashes
+                .unwrap_or_default()
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }))
+    }
+
+    /// Turns the second factor on with its secret, the step of the code that confirmed it, and the
+    /// recovery codes' hashes.
+    pub fn set_nvr_totp(
+        &self,
+        secret_hex: &SecretString,
+        last_step: u64,
+        recovery_hashes: &[String],
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealer.seal(TOTP_SECRET, secret_hex);
+        self.tx.execute(
+            "UPDATE nvr_account SET totp_secret = ?1, totp_last_step = ?2, totp_recovery_hashes = ?3
+             WHERE id = 1",
+            params![
+                sealed,
+                i64::try_from(last_step).unwrap_or(i64::MAX),
+                recovery_hashes.join(",")
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records a used code: its step, or a recovery code gone from the list.
+    pub fn record_totp_use(
+        &self,
+        last_step: Option<u64>,
+        recovery_hashes: &[String],
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE nvr_account SET totp_last_step = ?1, totp_recovery_hashes = ?2 WHERE id = 1",
+            params![
+                last_step.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                recovery_hashes.join(",")
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Turns the second factor off.
+    pub fn clear_nvr_totp(&self) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE nvr_account SET totp_secret = NULL, totp_last_step = NULL,
+                                    totp_recovery_hashes = NULL WHERE id = 1",
+            [],
+        )?;
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ mod recovery;
 pub mod secret;
 mod settings;
 
-pub use account::{NewAccount, StoredAccount};
+pub use account::{NewAccount, StoredAccount, StoredTotp};
 pub use settings::NvrSetting;
 
 pub use audit::{AuditTamper, GENESIS_HASH};

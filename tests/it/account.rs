@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use vigil::clock::SimulatedClock;
 use vigil::model::{Actor, AuditAction};
-use vigil::service::NvrError;
+use vigil::service::{LoginStep, Nvr, NvrError, Session};
 
 use crate::support::{Harness, simulator, test_settings};
 
@@ -17,6 +17,14 @@ const PASSWORD: &str = "Quiet-Falcon-83";
 fn installer() -> Actor {
     Actor::Gui {
         user: "installer".into(),
+    }
+}
+
+/// Logs in with the password alone (two-factor off).
+async fn login(nvr: &Nvr, user: &str, password: &str) -> Result<Session, NvrError> {
+    match nvr.login(user, password).await? {
+        LoginStep::Done(session) => Ok(session),
+        LoginStep::CodeNeeded(_) => panic!("two-factor login is off"),
     }
 }
 
@@ -38,7 +46,7 @@ async fn activation_takes_a_policy_password_and_a_reserved_email_once() {
     let nvr = &h.nvr;
     assert!(!nvr.account_status().await.unwrap().activated);
     assert_eq!(
-        nvr.login("admin", PASSWORD).await.map(drop),
+        login(nvr, "admin", PASSWORD).await.map(drop),
         Err(NvrError::NvrNotActivated)
     );
     assert!(matches!(
@@ -103,7 +111,7 @@ async fn activation_takes_a_policy_password_and_a_reserved_email_once() {
     let status = nvr.account_status().await.unwrap();
     assert!(status.activated && !status.totp_enabled);
     assert_eq!(status.username.as_deref(), Some("admin"));
-    let session = nvr.login("admin", PASSWORD).await.unwrap();
+    let session = login(nvr, "admin", PASSWORD).await.unwrap();
     assert_eq!(nvr.session_user(&session.token).unwrap(), "admin");
 
     let audit = nvr.audit_log(10).await.unwrap();
@@ -131,13 +139,13 @@ async fn five_wrong_passwords_lock_for_thirty_minutes_even_across_a_restart() {
         .unwrap();
     for attempts_left in [4, 3, 2, 1] {
         assert_eq!(
-            h.nvr.login("admin", "Wrong-Guess-11").await.map(drop),
+            login(&h.nvr, "admin", "Wrong-Guess-11").await.map(drop),
             Err(NvrError::LoginFailed { attempts_left })
         );
     }
     // A wrong user name counts the same and says nothing about which was wrong.
     assert_eq!(
-        h.nvr.login("root", PASSWORD).await.map(drop),
+        login(&h.nvr, "root", PASSWORD).await.map(drop),
         Err(NvrError::AccountLocked {
             retry_after: Some(Duration::from_secs(30 * 60))
         })
@@ -145,7 +153,7 @@ async fn five_wrong_passwords_lock_for_thirty_minutes_even_across_a_restart() {
     let h = h.restart().await;
     clock.advance(Duration::from_secs(29 * 60));
     assert_eq!(
-        h.nvr.login("admin", PASSWORD).await.map(drop),
+        login(&h.nvr, "admin", PASSWORD).await.map(drop),
         Err(NvrError::AccountLocked {
             retry_after: Some(Duration::from_secs(60))
         }),
@@ -156,9 +164,9 @@ async fn five_wrong_passwords_lock_for_thirty_minutes_even_across_a_restart() {
         Some(Duration::from_secs(60))
     );
     clock.advance(Duration::from_secs(61));
-    assert!(h.nvr.login("admin", PASSWORD).await.is_ok());
+    assert!(login(&h.nvr, "admin", PASSWORD).await.is_ok());
     assert_eq!(
-        h.nvr.login("admin", "Wrong-Guess-11").await.map(drop),
+        login(&h.nvr, "admin", "Wrong-Guess-11").await.map(drop),
         Err(NvrError::LoginFailed { attempts_left: 4 }),
         "a good login starts the count again"
     );
@@ -182,7 +190,7 @@ async fn an_administrator_clears_a_lockout() {
         .await
         .unwrap();
     for _ in 0..5 {
-        let _ = h.nvr.login("admin", "Wrong-Guess-11").await;
+        let _ = login(&h.nvr, "admin", "Wrong-Guess-11").await;
     }
     assert!(h.nvr.account_status().await.unwrap().locked_for.is_some());
     h.nvr
@@ -190,7 +198,7 @@ async fn an_administrator_clears_a_lockout() {
         .await
         .unwrap();
     assert_eq!(h.nvr.account_status().await.unwrap().locked_for, None);
-    assert!(h.nvr.login("admin", PASSWORD).await.is_ok());
+    assert!(login(&h.nvr, "admin", PASSWORD).await.is_ok());
     h.stop().await;
 }
 
@@ -201,7 +209,7 @@ async fn sessions_end_after_ten_idle_minutes_and_at_logout() {
         .activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
         .await
         .unwrap();
-    let session = h.nvr.login("admin", PASSWORD).await.unwrap();
+    let session = login(&h.nvr, "admin", PASSWORD).await.unwrap();
     assert!(!format!("{session:?}").contains(secrecy::ExposeSecret::expose_secret(&session.token)));
     clock.advance(Duration::from_secs(9 * 60));
     assert_eq!(h.nvr.session_user(&session.token).unwrap(), "admin");
@@ -216,7 +224,7 @@ async fn sessions_end_after_ten_idle_minutes_and_at_logout() {
         h.nvr.session_user(&session.token),
         Err(NvrError::SessionExpired)
     );
-    let other = h.nvr.login("admin", PASSWORD).await.unwrap();
+    let other = login(&h.nvr, "admin", PASSWORD).await.unwrap();
     h.nvr.logout(&other.token);
     assert_eq!(
         h.nvr.session_user(&other.token),
@@ -226,6 +234,127 @@ async fn sessions_end_after_ten_idle_minutes_and_at_logout() {
         h.nvr
             .session_user(&SecretString::from("made-up".to_owned())),
         Err(NvrError::SessionExpired)
+    );
+    h.stop().await;
+}
+
+fn unix(clock: &SimulatedClock) -> u64 {
+    use vigil::clock::Clock;
+    vigil::clock::unix_secs(clock.now()) as u64
+}
+
+#[tokio::test]
+async fn two_factor_login_with_codes_and_recovery_codes() {
+    use secrecy::ExposeSecret;
+    use vigil::account::totp::{self, TotpSecret};
+    let (h, clock) = harness().await;
+    let nvr = &h.nvr;
+    nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    let session = login(nvr, "admin", PASSWORD).await.unwrap();
+    let enrolment = nvr.begin_totp(&session.token).await.unwrap();
+    assert!(
+        enrolment.uri.starts_with("otpauth://totp/"),
+        "{}",
+        enrolment.uri
+    );
+    assert!(!format!("{enrolment:?}").contains(enrolment.secret_base32.expose_secret()));
+    let secret = TotpSecret::from_base32(enrolment.secret_base32.expose_secret()).unwrap();
+    assert!(matches!(
+        nvr.confirm_totp(&session.token, "000000", &installer())
+            .await,
+        Err(NvrError::CodeInvalid { .. })
+    ));
+    assert!(
+        !nvr.account_status().await.unwrap().totp_enabled,
+        "not on until confirmed"
+    );
+    let recovery = nvr
+        .confirm_totp(
+            &session.token,
+            &totp::code_at(&secret, unix(&clock)),
+            &installer(),
+        )
+        .await
+        .expect("the first good code turns it on");
+    assert_eq!(recovery.len(), totp::RECOVERY_CODE_COUNT);
+    assert!(nvr.account_status().await.unwrap().totp_enabled);
+
+    // The password alone is not a session now.
+    clock.advance(Duration::from_secs(60));
+    let LoginStep::CodeNeeded(pending) = nvr.login("admin", PASSWORD).await.unwrap() else {
+        panic!("a code is needed");
+    };
+    assert_eq!(
+        nvr.session_user(&pending.token),
+        Err(NvrError::SessionExpired)
+    );
+    assert!(matches!(
+        nvr.login_code(&pending.token, "123456").await,
+        Err(NvrError::LoginFailed { attempts_left: 4 })
+    ));
+    let code = totp::code_at(&secret, unix(&clock));
+    let session = nvr.login_code(&pending.token, &code).await.unwrap();
+    assert_eq!(nvr.session_user(&session.token).unwrap(), "admin");
+    assert_eq!(
+        nvr.login_code(&pending.token, &code).await.map(drop),
+        Err(NvrError::SessionExpired),
+        "a pending login is spent once used"
+    );
+
+    // The same code cannot be used twice in its window.
+    let LoginStep::CodeNeeded(pending) = nvr.login("admin", PASSWORD).await.unwrap() else {
+        panic!("a code is needed");
+    };
+    assert!(matches!(
+        nvr.login_code(&pending.token, &code).await,
+        Err(NvrError::LoginFailed { .. })
+    ));
+    // A recovery code works once, typed in capitals.
+    let upper = recovery[0].to_uppercase();
+    assert!(nvr.login_code(&pending.token, &upper).await.is_ok());
+    let LoginStep::CodeNeeded(pending) = nvr.login("admin", PASSWORD).await.unwrap() else {
+        panic!("a code is needed");
+    };
+    assert!(matches!(
+        nvr.login_code(&pending.token, &recovery[0]).await,
+        Err(NvrError::LoginFailed { .. })
+    ));
+
+    // Turning it off needs the password and a code.
+    clock.advance(Duration::from_secs(30));
+    assert!(matches!(
+        nvr.disable_totp(
+            &session.token,
+            "Wrong-Guess-11",
+            &totp::code_at(&secret, unix(&clock)),
+            &installer()
+        )
+        .await,
+        Err(NvrError::LoginFailed { .. })
+    ));
+    assert!(nvr.account_status().await.unwrap().totp_enabled);
+    clock.advance(Duration::from_secs(30));
+    nvr.disable_totp(
+        &session.token,
+        PASSWORD,
+        &totp::code_at(&secret, unix(&clock)),
+        &installer(),
+    )
+    .await
+    .unwrap();
+    assert!(!nvr.account_status().await.unwrap().totp_enabled);
+    assert!(login(nvr, "admin", PASSWORD).await.is_ok());
+    let actions: Vec<AuditAction> = nvr
+        .audit_log(20)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        actions.contains(&AuditAction::NvrTotpOn) && actions.contains(&AuditAction::NvrTotpOff)
     );
     h.stop().await;
 }
