@@ -19,6 +19,8 @@ pub enum Access {
     Read,
     /// Changing state or cameras.
     Admin,
+    /// Only root (the recorder's own activation).
+    Root,
 }
 
 /// The two groups, resolved to gids once at start.
@@ -57,6 +59,7 @@ impl AccessGroups {
         match access {
             Access::Admin => member(self.admin),
             Access::Read => member(self.read) || member(self.admin),
+            Access::Root => false,
         }
     }
 }
@@ -200,6 +203,7 @@ impl Authorizer {
         }
         let needed = match access {
             Access::Admin => format!("membership in group {}", self.groups.admin_name),
+            Access::Root => "root".to_owned(),
             Access::Read => format!(
                 "membership in group {} or {}",
                 self.groups.read_name, self.groups.admin_name

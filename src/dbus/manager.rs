@@ -243,6 +243,66 @@ impl Manager {
         .await
     }
 
+    /// The recorder's own account: activated, user name, seconds it stays locked (0: not locked),
+    /// wrong passwords so far, two-factor login on. Root and the admin group only.
+    async fn account_status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(bool, String, u64, u32, bool), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            let status = self.shared.nvr.account_status().await?;
+            Ok((
+                status.activated,
+                status.username.unwrap_or_default(),
+                status.locked_for.map_or(0, |d| d.as_secs().max(1)),
+                status.failed_logins,
+                status.totp_enabled,
+            ))
+        })
+        .await
+    }
+
+    /// Lifts the account's lockout. Root and the admin group only.
+    async fn clear_account_lockout(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            Ok(self.shared.nvr.clear_account_lockout(&actor).await?)
+        })
+        .await
+    }
+
+    /// Activates the recorder itself: admin password (and confirmation), reserved email, and an
+    /// optional default camera activation password (empty for none). Root only.
+    async fn activate_nvr(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        password: String,
+        confirmation: String,
+        reserved_email: String,
+        default_camera_password: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Root, async |actor| {
+            check_text("password", &password, 128)?;
+            check_text("confirmation", &confirmation, 128)?;
+            check_text("reserved_email", &reserved_email, 254)?;
+            if default_camera_password.len() > 128 {
+                return Err(DbusError::InvalidArgument(
+                    "default_camera_password: longer than 128 bytes".into(),
+                ));
+            }
+            let default =
+                (!default_camera_password.is_empty()).then_some(default_camera_password.as_str());
+            Ok(self
+                .shared
+                .nvr
+                .activate_nvr(&password, &confirmation, &reserved_email, default, &actor)
+                .await?)
+        })
+        .await
+    }
+
     /// Starts Forget Password on a discovered camera; returns the flow's object path. Refused with
     /// `RemoveFirst` for an added camera that is not certified, `UseModify` for a certified one.
     async fn start_recovery(

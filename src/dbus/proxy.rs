@@ -71,6 +71,18 @@ pub trait Manager {
     fn verify_audit_log(&self) -> zbus::Result<u32>;
     /// Status.
     fn status(&self) -> zbus::Result<HashMap<String, OwnedVariant>>;
+    /// AccountStatus: activated, user name, seconds locked, wrong passwords, two-factor on.
+    fn account_status(&self) -> zbus::Result<(bool, String, u64, u32, bool)>;
+    /// ClearAccountLockout.
+    fn clear_account_lockout(&self) -> zbus::Result<()>;
+    /// ActivateNvr.
+    fn activate_nvr(
+        &self,
+        password: &str,
+        confirmation: &str,
+        reserved_email: &str,
+        default_camera_password: &str,
+    ) -> zbus::Result<()>;
     /// Version.
     #[zbus(property)]
     fn version(&self) -> zbus::Result<String>;

@@ -345,6 +345,13 @@ async fn unprivileged_callers_may_read_but_never_change() {
     let camera = "/org/vigil/Nvr1/camera/1";
     let mutating: Vec<(&str, &str, &str, Vec<&str>)> = vec![
         ("/org/vigil/Nvr1", MANAGER, "Discover", vec!["as", "0"]),
+        ("/org/vigil/Nvr1", MANAGER, "ClearAccountLockout", vec![]),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "ActivateNvr",
+            vec!["ssss", "x", "x", "a@b.com", ""],
+        ),
         (
             "/org/vigil/Nvr1",
             MANAGER,
@@ -420,13 +427,15 @@ async fn unprivileged_callers_may_read_but_never_change() {
     for (path, interface, method, args) in &mutating {
         let out = rig.call(As::Reader, path, interface, method, args);
         assert!(!out.status.success(), "{method} must be refused");
-        assert!(
-            text(&out).contains("this call needs membership in group src"),
-            "{method}: {}",
-            text(&out)
-        );
+        let needed = if *method == "ActivateNvr" {
+            "this call needs root"
+        } else {
+            "this call needs membership in group src"
+        };
+        assert!(text(&out).contains(needed), "{method}: {}", text(&out));
     }
     assert_eq!(rig.h.nvr.added_cameras().len(), 1, "nothing changed");
+    assert!(!rig.h.nvr.account_status().await.unwrap().activated);
     assert_eq!(
         rig.h.nvr.recoveries()[0].step,
         vigil::recovery::flow::RecoveryStep::AwaitingCode
@@ -938,5 +947,74 @@ async fn check_password_answers_with_the_service_policy() {
     assert!(!acceptable);
     assert_eq!(strength, "weak");
     assert!(unmet.iter().any(|u| u.contains("user name")), "{unmet:?}");
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_root_activates_the_recorder_and_admins_read_and_unlock_its_account() {
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let password = "Quiet-Falcon-83";
+    let activate = |who| {
+        rig.gdbus(
+            who,
+            "/org/vigil/Nvr1",
+            "org.vigil.Nvr1.Manager.ActivateNvr",
+            &[password, password, "owner@example.com", ""],
+        )
+    };
+    for who in [As::Reader, As::Admin] {
+        let refused = activate(who);
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused).contains("org.vigil.Nvr1.Error.NotAuthorized"),
+            "{}",
+            text(&refused)
+        );
+    }
+    assert!(!rig.h.nvr.account_status().await.unwrap().activated);
+    let status = |who| {
+        rig.gdbus(
+            who,
+            "/org/vigil/Nvr1",
+            "org.vigil.Nvr1.Manager.AccountStatus",
+            &[],
+        )
+    };
+    let as_reader = status(As::Reader);
+    assert!(
+        text(&as_reader).contains("NotAuthorized"),
+        "the read group may not see the account: {}",
+        text(&as_reader)
+    );
+    let done = activate(As::Root);
+    assert!(done.status.success(), "{}", text(&done));
+    for _ in 0..5 {
+        let _ = rig.h.nvr.login("admin", "Wrong-Guess-11").await;
+    }
+    let locked = status(As::Admin);
+    let shown = String::from_utf8_lossy(&locked.stdout).into_owned();
+    let locked_secs: u64 = shown
+        .strip_prefix("(true, 'admin', uint64 ")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("activated admin, locked: {shown}"));
+    assert!((1790..=1800).contains(&locked_secs), "{shown}");
+    assert!(!shown.contains(password), "no secret in the status");
+    let cleared = rig.gdbus(
+        As::Admin,
+        "/org/vigil/Nvr1",
+        "org.vigil.Nvr1.Manager.ClearAccountLockout",
+        &[],
+    );
+    assert!(cleared.status.success(), "{}", text(&cleared));
+    assert_eq!(rig.h.nvr.account_status().await.unwrap().locked_for, None);
+    let again = activate(As::Root);
+    assert!(
+        text(&again).contains("org.vigil.Nvr1.Error.AlreadyActive"),
+        "{}",
+        text(&again)
+    );
     rig.finish().await;
 }
