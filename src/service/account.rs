@@ -11,7 +11,7 @@ use super::{Nvr, NvrError, check_new_password, lock};
 use crate::account::totp::{self, TotpError, TotpSecret};
 use crate::clock::unix_secs;
 use crate::model::{Actor, AuditAction};
-use crate::store::{NewAccount, StoredAccount};
+use crate::store::{NewAccount, NvrSetting, StoredAccount};
 
 /// The admin account's user name.
 pub const NVR_ADMIN: &str = "admin";
@@ -81,6 +81,16 @@ impl std::fmt::Debug for TotpEnrolment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TotpEnrolment").finish_non_exhaustive()
     }
+}
+
+/// What the login dialog shows after a failed login, for the support path: the recorder's serial
+/// number and today's date on its clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportIdentity {
+    /// The serial number.
+    pub serial: String,
+    /// Today, `YYYY-MM-DD` (UTC).
+    pub date: String,
 }
 
 /// How long the code step of a login may take.
@@ -180,6 +190,22 @@ impl Nvr {
             .locked_until
             .and_then(|until| until.duration_since(self.inner.clock.now()).ok())
             .filter(|left| !left.is_zero())
+    }
+
+    /// The recorder's serial number and today's date, as support asks for them. The serial is made
+    /// once (`VGL` and nine digits) and kept in the registry.
+    pub async fn support_identity(&self) -> Result<SupportIdentity, NvrError> {
+        let fresh = format!("VGL{:09}", rand::random::<u32>() % 1_000_000_000);
+        let serial = self
+            .with_store(move |store| {
+                store.write(|tx| tx.nvr_setting_or_insert(NvrSetting::Serial, &fresh))
+            })
+            .await??;
+        let date = crate::clock::rfc3339(self.inner.clock.now())
+            .chars()
+            .take(10)
+            .collect();
+        Ok(SupportIdentity { serial, date })
     }
 
     /// The account's status.

@@ -32,7 +32,7 @@ use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
 mod account;
 mod recovery;
 
-pub use account::{AccountStatus, LoginStep, NVR_ADMIN, Session, TotpEnrolment};
+pub use account::{AccountStatus, LoginStep, NVR_ADMIN, Session, SupportIdentity, TotpEnrolment};
 pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
 
 /// Longest user name accepted for a camera.

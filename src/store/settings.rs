@@ -9,12 +9,15 @@ use super::{StoreError, Tx};
 pub enum NvrSetting {
     /// The on-screen menu's language (`en`, `ru`).
     MenuLanguage,
+    /// The recorder's serial number, made once at first start when the hardware gives none.
+    Serial,
 }
 
 impl NvrSetting {
     fn name(self) -> &'static str {
         match self {
             NvrSetting::MenuLanguage => "menu_language",
+            NvrSetting::Serial => "serial",
         }
     }
 }
@@ -30,6 +33,23 @@ impl Tx<'_> {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    /// Sets a setting unless it is set already; the value it has afterwards.
+    pub fn nvr_setting_or_insert(
+        &self,
+        setting: NvrSetting,
+        value: &str,
+    ) -> Result<String, StoreError> {
+        self.tx.execute(
+            "INSERT INTO nvr_setting (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![setting.name(), value],
+        )?;
+        Ok(self.tx.query_row(
+            "SELECT value FROM nvr_setting WHERE name = ?1",
+            params![setting.name()],
+            |row| row.get(0),
+        )?)
     }
 
     /// Sets a setting, replacing its old value.

@@ -150,7 +150,21 @@ async fn five_wrong_passwords_lock_for_thirty_minutes_even_across_a_restart() {
             retry_after: Some(Duration::from_secs(30 * 60))
         })
     );
+    // The login dialog shows the serial number and the date for the support path; both stay put.
+    let support = h.nvr.support_identity().await.unwrap();
+    assert!(
+        support.serial.starts_with("VGL") && support.serial.len() == 12,
+        "{support:?}"
+    );
+    assert_eq!(
+        support.date, "2027-01-15",
+        "the date on the recorder's clock"
+    );
     let h = h.restart().await;
+    assert_eq!(
+        h.nvr.support_identity().await.unwrap().serial,
+        support.serial
+    );
     clock.advance(Duration::from_secs(29 * 60));
     assert_eq!(
         login(&h.nvr, "admin", PASSWORD).await.map(drop),
