@@ -122,6 +122,7 @@ impl From<NvrError> for DbusError {
             NvrError::AccountLocked { .. } => DbusError::Locked(text),
             NvrError::LoginFailed { .. } => DbusError::LoginFailed(text),
             NvrError::SessionExpired => DbusError::NotAuthorized(text),
+            NvrError::MailServer(_) => DbusError::MailFailed(text),
         }
     }
 }

@@ -137,17 +137,10 @@ fn check_email(email: &str) -> Result<(), NvrError> {
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("contains spaces or control characters"));
     }
-    match email.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.') =>
-        {
-            Ok(())
-        }
-        _ => Err(bad("is not an address such as name@example.com")),
+    if crate::mail::is_email_address(email) {
+        Ok(())
+    } else {
+        Err(bad("is not an address such as name@example.com"))
     }
 }
 

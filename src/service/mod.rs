@@ -30,9 +30,11 @@ use crate::recovery::policy::PolicyRule;
 use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
 
 mod account;
+mod mail_server;
 mod recovery;
 
 pub use account::{AccountStatus, LoginStep, NVR_ADMIN, Session, SupportIdentity, TotpEnrolment};
+pub use mail_server::{MailServer, MailServerChange};
 pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
 
 /// Longest user name accepted for a camera.
@@ -235,6 +237,9 @@ pub enum NvrError {
         /// Wrong passwords left before the lock.
         attempts_left: u32,
     },
+    /// The recorder's own mail server failed; the text says what to fix.
+    #[error("{0}")]
+    MailServer(crate::mail::MailError),
     /// The login session is unknown or ended after inactivity.
     #[error("the session has ended; log in again")]
     SessionExpired,

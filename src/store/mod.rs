@@ -8,11 +8,13 @@
 mod account;
 mod audit;
 mod cameras;
+mod mail_server;
 mod recovery;
 pub mod secret;
 mod settings;
 
 pub use account::{NewAccount, StoredAccount, StoredTotp};
+pub use mail_server::StoredMailServer;
 pub use settings::NvrSetting;
 
 pub use audit::{AuditTamper, GENESIS_HASH};
@@ -40,6 +42,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_keyed_audit_chain.sql")),
     (4, include_str!("migrations/0004_nvr_settings.sql")),
     (5, include_str!("migrations/0005_nvr_account.sql")),
+    (6, include_str!("migrations/0006_nvr_mail_server.sql")),
 ];
 
 /// The schema this build writes.

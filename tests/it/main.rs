@@ -10,6 +10,7 @@ mod dbus;
 mod gui;
 mod hostile;
 mod interop;
+mod mail_server;
 mod mailbox;
 mod multicast;
 mod recovery;

@@ -1,0 +1,191 @@
+//! The service API of the recorder's own mail server (Settings > Network > Email): set it, read it
+//! (never its password), and send a test email that says what to fix when it fails.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{Nvr, NvrError};
+use crate::mail::{MailSender, OutgoingMail, SmtpMailSender, SmtpSecurity, SmtpSettings};
+use crate::model::Actor;
+use crate::store::StoredMailServer;
+
+/// How long a send to the recorder's mail server may take.
+const MAIL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The mail server as the menu and D-Bus show it: no password, only whether one is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailServer {
+    /// Server host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection security.
+    pub security: SmtpSecurity,
+    /// Login user; empty for none.
+    pub username: String,
+    /// Whether a login password is stored.
+    pub password_set: bool,
+    /// From address.
+    pub from: String,
+}
+
+/// New mail server settings as the installer enters them.
+#[derive(Clone)]
+pub struct MailServerChange {
+    /// Server host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection security.
+    pub security: SmtpSecurity,
+    /// Login user; empty for none.
+    pub username: String,
+    /// The login password: `None` keeps the stored one, `Some("")` removes it.
+    pub password: Option<String>,
+    /// From address.
+    pub from: String,
+}
+
+impl std::fmt::Debug for MailServerChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailServerChange")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(field: &'static str, problem: &str) -> NvrError {
+    NvrError::InvalidArgument {
+        field,
+        problem: problem.to_owned(),
+    }
+}
+
+fn check_change(change: &MailServerChange) -> Result<(), NvrError> {
+    let host = change.host.trim();
+    if host.is_empty() {
+        return Err(invalid("mail server", "is empty"));
+    }
+    if host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(
+            "mail server",
+            "is not a host name or address such as smtp.example.com",
+        ));
+    }
+    if change.port == 0 {
+        return Err(invalid("port", "must be from 1 to 65535"));
+    }
+    if change.username.len() > 128 || change.username.chars().any(char::is_control) {
+        return Err(invalid(
+            "user name",
+            "is longer than 128 characters or has control characters",
+        ));
+    }
+    if change
+        .password
+        .as_ref()
+        .is_some_and(|p| p.len() > 256 || p.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "password",
+            "is longer than 256 characters or has control characters",
+        ));
+    }
+    if !crate::mail::is_email_address(change.from.trim()) {
+        return Err(invalid(
+            "sender address",
+            "is not an address such as nvr@example.com",
+        ));
+    }
+    Ok(())
+}
+
+impl Nvr {
+    /// The recorder's mail server, when one is set.
+    pub async fn mail_server(&self) -> Result<Option<MailServer>, NvrError> {
+        let stored = self
+            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
+            .await??;
+        Ok(stored.map(|s| MailServer {
+            host: s.host,
+            port: s.port,
+            security: s.security,
+            username: s.username.unwrap_or_default(),
+            password_set: s.password.is_some(),
+            from: s.from,
+        }))
+    }
+
+    /// Sets the recorder's mail server. Bad entries are refused, naming the field, and nothing is
+    /// stored.
+    pub async fn set_mail_server(
+        &self,
+        change: MailServerChange,
+        actor: &Actor,
+    ) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        check_change(&change)?;
+        let old_password = self
+            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
+            .await??
+            .and_then(|old| old.password);
+        let password = match change.password {
+            None => old_password,
+            Some(password) if password.is_empty() => None,
+            Some(password) => Some(SecretString::from(password)),
+        };
+        let username = change.username.trim().to_owned();
+        let stored = StoredMailServer {
+            host: change.host.trim().to_owned(),
+            port: change.port,
+            security: change.security,
+            username: (!username.is_empty()).then_some(username),
+            password,
+            from: change.from.trim().to_owned(),
+        };
+        self.with_store(move |store| store.write(|tx| tx.set_nvr_mail_server(&stored)))
+            .await??;
+        tracing::info!(%actor, "the recorder's mail server was changed");
+        Ok(())
+    }
+
+    /// Sends a test email to `to` through the stored mail server. A failure says what to fix:
+    /// unreachable server or port, refused login, TLS, timeout, refused address.
+    pub async fn send_test_email(&self, to: &str) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        let to = to.trim();
+        if !crate::mail::is_email_address(to) {
+            return Err(invalid(
+                "recipient",
+                "is not an address such as you@example.com",
+            ));
+        }
+        let server = self
+            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
+            .await??
+            .ok_or_else(|| invalid("mail server", "is not set yet; fill in the settings first"))?;
+        let sender = SmtpMailSender::new(SmtpSettings {
+            host: server.host,
+            port: server.port,
+            security: server.security,
+            username: server.username,
+            password: server.password,
+            from: server.from,
+            timeout: MAIL_TIMEOUT,
+        });
+        sender
+            .send(OutgoingMail {
+                to: to.to_owned(),
+                subject: "Vigil NVR: test email".into(),
+                body: "This is a test email from your network video recorder. Its mail settings work.\n"
+                    .into(),
+            })
+            .await
+            .map_err(NvrError::MailServer)
+    }
+}

@@ -1,0 +1,172 @@
+//! The recorder's own mail server (Settings > Network > Email) through the service API, against a real
+//! SMTP server on loopback: bad entries refused by name, a test email delivered, failures that say what
+//! to fix (refused connection, refused login), the password sealed and kept across a restart.
+
+use std::time::Duration;
+
+use vigil::mail::{MailError, SmtpSecurity};
+use vigil::model::Actor;
+use vigil::service::{MailServerChange, NvrError};
+
+use crate::mailbox::{SmtpServer, python_or_skip};
+use crate::support::{Harness, simulator};
+
+fn installer() -> Actor {
+    Actor::Gui {
+        user: "installer".into(),
+    }
+}
+
+fn change(port: u16, username: &str, password: Option<&str>) -> MailServerChange {
+    MailServerChange {
+        host: "127.0.0.1".into(),
+        port,
+        security: SmtpSecurity::None,
+        username: username.into(),
+        password: password.map(str::to_owned),
+        from: "nvr@example.com".into(),
+    }
+}
+
+#[tokio::test]
+async fn bad_entries_are_refused_by_name_and_nothing_is_stored() {
+    let h = Harness::start(simulator(1, |_| {}).await, Duration::from_secs(60)).await;
+    let cases = [
+        (
+            MailServerChange {
+                host: " ".into(),
+                ..change(25, "", None)
+            },
+            "mail server",
+        ),
+        (
+            MailServerChange {
+                host: "smtp example.com".into(),
+                ..change(25, "", None)
+            },
+            "mail server",
+        ),
+        (change(0, "", None), "port"),
+        (
+            MailServerChange {
+                from: "nvr".into(),
+                ..change(25, "", None)
+            },
+            "sender address",
+        ),
+        (change(25, "bad\nuser", None), "user name"),
+    ];
+    for (bad, field) in cases {
+        match h.nvr.set_mail_server(bad, &installer()).await {
+            Err(NvrError::InvalidArgument { field: named, .. }) => assert_eq!(named, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert_eq!(h.nvr.mail_server().await.unwrap(), None);
+    assert!(matches!(
+        h.nvr.send_test_email("me@example.com").await,
+        Err(NvrError::InvalidArgument {
+            field: "mail server",
+            ..
+        })
+    ));
+    assert!(matches!(
+        h.nvr.send_test_email("me at example").await,
+        Err(NvrError::InvalidArgument {
+            field: "recipient",
+            ..
+        })
+    ));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_test_email_arrives_and_failures_say_what_to_fix() {
+    let Some(python) = python_or_skip("the mail server tests (they need a real SMTP server)")
+    else {
+        return;
+    };
+    let plain = SmtpServer::start(&python);
+    let with_login = SmtpServer::start_with(&python, &["--auth", "relay:Mail-Pass-52"]);
+    let h = Harness::start(simulator(1, |_| {}).await, Duration::from_secs(60)).await;
+
+    h.nvr
+        .set_mail_server(change(plain.port, "", None), &installer())
+        .await
+        .unwrap();
+    h.nvr.send_test_email("owner@example.com").await.unwrap();
+    let mail = plain.nth_message(1).await;
+    assert_eq!(mail.to, "owner@example.com");
+    assert_eq!(mail.subject, "Vigil NVR: test email");
+
+    // Nothing listens on a port just freed: the error names the server and says what to check.
+    let closed = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    h.nvr
+        .set_mail_server(change(closed, "", None), &installer())
+        .await
+        .unwrap();
+    let refused = h
+        .nvr
+        .send_test_email("owner@example.com")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, NvrError::MailServer(MailError::Unreachable(_))),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("check the server name and port"),
+        "{refused}"
+    );
+
+    // A wrong login is named as such; the right one works, and is kept when the form leaves it out.
+    h.nvr
+        .set_mail_server(
+            change(with_login.port, "relay", Some("Wrong-Pass-00")),
+            &installer(),
+        )
+        .await
+        .unwrap();
+    let login = h
+        .nvr
+        .send_test_email("owner@example.com")
+        .await
+        .unwrap_err();
+    assert_eq!(login, NvrError::MailServer(MailError::LoginRefused));
+    assert!(
+        login
+            .to_string()
+            .contains("check the user name and password")
+    );
+    assert!(!login.to_string().contains("Wrong-Pass-00"));
+    h.nvr
+        .set_mail_server(
+            change(with_login.port, "relay", Some("Mail-Pass-52")),
+            &installer(),
+        )
+        .await
+        .unwrap();
+    let h = h.restart().await;
+    h.nvr
+        .set_mail_server(change(with_login.port, "relay", None), &installer())
+        .await
+        .unwrap();
+    let shown = h.nvr.mail_server().await.unwrap().unwrap();
+    assert!(shown.password_set && shown.username == "relay", "{shown:?}");
+    h.nvr.send_test_email("owner@example.com").await.unwrap();
+    assert_eq!(
+        with_login.nth_message(1).await.subject,
+        "Vigil NVR: test email"
+    );
+    let db = std::fs::read(h.state.path().join("vigil.db")).unwrap();
+    assert!(
+        !db.windows(12).any(|w| w == b"Mail-Pass-52"),
+        "the mail password is sealed"
+    );
+    h.stop().await;
+}
