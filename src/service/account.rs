@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Nvr, NvrError, check_new_password, lock};
 use crate::account::totp::{self, TotpError, TotpSecret};
 use crate::clock::unix_secs;
+use crate::mail::MailSender;
 use crate::model::{Actor, AuditAction};
 use crate::store::{NewAccount, NvrSetting, StoredAccount};
 
@@ -93,8 +94,43 @@ pub struct SupportIdentity {
     pub date: String,
 }
 
+/// Codes sent to the reserved email: how long they last, how many wrong tries kill one, how many may
+/// be sent in the window.
+const RECOVERY_CODE_LIFETIME: Duration = Duration::from_secs(30 * 60);
+const RECOVERY_CODE_TRIES: u32 = 5;
+const RECOVERY_SENDS: usize = 3;
+const RECOVERY_SEND_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// How long a verified code allows setting the new password.
+const RECOVERY_TICKET_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The NVR account's password recovery by reserved email. Held in memory: a restart voids a code,
+/// and the installer asks for a new one.
+#[derive(Default)]
+pub(super) struct AccountRecovery {
+    /// SHA-256 of the live code, its expiry and the wrong tries left.
+    code: Option<([u8; 32], SystemTime, u32)>,
+    /// When codes were sent, for the send limit.
+    sent: Vec<SystemTime>,
+    /// A verified code's ticket (hex) and its expiry.
+    ticket: Option<(String, SystemTime)>,
+}
+
+/// Where the recovery code went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryCodeSent {
+    /// The reserved email, masked (`o***@e***.com`).
+    pub masked_email: String,
+    /// How long the code lasts.
+    pub valid_for: Duration,
+}
+
 /// How long the code step of a login may take.
 const CODE_STEP_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+/// Equality of two digests without an early exit.
+fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -553,6 +589,131 @@ impl Nvr {
     /// Ends a session.
     pub fn logout(&self, token: &SecretString) {
         lock(&self.inner.sessions).remove(token.expose_secret());
+    }
+
+    /// Forgot the password: emails an 8-digit code to the reserved email through the recorder's mail
+    /// server. At most three codes in ten minutes; a new code voids the old one.
+    pub async fn send_account_recovery_code(&self) -> Result<RecoveryCodeSent, NvrError> {
+        let _command = self.begin_command()?;
+        let account = self
+            .stored_account()
+            .await?
+            .ok_or(NvrError::NvrNotActivated)?;
+        let now = self.inner.clock.now();
+        {
+            let mut recovery = lock(&self.inner.account_recovery);
+            recovery.sent.retain(|at| {
+                now.duration_since(*at)
+                    .is_ok_and(|ago| ago < RECOVERY_SEND_WINDOW)
+            });
+            if recovery.sent.len() >= RECOVERY_SENDS {
+                let oldest = recovery.sent.iter().min().copied().unwrap_or(now);
+                let retry_after = (oldest + RECOVERY_SEND_WINDOW).duration_since(now).ok();
+                return Err(NvrError::SendLimit { retry_after });
+            }
+        }
+        let code = format!("{:08}", rand::random::<u32>() % 100_000_000);
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(code.as_bytes()).into()
+        };
+        let sender = self.recorder_mail_sender().await?;
+        sender
+            .send(crate::mail::OutgoingMail {
+                to: account.reserved_email.clone(),
+                subject: "Vigil NVR: password recovery code".into(),
+                body: format!(
+                    "Your recorder's password recovery code is {code}.\n\nIt is valid for 30 minutes and works once. If you did not ask for it, someone at the recorder did: check who has access.\n"
+                ),
+            })
+            .await
+            .map_err(NvrError::MailServer)?;
+        {
+            let mut recovery = lock(&self.inner.account_recovery);
+            recovery.sent.push(now);
+            recovery.code = Some((digest, now + RECOVERY_CODE_LIFETIME, RECOVERY_CODE_TRIES));
+            recovery.ticket = None;
+        }
+        self.audit(
+            &Actor::System,
+            AuditAction::CodeSent,
+            "nvr",
+            "recovery code sent to the reserved email",
+        )
+        .await;
+        Ok(RecoveryCodeSent {
+            masked_email: crate::mail::mask_email(&account.reserved_email),
+            valid_for: RECOVERY_CODE_LIFETIME,
+        })
+    }
+
+    /// Checks the emailed code. Right: a ticket for [`Nvr::reset_account_password`] (the code is
+    /// spent). Wrong: the tries left; after five the code is dead.
+    pub async fn verify_account_recovery_code(&self, code: &str) -> Result<SecretString, NvrError> {
+        let _command = self.begin_command()?;
+        let now = self.inner.clock.now();
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(code.trim().as_bytes()).into()
+        };
+        let mut recovery = lock(&self.inner.account_recovery);
+        let Some((expected, expires, tries_left)) = recovery.code else {
+            return Err(NvrError::CodeExpired);
+        };
+        if now >= expires {
+            recovery.code = None;
+            return Err(NvrError::CodeExpired);
+        }
+        if !digests_equal(&expected, &digest) {
+            let tries_left = tries_left.saturating_sub(1);
+            if tries_left == 0 {
+                recovery.code = None;
+                return Err(NvrError::CodeAttemptsExhausted);
+            }
+            recovery.code = Some((expected, expires, tries_left));
+            return Err(NvrError::CodeInvalid {
+                attempts_left: tries_left,
+            });
+        }
+        recovery.code = None;
+        let ticket = hex(&rand::random::<[u8; 32]>());
+        recovery.ticket = Some((ticket.clone(), now + RECOVERY_TICKET_LIFETIME));
+        Ok(SecretString::from(ticket))
+    }
+
+    /// Sets a new password with a ticket from a verified code: the policy applies, the lockout is
+    /// lifted, every session ends.
+    pub async fn reset_account_password(
+        &self,
+        ticket: &SecretString,
+        password: &str,
+        confirmation: &str,
+    ) -> Result<(), NvrError> {
+        let _command = self.begin_command()?;
+        let password = check_new_password(password, confirmation, NVR_ADMIN)?;
+        let now = self.inner.clock.now();
+        {
+            let recovery = lock(&self.inner.account_recovery);
+            match &recovery.ticket {
+                Some((live, expires)) if live == ticket.expose_secret() && now < *expires => {}
+                _ => return Err(NvrError::RecoveryExpired),
+            }
+        }
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| NvrError::Storage(e.to_string()))??;
+        self.with_store(move |store| store.write(|tx| tx.set_nvr_password_hash(&hash)))
+            .await??;
+        lock(&self.inner.account_recovery).ticket = None;
+        lock(&self.inner.sessions).clear();
+        self.audit(
+            &Actor::System,
+            AuditAction::Reset,
+            "nvr",
+            "password reset with a code from the reserved email",
+        )
+        .await;
+        Ok(())
     }
 
     /// Lifts a lockout (and forgets the wrong passwords so far).

@@ -154,6 +154,23 @@ impl Nvr {
         Ok(())
     }
 
+    /// A sender through the recorder's mail server; refused with the reason when none is set.
+    pub(super) async fn recorder_mail_sender(&self) -> Result<SmtpMailSender, NvrError> {
+        let server = self
+            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
+            .await??
+            .ok_or_else(|| invalid("mail server", "is not set yet; fill in the settings first"))?;
+        Ok(SmtpMailSender::new(SmtpSettings {
+            host: server.host,
+            port: server.port,
+            security: server.security,
+            username: server.username,
+            password: server.password,
+            from: server.from,
+            timeout: MAIL_TIMEOUT,
+        }))
+    }
+
     /// Sends a test email to `to` through the stored mail server. A failure says what to fix:
     /// unreachable server or port, refused login, TLS, timeout, refused address.
     pub async fn send_test_email(&self, to: &str) -> Result<(), NvrError> {
@@ -165,19 +182,7 @@ impl Nvr {
                 "is not an address such as you@example.com",
             ));
         }
-        let server = self
-            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
-            .await??
-            .ok_or_else(|| invalid("mail server", "is not set yet; fill in the settings first"))?;
-        let sender = SmtpMailSender::new(SmtpSettings {
-            host: server.host,
-            port: server.port,
-            security: server.security,
-            username: server.username,
-            password: server.password,
-            from: server.from,
-            timeout: MAIL_TIMEOUT,
-        });
+        let sender = self.recorder_mail_sender().await?;
         sender
             .send(OutgoingMail {
                 to: to.to_owned(),

@@ -362,6 +362,8 @@ struct Inner {
     flows: Mutex<BTreeMap<RecoveryId, recovery::FlowEntry>>,
     /// Login sessions of the NVR account, by token.
     sessions: Mutex<HashMap<String, account::SessionEntry>>,
+    /// The NVR account's password recovery by reserved email, while one is going.
+    account_recovery: Mutex<account::AccountRecovery>,
     discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
     identify_slots: Arc<Semaphore>,
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
@@ -418,6 +420,7 @@ impl Nvr {
             discovered: Mutex::new(BTreeMap::new()),
             flows: Mutex::new(BTreeMap::new()),
             sessions: Mutex::new(HashMap::new()),
+            account_recovery: Mutex::default(),
             discovery_run: Mutex::new(None),
             sender_slots: Mutex::new(HashMap::new()),
             announced_in_flight: Mutex::new(HashSet::new()),

@@ -120,6 +120,16 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Replaces the password hash and lifts any lockout (a password reset by recovery).
+    pub fn set_nvr_password_hash(&self, password_hash: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "UPDATE nvr_account SET password_hash = ?1, failed_logins = 0, locked_until = NULL
+             WHERE id = 1",
+            params![password_hash],
+        )?;
+        Ok(())
+    }
+
     /// The default camera activation password, when one is set and still opens.
     pub fn default_camera_password(&self) -> Result<Option<SecretString>, StoreError> {
         let sealed: Option<Vec<u8>> = self

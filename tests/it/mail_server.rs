@@ -170,3 +170,140 @@ async fn a_test_email_arrives_and_failures_say_what_to_fix() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_with_a_code_from_the_reserved_email() {
+    use std::sync::Arc;
+    use vigil::clock::SimulatedClock;
+    use vigil::service::LoginStep;
+    let Some(python) = python_or_skip("the recovery by email test (it needs a real SMTP server)")
+    else {
+        return;
+    };
+    let smtp = SmtpServer::start(&python);
+    let clock = Arc::new(SimulatedClock::new(vigil::clock::from_unix_secs(
+        1_800_000_000,
+    )));
+    let sim = simulator(1, |_| {}).await;
+    let settings = crate::support::test_settings(&sim, Duration::from_secs(60));
+    let h =
+        Harness::start_with_clock(sim, settings, tempfile::tempdir().unwrap(), clock.clone()).await;
+    let nvr = &h.nvr;
+    let (old, new) = ("Quiet-Falcon-83", "Amber-Harbour-57");
+    nvr.activate_nvr(old, old, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    assert!(matches!(
+        nvr.send_account_recovery_code().await,
+        Err(NvrError::InvalidArgument {
+            field: "mail server",
+            ..
+        })
+    ));
+    nvr.set_mail_server(change(smtp.port, "", None), &installer())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let _ = nvr.login("admin", "Wrong-Guess-11").await;
+    }
+    assert!(nvr.account_status().await.unwrap().locked_for.is_some());
+
+    let sent = nvr.send_account_recovery_code().await.unwrap();
+    assert_eq!(sent.masked_email, "o***@e***.com");
+    let mail = smtp.nth_message(1).await;
+    assert_eq!(mail.to, "owner@example.com");
+    assert_eq!(mail.subject, "Vigil NVR: password recovery code");
+    let code = mail.code(8).expect("an 8-digit code");
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    assert_eq!(
+        nvr.verify_account_recovery_code(wrong).await.map(drop),
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    let ticket = nvr.verify_account_recovery_code(&code).await.unwrap();
+    assert_eq!(
+        nvr.verify_account_recovery_code(&code).await.map(drop),
+        Err(NvrError::CodeExpired),
+        "a code works once"
+    );
+    assert!(matches!(
+        nvr.reset_account_password(&ticket, "admin1234", "admin1234")
+            .await,
+        Err(NvrError::PolicyViolation { .. })
+    ));
+    assert_eq!(
+        nvr.reset_account_password(&secrecy::SecretString::from("forged".to_owned()), new, new)
+            .await,
+        Err(NvrError::RecoveryExpired)
+    );
+    nvr.reset_account_password(&ticket, new, new).await.unwrap();
+    assert_eq!(
+        nvr.account_status().await.unwrap().locked_for,
+        None,
+        "the lock is lifted"
+    );
+    assert!(matches!(
+        nvr.login("admin", new).await,
+        Ok(LoginStep::Done(_))
+    ));
+    assert!(matches!(
+        nvr.login("admin", old).await,
+        Err(NvrError::LoginFailed { .. })
+    ));
+
+    // A code lasts 30 minutes; five wrong tries kill one; three sends in ten minutes at most.
+    nvr.send_account_recovery_code().await.unwrap();
+    let code = smtp.nth_message(2).await.code(8).unwrap();
+    clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(
+        nvr.verify_account_recovery_code(&code).await.map(drop),
+        Err(NvrError::CodeExpired)
+    );
+    nvr.send_account_recovery_code().await.unwrap();
+    let code = smtp.nth_message(3).await.code(8).unwrap();
+    nvr.send_account_recovery_code().await.unwrap();
+    let code = {
+        let newer = smtp.nth_message(4).await.code(8).unwrap();
+        assert_eq!(
+            nvr.verify_account_recovery_code(&code)
+                .await
+                .map(drop)
+                .is_err(),
+            code != newer,
+            "a new code voids the old one"
+        );
+        newer
+    };
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    // The check of the voided code above cost the new one a try: four are left.
+    for _ in 0..3 {
+        let _ = nvr.verify_account_recovery_code(wrong).await;
+    }
+    assert_eq!(
+        nvr.verify_account_recovery_code(wrong).await.map(drop),
+        Err(NvrError::CodeAttemptsExhausted)
+    );
+    assert_eq!(
+        nvr.verify_account_recovery_code(&code).await.map(drop),
+        Err(NvrError::CodeExpired),
+        "a dead code stays dead"
+    );
+    // Two sent since the clock moved on; the third is allowed, the fourth is not.
+    nvr.send_account_recovery_code().await.unwrap();
+    assert!(matches!(
+        nvr.send_account_recovery_code().await,
+        Err(NvrError::SendLimit { .. })
+    ));
+    let audit = nvr.audit_log(50).await.unwrap();
+    for entry in &audit {
+        assert!(!entry.outcome.contains(&code) && !entry.outcome.contains(new));
+    }
+    h.stop().await;
+}
