@@ -81,6 +81,12 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// The recorder's own admin account: activated, locked, two-factor (root or the admin group).
+    Account {
+        /// Lift the account's lockout.
+        #[arg(long)]
+        unlock: bool,
+    },
     /// Reset a camera's forgotten password, interactively.
     ForgetPassword {
         /// The discovered device's key (from `discover`).
@@ -215,6 +221,37 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
                 ] {
                     println!("{key:>13}: {}", value[key]);
                 }
+            }
+        }
+        Command::Account { unlock } => {
+            if unlock {
+                manager.clear_account_lockout().await?;
+            }
+            let (activated, username, locked_secs, failed_logins, totp) =
+                manager.account_status().await?;
+            if json {
+                print_json(&json!({
+                    "activated": activated,
+                    "username": username,
+                    "locked_secs": locked_secs,
+                    "failed_logins": failed_logins,
+                    "two_factor": totp,
+                }));
+            } else if !activated {
+                println!("The recorder is not activated yet.");
+            } else {
+                println!("      user: {username}");
+                if locked_secs > 0 {
+                    println!(
+                        "    locked: for {} more minutes (vigilctl account --unlock lifts it)",
+                        locked_secs.div_ceil(60)
+                    );
+                } else {
+                    println!(
+                        "    locked: no ({failed_logins} wrong passwords since the last login)"
+                    );
+                }
+                println!("two-factor: {}", if totp { "on" } else { "off" });
             }
         }
         Command::Cameras => {

@@ -1002,13 +1002,19 @@ async fn only_root_activates_the_recorder_and_admins_read_and_unlock_its_account
         .unwrap_or_else(|| panic!("activated admin, locked: {shown}"));
     assert!((1790..=1800).contains(&locked_secs), "{shown}");
     assert!(!shown.contains(password), "no secret in the status");
-    let cleared = rig.gdbus(
-        As::Admin,
-        "/org/vigil/Nvr1",
-        "org.vigil.Nvr1.Manager.ClearAccountLockout",
-        &[],
+    let shown = rig.vigilctl(As::Admin, &["account"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("locked: for 30 more minutes"),
+        "{}",
+        text(&shown)
     );
+    assert!(!rig.vigilctl(As::Reader, &["account"]).status.success());
+    let cleared = rig.vigilctl(As::Admin, &["account", "--unlock", "--json"]);
     assert!(cleared.status.success(), "{}", text(&cleared));
+    let after: serde_json::Value = serde_json::from_slice(&cleared.stdout).unwrap();
+    assert_eq!(after["locked_secs"], 0, "{after}");
+    assert_eq!(after["username"], "admin");
     assert_eq!(rig.h.nvr.account_status().await.unwrap().locked_for, None);
     let again = activate(As::Root);
     assert!(
