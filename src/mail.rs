@@ -182,18 +182,27 @@ fn classify(error: &lettre::transport::smtp::Error, server: String) -> MailError
     if error.is_tls() {
         return MailError::Tls;
     }
+    let said = format!("{error} {error:?}").to_ascii_lowercase();
     if let Some(code) = error.status() {
         let code = u16::from(code);
         return match code {
+            // "530 Must issue a STARTTLS command first": the server wants a secure connection.
+            530 if said.contains("starttls") => MailError::Tls,
             530 | 534 | 535 | 538 => MailError::LoginRefused,
             _ => MailError::Rejected(code.to_string()),
         };
     }
-    let text = error.to_string().to_ascii_lowercase();
-    if text.contains("refused") || text.contains("connection") || text.contains("resolve") {
-        MailError::Unreachable(server)
-    } else if text.contains("tls") || text.contains("certificate") || text.contains("handshake") {
+    // TLS failures come wrapped as connection errors ("Connection error: invalid peer certificate"),
+    // so they are looked for first.
+    let text = said;
+    if text.contains("tls")
+        || text.contains("certificate")
+        || text.contains("handshake")
+        || text.contains("starttls")
+    {
         MailError::Tls
+    } else if text.contains("refused") || text.contains("connection") || text.contains("resolve") {
+        MailError::Unreachable(server)
     } else {
         MailError::Other(error.to_string().chars().take(200).collect())
     }

@@ -307,3 +307,80 @@ async fn a_forgotten_password_is_reset_with_a_code_from_the_reserved_email() {
     }
     h.stop().await;
 }
+
+/// A self-signed certificate for 127.0.0.1 made with the openssl tool, in `dir`.
+fn self_signed(dir: &std::path::Path) -> Option<(String, String)> {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?;
+    made.status.success().then(|| {
+        (
+            cert.to_string_lossy().into_owned(),
+            key.to_string_lossy().into_owned(),
+        )
+    })
+}
+
+#[tokio::test]
+async fn tls_problems_are_named_as_tls_problems() {
+    let Some(python) = python_or_skip("the mail TLS test (it needs a real SMTP server)") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some((cert, key)) = self_signed(dir.path()) else {
+        eprintln!("SKIPPED mail TLS test: the openssl tool is missing (.ci/deps installs it)");
+        return;
+    };
+    let starttls = SmtpServer::start_with(&python, &["--starttls", &cert, &key]);
+    let h = Harness::start(simulator(1, |_| {}).await, Duration::from_secs(60)).await;
+    for (security, what) in [
+        (
+            SmtpSecurity::StartTls,
+            "a certificate the recorder does not trust",
+        ),
+        (
+            SmtpSecurity::None,
+            "a server that wants STARTTLS, asked in plain text",
+        ),
+    ] {
+        h.nvr
+            .set_mail_server(
+                MailServerChange {
+                    security,
+                    ..change(starttls.port, "", None)
+                },
+                &installer(),
+            )
+            .await
+            .unwrap();
+        let failed = h
+            .nvr
+            .send_test_email("owner@example.com")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            failed,
+            NvrError::MailServer(MailError::Tls),
+            "{what}: {failed}"
+        );
+        assert!(
+            failed.to_string().contains("check the security setting"),
+            "{failed}"
+        );
+    }
+    h.stop().await;
+}
