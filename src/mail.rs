@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials as SmtpCredentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,9 @@ pub struct SmtpSettings {
     pub from: String,
     /// How long one send may take.
     pub timeout: Duration,
+    /// A certificate (PEM) to trust besides the system's: the CA that signed a private relay's
+    /// certificate (a self-signed server certificate cannot be trusted directly).
+    pub trusted_certificate: Option<String>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -122,7 +125,15 @@ impl SmtpMailSender {
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
         let s = &self.settings;
-        let tls = || TlsParameters::new(s.host.clone()).map_err(|_| MailError::Tls);
+        let tls = || {
+            let mut builder = TlsParameters::builder(s.host.clone());
+            if let Some(pem) = &s.trusted_certificate {
+                let certificate =
+                    Certificate::from_pem(pem.as_bytes()).map_err(|_| MailError::Tls)?;
+                builder = builder.add_root_certificate(certificate);
+            }
+            builder.build().map_err(|_| MailError::Tls)
+        };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
             .port(s.port)
             .timeout(Some(s.timeout))
@@ -284,6 +295,11 @@ impl MailSender for RecordingMailSender {
     }
 }
 
+/// Whether `pem` holds a certificate the mail sender can trust.
+pub fn is_certificate(pem: &str) -> bool {
+    pem.contains("-----BEGIN CERTIFICATE-----") && Certificate::from_pem(pem.as_bytes()).is_ok()
+}
+
 /// Whether `text` is a plausible email address: one `@`, a local part, and a domain with a dot.
 pub fn is_email_address(text: &str) -> bool {
     if text.len() > 254 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -356,6 +372,7 @@ mod tests {
             password: None,
             from: "nvr@example.com".into(),
             timeout: Duration::from_secs(2),
+            trusted_certificate: None,
         });
         let result = sender
             .send(OutgoingMail {

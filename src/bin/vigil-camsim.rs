@@ -321,6 +321,7 @@ fn smtp_settings(server: &str, args: &RunArgs) -> Result<vigil::mail::SmtpSettin
             .map(secrecy::SecretString::from),
         from: args.mail_from.clone(),
         timeout: Duration::from_secs(10),
+        trusted_certificate: None,
     })
 }
 

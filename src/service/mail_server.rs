@@ -28,6 +28,8 @@ pub struct MailServer {
     pub password_set: bool,
     /// From address.
     pub from: String,
+    /// Whether a certificate of its own is trusted for the server.
+    pub trusts_own_certificate: bool,
 }
 
 /// New mail server settings as the installer enters them.
@@ -45,6 +47,9 @@ pub struct MailServerChange {
     pub password: Option<String>,
     /// From address.
     pub from: String,
+    /// A certificate (PEM) to trust for this server besides the system's (the CA that signed a private
+    /// relay's certificate); empty for none.
+    pub trusted_certificate: String,
 }
 
 impl std::fmt::Debug for MailServerChange {
@@ -96,6 +101,15 @@ fn check_change(change: &MailServerChange) -> Result<(), NvrError> {
             "is longer than 256 characters or has control characters",
         ));
     }
+    let certificate = change.trusted_certificate.trim();
+    if !certificate.is_empty()
+        && (certificate.len() > 16_384 || !crate::mail::is_certificate(certificate))
+    {
+        return Err(invalid(
+            "trusted certificate",
+            "is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)",
+        ));
+    }
     if !crate::mail::is_email_address(change.from.trim()) {
         return Err(invalid(
             "sender address",
@@ -118,6 +132,7 @@ impl Nvr {
             username: s.username.unwrap_or_default(),
             password_set: s.password.is_some(),
             from: s.from,
+            trusts_own_certificate: s.trusted_certificate.is_some(),
         }))
     }
 
@@ -147,6 +162,10 @@ impl Nvr {
             username: (!username.is_empty()).then_some(username),
             password,
             from: change.from.trim().to_owned(),
+            trusted_certificate: {
+                let pem = change.trusted_certificate.trim();
+                (!pem.is_empty()).then(|| pem.to_owned())
+            },
         };
         self.with_store(move |store| store.write(|tx| tx.set_nvr_mail_server(&stored)))
             .await??;
@@ -168,6 +187,7 @@ impl Nvr {
             password: server.password,
             from: server.from,
             timeout: MAIL_TIMEOUT,
+            trusted_certificate: server.trusted_certificate,
         }))
     }
 

@@ -24,6 +24,8 @@ pub struct StoredMailServer {
     pub password: Option<SecretString>,
     /// From address.
     pub from: String,
+    /// A certificate (PEM) to trust besides the system's.
+    pub trusted_certificate: Option<String>,
 }
 
 fn security_name(security: SmtpSecurity) -> &'static str {
@@ -40,7 +42,7 @@ impl Tx<'_> {
         let row = self
             .tx
             .query_row(
-                "SELECT host, port, security, username, password, from_address
+                "SELECT host, port, security, username, password, from_address, trusted_certificate
                  FROM nvr_mail_server WHERE id = 1",
                 [],
                 |row| {
@@ -51,22 +53,27 @@ impl Tx<'_> {
                         row.get::<_, Option<String>>(3)?,
                         row.get::<_, Option<Vec<u8>>>(4)?,
                         row.get::<_, String>(5)?,
+                        row.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
             .optional()?;
         Ok(row.map(
-            |(host, port, security, username, sealed, from)| StoredMailServer {
-                host,
-                port,
-                security: match security.as_str() {
-                    "starttls" => SmtpSecurity::StartTls,
-                    "tls" => SmtpSecurity::Tls,
-                    _ => SmtpSecurity::None,
-                },
-                username,
-                password: sealed.and_then(|sealed| self.sealer.unseal(MAIL_PASSWORD, &sealed).ok()),
-                from,
+            |(host, port, security, username, sealed, from, trusted_certificate)| {
+                StoredMailServer {
+                    host,
+                    port,
+                    security: match security.as_str() {
+                        "starttls" => SmtpSecurity::StartTls,
+                        "tls" => SmtpSecurity::Tls,
+                        _ => SmtpSecurity::None,
+                    },
+                    username,
+                    password: sealed
+                        .and_then(|sealed| self.sealer.unseal(MAIL_PASSWORD, &sealed).ok()),
+                    from,
+                    trusted_certificate,
+                }
             },
         ))
     }
@@ -78,18 +85,21 @@ impl Tx<'_> {
             .as_ref()
             .map(|password| self.sealer.seal(MAIL_PASSWORD, password));
         self.tx.execute(
-            "INSERT INTO nvr_mail_server (id, host, port, security, username, password, from_address)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO nvr_mail_server (id, host, port, security, username, password, from_address,
+                                         trusted_certificate)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (id) DO UPDATE SET host = excluded.host, port = excluded.port,
                  security = excluded.security, username = excluded.username,
-                 password = excluded.password, from_address = excluded.from_address",
+                 password = excluded.password, from_address = excluded.from_address,
+                 trusted_certificate = excluded.trusted_certificate",
             params![
                 server.host,
                 server.port,
                 security_name(server.security),
                 server.username,
                 sealed,
-                server.from
+                server.from,
+                server.trusted_certificate
             ],
         )?;
         Ok(())

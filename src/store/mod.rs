@@ -43,6 +43,10 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_nvr_settings.sql")),
     (5, include_str!("migrations/0005_nvr_account.sql")),
     (6, include_str!("migrations/0006_nvr_mail_server.sql")),
+    (
+        7,
+        include_str!("migrations/0007_mail_server_certificate.sql"),
+    ),
 ];
 
 /// The schema this build writes.

@@ -116,7 +116,8 @@ CREATE TABLE nvr_account (
     activated_at              INTEGER NOT NULL
 );
 
--- The recorder's own mail server (Settings > Network > Email); the login password is sealed.
+-- The recorder's own mail server (Settings > Network > Email); the login password is sealed. The
+-- trusted certificate was added by migration 0007 and is written as SQLite writes an added column.
 CREATE TABLE nvr_mail_server (
     id            INTEGER PRIMARY KEY CHECK (id = 1),
     host          TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
@@ -125,4 +126,5 @@ CREATE TABLE nvr_mail_server (
     username      TEXT,
     password      BLOB,
     from_address  TEXT    NOT NULL CHECK (length(from_address) <= 254)
-);
+    , trusted_certificate TEXT
+    CHECK (trusted_certificate IS NULL OR length(trusted_certificate) <= 16384));

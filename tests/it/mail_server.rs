@@ -25,6 +25,7 @@ fn change(port: u16, username: &str, password: Option<&str>) -> MailServerChange
         username: username.into(),
         password: password.map(str::to_owned),
         from: "nvr@example.com".into(),
+        trusted_certificate: String::new(),
     }
 }
 
@@ -308,31 +309,72 @@ async fn a_forgotten_password_is_reset_with_a_code_from_the_reserved_email() {
     h.stop().await;
 }
 
-/// A self-signed certificate for 127.0.0.1 made with the openssl tool, in `dir`.
-fn self_signed(dir: &std::path::Path) -> Option<(String, String)> {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .ok()?;
-    made.status.success().then(|| {
-        (
-            cert.to_string_lossy().into_owned(),
-            key.to_string_lossy().into_owned(),
-        )
-    })
+/// A private CA and a server certificate for 127.0.0.1 signed by it, made with the openssl tool in
+/// `dir`: (CA certificate, server certificate, server key), as paths.
+fn private_ca(dir: &std::path::Path) -> Option<(String, String, String)> {
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (ca, ca_key, cert, key, request, ext) = (
+        path("ca.pem"),
+        path("ca-key.pem"),
+        path("cert.pem"),
+        path("key.pem"),
+        path("req.pem"),
+        path("ext.cnf"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .ok()?;
+    let run = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let made = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Test Relay CA",
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca,
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &key,
+        "-out",
+        &request,
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        &request,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        &ext,
+        "-out",
+        &cert,
+    ]);
+    made.then_some((ca, cert, key))
 }
 
 #[tokio::test]
@@ -341,7 +383,7 @@ async fn tls_problems_are_named_as_tls_problems() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let Some((cert, key)) = self_signed(dir.path()) else {
+    let Some((ca, cert, key)) = private_ca(dir.path()) else {
         eprintln!("SKIPPED mail TLS test: the openssl tool is missing (.ci/deps installs it)");
         return;
     };
@@ -382,5 +424,50 @@ async fn tls_problems_are_named_as_tls_problems() {
             "{failed}"
         );
     }
+    // The relay's private CA, trusted in the settings: STARTTLS and TLS from the first byte both
+    // deliver.
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(matches!(
+        h.nvr
+            .set_mail_server(
+                MailServerChange {
+                    trusted_certificate: "not a certificate".into(),
+                    ..change(starttls.port, "", None)
+                },
+                &installer(),
+            )
+            .await,
+        Err(NvrError::InvalidArgument {
+            field: "trusted certificate",
+            ..
+        })
+    ));
+    let implicit = SmtpServer::start_with(&python, &["--tls", &cert, &key]);
+    for (server, security) in [
+        (&starttls, SmtpSecurity::StartTls),
+        (&implicit, SmtpSecurity::Tls),
+    ] {
+        h.nvr
+            .set_mail_server(
+                MailServerChange {
+                    security,
+                    trusted_certificate: pem.clone(),
+                    ..change(server.port, "", None)
+                },
+                &installer(),
+            )
+            .await
+            .unwrap();
+        h.nvr.send_test_email("owner@example.com").await.unwrap();
+        assert_eq!(server.nth_message(1).await.subject, "Vigil NVR: test email");
+    }
+    assert!(
+        h.nvr
+            .mail_server()
+            .await
+            .unwrap()
+            .unwrap()
+            .trusts_own_certificate
+    );
     h.stop().await;
 }

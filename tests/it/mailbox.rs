@@ -121,6 +121,7 @@ impl SmtpServer {
             password: None,
             from: from.into(),
             timeout: Duration::from_secs(5),
+            trusted_certificate: None,
         }
     }
 
