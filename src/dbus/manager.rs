@@ -15,8 +15,9 @@ use crate::dbus::{
     CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object,
     publish_camera, publish_recovery, recovery_path,
 };
+use crate::mail::SmtpSecurity;
 use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
-use crate::service::AddCamera;
+use crate::service::{AddCamera, MailServerChange};
 
 /// Longest string argument of any kind.
 pub const MAX_TEXT: usize = 512;
@@ -71,6 +72,14 @@ impl Manager {
     /// The manager over the shared service.
     pub fn new(shared: Shared) -> Self {
         Self { shared }
+    }
+}
+
+fn security_name(security: SmtpSecurity) -> &'static str {
+    match security {
+        SmtpSecurity::None => "none",
+        SmtpSecurity::StartTls => "starttls",
+        SmtpSecurity::Tls => "tls",
     }
 }
 
@@ -299,6 +308,99 @@ impl Manager {
                 .nvr
                 .activate_nvr(&password, &confirmation, &reserved_email, default, &actor)
                 .await?)
+        })
+        .await
+    }
+
+    /// The recorder's mail server: (set, host, port, security none/starttls/tls, user, password set,
+    /// sender address, trusts its own certificate). Never the password. Root and the admin group only.
+    #[allow(clippy::type_complexity)]
+    async fn mail_server(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(bool, String, u16, String, String, bool, String, bool), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            Ok(match self.shared.nvr.mail_server().await? {
+                None => Default::default(),
+                Some(m) => (
+                    true,
+                    m.host,
+                    m.port,
+                    security_name(m.security).to_owned(),
+                    m.username,
+                    m.password_set,
+                    m.from,
+                    m.trusts_own_certificate,
+                ),
+            })
+        })
+        .await
+    }
+
+    /// Sets the recorder's mail server. `keep_password` keeps the stored login password (then
+    /// `password` is ignored); an empty `trusted_certificate` trusts only the system's CAs.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_mail_server(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        host: String,
+        port: u16,
+        security: String,
+        username: String,
+        password: String,
+        keep_password: bool,
+        from: String,
+        trusted_certificate: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("host", &host, 253)?;
+            check_text("username", &username, 128)?;
+            check_text("password", &password, 256)?;
+            check_text("from", &from, 254)?;
+            if trusted_certificate.len() > 16_384 {
+                return Err(DbusError::InvalidArgument(
+                    "trusted_certificate: longer than 16384 bytes".into(),
+                ));
+            }
+            let security = match security.as_str() {
+                "none" => SmtpSecurity::None,
+                "starttls" => SmtpSecurity::StartTls,
+                "tls" => SmtpSecurity::Tls,
+                other => {
+                    return Err(DbusError::InvalidArgument(format!(
+                        "security: '{other}' is not none, starttls or tls"
+                    )));
+                }
+            };
+            Ok(self
+                .shared
+                .nvr
+                .set_mail_server(
+                    MailServerChange {
+                        host,
+                        port,
+                        security,
+                        username,
+                        password: (!keep_password).then_some(password),
+                        from,
+                        trusted_certificate,
+                    },
+                    &actor,
+                )
+                .await?)
+        })
+        .await
+    }
+
+    /// Sends a test email through the recorder's mail server; a failure says what to fix.
+    async fn send_test_email(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        to: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |_| {
+            check_text("to", &to, 254)?;
+            Ok(self.shared.nvr.send_test_email(&to).await?)
         })
         .await
     }

@@ -349,6 +349,28 @@ async fn unprivileged_callers_may_read_but_never_change() {
         (
             "/org/vigil/Nvr1",
             MANAGER,
+            "SetMailServer",
+            vec![
+                "sqsssbss",
+                "h",
+                "25",
+                "none",
+                "",
+                "",
+                "true",
+                "a@b.com",
+                "",
+            ],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
+            "SendTestEmail",
+            vec!["s", "a@b.com"],
+        ),
+        (
+            "/org/vigil/Nvr1",
+            MANAGER,
             "ActivateNvr",
             vec!["ssss", "x", "x", "a@b.com", ""],
         ),
@@ -1022,5 +1044,73 @@ async fn only_root_activates_the_recorder_and_admins_read_and_unlock_its_account
         "{}",
         text(&again)
     );
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_set_the_mail_server_and_send_a_test_email_over_the_bus() {
+    let Some(python) = python_or_skip("the D-Bus mail server test") else {
+        return;
+    };
+    let smtp = SmtpServer::start_with(&python, &["--auth", "relay:Mail-Pass-52"]);
+    let Some(rig) = rig(1, |_| {}).await else {
+        return;
+    };
+    let port = smtp.port.to_string();
+    let set = |who, security: &str, keep: &str| {
+        rig.gdbus(
+            who,
+            "/org/vigil/Nvr1",
+            "org.vigil.Nvr1.Manager.SetMailServer",
+            &[
+                "127.0.0.1",
+                &port,
+                security,
+                "relay",
+                "Mail-Pass-52",
+                keep,
+                "nvr@example.com",
+                "",
+            ],
+        )
+    };
+    let refused = set(As::Reader, "none", "false");
+    assert!(
+        text(&refused).contains("NotAuthorized"),
+        "{}",
+        text(&refused)
+    );
+    let bad = set(As::Admin, "ssl", "false");
+    assert!(
+        text(&bad).contains("org.vigil.Nvr1.Error.InvalidArgument")
+            && text(&bad).contains("security"),
+        "{}",
+        text(&bad)
+    );
+    let done = set(As::Admin, "none", "false");
+    assert!(done.status.success(), "{}", text(&done));
+    let shown = rig.gdbus(
+        As::Admin,
+        "/org/vigil/Nvr1",
+        "org.vigil.Nvr1.Manager.MailServer",
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.contains("'relay', true, 'nvr@example.com'"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Mail-Pass-52"),
+        "never the password: {shown}"
+    );
+    let sent = rig.gdbus(
+        As::Admin,
+        "/org/vigil/Nvr1",
+        "org.vigil.Nvr1.Manager.SendTestEmail",
+        &["owner@example.com"],
+    );
+    assert!(sent.status.success(), "{}", text(&sent));
+    assert_eq!(smtp.nth_message(1).await.subject, "Vigil NVR: test email");
     rig.finish().await;
 }
