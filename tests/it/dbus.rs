@@ -350,17 +350,7 @@ async fn unprivileged_callers_may_read_but_never_change() {
             "/org/vigil/Nvr1",
             MANAGER,
             "SetMailServer",
-            vec![
-                "sqsssbss",
-                "h",
-                "25",
-                "none",
-                "",
-                "",
-                "true",
-                "a@b.com",
-                "",
-            ],
+            vec!["sqsssbss", "h", "25", "none", "", "", "true", "a@b.com", ""],
         ),
         (
             "/org/vigil/Nvr1",
