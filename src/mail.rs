@@ -25,6 +25,27 @@ pub enum SmtpSecurity {
     Tls,
 }
 
+impl SmtpSecurity {
+    /// The name used in settings, the registry and on D-Bus: `none`, `starttls`, `tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpSecurity::None => "none",
+            SmtpSecurity::StartTls => "starttls",
+            SmtpSecurity::Tls => "tls",
+        }
+    }
+
+    /// The inverse of [`SmtpSecurity::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "none" => SmtpSecurity::None,
+            "starttls" => SmtpSecurity::StartTls,
+            "tls" => SmtpSecurity::Tls,
+            _ => return None,
+        })
+    }
+}
+
 /// Where and how to send mail.
 #[derive(Clone)]
 pub struct SmtpSettings {

@@ -310,11 +310,9 @@ fn smtp_settings(server: &str, args: &RunArgs) -> Result<vigil::mail::SmtpSettin
     Ok(vigil::mail::SmtpSettings {
         host: host.trim_matches(|c| c == '[' || c == ']').to_owned(),
         port,
-        security: match args.smtp_security.as_str() {
-            "starttls" => vigil::mail::SmtpSecurity::StartTls,
-            "tls" => vigil::mail::SmtpSecurity::Tls,
-            _ => vigil::mail::SmtpSecurity::None,
-        },
+        // clap admits only the three names.
+        security: vigil::mail::SmtpSecurity::parse(&args.smtp_security)
+            .unwrap_or(vigil::mail::SmtpSecurity::None),
         username: args.smtp_user.clone(),
         password: std::env::var("VIGIL_CAMSIM_SMTP_PASSWORD")
             .ok()

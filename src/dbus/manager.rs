@@ -75,14 +75,6 @@ impl Manager {
     }
 }
 
-fn security_name(security: SmtpSecurity) -> &'static str {
-    match security {
-        SmtpSecurity::None => "none",
-        SmtpSecurity::StartTls => "starttls",
-        SmtpSecurity::Tls => "tls",
-    }
-}
-
 fn camera_of(path: &OwnedObjectPath) -> Result<CameraId, DbusError> {
     camera_id_of(path.as_str())
         .ok_or_else(|| DbusError::InvalidArgument(format!("{path} is not a camera object path")))
@@ -296,11 +288,7 @@ impl Manager {
             check_text("password", &password, 128)?;
             check_text("confirmation", &confirmation, 128)?;
             check_text("reserved_email", &reserved_email, 254)?;
-            if default_camera_password.len() > 128 {
-                return Err(DbusError::InvalidArgument(
-                    "default_camera_password: longer than 128 bytes".into(),
-                ));
-            }
+            check_text("default_camera_password", &default_camera_password, 128)?;
             let default =
                 (!default_camera_password.is_empty()).then_some(default_camera_password.as_str());
             Ok(self
@@ -326,7 +314,7 @@ impl Manager {
                     true,
                     m.host,
                     m.port,
-                    security_name(m.security).to_owned(),
+                    m.security.as_str().to_owned(),
                     m.username,
                     m.password_set,
                     m.from,
@@ -362,16 +350,11 @@ impl Manager {
                     "trusted_certificate: longer than 16384 bytes".into(),
                 ));
             }
-            let security = match security.as_str() {
-                "none" => SmtpSecurity::None,
-                "starttls" => SmtpSecurity::StartTls,
-                "tls" => SmtpSecurity::Tls,
-                other => {
-                    return Err(DbusError::InvalidArgument(format!(
-                        "security: '{other}' is not none, starttls or tls"
-                    )));
-                }
-            };
+            let security = SmtpSecurity::parse(&security).ok_or_else(|| {
+                DbusError::InvalidArgument(format!(
+                    "security: '{security}' is not none, starttls or tls"
+                ))
+            })?;
             Ok(self
                 .shared
                 .nvr

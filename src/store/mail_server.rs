@@ -28,14 +28,6 @@ pub struct StoredMailServer {
     pub trusted_certificate: Option<String>,
 }
 
-fn security_name(security: SmtpSecurity) -> &'static str {
-    match security {
-        SmtpSecurity::None => "none",
-        SmtpSecurity::StartTls => "starttls",
-        SmtpSecurity::Tls => "tls",
-    }
-}
-
 impl Tx<'_> {
     /// The mail server, when one is set.
     pub fn nvr_mail_server(&self) -> Result<Option<StoredMailServer>, StoreError> {
@@ -63,11 +55,8 @@ impl Tx<'_> {
                 StoredMailServer {
                     host,
                     port,
-                    security: match security.as_str() {
-                        "starttls" => SmtpSecurity::StartTls,
-                        "tls" => SmtpSecurity::Tls,
-                        _ => SmtpSecurity::None,
-                    },
+                    // The column only holds the three names (CHECK).
+                    security: SmtpSecurity::parse(&security).unwrap_or(SmtpSecurity::None),
                     username,
                     password: sealed
                         .and_then(|sealed| self.sealer.unseal(MAIL_PASSWORD, &sealed).ok()),
@@ -95,7 +84,7 @@ impl Tx<'_> {
             params![
                 server.host,
                 server.port,
-                security_name(server.security),
+                server.security.as_str(),
                 server.username,
                 sealed,
                 server.from,
