@@ -9,6 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Nvr, NvrError, check_new_password, lock};
 use crate::account::totp::{self, TotpError, TotpSecret};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
 use crate::clock::unix_secs;
 use crate::mail::MailSender;
 use crate::model::{Actor, AuditAction};
@@ -111,7 +115,7 @@ pub(super) struct AccountRecovery {
     code: Option<([u8; 32], SystemTime, u32)>,
     /// When codes were sent, for the send limit.
     sent: Vec<SystemTime>,
-    /// A verified code's ticket (hex) and its expiry.
+    /// A verified code's ticket and its expiry.
     ticket: Option<(String, SystemTime)>,
 }
 
@@ -127,23 +131,9 @@ pub struct RecoveryCodeSent {
 /// How long the code step of a login may take.
 const CODE_STEP_LIMIT: Duration = Duration::from_secs(5 * 60);
 
-/// Equality of two digests without an early exit.
-fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+/// A fresh random token (32 bytes, base64url): session tokens and recovery tickets.
+fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 /// A recovery code as typed (any case, with or without dashes and spaces) to the hash kept of it.
@@ -154,7 +144,7 @@ fn recovery_hash(code: &str) -> String {
         .filter(|c| !matches!(c, '-' | ' '))
         .flat_map(char::to_lowercase)
         .collect();
-    hex(&sha2::Sha256::digest(normal.as_bytes()))
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(normal.as_bytes()))
 }
 
 /// Whether `email` looks like a mail address one can send to: one `@`, a dotted domain, no spaces or
@@ -197,6 +187,21 @@ fn hash_password(password: &SecretString) -> Result<String, NvrError> {
         .map_err(|e| NvrError::Storage(format!("cannot hash the password: {e}")))
 }
 
+/// Hashes off the async threads: argon2 is deliberately slow.
+async fn hash_in_background(password: SecretString) -> Result<String, NvrError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| NvrError::Storage(e.to_string()))?
+}
+
+/// Whether `password` is the account's, checked off the async threads.
+async fn password_is(account: &StoredAccount, password: &str) -> Result<bool, NvrError> {
+    let (given, hash) = (password.to_owned(), account.password_hash.clone());
+    tokio::task::spawn_blocking(move || password_matches(&given, &hash))
+        .await
+        .map_err(|e| NvrError::Storage(e.to_string()))
+}
+
 fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -235,6 +240,25 @@ impl Nvr {
             .take(10)
             .collect();
         Ok(SupportIdentity { serial, date })
+    }
+
+    /// Clears the count of wrong passwords and any lock.
+    async fn forget_failed_logins(&self) -> Result<(), NvrError> {
+        Ok(self
+            .with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
+            .await??)
+    }
+
+    /// Checks a TOTP code as typed (spaces allowed) at the service clock's time.
+    fn check_totp(
+        &self,
+        secret: &TotpSecret,
+        code: &str,
+        last_used_step: Option<u64>,
+    ) -> Result<u64, TotpError> {
+        let now = u64::try_from(unix_secs(self.inner.clock.now())).unwrap_or(0);
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        totp::check(secret, &digits, now, last_used_step)
     }
 
     /// The account's status.
@@ -282,9 +306,7 @@ impl Nvr {
         if self.stored_account().await?.is_some() {
             return Err(NvrError::NvrAlreadyActivated);
         }
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))??;
+        let hash = hash_in_background(password).await?;
         let now = self.inner.clock.now();
         let created = self
             .with_store(move |store| {
@@ -324,16 +346,12 @@ impl Nvr {
                 retry_after: Some(left),
             });
         }
-        let (given, hash) = (password.to_owned(), account.password_hash.clone());
-        let password_ok = tokio::task::spawn_blocking(move || password_matches(&given, &hash))
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))?;
+        let password_ok = password_is(&account, password).await?;
         if !(password_ok && username == account.username) {
             return Err(self.count_failed_login(&account).await?);
         }
         if account.failed_logins > 0 || account.locked_until.is_some() {
-            self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
-                .await??;
+            self.forget_failed_logins().await?;
         }
         let session = self.new_session(&account.username, account.totp_enabled);
         if account.totp_enabled {
@@ -377,7 +395,7 @@ impl Nvr {
     }
 
     fn new_session(&self, username: &str, awaiting_code: bool) -> Session {
-        let token = hex(&rand::random::<[u8; 32]>());
+        let token = new_token();
         lock(&self.inner.sessions).insert(
             token.clone(),
             SessionEntry {
@@ -440,8 +458,7 @@ impl Nvr {
             return Err(error);
         }
         if account.failed_logins > 0 {
-            self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
-                .await??;
+            self.forget_failed_logins().await?;
         }
         lock(&self.inner.sessions).remove(pending.expose_secret());
         tracing::info!(user = %username, "logged in with a second factor");
@@ -458,13 +475,10 @@ impl Nvr {
             return Ok(false);
         };
         let code = code.trim();
-        let now = u64::try_from(unix_secs(self.inner.clock.now())).unwrap_or(0);
-        let secret = unhex(stored.secret_hex.expose_secret())
-            .and_then(|bytes| TotpSecret::from_bytes(&bytes).ok())
-            .ok_or_else(|| NvrError::Storage("the two-factor secret is unreadable".into()))?;
+        let secret = TotpSecret::from_base32(stored.secret_base32.expose_secret())
+            .map_err(|_| NvrError::Storage("the two-factor secret is unreadable".into()))?;
         let (last_step, mut hashes) = (stored.last_step, stored.recovery_hashes);
-        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let new_step = match totp::check(&secret, &digits, now, last_step) {
+        let new_step = match self.check_totp(&secret, code, last_step) {
             Ok(step) => Some(step),
             Err(TotpError::Malformed) => {
                 let hash = recovery_hash(code);
@@ -512,9 +526,7 @@ impl Nvr {
             .ok_or(NvrError::RecoveryWrongStep(
                 "start turning on two-factor login first",
             ))?;
-        let now = u64::try_from(unix_secs(self.inner.clock.now())).unwrap_or(0);
-        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        let step = match totp::check(&secret, &digits, now, None) {
+        let step = match self.check_totp(&secret, code, None) {
             Ok(step) => step,
             Err(_) => {
                 // Keep the secret: the installer may simply have typed the code wrong.
@@ -526,9 +538,11 @@ impl Nvr {
         };
         let codes = totp::recovery_codes(totp::RECOVERY_CODE_COUNT);
         let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
-        let secret_hex = SecretString::from(hex(secret.as_bytes()));
-        self.with_store(move |store| store.write(|tx| tx.set_nvr_totp(&secret_hex, step, &hashes)))
-            .await??;
+        let secret_base32 = SecretString::from(secret.to_base32());
+        self.with_store(move |store| {
+            store.write(|tx| tx.set_nvr_totp(&secret_base32, step, &hashes))
+        })
+        .await??;
         self.audit(actor, AuditAction::NvrTotpOn, "nvr", "two-factor login on")
             .await;
         Ok(codes)
@@ -549,10 +563,7 @@ impl Nvr {
             .stored_account()
             .await?
             .ok_or(NvrError::NvrNotActivated)?;
-        let (given, hash) = (password.to_owned(), account.password_hash.clone());
-        let password_ok = tokio::task::spawn_blocking(move || password_matches(&given, &hash))
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))?;
+        let password_ok = password_is(&account, password).await?;
         if !password_ok || !self.use_second_factor(code).await? {
             return Err(self.count_failed_login(&account).await?);
         }
@@ -664,7 +675,7 @@ impl Nvr {
             recovery.code = None;
             return Err(NvrError::CodeExpired);
         }
-        if !digests_equal(&expected, &digest) {
+        if !bool::from(expected.ct_eq(&digest)) {
             let tries_left = tries_left.saturating_sub(1);
             if tries_left == 0 {
                 recovery.code = None;
@@ -676,7 +687,7 @@ impl Nvr {
             });
         }
         recovery.code = None;
-        let ticket = hex(&rand::random::<[u8; 32]>());
+        let ticket = new_token();
         recovery.ticket = Some((ticket.clone(), now + RECOVERY_TICKET_LIFETIME));
         Ok(SecretString::from(ticket))
     }
@@ -699,9 +710,7 @@ impl Nvr {
                 _ => return Err(NvrError::RecoveryExpired),
             }
         }
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| NvrError::Storage(e.to_string()))??;
+        let hash = hash_in_background(password).await?;
         self.with_store(move |store| store.write(|tx| tx.set_nvr_password_hash(&hash)))
             .await??;
         lock(&self.inner.account_recovery).ticket = None;
@@ -722,8 +731,7 @@ impl Nvr {
         if self.stored_account().await?.is_none() {
             return Err(NvrError::NvrNotActivated);
         }
-        self.with_store(|store| store.write(|tx| tx.record_login_attempts(0, None)))
-            .await??;
+        self.forget_failed_logins().await?;
         self.audit(actor, AuditAction::NvrLockoutCleared, "nvr", "cleared")
             .await;
         Ok(())

@@ -14,11 +14,11 @@ type TotpRow = (Option<Vec<u8>>, Option<i64>, Option<String>);
 /// The sealing context of the TOTP secret.
 const TOTP_SECRET: &str = "nvr/totp-secret/v1";
 
-/// The second factor as stored: the secret (hex, opened), the last step a code was used at, and the
-/// SHA-256 hashes (hex) of the recovery codes not used yet.
+/// The second factor as stored: the secret (base32, opened), the last step a code was used at, and the
+/// SHA-256 hashes (base64url) of the recovery codes not used yet.
 pub struct StoredTotp {
-    /// The secret, hex.
-    pub secret_hex: SecretString,
+    /// The secret, base32.
+    pub secret_base32: SecretString,
     /// The last step whose code was used.
     pub last_step: Option<u64>,
     /// Hashes of the unused recovery codes.
@@ -159,9 +159,9 @@ impl Tx<'_> {
         let Some((Some(sealed), last_step, hashes)) = row else {
             return Ok(None);
         };
-        let secret_hex = self.sealer.unseal(TOTP_SECRET, &sealed)?;
+        let secret_base32 = self.sealer.unseal(TOTP_SECRET, &sealed)?;
         Ok(Some(StoredTotp {
-            secret_hex,
+            secret_base32,
             last_step: last_step.and_then(|s| u64::try_from(s).ok()),
             recovery_hashes: hashes
                 .unwrap_or_default()
@@ -176,11 +176,11 @@ impl Tx<'_> {
     /// recovery codes' hashes.
     pub fn set_nvr_totp(
         &self,
-        secret_hex: &SecretString,
+        secret_base32: &SecretString,
         last_step: u64,
         recovery_hashes: &[String],
     ) -> Result<(), StoreError> {
-        let sealed = self.sealer.seal(TOTP_SECRET, secret_hex);
+        let sealed = self.sealer.seal(TOTP_SECRET, secret_base32);
         self.tx.execute(
             "UPDATE nvr_account SET totp_secret = ?1, totp_last_step = ?2, totp_recovery_hashes = ?3
              WHERE id = 1",
