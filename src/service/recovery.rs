@@ -1447,32 +1447,23 @@ impl Nvr {
         };
         let label = camera_label(&device.identity, &device.address);
         let connector = &self.inner.connector;
-        let reset_email_set = match connector
+        let activated = match connector
             .activate(&device.address, &credentials, reset_email)
             .await
         {
-            Ok(()) => true,
-            Err(RecoveryError::NotSupported) => {
-                // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
-                let created = connector
-                    .session(&device.address, None, 0)
-                    .create_user(ADMIN, "Administrator", &new_password)
-                    .await;
-                if let Err(error) = created {
-                    let error = camera_error(error, &device.address);
-                    self.audit(
-                        actor,
-                        AuditAction::Activation,
-                        &label,
-                        &format!("failed: {error}"),
-                    )
-                    .await;
-                    return Err(error);
-                }
-                false
-            }
+            Ok(()) => Ok(true),
+            // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
+            Err(RecoveryError::NotSupported) => connector
+                .session(&device.address, None, 0)
+                .create_user(ADMIN, "Administrator", &new_password)
+                .await
+                .map(|()| false)
+                .map_err(|error| camera_error(error, &device.address)),
+            Err(error) => Err(recovery_error(error, &device.address)),
+        };
+        let reset_email_set = match activated {
+            Ok(reset_email_set) => reset_email_set,
             Err(error) => {
-                let error = recovery_error(error, &device.address);
                 self.audit(
                     actor,
                     AuditAction::Activation,
