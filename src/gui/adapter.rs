@@ -221,24 +221,15 @@ fn wire_device_access(window: &AppWindow, adapter: &Adapter) {
         });
     });
     let a = adapter.clone();
-    access.on_forget_added(move |id| {
-        let camera = CameraId(i64::from(id));
-        let device = a
-            .nvr
-            .discovered_devices()
-            .into_iter()
-            .find(|d| d.added_as == Some(camera));
-        match device {
-            Some(device) => a.start_wizard(device.key),
-            None => a.sink.post(|w| {
-                w.global::<DeviceAccess>().set_notice_failure(failure(
-                    Problem::DeviceNotFound,
-                    0,
-                    "",
-                ));
+    access.on_forget_added(
+        move |id| match a.nvr.discovered_device_of(CameraId(i64::from(id))) {
+            Ok(device) => a.start_wizard(device.key),
+            Err(error) => a.sink.post(move |w| {
+                w.global::<DeviceAccess>()
+                    .set_notice_failure(failure_of(&error));
             }),
-        }
-    });
+        },
+    );
 }
 
 impl Adapter {

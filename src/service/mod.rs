@@ -593,6 +593,15 @@ impl Nvr {
             .collect()
     }
 
+    /// The discovered device an added camera is, for starting Forget Password from Added Devices;
+    /// [`NvrError::DeviceNotFound`] when discovery has not seen it (refresh discovery first).
+    pub fn discovered_device_of(&self, camera: CameraId) -> Result<DiscoveredDevice, NvrError> {
+        self.discovered_devices()
+            .into_iter()
+            .find(|d| d.added_as == Some(camera))
+            .ok_or_else(|| NvrError::DeviceNotFound(format!("camera {camera}")))
+    }
+
     /// One discovered device.
     pub fn discovered_device(&self, key: &str) -> Result<DiscoveredDevice, NvrError> {
         let added = lock(&self.inner.added);
