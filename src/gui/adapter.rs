@@ -44,6 +44,33 @@ impl UiSink {
     }
 }
 
+/// Runs the jobs posted to a [`UiSink::Queue`] on `window` until `done` holds (true) or `limit` has
+/// passed (false). Headless runs (tests, benchmarks) have no event loop; this stands in for it,
+/// waiting on the queue rather than polling.
+pub fn run_queued_until(
+    window: &AppWindow,
+    jobs: &std::sync::mpsc::Receiver<UiJob>,
+    limit: std::time::Duration,
+    done: impl Fn(&AppWindow) -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        while let Ok(job) = jobs.try_recv() {
+            job(window);
+        }
+        if done(window) {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        if let Ok(job) = jobs.recv_timeout(left) {
+            job(window);
+        }
+    }
+}
+
 /// What the adapters share: the service, the runtime that runs its calls, the way back to the UI,
 /// and the forget-password flow the wizard shows.
 #[derive(Clone)]

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use i_slint_backend_testing::{
     AccessibleRole, ElementHandle, TestingBackend, TestingBackendOptions,
@@ -73,20 +73,10 @@ impl Menu {
 
     /// Runs what the service posted until `done` holds; fails after WAIT_LIMIT.
     fn wait_until(&self, what: &str, done: impl Fn(&AppWindow) -> bool) {
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            while let Ok(job) = self.jobs.try_recv() {
-                job(&self.window);
-            }
-            if done(&self.window) {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}");
-            if let Ok(job) = self.jobs.recv_timeout(left) {
-                job(&self.window);
-            }
-        }
+        assert!(
+            adapter::run_queued_until(&self.window, &self.jobs, WAIT_LIMIT, done),
+            "timed out waiting for {what}"
+        );
     }
 
     fn element(&self, label: &str, roles: &[AccessibleRole]) -> ElementHandle {

@@ -75,21 +75,10 @@ impl Screenful {
 
     /// Applies what the service posted until `done` holds, or fails after `limit`.
     fn settle(&self, limit: Duration, done: impl Fn(&AppWindow) -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            while let Ok(job) = self.jobs.try_recv() {
-                job(&self.app);
-            }
-            if done(&self.app) {
-                return Ok(());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err("the menu did not show the cameras in time".into());
-            }
-            if let Ok(job) = self.jobs.recv_timeout(left) {
-                job(&self.app);
-            }
+        if adapter::run_queued_until(&self.app, &self.jobs, limit, done) {
+            Ok(())
+        } else {
+            Err("the menu did not show the cameras in time".into())
         }
     }
 
