@@ -472,11 +472,18 @@ struct FlowView {
 }
 
 impl Adapter {
+    /// The wizard's hold on the service.
+    fn wizard(&self) -> std::sync::MutexGuard<'_, Wizard> {
+        self.wizard.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The seconds the flow's code has left on the service clock.
+    fn seconds_left(&self, flow: &RecoveryFlow) -> i32 {
+        i32::try_from(flow.time_left(self.nvr.now()).as_secs()).unwrap_or(i32::MAX)
+    }
+
     fn flow_view(&self, flow: RecoveryFlow) -> FlowView {
-        let seconds_left = flow
-            .time_left(self.nvr.now())
-            .as_secs()
-            .min(i32::MAX as u64) as i32;
+        let seconds_left = self.seconds_left(&flow);
         let qr = flow.challenge.as_ref().and_then(|challenge| {
             crate::qr::render(&challenge.qr_payload, 8)
                 .ok()
@@ -503,7 +510,7 @@ impl Adapter {
     /// Opens the wizard on a discovered device.
     fn start_wizard(&self, device_key: String) {
         {
-            let mut wizard = self.wizard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut wizard = self.wizard();
             *wizard = Wizard {
                 device_key: device_key.clone(),
                 ..Wizard::default()
@@ -532,10 +539,7 @@ impl Adapter {
                     fp.set_step(WizardStep::RemoveFirst);
                 }),
                 Err(NvrError::UseModify { camera }) => {
-                    a.wizard
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .modify_camera = Some(camera);
+                    a.wizard().modify_camera = Some(camera);
                     a.sink.post(|w| {
                         let fp = w.global::<ForgetPassword>();
                         fp.set_busy(false);
@@ -550,7 +554,7 @@ impl Adapter {
     /// Shows the flow as it is now, at the step it is at.
     fn show_flow(&self, flow: RecoveryFlow) {
         {
-            let mut wizard = self.wizard.lock().unwrap_or_else(|e| e.into_inner());
+            let mut wizard = self.wizard();
             wizard.flow = Some(flow.id);
         }
         let view = self.flow_view(flow);
@@ -567,7 +571,7 @@ impl Adapter {
     }
 
     fn flow_id(&self) -> Option<RecoveryId> {
-        self.wizard.lock().unwrap_or_else(|e| e.into_inner()).flow
+        self.wizard().flow
     }
 
     /// Runs one step of the flow: busy while it runs; on failure the failure is shown with the flow
@@ -654,12 +658,7 @@ fn wire_wizard(window: &AppWindow, adapter: &Adapter) {
 
     let a = adapter.clone();
     fp.on_remove_and_continue(move || {
-        let key = a
-            .wizard
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .device_key
-            .clone();
+        let key = a.wizard().device_key.clone();
         a.sink.post(|w| {
             let fp = w.global::<ForgetPassword>();
             fp.set_busy(true);
@@ -708,7 +707,7 @@ fn wire_wizard(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     fp.on_cancel(move || {
         let flow = a.flow_id();
-        *a.wizard.lock().unwrap_or_else(|e| e.into_inner()) = Wizard::default();
+        *a.wizard() = Wizard::default();
         a.sink.post(|w| {
             let fp = w.global::<ForgetPassword>();
             fp.set_busy(false);
@@ -730,11 +729,7 @@ fn wire_wizard(window: &AppWindow, adapter: &Adapter) {
     });
     let a = adapter.clone();
     fp.on_use_modify(move || {
-        let camera = a
-            .wizard
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .modify_camera;
+        let camera = a.wizard().modify_camera;
         let name = camera
             .and_then(|id| a.nvr.with_added_camera(id, rows::camera_name))
             .unwrap_or_default();
@@ -844,10 +839,7 @@ impl Adapter {
     /// moving a step the installer is typing in.
     fn show_flow_update(&self, flow: &RecoveryFlow) {
         let attempts = flow.attempts_left() as i32;
-        let seconds = flow
-            .time_left(self.nvr.now())
-            .as_secs()
-            .min(i32::MAX as u64) as i32;
+        let seconds = self.seconds_left(flow);
         let sent_to: SharedString = flow.code_sent_to.clone().unwrap_or_default().into();
         self.sink.post(move |w| {
             let fp = w.global::<ForgetPassword>();
