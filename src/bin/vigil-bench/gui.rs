@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
@@ -100,33 +99,6 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-async fn start_service(
-    settings: vigil::config::Settings,
-    state: &Path,
-    shutdown: &CancellationToken,
-) -> Result<Nvr, String> {
-    let store = Arc::new(vigil::store::Store::open(state).map_err(|e| e.to_string())?);
-    Nvr::start(
-        settings,
-        store,
-        Arc::new(vigil::clock::SystemClock),
-        shutdown.clone(),
-    )
-    .await
-    .map_err(|e| e.to_string())
-}
-
-fn quiet_settings() -> vigil::config::Settings {
-    let mut settings = vigil::config::Config::default()
-        .resolve("bench")
-        .expect("defaults are valid");
-    settings.discovery.multicast = false;
-    settings.discovery.announcement_address = None;
-    settings.discovery.on_start = false;
-    settings.discovery.refresh_interval = None;
-    settings
-}
-
 /// The child process of the first-frame figure: from its start to the first frame of the menu over a
 /// running service. Prints `frame` when drawn.
 pub fn first_frame_child() -> Result<(), String> {
@@ -134,7 +106,11 @@ pub fn first_frame_child() -> Result<(), String> {
     let runtime = service_runtime()?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     let shutdown = CancellationToken::new();
-    let nvr = runtime.block_on(start_service(quiet_settings(), state.path(), &shutdown))?;
+    let nvr = runtime.block_on(super::start_service(
+        super::quiet_settings(),
+        state.path(),
+        &shutdown,
+    ))?;
     let mut screen = Screenful::open(nvr, runtime.handle().clone(), RepaintBufferType::NewBuffer)?;
     if !screen.draw() {
         return Err("the first frame was not drawn".into());
@@ -152,7 +128,11 @@ pub fn memory_child(state: &Path, cameras: usize, seconds: u64) -> Result<(), St
     let fonts = vigil::gui::MenuFonts::install(&std::env::temp_dir()).map_err(|e| e.to_string())?;
     let runtime = service_runtime()?;
     let shutdown = CancellationToken::new();
-    let nvr = runtime.block_on(start_service(quiet_settings(), state, &shutdown))?;
+    let nvr = runtime.block_on(super::start_service(
+        super::quiet_settings(),
+        state,
+        &shutdown,
+    ))?;
     let mut screen = Screenful::open(
         nvr,
         runtime.handle().clone(),
@@ -211,7 +191,8 @@ pub fn run(discovered: usize, added: usize, repaints: usize, seconds: u64) -> Re
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     let shutdown = CancellationToken::new();
     let nvr = runtime.block_on(async {
-        let nvr = start_service(super::bench_settings(&sim), state.path(), &shutdown).await?;
+        let nvr =
+            super::start_service(super::bench_settings(&sim), state.path(), &shutdown).await?;
         nvr.refresh_discovery(&[])
             .await
             .map_err(|e| e.to_string())?

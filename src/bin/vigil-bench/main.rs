@@ -178,7 +178,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn bench_settings(sim: &Simulator) -> Settings {
+/// Settings that send nothing by themselves: no multicast, no announcements, no periodic discovery.
+fn quiet_settings() -> Settings {
     let mut settings = Config::default()
         .resolve("bench")
         .expect("defaults are valid");
@@ -186,6 +187,29 @@ fn bench_settings(sim: &Simulator) -> Settings {
     settings.discovery.announcement_address = None;
     settings.discovery.on_start = false;
     settings.discovery.refresh_interval = None;
+    settings
+}
+
+/// Starts the service with `settings` on a registry in `state`, on the system clock.
+async fn start_service(
+    settings: Settings,
+    state: &Path,
+    shutdown: &CancellationToken,
+) -> Result<Nvr, String> {
+    let store = Arc::new(vigil::store::Store::open(state).map_err(|e| e.to_string())?);
+    Nvr::start(
+        settings,
+        store,
+        Arc::new(vigil::clock::SystemClock),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Quiet settings whose discovery probes the simulated cameras by unicast.
+fn bench_settings(sim: &Simulator) -> Settings {
+    let mut settings = quiet_settings();
     settings.discovery.unicast_targets = sim
         .cameras()
         .iter()
@@ -216,16 +240,8 @@ async fn simulator(
 async fn discovery(cameras: usize, max_delay_ms: u64, baseline: bool) -> Result<(), String> {
     let sim = simulator(Ipv4Addr::new(127, 200, 0, 1), cameras, max_delay_ms, 11).await?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Arc::new(vigil::store::Store::open(state.path()).map_err(|e| e.to_string())?);
     let shutdown = CancellationToken::new();
-    let nvr = Nvr::start(
-        bench_settings(&sim),
-        store,
-        Arc::new(vigil::clock::SystemClock),
-        shutdown.clone(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let nvr = start_service(bench_settings(&sim), state.path(), &shutdown).await?;
     let mut events = nvr.subscribe();
     let start = Instant::now();
     let run = nvr
@@ -499,16 +515,8 @@ async fn recovery(runs: usize) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let store = Arc::new(vigil::store::Store::open(state.path()).map_err(|e| e.to_string())?);
     let shutdown = CancellationToken::new();
-    let nvr = Nvr::start(
-        bench_settings(&sim),
-        store,
-        Arc::new(vigil::clock::SystemClock),
-        shutdown.clone(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let nvr = start_service(bench_settings(&sim), state.path(), &shutdown).await?;
     nvr.refresh_discovery(&[])
         .await
         .map_err(|e| e.to_string())?
@@ -564,18 +572,7 @@ async fn recovery(runs: usize) -> Result<(), String> {
 }
 
 async fn monitor(cameras: usize, seconds: u64, vigild: Option<PathBuf>) -> Result<(), String> {
-    let vigild = match vigild {
-        Some(path) => path,
-        None => std::env::current_exe()
-            .map_err(|e| e.to_string())?
-            .with_file_name("vigild"),
-    };
-    if !vigild.exists() {
-        return Err(format!(
-            "{} not found; build it or pass --vigild",
-            vigild.display()
-        ));
-    }
+    let vigild = vigild_path(vigild)?;
     let sim = simulator(Ipv4Addr::new(127, 201, 0, 1), cameras, 0, 12).await?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     add_all(&sim, state.path()).await?;
@@ -636,16 +633,8 @@ async fn monitor(cameras: usize, seconds: u64, vigild: Option<PathBuf>) -> Resul
 
 /// Adds every simulated camera through the service, then stops it, leaving a populated registry.
 async fn add_all(sim: &Simulator, state: &Path) -> Result<(), String> {
-    let store = Arc::new(vigil::store::Store::open(state).map_err(|e| e.to_string())?);
     let shutdown = CancellationToken::new();
-    let nvr = Nvr::start(
-        bench_settings(sim),
-        store,
-        Arc::new(vigil::clock::SystemClock),
-        shutdown.clone(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let nvr = start_service(bench_settings(sim), state, &shutdown).await?;
     for camera in sim.cameras() {
         let addr = camera.identity().http_addr;
         nvr.add_camera(AddCamera {
