@@ -584,7 +584,7 @@ async fn monitor(cameras: usize, seconds: u64, vigild: Option<PathBuf>) -> Resul
     )
     .map_err(|e| e.to_string())?;
     let mut child = Command::new(&vigild)
-        .args(["--headless", "--config"])
+        .args(["--headless", "--no-dbus", "--config"])
         .arg(&config)
         .arg("--state-dir")
         .arg(state.path())
