@@ -178,17 +178,35 @@ impl Camera {
     }
 }
 
+/// The interface name.
+pub(crate) const INTERFACE: &str = "org.vigil.Nvr1.Camera";
+
+/// Every property, in the order GetManagedObjects lists them.
+pub(crate) const PROPERTIES: &[&str] = &[
+    "Id",
+    "Status",
+    "Certified",
+    "Model",
+    "Serial",
+    "Firmware",
+    "Address",
+    "LastError",
+];
+
 /// The status properties, as one PropertiesChanged so clients see them change together.
 const STATUS_PROPERTIES: &[&str] = &["Status", "Certified", "LastError"];
 
-fn property_value(camera: &AddedCamera, name: &str) -> Option<Variant<'static>> {
+/// One property's value, borrowed from `camera` where it can be. The single mapping from a camera to
+/// its properties for PropertiesChanged and GetManagedObjects.
+pub(crate) fn property_value<'a>(camera: &'a AddedCamera, name: &str) -> Option<Variant<'a>> {
     Some(match name {
-        "Status" => Variant::from(camera.status.state.as_str().to_owned()),
+        "Id" => Variant::from(camera.id.0),
+        "Status" => Variant::from(camera.status.state.as_str()),
         "Certified" => Variant::from(camera.status.certified()),
-        "LastError" => Variant::from(camera.status.last_error.clone().unwrap_or_default()),
-        "Model" => Variant::from(camera.identity.model.clone()),
-        "Serial" => Variant::from(camera.identity.serial.clone()),
-        "Firmware" => Variant::from(camera.identity.firmware.clone()),
+        "LastError" => Variant::from(camera.status.last_error.as_deref().unwrap_or_default()),
+        "Model" => Variant::from(camera.identity.model.as_str()),
+        "Serial" => Variant::from(camera.identity.serial.as_str()),
+        "Firmware" => Variant::from(camera.identity.firmware.as_str()),
         "Address" => Variant::from(camera.address.to_string()),
         _ => return None,
     })
@@ -209,7 +227,7 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
         .collect();
     zbus::fdo::Properties::properties_changed(
         object.signal_emitter(),
-        InterfaceName::from_static_str_unchecked("org.vigil.Nvr1.Camera"),
+        InterfaceName::from_static_str_unchecked(INTERFACE),
         changed,
         Cow::Borrowed(&[]),
     )

@@ -13,6 +13,7 @@ pub mod error;
 pub mod manager;
 pub mod proxy;
 pub mod recovery;
+pub mod tree;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -277,11 +278,12 @@ pub async fn serve(
         gate: Arc::new(Semaphore::new(CALLS_IN_FLIGHT)),
     };
     let server = connection.object_server();
-    // zbus answers GetManagedObjects and builds InterfacesAdded without asking our property
-    // getters who is calling, so those two carry no check of ours. The shipped bus policy is what
-    // guards them: only root and the two groups may call vigild or receive what it sends, and all
-    // of those may read.
-    server.at(MANAGER_PATH, zbus::fdo::ObjectManager).await?;
+    // zbus builds InterfacesAdded without asking our property getters who is listening, so that
+    // signal carries no check of ours. The shipped bus policy is what guards it: only root and the
+    // two groups may receive what vigild sends, and all of those may read.
+    server
+        .at(MANAGER_PATH, tree::ObjectTree::new(shared.clone()))
+        .await?;
     server
         .at(MANAGER_PATH, manager::Manager::new(shared.clone()))
         .await?;

@@ -61,6 +61,9 @@ fn method_name(method: &RecoveryMethod) -> String {
     .to_owned()
 }
 
+/// The interface name.
+pub(crate) const INTERFACE: &str = "org.vigil.Nvr1.Recovery";
+
 #[interface(name = "org.vigil.Nvr1.Recovery")]
 impl Recovery {
     /// The camera emails the code to its reset email (needs internet; otherwise `NoInternet`).
@@ -396,7 +399,7 @@ pub async fn emit_changed(connection: &zbus::Connection, id: RecoveryId) -> zbus
     let emitter = object.signal_emitter();
     zbus::fdo::Properties::properties_changed(
         emitter,
-        InterfaceName::from_static_str_unchecked("org.vigil.Nvr1.Recovery"),
+        InterfaceName::from_static_str_unchecked(INTERFACE),
         changed,
         Cow::Borrowed(&[]),
     )

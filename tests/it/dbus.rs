@@ -469,6 +469,90 @@ async fn unprivileged_callers_may_read_but_never_change() {
     rig.finish().await;
 }
 
+/// vigild answers GetManagedObjects itself (not through zbus's per-property path), so it must list
+/// exactly the objects on the bus, each with what Properties.GetAll reports for it, and only to callers
+/// who may read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
+    let Some(rig) = rig(3, |_| {}).await else {
+        return;
+    };
+    rig.h.add(0).await;
+    rig.h.add(1).await;
+    rig.h
+        .nvr
+        .refresh_discovery(&[])
+        .await
+        .unwrap()
+        .finished()
+        .await;
+    let key = rig.h.sim.cameras()[2].identity().endpoint_ref.clone();
+    let manager = ManagerProxy::new(&rig.client).await.unwrap();
+    let flow = manager.start_recovery(&key).await.unwrap();
+
+    let objects = zbus::fdo::ObjectManagerProxy::builder(&rig.client)
+        .destination("org.vigil.Nvr1")
+        .path("/org/vigil/Nvr1")
+        .build()
+        .await
+        .unwrap()
+        .get_managed_objects()
+        .await
+        .unwrap();
+    let mut paths: Vec<&str> = objects.keys().map(|p| p.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/org/vigil/Nvr1/camera/1",
+            "/org/vigil/Nvr1/camera/2",
+            flow.as_str()
+        ]
+    );
+    for (path, interfaces) in &objects {
+        assert_eq!(interfaces.len(), 1, "{path}: one interface each");
+        let (interface, listed) = interfaces.iter().next().unwrap();
+        let properties = zbus::fdo::PropertiesProxy::builder(&rig.client)
+            .destination("org.vigil.Nvr1")
+            .path(path.clone())
+            .build()
+            .await
+            .unwrap();
+        let all = properties
+            .get_all(zbus::names::InterfaceName::try_from(interface.as_str()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(listed, &all, "{path} {interface}");
+    }
+    let camera = &objects[&vigil::dbus::camera_path(vigil::model::CameraId(1))];
+    let camera = &camera["org.vigil.Nvr1.Camera"];
+    assert_eq!(camera.len(), 8, "{camera:?}");
+    assert_eq!(
+        String::try_from(camera["Serial"].try_clone().unwrap()).unwrap(),
+        rig.h.sim.cameras()[0].identity().serial
+    );
+
+    // The read group may list the tree; the bus policy keeps everyone else out.
+    let read = rig.call(
+        As::Reader,
+        "/org/vigil/Nvr1",
+        "org.freedesktop.DBus.ObjectManager",
+        "GetManagedObjects",
+        &[],
+    );
+    assert!(read.status.success(), "{}", text(&read));
+    assert!(text(&read).contains(&rig.h.sim.cameras()[1].identity().serial));
+    let outsider = rig.call(
+        As::Outsider,
+        "/org/vigil/Nvr1",
+        "org.freedesktop.DBus.ObjectManager",
+        "GetManagedObjects",
+        &[],
+    );
+    assert!(!outsider.status.success());
+    rig.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_follow_status_changes_and_new_cameras() {
     let Some(rig) = rig(2, |_| {}).await else {

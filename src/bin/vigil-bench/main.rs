@@ -449,6 +449,8 @@ async fn dbus_client(address: &str, cameras: usize, calls: usize) -> Result<(), 
     let mut list_us = Vec::with_capacity(calls);
     let mut managed_us = Vec::with_capacity(calls);
     let mut floor_us = Vec::with_capacity(calls);
+    let mut managed_wire_us = Vec::with_capacity(calls);
+    let mut managed_bytes = 0;
     for _ in 0..calls {
         let t = Instant::now();
         manager.list_cameras().await.map_err(|e| e.to_string())?;
@@ -459,24 +461,46 @@ async fn dbus_client(address: &str, cameras: usize, calls: usize) -> Result<(), 
             .await
             .map_err(|e| e.to_string())?;
         managed_us.push(t.elapsed().as_secs_f64() * 1e6);
+        // The same call without decoding the reply: the bus round trip alone.
+        let t = Instant::now();
+        let reply = client
+            .call_method(
+                Some(vigil::dbus::BUS_NAME),
+                vigil::dbus::MANAGER_PATH,
+                Some("org.freedesktop.DBus.ObjectManager"),
+                "GetManagedObjects",
+                &(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        managed_wire_us.push(t.elapsed().as_secs_f64() * 1e6);
+        managed_bytes = reply.data().len();
         let t = Instant::now();
         bus_proxy.get_id().await.map_err(|e| e.to_string())?;
         floor_us.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let mut all: Vec<f64> = list_us.iter().chain(&managed_us).copied().collect();
-    for v in [&mut all, &mut list_us, &mut managed_us, &mut floor_us] {
+    for v in [
+        &mut all,
+        &mut list_us,
+        &mut managed_us,
+        &mut managed_wire_us,
+        &mut floor_us,
+    ] {
         v.sort_by(f64::total_cmp);
     }
     let p99 = percentile(&all, 0.99);
     let floor_p99 = percentile(&floor_us, 0.99);
     println!(
-        "cameras={cameras} calls={} p50_us={:.0} p99_us={p99:.0} list_p50_us={:.0} list_p99_us={:.0} managed_p50_us={:.0} managed_p99_us={:.0} floor_p50_us={:.0} floor_p99_us={floor_p99:.0} p99_over_floor={:.1}",
+        "cameras={cameras} calls={} p50_us={:.0} p99_us={p99:.0} list_p50_us={:.0} list_p99_us={:.0} managed_p50_us={:.0} managed_p99_us={:.0} managed_wire_p50_us={:.0} managed_wire_p99_us={:.0} managed_reply_bytes={managed_bytes} floor_p50_us={:.0} floor_p99_us={floor_p99:.0} p99_over_floor={:.1}",
         all.len(),
         percentile(&all, 0.5),
         percentile(&list_us, 0.5),
         percentile(&list_us, 0.99),
         percentile(&managed_us, 0.5),
         percentile(&managed_us, 0.99),
+        percentile(&managed_wire_us, 0.5),
+        percentile(&managed_wire_us, 0.99),
         percentile(&floor_us, 0.5),
         p99 / floor_p99.max(1.0)
     );
