@@ -56,6 +56,9 @@ pub struct AccountConfig {
     pub lockout_secs: u64,
     /// A login session ends after this long without use, seconds.
     pub session_idle_secs: u64,
+    /// The recorder's device secret from its vendor (64 hex digits, mode 0600 or 0640), for the
+    /// phone-app QR code and the support code; empty or a missing file: those paths are not offered.
+    pub device_secret_file: String,
 }
 
 impl Default for AccountConfig {
@@ -64,6 +67,7 @@ impl Default for AccountConfig {
             max_failed_logins: 5,
             lockout_secs: 30 * 60,
             session_idle_secs: 10 * 60,
+            device_secret_file: "/etc/vigil/device.secret".into(),
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct AccountSettings {
     pub lockout: Duration,
     /// See [`AccountConfig::session_idle_secs`].
     pub session_idle: Duration,
+    /// See [`AccountConfig::device_secret_file`].
+    pub device_secret_file: Option<std::path::PathBuf>,
 }
 
 /// `[dbus]`.
@@ -479,6 +485,8 @@ impl Config {
                 max_failed_logins: a.max_failed_logins,
                 lockout: Duration::from_secs(a.lockout_secs),
                 session_idle: Duration::from_secs(a.session_idle_secs),
+                device_secret_file: (!a.device_secret_file.trim().is_empty())
+                    .then(|| std::path::PathBuf::from(a.device_secret_file.trim())),
             },
             dbus: DbusSettings {
                 bus: parse_bus(&self.dbus.bus).map_err(|p| err("dbus.bus", p))?,

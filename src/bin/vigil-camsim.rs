@@ -53,6 +53,23 @@ enum Command {
         /// The date shown with it, YYYY-MM-DD [default: today, UTC].
         date: Option<String>,
     },
+    /// Play the vendor for a device whose secret file the vendor holds (the recorder's own, written
+    /// at manufacturing): print the code its phone app's cloud would email for a QR payload, or the
+    /// support code for a serial number and a date.
+    VendorCode {
+        /// The device secret file (64 hex digits), as the vendor's records hold it.
+        #[arg(long)]
+        device_secret: PathBuf,
+        /// The text of the QR code (`vigil-recovery:v1?...`).
+        #[arg(long, conflicts_with = "support")]
+        qr: Option<String>,
+        /// The serial number a failed login shows, for a support code.
+        #[arg(long, required_unless_present = "qr")]
+        support: Option<String>,
+        /// The date shown with the serial number, YYYY-MM-DD [default: today, UTC].
+        #[arg(long, requires = "support")]
+        date: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,16 +219,66 @@ fn main() -> ExitCode {
             serial,
             date,
         }) => {
-            let date = date.unwrap_or_else(|| {
-                vigil::clock::rfc3339(std::time::SystemTime::now())
-                    .chars()
-                    .take(10)
-                    .collect()
-            });
+            let date = date.unwrap_or_else(today);
             runtime.block_on(send(control, ControlRequest::SupportCode { serial, date }))
         }
+        Some(Command::VendorCode {
+            device_secret,
+            qr,
+            support,
+            date,
+        }) => vendor_code(&device_secret, qr.as_deref(), support.as_deref(), date),
         None => runtime.block_on(run(cli.run)),
     }
+}
+
+fn today() -> String {
+    vigil::clock::rfc3339(std::time::SystemTime::now())
+        .chars()
+        .take(10)
+        .collect()
+}
+
+fn vendor_code(
+    secret_file: &std::path::Path,
+    qr: Option<&str>,
+    serial: Option<&str>,
+    date: Option<String>,
+) -> ExitCode {
+    use vigil::account::device_secret::DeviceSecret;
+    use vigil::recovery::codes;
+    let secret = match DeviceSecret::read(secret_file) {
+        Ok(secret) => secret,
+        Err(error) => {
+            eprintln!("vigil-camsim: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match (qr, serial) {
+        (Some(payload), _) => {
+            let Some(challenge) = codes::parse_qr_payload(payload) else {
+                eprintln!("vigil-camsim: that is not a vigil recovery QR code");
+                return ExitCode::from(2);
+            };
+            if challenge.expires_unix <= vigil::clock::unix_secs(std::time::SystemTime::now()) {
+                eprintln!("vigil-camsim: that QR code has expired; show a new one");
+                return ExitCode::from(1);
+            }
+            println!(
+                "{}",
+                codes::challenge_code(secret.bytes(), &challenge.nonce, challenge.expires_unix)
+            );
+        }
+        (None, Some(serial)) => {
+            let date = date.unwrap_or_else(today);
+            println!("{}", codes::support_code(secret.bytes(), serial, &date));
+        }
+        (None, None) => {
+            eprintln!("vigil-camsim: give --qr or --support");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run(args: RunArgs) -> ExitCode {

@@ -100,7 +100,9 @@ impl From<NvrError> for DbusError {
             NvrError::RemoveFirst { .. } => DbusError::RemoveFirst(text),
             NvrError::UseModify { .. } => DbusError::UseModify(text),
             NvrError::RecoveryInProgress { .. } => DbusError::RecoveryInProgress(text),
-            NvrError::RecoveryNotSupported => DbusError::NotSupported(text),
+            NvrError::RecoveryNotSupported | NvrError::NoDeviceSecret => {
+                DbusError::NotSupported(text)
+            }
             NvrError::RecoveryWrongStep(_) => DbusError::WrongStep(text),
             NvrError::RecoveryExpired => DbusError::Expired(text),
             NvrError::NoInternet => DbusError::NoInternet(text),

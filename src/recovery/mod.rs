@@ -3,5 +3,6 @@
 //! The steps themselves run in the service API (`service/recovery.rs`); the camera side of the protocol
 //! is in `camera/recovery_client.rs`.
 
+pub mod codes;
 pub mod flow;
 pub mod policy;

@@ -8,7 +8,9 @@ use argon2::{Argon2, password_hash::rand_core::OsRng};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Nvr, NvrError, check_new_password, lock};
+use crate::account::device_secret::{DeviceSecret, DeviceSecretError};
 use crate::account::totp::{self, TotpError, TotpSecret};
+use crate::recovery::codes;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
@@ -111,10 +113,14 @@ const RECOVERY_TICKET_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// and the installer asks for a new one.
 #[derive(Default)]
 pub(super) struct AccountRecovery {
-    /// SHA-256 of the live code, its expiry and the wrong tries left.
+    /// SHA-256 of the live code (emailed, or behind the QR code), its expiry and the wrong tries left.
     code: Option<([u8; 32], SystemTime, u32)>,
     /// When codes were sent, for the send limit.
     sent: Vec<SystemTime>,
+    /// When QR challenges were made, for the challenge limit.
+    challenges: Vec<SystemTime>,
+    /// The support-code day: the date, wrong entries that day, and whether that day's code was used.
+    support: Option<(String, u32, bool)>,
     /// A verified code's ticket and its expiry.
     ticket: Option<(String, SystemTime)>,
 }
@@ -128,8 +134,40 @@ pub struct RecoveryCodeSent {
     pub valid_for: Duration,
 }
 
+/// QR challenges per hour: with five tries each, at most 50 guesses an hour at a 1-in-10^8 code.
+const RECOVERY_CHALLENGES: usize = 10;
+const RECOVERY_CHALLENGE_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// Wrong support codes a day.
+const SUPPORT_TRIES: u32 = 5;
+
+/// Which ways to a recovery code the recorder offers now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecoveryMethods {
+    /// The reserved email, masked, when a mail server is set to send the code there.
+    pub email: Option<String>,
+    /// Whether the phone app's QR code and the support code can be used (the vendor's device secret
+    /// is there).
+    pub device_secret: bool,
+    /// The serial number and today's date, for the support desk.
+    pub identity: SupportIdentity,
+}
+
+/// A QR challenge for the vendor's phone app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecoveryQr {
+    /// What the QR code holds (no secret).
+    pub payload: String,
+    /// How long its code lasts.
+    pub valid_for: Duration,
+}
+
 /// How long the code step of a login may take.
 const CODE_STEP_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+fn sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
 
 /// A fresh random token (32 bytes, base64url): session tokens and recovery tickets.
 fn new_token() -> String {
@@ -624,10 +662,7 @@ impl Nvr {
             }
         }
         let code = format!("{:08}", rand::random::<u32>() % 100_000_000);
-        let digest: [u8; 32] = {
-            use sha2::Digest;
-            sha2::Sha256::digest(code.as_bytes()).into()
-        };
+        let digest = sha256(&code);
         let sender = self.recorder_mail_sender().await?;
         sender
             .send(crate::mail::OutgoingMail {
@@ -663,10 +698,7 @@ impl Nvr {
     pub async fn verify_account_recovery_code(&self, code: &str) -> Result<SecretString, NvrError> {
         let _command = self.begin_command()?;
         let now = self.inner.clock.now();
-        let digest: [u8; 32] = {
-            use sha2::Digest;
-            sha2::Sha256::digest(code.trim().as_bytes()).into()
-        };
+        let digest = sha256(code.trim());
         let mut recovery = lock(&self.inner.account_recovery);
         let Some((expected, expires, tries_left)) = recovery.code else {
             return Err(NvrError::CodeExpired);
@@ -719,10 +751,140 @@ impl Nvr {
             &Actor::System,
             AuditAction::Reset,
             "nvr",
-            "password reset with a code from the reserved email",
+            "password reset with a recovery code",
         )
         .await;
         Ok(())
+    }
+
+    fn device_secret(&self) -> Result<DeviceSecret, NvrError> {
+        let path = self
+            .inner
+            .settings
+            .account
+            .device_secret_file
+            .as_deref()
+            .ok_or(NvrError::NoDeviceSecret)?;
+        DeviceSecret::read(path).map_err(|error| {
+            if !matches!(error, DeviceSecretError::Missing(_)) {
+                tracing::warn!(%error, "the device secret cannot be used");
+            }
+            NvrError::NoDeviceSecret
+        })
+    }
+
+    /// Which ways to a code the login dialog's Forgot Password can offer.
+    pub async fn account_recovery_methods(&self) -> Result<AccountRecoveryMethods, NvrError> {
+        let account = self
+            .stored_account()
+            .await?
+            .ok_or(NvrError::NvrNotActivated)?;
+        let mail_server = self
+            .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
+            .await??;
+        Ok(AccountRecoveryMethods {
+            email: mail_server.map(|_| crate::mail::mask_email(&account.reserved_email)),
+            device_secret: self.device_secret().is_ok(),
+            identity: self.support_identity().await?,
+        })
+    }
+
+    /// Forgot the password, for a recorder with no mail server: a challenge for the vendor's phone
+    /// app as a QR code. The app's cloud computes the code from the recorder's device secret and
+    /// emails it to the reserved email; it is then typed like an emailed code (same lifetime, tries and
+    /// single use). A new challenge voids the old code; at most ten an hour.
+    pub async fn start_account_recovery_qr(&self) -> Result<AccountRecoveryQr, NvrError> {
+        let _command = self.begin_command()?;
+        if self.stored_account().await?.is_none() {
+            return Err(NvrError::NvrNotActivated);
+        }
+        let secret = self.device_secret()?;
+        let serial = self.support_identity().await?.serial;
+        let now = self.inner.clock.now();
+        let expires = round_up_to_second(now + RECOVERY_CODE_LIFETIME);
+        let nonce: [u8; 16] = rand::random();
+        let code = codes::challenge_code(secret.bytes(), &nonce, unix_secs(expires));
+        {
+            let mut recovery = lock(&self.inner.account_recovery);
+            recovery.challenges.retain(|at| {
+                now.duration_since(*at)
+                    .is_ok_and(|ago| ago < RECOVERY_CHALLENGE_WINDOW)
+            });
+            if recovery.challenges.len() >= RECOVERY_CHALLENGES {
+                let oldest = recovery.challenges.iter().min().copied().unwrap_or(now);
+                let retry_after = (oldest + RECOVERY_CHALLENGE_WINDOW)
+                    .duration_since(now)
+                    .ok();
+                return Err(NvrError::ChallengeLimit { retry_after });
+            }
+            recovery.challenges.push(now);
+            recovery.code = Some((sha256(&code), expires, RECOVERY_CODE_TRIES));
+            recovery.ticket = None;
+        }
+        self.audit(
+            &Actor::System,
+            AuditAction::CodeSent,
+            "nvr",
+            "recovery QR code shown for the phone app",
+        )
+        .await;
+        Ok(AccountRecoveryQr {
+            payload: codes::qr_payload(&serial, &URL_SAFE_NO_PAD.encode(nonce), expires),
+            valid_for: RECOVERY_CODE_LIFETIME,
+        })
+    }
+
+    /// Forgot the password, by phone to the vendor's support desk: they derive today's 10-digit
+    /// support code from the serial number and date the login dialog shows. Good today only, once;
+    /// five wrong entries a day and it is refused until tomorrow. Right: a ticket for
+    /// [`Nvr::reset_account_password`].
+    pub async fn verify_account_support_code(&self, code: &str) -> Result<SecretString, NvrError> {
+        let _command = self.begin_command()?;
+        if self.stored_account().await?.is_none() {
+            return Err(NvrError::NvrNotActivated);
+        }
+        let secret = self.device_secret()?;
+        let identity = self.support_identity().await?;
+        let expected = codes::support_code(secret.bytes(), &identity.serial, &identity.date);
+        let given: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let now = self.inner.clock.now();
+        let mut recovery = lock(&self.inner.account_recovery);
+        let day = match &mut recovery.support {
+            Some(day) if day.0 == identity.date => day,
+            other => other.insert((identity.date.clone(), 0, false)),
+        };
+        if day.1 >= SUPPORT_TRIES {
+            return Err(NvrError::SupportLocked);
+        }
+        if day.2 {
+            return Err(NvrError::CodeUsed);
+        }
+        if !bool::from(sha256(&given).ct_eq(&sha256(&expected))) {
+            day.1 += 1;
+            if day.1 >= SUPPORT_TRIES {
+                drop(recovery);
+                tracing::warn!(
+                    "five wrong support codes today; the support path is closed until tomorrow"
+                );
+                return Err(NvrError::SupportLocked);
+            }
+            return Err(NvrError::CodeInvalid {
+                attempts_left: SUPPORT_TRIES - day.1,
+            });
+        }
+        day.2 = true;
+        recovery.code = None;
+        let ticket = new_token();
+        recovery.ticket = Some((ticket.clone(), now + RECOVERY_TICKET_LIFETIME));
+        drop(recovery);
+        self.audit(
+            &Actor::System,
+            AuditAction::CodeSent,
+            "nvr",
+            "support code accepted",
+        )
+        .await;
+        Ok(SecretString::from(ticket))
     }
 
     /// Lifts a lockout (and forgets the wrong passwords so far).

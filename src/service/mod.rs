@@ -33,7 +33,10 @@ mod account;
 mod mail_server;
 mod recovery;
 
-pub use account::{AccountStatus, LoginStep, NVR_ADMIN, Session, SupportIdentity, TotpEnrolment};
+pub use account::{
+    AccountRecoveryMethods, AccountRecoveryQr, AccountStatus, LoginStep, NVR_ADMIN,
+    RecoveryCodeSent, Session, SupportIdentity, TotpEnrolment,
+};
 pub use mail_server::{MailServer, MailServerChange};
 pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
 
@@ -161,13 +164,13 @@ pub enum NvrError {
     )]
     NoResetEmail,
     /// Too many sends.
-    #[error("{}", wait_message("the camera already sent three codes in ten minutes", *.retry_after))]
+    #[error("{}", wait_message("three codes were already sent in ten minutes", *.retry_after))]
     SendLimit {
         /// When a send is allowed again.
         retry_after: Option<Duration>,
     },
     /// Too many challenges.
-    #[error("{}", wait_message("the camera issued too many codes this hour", *.retry_after))]
+    #[error("{}", wait_message("too many codes were asked for this hour", *.retry_after))]
     ChallengeLimit {
         /// When a new challenge is allowed.
         retry_after: Option<Duration>,
@@ -216,7 +219,12 @@ pub enum NvrError {
     /// Activation of a camera that is already active.
     #[error("the camera is already activated; add it with its password, or use Forget Password")]
     AlreadyActive,
-    /// The audit log was changed.
+    /// The recorder has no device secret from its vendor, so codes for the QR and support paths
+    /// cannot be made.
+    #[error(
+        "this recorder has no device secret from its vendor, so the QR code and the support code cannot be used; use the reserved email"
+    )]
+    NoDeviceSecret,
     /// The recorder has no admin account yet.
     #[error("the recorder is not activated yet; activate it first")]
     NvrNotActivated,

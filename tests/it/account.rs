@@ -372,3 +372,133 @@ async fn two_factor_login_with_codes_and_recovery_codes() {
     );
     h.stop().await;
 }
+
+/// The vendor's side, played by `vigil-camsim vendor-code` from the device secret file alone.
+fn vendor_code(secret: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil-camsim"))
+        .arg("vendor-code")
+        .arg("--device-secret")
+        .arg(secret)
+        .args(args)
+        .output()
+        .expect("vigil-camsim runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn forgot_password_by_the_phone_app_qr_code_and_by_support_code() {
+    let clock = Arc::new(SimulatedClock::new(std::time::SystemTime::now()));
+    let sim = simulator(1, |_| {}).await;
+    let mut settings = test_settings(&sim, Duration::from_secs(60));
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("device.secret");
+    settings.account.device_secret_file = Some(secret.clone());
+    let state = tempfile::tempdir().unwrap();
+    let h = Harness::start_with_clock(sim, settings, state, clock.clone()).await;
+    let nvr = &h.nvr;
+    nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+
+    // No secret from the vendor: neither path is offered, and asking says why.
+    let methods = nvr.account_recovery_methods().await.unwrap();
+    assert!(!methods.device_secret && methods.email.is_none());
+    assert_eq!(
+        nvr.start_account_recovery_qr().await.map(drop),
+        Err(NvrError::NoDeviceSecret)
+    );
+    vigil::account::device_secret::DeviceSecret::provision(&secret).unwrap();
+    let methods = nvr.account_recovery_methods().await.unwrap();
+    assert!(methods.device_secret);
+    let identity = nvr.support_identity().await.unwrap();
+    assert_eq!(methods.identity, identity);
+
+    // QR: the app's code works once, after a wrong one; a newer QR code voids the older code.
+    let first = nvr.start_account_recovery_qr().await.unwrap();
+    assert!(first.payload.starts_with("vigil-recovery:v1?"));
+    assert!(first.payload.contains(&identity.serial));
+    let old_code = vendor_code(&secret, &["--qr", &first.payload]);
+    let qr = nvr.start_account_recovery_qr().await.unwrap();
+    let code = vendor_code(&secret, &["--qr", &qr.payload]);
+    assert_eq!(code.len(), 8);
+    assert_ne!(code, old_code);
+    assert_eq!(
+        nvr.verify_account_recovery_code(&old_code).await.map(drop),
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    let ticket = nvr.verify_account_recovery_code(&code).await.unwrap();
+    assert_eq!(
+        nvr.verify_account_recovery_code(&code).await.map(drop),
+        Err(NvrError::CodeExpired),
+        "single use"
+    );
+    nvr.reset_account_password(&ticket, "Brisk-Otter-47", "Brisk-Otter-47")
+        .await
+        .unwrap();
+    login(nvr, "admin", "Brisk-Otter-47").await.unwrap();
+
+    // At most ten QR codes an hour (two made above).
+    for _ in 0..8 {
+        nvr.start_account_recovery_qr().await.unwrap();
+    }
+    assert!(matches!(
+        nvr.start_account_recovery_qr().await,
+        Err(NvrError::ChallengeLimit {
+            retry_after: Some(_)
+        })
+    ));
+
+    // Support code: today's, from the serial and date the login dialog shows; once.
+    let support = vendor_code(
+        &secret,
+        &["--support", &identity.serial, "--date", &identity.date],
+    );
+    assert_eq!(support.len(), 10);
+    assert_eq!(
+        nvr.verify_account_support_code("0000000000")
+            .await
+            .map(drop),
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    let ticket = nvr.verify_account_support_code(&support).await.unwrap();
+    nvr.reset_account_password(&ticket, PASSWORD, PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(
+        nvr.verify_account_support_code(&support).await.map(drop),
+        Err(NvrError::CodeUsed)
+    );
+    login(nvr, "admin", PASSWORD).await.unwrap();
+
+    // Yesterday's code is no good tomorrow, and five wrong entries close the path for the day.
+    clock.advance(Duration::from_secs(24 * 60 * 60));
+    assert!(matches!(
+        nvr.verify_account_support_code(&support).await,
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    ));
+    for _ in 0..3 {
+        assert!(nvr.verify_account_support_code("1234567890").await.is_err());
+    }
+    assert_eq!(
+        nvr.verify_account_support_code("1234567890")
+            .await
+            .map(drop),
+        Err(NvrError::SupportLocked)
+    );
+    let tomorrow = nvr.support_identity().await.unwrap();
+    let right = vendor_code(
+        &secret,
+        &["--support", &tomorrow.serial, "--date", &tomorrow.date],
+    );
+    assert_eq!(
+        nvr.verify_account_support_code(&right).await.map(drop),
+        Err(NvrError::SupportLocked),
+        "even the right code, until tomorrow"
+    );
+    h.stop().await;
+}
