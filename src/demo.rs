@@ -3,6 +3,7 @@
 //! once. Nothing leaves loopback: no multicast, unicast probes only.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::DirBuilderExt;
 use std::time::Duration;
 
 use crate::config::Settings;
@@ -56,6 +57,31 @@ pub async fn start_cameras(
         camera.set_internet(false);
     }
     tracing::info!(dir = %options.mail_dir.display(), "demo cameras write their emails (verification codes) here");
+    // The demo recorder's own device secret, as a factory would write it, so its login dialog offers
+    // the phone-app QR code and the support code; `vigil-camsim vendor-code` plays the vendor.
+    let secret = options.mail_dir.join("device.secret");
+    let provisioned = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&options.mail_dir)
+        .and_then(
+            |()| match crate::account::device_secret::DeviceSecret::provision(&secret) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                other => other,
+            },
+        );
+    match provisioned {
+        Ok(()) => {
+            tracing::info!(
+                file = %secret.display(),
+                "demo device secret: play the vendor with `vigil-camsim vendor-code --device-secret FILE --support SERIAL` or `--qr PAYLOAD`"
+            );
+            settings.account.device_secret_file = Some(secret);
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot write the demo device secret; the QR and support paths are off")
+        }
+    }
     let discovery = &mut settings.discovery;
 
     discovery.multicast = false;

@@ -124,7 +124,7 @@ impl From<NvrError> for DbusError {
             NvrError::AccountLocked { .. } => DbusError::Locked(text),
             NvrError::LoginFailed { .. } => DbusError::LoginFailed(text),
             NvrError::SessionExpired => DbusError::NotAuthorized(text),
-            NvrError::MailServer(_) => DbusError::MailFailed(text),
+            NvrError::MailServer(_) | NvrError::NoMailServer => DbusError::MailFailed(text),
         }
     }
 }

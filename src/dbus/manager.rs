@@ -366,7 +366,7 @@ impl Manager {
                         username,
                         password: (!keep_password).then_some(password),
                         from,
-                        trusted_certificate,
+                        trusted_certificate: Some(trusted_certificate),
                     },
                     &actor,
                 )

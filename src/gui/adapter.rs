@@ -74,12 +74,13 @@ pub fn run_queued_until(
 /// What the adapters share: the service, the runtime that runs its calls, the way back to the UI,
 /// and the forget-password flow the wizard shows.
 #[derive(Clone)]
-struct Adapter {
-    nvr: Nvr,
-    runtime: tokio::runtime::Handle,
-    sink: UiSink,
-    actor: Actor,
+pub(super) struct Adapter {
+    pub(super) nvr: Nvr,
+    pub(super) runtime: tokio::runtime::Handle,
+    pub(super) sink: UiSink,
+    pub(super) actor: Actor,
     wizard: Arc<Mutex<Wizard>>,
+    pub(super) session: super::account::SharedSession,
 }
 
 /// The wizard's hold on the service: which device it started on and which flow it drives.
@@ -116,21 +117,22 @@ pub fn wire(
     let shell = window.global::<Shell>();
     shell.set_draw_cursor(draw_cursor);
     shell.set_version(env!("CARGO_PKG_VERSION").into());
-    // The user name is the NVR account's once the recorder has one; until then the menu acts as the
-    // local installer.
+    // Settings are reached only logged in to the recorder's one admin account.
     let adapter = Adapter {
         nvr,
         runtime,
         sink,
         actor: Actor::Gui {
-            user: "local".into(),
+            user: crate::service::NVR_ADMIN.into(),
         },
         wizard: Arc::default(),
+        session: Arc::default(),
     };
     wire_shell(window, &adapter);
     wire_device_access(window, &adapter);
     wire_dialogs(window, &adapter);
     wire_wizard(window, &adapter);
+    super::account::wire_account(window, &adapter);
     adapter.spawn_watcher();
     Wiring {
         _added: added,
@@ -205,6 +207,7 @@ fn wire_device_access(window: &AppWindow, adapter: &Adapter) {
     let access = window.global::<DeviceAccess>();
     let a = adapter.clone();
     access.on_refresh(move || {
+        a.touch_session();
         let a2 = a.clone();
         a.sink.post(|w| {
             let access = w.global::<DeviceAccess>();
@@ -267,6 +270,7 @@ impl Adapter {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, NvrError>> + Send + 'static,
     {
+        self.touch_session();
         self.sink.post(|w| {
             let dialog = w.global::<Dialog>();
             dialog.set_busy(true);
@@ -580,6 +584,7 @@ impl Adapter {
     where
         F: std::future::Future<Output = Result<RecoveryFlow, NvrError>> + Send + 'static,
     {
+        self.touch_session();
         let Some(id) = self.flow_id() else {
             return self
                 .wizard_failure(&NvrError::RecoveryWrongStep("start Forget Password again"));

@@ -2,6 +2,7 @@
 //! runs Slint on its own thread and wires the UI contract (ui/api.slint) to the service API. With no
 //! display it says so and vigild runs headless.
 
+mod account;
 pub mod adapter;
 pub mod rows;
 

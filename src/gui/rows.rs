@@ -130,6 +130,17 @@ fn minutes(retry_after: Option<Duration>) -> i32 {
     retry_after.map_or(0, |d| d.as_secs().div_ceil(60).min(24 * 60) as i32)
 }
 
+/// As [`failure_of`], for the recorder's own account, where code limits are the recorder's and not a
+/// camera's.
+pub fn account_failure_of(error: &NvrError) -> Failure {
+    match error {
+        NvrError::SendLimit { retry_after } | NvrError::ChallengeLimit { retry_after } => {
+            failure(Problem::TooManyCodes, minutes(*retry_after), "")
+        }
+        other => failure_of(other),
+    }
+}
+
 /// A service error as a failure the UI translates. The detail carries only what the service's own
 /// message shows (addresses, the camera's words), never a secret.
 pub fn failure_of(error: &NvrError) -> Failure {
@@ -178,6 +189,27 @@ pub fn failure_of(error: &NvrError) -> Failure {
         E::PasswordMismatch => failure(Problem::PasswordMismatch, 0, ""),
         E::NotCertified { .. } => failure(Problem::NotCertified, 0, ""),
         E::AlreadyActive => failure(Problem::AlreadyActive, 0, ""),
+        E::NvrNotActivated => failure(Problem::NotActivated, 0, ""),
+        E::LoginFailed { attempts_left } => {
+            failure(Problem::LoginFailed, *attempts_left as i32, "")
+        }
+        E::AccountLocked { retry_after } => {
+            failure(Problem::AccountLocked, minutes(*retry_after), "")
+        }
+        E::SessionExpired => failure(Problem::SessionExpired, 0, ""),
+        E::NoDeviceSecret => failure(Problem::NoDeviceSecret, 0, ""),
+        E::NoMailServer => failure(Problem::MailNotSet, 0, ""),
+        E::MailServer(mail) => {
+            use crate::mail::MailError as M;
+            match mail {
+                M::Unreachable(server) => failure(Problem::MailUnreachable, 0, server.as_str()),
+                M::Timeout(server) => failure(Problem::MailTimeout, 0, server.as_str()),
+                M::LoginRefused => failure(Problem::MailLogin, 0, ""),
+                M::Tls => failure(Problem::MailTls, 0, ""),
+                M::Rejected(code) => failure(Problem::MailRejected, 0, code.as_str()),
+                other => failure(Problem::Other, 0, other.to_string()),
+            }
+        }
         other => failure(Problem::Other, 0, other.to_string()),
     }
 }

@@ -635,6 +635,20 @@ impl Nvr {
         Ok(entry.username.clone())
     }
 
+    /// Whether a session is live, without counting the question as use (the menu's idle check).
+    pub fn session_alive(&self, token: &SecretString) -> bool {
+        let now = self.inner.clock.now();
+        let idle_limit = self.inner.settings.account.session_idle;
+        lock(&self.inner.sessions)
+            .get(token.expose_secret())
+            .is_some_and(|entry| {
+                !entry.awaiting_code
+                    && now
+                        .duration_since(entry.last_used)
+                        .map_or(true, |idle| idle < idle_limit)
+            })
+    }
+
     /// Ends a session.
     pub fn logout(&self, token: &SecretString) {
         lock(&self.inner.sessions).remove(token.expose_secret());
@@ -848,35 +862,36 @@ impl Nvr {
         let expected = codes::support_code(secret.bytes(), &identity.serial, &identity.date);
         let given: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let now = self.inner.clock.now();
-        let mut recovery = lock(&self.inner.account_recovery);
-        let day = match &mut recovery.support {
-            Some(day) if day.0 == identity.date => day,
-            other => other.insert((identity.date.clone(), 0, false)),
-        };
-        if day.1 >= SUPPORT_TRIES {
-            return Err(NvrError::SupportLocked);
-        }
-        if day.2 {
-            return Err(NvrError::CodeUsed);
-        }
-        if !bool::from(sha256(&given).ct_eq(&sha256(&expected))) {
-            day.1 += 1;
+        let ticket = {
+            let mut recovery = lock(&self.inner.account_recovery);
+            let day = match &mut recovery.support {
+                Some(day) if day.0 == identity.date => day,
+                other => other.insert((identity.date.clone(), 0, false)),
+            };
             if day.1 >= SUPPORT_TRIES {
-                drop(recovery);
-                tracing::warn!(
-                    "five wrong support codes today; the support path is closed until tomorrow"
-                );
                 return Err(NvrError::SupportLocked);
             }
-            return Err(NvrError::CodeInvalid {
-                attempts_left: SUPPORT_TRIES - day.1,
-            });
-        }
-        day.2 = true;
-        recovery.code = None;
-        let ticket = new_token();
-        recovery.ticket = Some((ticket.clone(), now + RECOVERY_TICKET_LIFETIME));
-        drop(recovery);
+            if day.2 {
+                return Err(NvrError::CodeUsed);
+            }
+            if !bool::from(sha256(&given).ct_eq(&sha256(&expected))) {
+                day.1 += 1;
+                if day.1 >= SUPPORT_TRIES {
+                    tracing::warn!(
+                        "five wrong support codes today; the support path is closed until tomorrow"
+                    );
+                    return Err(NvrError::SupportLocked);
+                }
+                return Err(NvrError::CodeInvalid {
+                    attempts_left: SUPPORT_TRIES - day.1,
+                });
+            }
+            day.2 = true;
+            recovery.code = None;
+            let ticket = new_token();
+            recovery.ticket = Some((ticket.clone(), now + RECOVERY_TICKET_LIFETIME));
+            ticket
+        };
         self.audit(
             &Actor::System,
             AuditAction::CodeSent,

@@ -48,8 +48,8 @@ pub struct MailServerChange {
     /// From address.
     pub from: String,
     /// A certificate (PEM) to trust for this server besides the system's (the CA that signed a private
-    /// relay's certificate); empty for none.
-    pub trusted_certificate: String,
+    /// relay's certificate): `None` keeps the stored one, `Some("")` trusts only the system's CAs.
+    pub trusted_certificate: Option<String>,
 }
 
 impl std::fmt::Debug for MailServerChange {
@@ -101,7 +101,11 @@ fn check_change(change: &MailServerChange) -> Result<(), NvrError> {
             "is longer than 256 characters or has control characters",
         ));
     }
-    let certificate = change.trusted_certificate.trim();
+    let certificate = change
+        .trusted_certificate
+        .as_deref()
+        .unwrap_or_default()
+        .trim();
     if !certificate.is_empty()
         && (certificate.len() > 16_384 || !crate::mail::is_certificate(certificate))
     {
@@ -145,10 +149,12 @@ impl Nvr {
     ) -> Result<(), NvrError> {
         let _command = self.begin_command()?;
         check_change(&change)?;
-        let old_password = self
+        let old = self
             .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
-            .await??
-            .and_then(|old| old.password);
+            .await??;
+        let (old_password, old_certificate) = old
+            .map(|old| (old.password, old.trusted_certificate))
+            .unwrap_or_default();
         let password = match change.password {
             None => old_password,
             Some(password) if password.is_empty() => None,
@@ -162,9 +168,12 @@ impl Nvr {
             username: (!username.is_empty()).then_some(username),
             password,
             from: change.from.trim().to_owned(),
-            trusted_certificate: {
-                let pem = change.trusted_certificate.trim();
-                (!pem.is_empty()).then(|| pem.to_owned())
+            trusted_certificate: match change.trusted_certificate {
+                None => old_certificate,
+                Some(pem) => {
+                    let pem = pem.trim();
+                    (!pem.is_empty()).then(|| pem.to_owned())
+                }
             },
         };
         self.with_store(move |store| store.write(|tx| tx.set_nvr_mail_server(&stored)))
@@ -178,7 +187,7 @@ impl Nvr {
         let server = self
             .with_store(|store| store.read(|tx| tx.nvr_mail_server()))
             .await??
-            .ok_or_else(|| invalid("mail server", "is not set yet; fill in the settings first"))?;
+            .ok_or(NvrError::NoMailServer)?;
         Ok(SmtpMailSender::new(SmtpSettings {
             host: server.host,
             port: server.port,

@@ -225,6 +225,9 @@ pub enum NvrError {
         "this recorder has no device secret from its vendor, so the QR code and the support code cannot be used; use the reserved email"
     )]
     NoDeviceSecret,
+    /// The recorder has no mail server to send with.
+    #[error("no mail server is set on the recorder; fill in Settings > Network > Email first")]
+    NoMailServer,
     /// The recorder has no admin account yet.
     #[error("the recorder is not activated yet; activate it first")]
     NvrNotActivated,

@@ -15,8 +15,8 @@ use slint::{ComponentHandle, LogicalPosition, Model};
 
 use vigil::gui::adapter::{self, UiJob, UiSink, Wiring};
 use vigil::gui::ui::{
-    AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, Problem, Screen,
-    Shell, Theme, WizardStep,
+    Account, AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, ForgotStep,
+    Gate, LoginStep, MailSettings, Problem, Screen, Shell, Theme, TwoFactorStep, WizardStep,
 };
 use vigil::model::CameraState;
 
@@ -24,6 +24,8 @@ use crate::mailbox::{SmtpServer, python_or_skip};
 use crate::support::{Harness, simulator};
 
 const NEW_PASSWORD: &str = "Quiet-Falcon-83";
+/// The recorder's own admin password in these tests.
+const NVR_PASSWORD: &str = "Brisk-Otter-47";
 /// How long any one wait for the UI may take before the test fails.
 const WAIT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -38,7 +40,41 @@ struct Menu {
 }
 
 impl Menu {
+    /// The menu on a recorder that has been activated (with [`NVR_PASSWORD`]).
     fn open(h: &Harness, runtime: &tokio::runtime::Runtime, size: (u32, u32)) -> Self {
+        runtime
+            .block_on(h.nvr.activate_nvr(
+                NVR_PASSWORD,
+                NVR_PASSWORD,
+                "owner@example.com",
+                None,
+                &vigil::model::Actor::System,
+            ))
+            .expect("the recorder activates");
+        let menu = Self::open_first_boot(h, runtime, size);
+        menu.wait_until("the menu open", |w| {
+            w.global::<Account>().get_gate() == Gate::Open
+        });
+        menu
+    }
+
+    /// Logs in on the login dialog that a Settings screen asks for: the password and one click.
+    fn log_in(&mut self) {
+        assert_eq!(
+            self.window.global::<Account>().get_login_step(),
+            LoginStep::Password,
+            "Settings ask for the login first"
+        );
+        self.type_into("Password", NVR_PASSWORD);
+        self.click("Log in");
+        self.wait_until("logged in", |w| {
+            let account = w.global::<Account>();
+            account.get_logged_in() && account.get_login_step() == LoginStep::Closed
+        });
+    }
+
+    /// The menu as a recorder shows it, activated or not.
+    fn open_first_boot(h: &Harness, runtime: &tokio::runtime::Runtime, size: (u32, u32)) -> Self {
         slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
             mock_time: true,
             threading: false,
@@ -263,6 +299,7 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
     assert_eq!(cursor.absolute_position(), LogicalPosition::new(20.0, 20.0));
     menu.screenshot("02-main-menu");
     menu.click("Device Access");
+    menu.log_in();
     assert_eq!(
         menu.window.global::<Shell>().get_screen(),
         Screen::DeviceAccess
@@ -398,6 +435,7 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
     });
     menu.right_click(600.0, 300.0);
     menu.click("Device Access");
+    menu.log_in();
     menu.screenshot("10-added-devices");
 
     // Add by IP: a bad port and a wrong password are refused with the reason; nothing is added.
@@ -563,6 +601,241 @@ fn the_menu_comes_back_in_the_language_chosen_last_time() {
         "the live view in Russian"
     );
     menu.screenshot("17-live-view-russian");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// pyotp's code for a base32 key now, as an authenticator app would show it.
+fn authenticator_code(python: &str, key: &str) -> String {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, pyotp; print(pyotp.TOTP(sys.argv[1]).now())",
+            key,
+        ])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "pyotp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn first_boot_login_forgot_password_two_factor_email_and_lockout_driven_headless() {
+    let Some(python) = python_or_skip("the account GUI test (it needs a real SMTP server)") else {
+        return;
+    };
+    let rt = runtime();
+    let smtp = SmtpServer::start(&python);
+    let clock = std::sync::Arc::new(vigil::clock::SimulatedClock::new(
+        std::time::SystemTime::now(),
+    ));
+    let h = rt.block_on(async {
+        let sim = simulator(1, |_| {}).await;
+        let settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        let state = tempfile::tempdir().unwrap();
+        Harness::start_with_clock(sim, settings, state, clock.clone()).await
+    });
+    let mut menu = Menu::open_first_boot(&h, &rt, (1920, 1080));
+    menu.wait_until("the activation screen", |w| {
+        w.global::<Account>().get_gate() == Gate::Activate
+    });
+
+    // Until the recorder is activated nothing else can be reached: no main menu, no Settings.
+    menu.right_click(900.0, 500.0);
+    assert!(
+        !menu.window.get_menu_open(),
+        "no main menu before activation"
+    );
+    assert_eq!(menu.count_buttons("Device Access"), 0);
+    menu.window
+        .global::<Shell>()
+        .invoke_navigate(Screen::DeviceAccess);
+    assert_eq!(menu.window.global::<Shell>().get_screen(), Screen::Home);
+    menu.type_into("Admin password", "admin12345");
+    menu.type_into("Confirm password", "admin12345");
+    menu.type_into("Reserved email", "owner@example.com");
+    assert!(menu.shows_text("✗ not a well-known password such as admin or 12345"));
+    menu.click("Activate the recorder");
+    menu.wait_until("the weak password refused", |w| {
+        w.global::<Account>().get_failure().problem == Problem::PolicyViolation
+    });
+    menu.screenshot("20-activate-weak-password");
+    assert!(!rt.block_on(h.nvr.account_status()).unwrap().activated);
+    menu.type_into("Admin password", NVR_PASSWORD);
+    menu.type_into("Confirm password", NVR_PASSWORD);
+    menu.click("Activate the recorder");
+    menu.wait_until("activated and logged in", |w| {
+        let account = w.global::<Account>();
+        account.get_gate() == Gate::Open && account.get_logged_in()
+    });
+    assert!(rt.block_on(h.nvr.account_status()).unwrap().activated);
+
+    // Settings > Network > Email: a bad port is refused; the real server saves and sends a test.
+    menu.right_click(900.0, 500.0);
+    menu.click("Email");
+    assert_eq!(menu.window.global::<Shell>().get_screen(), Screen::Email);
+    menu.type_into("Mail server", "127.0.0.1");
+    menu.type_into("Mail port", "0");
+    menu.type_into("Sender address", "nvr@example.com");
+    menu.click("Security none");
+    menu.click("Save mail settings");
+    menu.wait_until("the port refused", |w| {
+        w.global::<MailSettings>().get_failure().problem == Problem::PortInvalid
+    });
+    assert!(rt.block_on(h.nvr.mail_server()).unwrap().is_none());
+    menu.type_into("Mail port", &smtp.port.to_string());
+    menu.click("Save mail settings");
+    menu.wait_until("saved", |w| w.global::<MailSettings>().get_notice() == 1);
+    menu.type_into("Test email address", "owner@example.com");
+    menu.click("Send test email");
+    menu.wait_until("the test email sent", |w| {
+        w.global::<MailSettings>().get_notice() == 2
+    });
+    assert!(rt.block_on(smtp.nth_message(1)).subject.contains("test"));
+    menu.screenshot("21-email-settings");
+
+    // Logged out, a wrong password says how many tries are left and shows the serial and date.
+    menu.click("System");
+    menu.click("Log out");
+    menu.wait_until("logged out, on the live view", |w| {
+        !w.global::<Account>().get_logged_in() && w.global::<Shell>().get_screen() == Screen::Home
+    });
+    menu.right_click(900.0, 500.0);
+    menu.click("System");
+    menu.type_into("Password", "Wrong-Guess-11");
+    menu.click("Log in");
+    menu.wait_until("the wrong password refused", |w| {
+        w.global::<Account>().get_failure().problem == Problem::LoginFailed
+    });
+    let identity = rt.block_on(h.nvr.support_identity()).unwrap();
+    assert!(
+        menu.shows_text("Wrong user name or password. 4 attempts left before the account locks.")
+    );
+    assert!(menu.shows_text(&format!(
+        "For the support desk: serial number {}, date {}.",
+        identity.serial, identity.date
+    )));
+    menu.screenshot("22-login-failed");
+
+    // Forgot password: a code to the reserved email, a new password, and a login with it.
+    menu.click("Forgot password");
+    menu.wait_until("the ways to a code", |w| {
+        w.global::<Account>().get_login_step() == LoginStep::Forgot
+    });
+    assert_eq!(
+        menu.window.global::<Account>().get_masked_email().as_str(),
+        "o***@e***.com"
+    );
+    menu.click("Send code to the reserved email");
+    menu.wait_until("the code step", |w| {
+        w.global::<Account>().get_forgot_step() == ForgotStep::Code
+    });
+    let code = rt
+        .block_on(smtp.nth_message(2))
+        .code(8)
+        .expect("an 8-digit code in the email");
+    menu.screenshot("23-forgot-code");
+    menu.type_into("Verification code", &code);
+    menu.click("Verify");
+    menu.wait_until("the new-password step", |w| {
+        w.global::<Account>().get_forgot_step() == ForgotStep::NewPassword
+    });
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Set password");
+    menu.wait_until("the password changed", |w| {
+        w.global::<Account>().get_forgot_step() == ForgotStep::Done
+    });
+    menu.click("Back to login");
+    menu.type_into("Password", NEW_PASSWORD);
+    menu.click("Log in");
+    menu.wait_until("logged in with the new password", |w| {
+        w.global::<Account>().get_logged_in()
+    });
+    assert_eq!(menu.window.global::<Shell>().get_screen(), Screen::System);
+
+    // Two-factor login: scan (pyotp plays the app), confirm, recovery codes shown once.
+    menu.click("Turn on two-factor login");
+    menu.wait_until("the QR code to scan", |w| {
+        w.global::<Account>().get_two_factor() == TwoFactorStep::Scanning
+    });
+    let key = menu
+        .window
+        .global::<Account>()
+        .get_two_factor_key()
+        .to_string();
+    menu.screenshot("24-two-factor-scan");
+    menu.type_into("Authenticator code", &authenticator_code(&python, &key));
+    menu.click("Confirm two-factor login");
+    menu.wait_until("the recovery codes", |w| {
+        w.global::<Account>().get_two_factor() == TwoFactorStep::RecoveryCodes
+    });
+    let codes: Vec<String> = menu
+        .window
+        .global::<Account>()
+        .get_recovery_codes()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert!(menu.shows_text(&codes[0]));
+    menu.screenshot("25-recovery-codes");
+    menu.click("Recovery codes saved");
+    assert!(!menu.shows_text(&codes[0]), "shown only once");
+    assert!(rt.block_on(h.nvr.account_status()).unwrap().totp_enabled);
+
+    // The next login asks for the code; a recovery code works.
+    menu.click("Log out");
+    menu.wait_until("logged out", |w| !w.global::<Account>().get_logged_in());
+    menu.right_click(900.0, 500.0);
+    menu.click("Device Access");
+    menu.type_into("Password", NEW_PASSWORD);
+    menu.click("Log in");
+    menu.wait_until("the code step", |w| {
+        w.global::<Account>().get_login_step() == LoginStep::Code
+    });
+    menu.type_into("Authenticator code", &codes[3]);
+    menu.click("Verify authenticator code");
+    menu.wait_until("logged in with the second factor", |w| {
+        w.global::<Account>().get_logged_in()
+    });
+    assert_eq!(
+        menu.window.global::<Shell>().get_screen(),
+        Screen::DeviceAccess
+    );
+
+    // Ten idle minutes end the login: back to the live view, and Settings ask again.
+    clock.advance(Duration::from_secs(11 * 60));
+    menu.wait_until("the login timed out", |w| {
+        !w.global::<Account>().get_logged_in() && w.global::<Shell>().get_screen() == Screen::Home
+    });
+    assert!(menu.shows_text("The login has timed out. Log in again."));
+
+    // Five wrong passwords lock the account for 30 minutes, and the dialog says how long.
+    for _ in 0..5 {
+        menu.window
+            .global::<Account>()
+            .set_failure(vigil::gui::rows::no_failure());
+        menu.type_into("Password", "Wrong-Guess-11");
+        menu.click("Log in");
+        menu.wait_until("refused", |w| {
+            let account = w.global::<Account>();
+            !account.get_busy() && account.get_failure().problem != Problem::None
+        });
+    }
+    menu.type_into("Password", NEW_PASSWORD);
+    menu.click("Log in");
+    menu.wait_until("locked", |w| {
+        w.global::<Account>().get_failure().problem == Problem::AccountLocked
+    });
+    assert!(menu.shows_text(
+        "Too many wrong passwords: the account is locked. Try again in 30 minutes, or use Forgot password."
+    ));
+    menu.screenshot("26-locked");
     drop(menu);
     rt.block_on(h.stop());
 }

@@ -25,7 +25,7 @@ fn change(port: u16, username: &str, password: Option<&str>) -> MailServerChange
         username: username.into(),
         password: password.map(str::to_owned),
         from: "nvr@example.com".into(),
-        trusted_certificate: String::new(),
+        trusted_certificate: Some(String::new()),
     }
 }
 
@@ -431,7 +431,7 @@ async fn tls_problems_are_named_as_tls_problems() {
         h.nvr
             .set_mail_server(
                 MailServerChange {
-                    trusted_certificate: "not a certificate".into(),
+                    trusted_certificate: Some("not a certificate".into()),
                     ..change(starttls.port, "", None)
                 },
                 &installer(),
@@ -451,7 +451,7 @@ async fn tls_problems_are_named_as_tls_problems() {
             .set_mail_server(
                 MailServerChange {
                     security,
-                    trusted_certificate: pem.clone(),
+                    trusted_certificate: Some(pem.clone()),
                     ..change(server.port, "", None)
                 },
                 &installer(),

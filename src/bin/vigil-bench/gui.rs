@@ -37,6 +37,8 @@ impl Platform for MemoryPlatform {
     }
 }
 
+const BENCH_PASSWORD: &str = "Quiet-Falcon-83";
+
 /// The menu in memory over a service, with its pixels.
 struct Screenful {
     window: Rc<MinimalSoftwareWindow>,
@@ -60,6 +62,22 @@ impl Screenful {
         .map_err(|e| e.to_string())?;
         let app = AppWindow::new().map_err(|e| e.to_string())?;
         window.set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
+        // The menu opens only on an activated recorder.
+        runtime.block_on(async {
+            match nvr
+                .activate_nvr(
+                    BENCH_PASSWORD,
+                    BENCH_PASSWORD,
+                    "bench@example.com",
+                    None,
+                    &vigil::model::Actor::System,
+                )
+                .await
+            {
+                Ok(()) | Err(vigil::service::NvrError::NvrAlreadyActivated) => Ok(()),
+                Err(error) => Err(error.to_string()),
+            }
+        })?;
         let (sender, jobs) = channel();
         let wiring = adapter::wire(&app, nvr, runtime, UiSink::Queue(sender), true);
         app.show().map_err(|e| e.to_string())?;
