@@ -142,7 +142,6 @@ impl Adapter {
             let server = a.nvr.mail_server().await;
             a.sink.post(move |w| {
                 let mail = w.global::<MailSettings>();
-                mail.set_notice(0);
                 match server {
                     Ok(Some(server)) => {
                         mail.set_host(server.host.into());
@@ -249,6 +248,7 @@ fn wire_navigation(window: &AppWindow, adapter: &Adapter) {
         if a.touch_session() {
             show_screen(&window, target);
             if target == Screen::Email {
+                window.global::<MailSettings>().set_notice(0);
                 a.load_mail_settings();
             }
             return;
