@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::adapter::Adapter;
-use super::rows::{account_failure_of, failure, no_failure};
+use super::rows::{account_failure_of, failure, no_failure, port_of};
 use super::ui::{
     Account, AppWindow, Dialog, DialogKind, ForgetPassword, ForgotStep, Gate, LoginStep,
     MailSettings, Problem, Screen, Shell, TwoFactorStep, WizardStep,
@@ -559,12 +559,7 @@ fn wire_mail(window: &AppWindow, adapter: &Adapter) {
     let mail = window.global::<MailSettings>();
     let a = adapter.clone();
     mail.on_save(move |host, port, security, user, password, sender| {
-        let Ok(port) = port
-            .trim()
-            .parse::<u16>()
-            .map_err(drop)
-            .and_then(|p| if p == 0 { Err(()) } else { Ok(p) })
-        else {
+        let Some(port) = port_of(&port) else {
             return mail_failure(&a, failure(Problem::PortInvalid, 0, ""));
         };
         let change = MailServerChange {

@@ -332,12 +332,9 @@ fn wire_dialogs(window: &AppWindow, adapter: &Adapter) {
         if host.is_empty() {
             return a.dialog_failure(failure(Problem::EmptyField, 0, "IP address"));
         }
-        let Ok(port) = port.trim().parse::<u16>() else {
+        let Some(port) = rows::port_of(&port) else {
             return a.dialog_failure(failure(Problem::PortInvalid, 0, ""));
         };
-        if port == 0 {
-            return a.dialog_failure(failure(Problem::PortInvalid, 0, ""));
-        }
         if user.trim().is_empty() {
             return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
         }

@@ -126,6 +126,11 @@ pub fn failure(problem: Problem, n: i32, detail: impl Into<SharedString>) -> Fai
     }
 }
 
+/// A port as typed: a number from 1 to 65535, or `None`.
+pub fn port_of(text: &str) -> Option<u16> {
+    text.trim().parse::<u16>().ok().filter(|port| *port != 0)
+}
+
 fn minutes(retry_after: Option<Duration>) -> i32 {
     retry_after.map_or(0, |d| d.as_secs().div_ceil(60).min(24 * 60) as i32)
 }

@@ -164,6 +164,22 @@ pub struct AccountRecoveryQr {
 /// How long the code step of a login may take.
 const CODE_STEP_LIMIT: Duration = Duration::from_secs(5 * 60);
 
+/// A limit of `max` events per `window`: forgets events older than the window, and refuses with how
+/// long until the oldest leaves it when `max` are still in it.
+fn wait_for_window(
+    events: &mut Vec<SystemTime>,
+    now: SystemTime,
+    window: Duration,
+    max: usize,
+) -> Result<(), Option<Duration>> {
+    events.retain(|at| now.duration_since(*at).is_ok_and(|ago| ago < window));
+    if events.len() < max {
+        return Ok(());
+    }
+    let oldest = events.iter().min().copied().unwrap_or(now);
+    Err((oldest + window).duration_since(now).ok())
+}
+
 fn sha256(text: &str) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes()).into()
@@ -665,15 +681,13 @@ impl Nvr {
         let now = self.inner.clock.now();
         {
             let mut recovery = lock(&self.inner.account_recovery);
-            recovery.sent.retain(|at| {
-                now.duration_since(*at)
-                    .is_ok_and(|ago| ago < RECOVERY_SEND_WINDOW)
-            });
-            if recovery.sent.len() >= RECOVERY_SENDS {
-                let oldest = recovery.sent.iter().min().copied().unwrap_or(now);
-                let retry_after = (oldest + RECOVERY_SEND_WINDOW).duration_since(now).ok();
-                return Err(NvrError::SendLimit { retry_after });
-            }
+            wait_for_window(
+                &mut recovery.sent,
+                now,
+                RECOVERY_SEND_WINDOW,
+                RECOVERY_SENDS,
+            )
+            .map_err(|retry_after| NvrError::SendLimit { retry_after })?;
         }
         let code = format!("{:08}", rand::random::<u32>() % 100_000_000);
         let digest = sha256(&code);
@@ -820,17 +834,13 @@ impl Nvr {
         let code = codes::challenge_code(secret.bytes(), &nonce, unix_secs(expires));
         {
             let mut recovery = lock(&self.inner.account_recovery);
-            recovery.challenges.retain(|at| {
-                now.duration_since(*at)
-                    .is_ok_and(|ago| ago < RECOVERY_CHALLENGE_WINDOW)
-            });
-            if recovery.challenges.len() >= RECOVERY_CHALLENGES {
-                let oldest = recovery.challenges.iter().min().copied().unwrap_or(now);
-                let retry_after = (oldest + RECOVERY_CHALLENGE_WINDOW)
-                    .duration_since(now)
-                    .ok();
-                return Err(NvrError::ChallengeLimit { retry_after });
-            }
+            wait_for_window(
+                &mut recovery.challenges,
+                now,
+                RECOVERY_CHALLENGE_WINDOW,
+                RECOVERY_CHALLENGES,
+            )
+            .map_err(|retry_after| NvrError::ChallengeLimit { retry_after })?;
             recovery.challenges.push(now);
             recovery.code = Some((sha256(&code), expires, RECOVERY_CODE_TRIES));
             recovery.ticket = None;

@@ -159,13 +159,7 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
         return;
     };
     rig.h.add(0).await;
-    rig.h
-        .nvr
-        .refresh_discovery(&[])
-        .await
-        .unwrap()
-        .finished()
-        .await;
+    rig.h.discover().await;
     let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
     rig.h
         .nvr
@@ -297,13 +291,7 @@ async fn unprivileged_callers_may_read_but_never_change() {
         return;
     };
     rig.h.add(0).await;
-    rig.h
-        .nvr
-        .refresh_discovery(&[])
-        .await
-        .unwrap()
-        .finished()
-        .await;
+    rig.h.discover().await;
     let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
     let flow = manager.start_recovery(&key).await.unwrap();
@@ -479,13 +467,7 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     };
     rig.h.add(0).await;
     rig.h.add(1).await;
-    rig.h
-        .nvr
-        .refresh_discovery(&[])
-        .await
-        .unwrap()
-        .finished()
-        .await;
+    rig.h.discover().await;
     let key = rig.h.sim.cameras()[2].identity().endpoint_ref.clone();
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
     let flow = manager.start_recovery(&key).await.unwrap();
@@ -810,13 +792,7 @@ async fn vigilctl_resets_a_forgotten_password_end_to_end() {
     rig.h
         .wait_for_state(camera.id, CameraState::NotCertified, Duration::from_secs(5))
         .await;
-    rig.h
-        .nvr
-        .refresh_discovery(&[])
-        .await
-        .unwrap()
-        .finished()
-        .await;
+    rig.h.discover().await;
     let key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
 
     // As a non-root member of the admin group, answering the prompts on standard input.
@@ -977,13 +953,7 @@ async fn an_ended_flow_leaves_the_bus_after_the_retention_period() {
     let Some(rig) = rig_with_clock(1, clock.clone()).await else {
         return;
     };
-    rig.h
-        .nvr
-        .refresh_discovery(&[])
-        .await
-        .unwrap()
-        .finished()
-        .await;
+    rig.h.discover().await;
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
     let key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
     let path = manager.start_recovery(&key).await.unwrap();

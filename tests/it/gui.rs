@@ -256,7 +256,7 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
         let settings = smtp.settings("camera-noreply@example.com");
         let sim = simulator(2, |c| c.smtp = Some(settings)).await;
         let h = Harness::start(sim, Duration::from_millis(300)).await;
-        h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+        h.discover().await;
         h.add(1).await;
         let camera = h.add(0).await;
         // The password is changed behind the recorder's back: camera 0 is added but not certified.
@@ -420,7 +420,7 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
     let (h, first, second) = rt.block_on(async {
         let sim = simulator(4, |c| c.inactive = 1).await;
         let h = Harness::start(sim, Duration::from_millis(300)).await;
-        h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+        h.discover().await;
         let first = h.add(0).await;
         let second = h.add(1).await;
         (h, first, second)

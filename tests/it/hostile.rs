@@ -86,7 +86,7 @@ async fn hostile_discovery_replies_do_not_stop_discovery_of_the_good_cameras() {
         .insert(0, SocketAddr::from((hostile_ip, 3702)));
     let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
 
-    let found = h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let found = h.discover().await;
     let devices = h.nvr.discovered_devices();
     assert_eq!(found, 16, "{devices:#?}");
     let mut serials: Vec<_> = devices.iter().map(|d| d.identity.serial.clone()).collect();

@@ -51,7 +51,7 @@ async fn rig_with_clock(
         Some(clock) => crate::support::simulator_with_clock(count, configure, clock).await,
     };
     let h = Harness::start(sim, PERIOD).await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     Some(Rig { h, smtp })
 }
 
@@ -645,7 +645,7 @@ async fn a_flow_survives_a_restart_and_a_stale_one_is_clearly_expired() {
     let nvr_clock = Arc::new(SimulatedClock::starting_now());
     let (sim, state) = h.into_parts().await;
     let h = Harness::start_with_clock(sim, settings.clone(), state, nvr_clock.clone()).await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     let second = h
         .nvr
         .start_recovery(&h.sim.cameras()[1].identity().endpoint_ref, &installer())
@@ -653,7 +653,7 @@ async fn a_flow_survives_a_restart_and_a_stale_one_is_clearly_expired() {
         .unwrap();
     nvr_clock.advance(Duration::from_secs(31 * 60));
     let h = h.restart().await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     let stale = h.nvr.recovery(second.id).unwrap();
     assert_eq!(stale.step, RecoveryStep::Expired);
     assert!(
@@ -688,7 +688,7 @@ async fn abandoned_flows_expire_and_ended_ones_are_forgotten_while_vigild_runs()
     let nvr_clock = Arc::new(SimulatedClock::starting_now());
     let state = tempfile::tempdir().unwrap();
     let h = Harness::start_with_clock(sim, settings, state, nvr_clock.clone()).await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     let nvr = h.nvr.clone();
     let mut events = nvr.subscribe();
     let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
@@ -934,7 +934,7 @@ async fn with_remove_first_off_the_flow_runs_on_the_added_camera() {
     h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
     h.wait_for_state(camera.id, CameraState::NotCertified, Duration::from_secs(5))
         .await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
     let flow = h.nvr.start_recovery(&key, &installer()).await.unwrap();
     assert_eq!(flow.removed_camera, None);

@@ -16,7 +16,7 @@ const NEXT_CHECK: Duration = Duration::from_secs(5);
 async fn unicast_discovery_lists_every_camera_with_identity_and_inactive_marker() {
     let h = Harness::start(simulator(12, |c| c.inactive = 3).await, PERIOD).await;
     let mut events = h.nvr.subscribe();
-    let found = h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let found = h.discover().await;
     assert_eq!(found, 12);
     let devices = h.nvr.discovered_devices();
     assert_eq!(devices.len(), 12);
@@ -60,8 +60,8 @@ async fn unicast_discovery_lists_every_camera_with_identity_and_inactive_marker(
 async fn a_second_run_merges_duplicates_and_marks_added_cameras() {
     let h = Harness::start(simulator(4, |_| {}).await, PERIOD).await;
     let added = h.add(2).await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
+    h.discover().await;
     let devices = h.nvr.discovered_devices();
     assert_eq!(
         devices.len(),
@@ -341,7 +341,7 @@ async fn a_camera_that_wants_credentials_for_its_clock_is_listed_and_certifies()
     )
     .await;
     let camera = h.sim.cameras()[0].clone();
-    let found = h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    let found = h.discover().await;
     assert_eq!(found, 1, "listed although its clock needs credentials");
     let device = &h.nvr.discovered_devices()[0];
     assert_eq!(device.identity.serial, camera.identity().serial);
@@ -380,7 +380,7 @@ async fn a_camera_that_wants_credentials_for_its_clock_is_listed_and_certifies()
 #[tokio::test]
 async fn a_factory_state_camera_is_listed_inactive_and_not_added_until_activated() {
     let h = Harness::start(simulator(2, |c| c.inactive = 1).await, PERIOD).await;
-    h.nvr.refresh_discovery(&[]).await.unwrap().finished().await;
+    h.discover().await;
     let inactive: Vec<_> = h
         .nvr
         .discovered_devices()

@@ -189,6 +189,16 @@ impl Harness {
         (addr.ip().to_string(), addr.port())
     }
 
+    /// Runs one discovery to the end; how many devices it found.
+    pub async fn discover(&self) -> usize {
+        self.nvr
+            .refresh_discovery(&[])
+            .await
+            .expect("discovery starts")
+            .finished()
+            .await
+    }
+
     /// Adds camera `index` by address with the simulator's password.
     pub async fn add(&self, index: usize) -> vigil::model::AddedCamera {
         let (host, port) = self.address(index);

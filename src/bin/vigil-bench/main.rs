@@ -376,12 +376,7 @@ async fn dbus(cameras: usize, calls: usize, vigild: Option<PathBuf>) -> Result<(
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     add_all(&sim, state.path()).await?;
     // vigild runs as its own process, as it does on a recorder; this process is the client.
-    let config = state.path().join("bench.toml");
-    std::fs::write(
-        &config,
-        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
-    )
-    .map_err(|e| e.to_string())?;
+    let config = quiet_config(state.path())?;
     let mut daemon = Command::new(&vigild)
         .args(["--headless", "--bus-address", &bus.address, "--config"])
         .arg(&config)
@@ -507,6 +502,17 @@ async fn dbus_client(address: &str, cameras: usize, calls: usize) -> Result<(), 
     Ok(())
 }
 
+/// A vigild configuration in `dir` that leaves discovery alone, so only the added cameras are busy.
+fn quiet_config(dir: &std::path::Path) -> Result<PathBuf, String> {
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
 fn vigild_path(given: Option<PathBuf>) -> Result<PathBuf, String> {
     let path = match given {
         Some(path) => path,
@@ -600,13 +606,7 @@ async fn monitor(cameras: usize, seconds: u64, vigild: Option<PathBuf>) -> Resul
     let sim = simulator(Ipv4Addr::new(127, 201, 0, 1), cameras, 0, 12).await?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     add_all(&sim, state.path()).await?;
-
-    let config = state.path().join("bench.toml");
-    std::fs::write(
-        &config,
-        "[discovery]\nmulticast = false\nlisten_announcements = false\non_start = false\nrefresh_interval_secs = 0\n",
-    )
-    .map_err(|e| e.to_string())?;
+    let config = quiet_config(state.path())?;
     let mut child = Command::new(&vigild)
         .args(["--headless", "--no-dbus", "--config"])
         .arg(&config)
