@@ -1,18 +1,22 @@
 //! Wiring for `vigild`: opens the store, starts the service (and the demo cameras in demo mode), says
-//! it is ready, waits for shutdown, then stops everything in order. Faces (GUI, D-Bus) plug in here.
+//! it is ready (to systemd too, with the watchdog on), reloads the configuration when asked, waits for
+//! shutdown, then stops everything in order. Faces (GUI, D-Bus) plug in here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SystemClock;
-use crate::config::Settings;
+use crate::config::{Config, ConfigError, RESTART_ONLY_KEYS, Settings};
 use crate::dbus::auth::AccessGroups;
 use crate::demo::{self, DemoOptions};
 use crate::gui::Gui;
 use crate::service::{Nvr, NvrError};
 use crate::store::{Store, StoreError};
+use crate::systemd::{self, Watchdog, WatchedLoop};
 
 /// How vigild was asked to run.
 #[derive(Debug, Clone)]
@@ -23,6 +27,23 @@ pub struct AppOptions {
     pub headless: bool,
     /// Demo mode.
     pub demo: Option<DemoOptions>,
+}
+
+/// Sets the log filter while vigild runs; an error says why the filter is not one.
+pub type LogFilterSetter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// How a running vigild re-reads its configuration file (SIGHUP, `systemctl reload vigild`).
+pub struct Reload {
+    /// The file.
+    pub config_path: PathBuf,
+    /// Named on the command line: then it must exist. The default file may be missing (defaults).
+    pub explicit: bool,
+    /// The configuration in force, as read at start.
+    pub running: Config,
+    /// One message per reload request.
+    pub requests: mpsc::UnboundedReceiver<()>,
+    /// Sets the log filter; `None` when `--log-level` or `RUST_LOG` fixes it.
+    pub set_log_filter: Option<LogFilterSetter>,
 }
 
 /// Why vigild could not run.
@@ -45,10 +66,11 @@ pub enum AppError {
     Internal(String),
 }
 
-/// Runs the daemon until `shutdown` fires.
+/// Runs the daemon until `shutdown` fires, reloading the configuration on each `reload` request.
 pub async fn run(
     options: AppOptions,
     mut settings: Settings,
+    mut reload: Reload,
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let simulator = match &options.demo {
@@ -119,6 +141,23 @@ pub async fn run(
     };
     let cameras = nvr.added_cameras().len();
     tracing::info!(added_cameras = cameras, "vigild ready");
+    // Only now: the store, the core, the D-Bus name and the menu (when there is one) are all up.
+    systemd::notify_ready(&systemd::status_line(&nvr.status_counts()));
+    let watchdog = systemd::watchdog_interval().map(|interval| {
+        let mut loops = vec![core_probe(&nvr)];
+        if let Some(gui) = &gui {
+            loops.push(WatchedLoop {
+                name: "the on-screen menu",
+                probe: gui.liveness_probe(),
+            });
+        }
+        Watchdog::start(interval, loops)
+    });
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        tokio::spawn(report_status(nvr.clone(), shutdown.clone()));
+    }
+    #[cfg(debug_assertions)]
+    crate::fault_hooks::install();
 
     if let Some(simulator) = &simulator {
         let nvr = nvr.clone();
@@ -126,8 +165,33 @@ pub async fn run(
         tokio::spawn(async move { demo::populate(&nvr, &simulator).await });
     }
 
-    shutdown.cancelled().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(()) = reload.requests.recv() => {
+                systemd::notify_reloading();
+                if options.demo.is_some() {
+                    tracing::warn!("configuration reload refused: demo mode runs on its own settings; restart it to change them");
+                } else {
+                    match reload_configuration(&nvr, &mut reload).await {
+                        Ok(()) => {}
+                        Err(error) => tracing::error!(
+                            file = %error.source_name,
+                            key = %error.key,
+                            problem = %error.problem,
+                            "configuration reload refused; the running configuration stays in force"
+                        ),
+                    }
+                }
+                systemd::notify_ready(&systemd::status_line(&nvr.status_counts()));
+            }
+        }
+    }
+    systemd::notify_stopping();
     tracing::info!("vigild stopping");
+    if let Some(watchdog) = watchdog {
+        watchdog.stop();
+    }
     if let Some(gui) = gui {
         let _ = tokio::task::spawn_blocking(move || gui.stop()).await;
     }
@@ -141,5 +205,95 @@ pub async fn run(
     drop(nvr);
     drop(store);
     tracing::info!("vigild stopped");
+    Ok(())
+}
+
+/// The watchdog's question to the service core: a task on the runtime that answers once every lock
+/// the commands take is free. A hung runtime or a deadlocked core never answers.
+fn core_probe(nvr: &Nvr) -> WatchedLoop {
+    let (nvr, runtime) = (nvr.clone(), tokio::runtime::Handle::current());
+    WatchedLoop {
+        name: "the service core",
+        probe: Box::new(move |answer| {
+            let nvr = nvr.clone();
+            runtime.spawn(async move {
+                nvr.answers().await;
+                answer.answer();
+            });
+        }),
+    }
+}
+
+/// Keeps systemd's status line current: the camera counts, at most once a second.
+async fn report_status(nvr: Nvr, shutdown: CancellationToken) {
+    let mut events = nvr.subscribe();
+    let mut shown = systemd::status_line(&nvr.status_counts());
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = event {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while !events.is_empty() {
+            let _ = events.try_recv();
+        }
+        let line = systemd::status_line(&nvr.status_counts());
+        if line != shown {
+            systemd::notify_status(&line);
+            shown = line;
+        }
+    }
+}
+
+/// Re-reads the configuration file and puts it in force, or refuses it whole. Keys read only at
+/// start keep their running values (each named in a warning); the rest apply at once.
+async fn reload_configuration(nvr: &Nvr, reload: &mut Reload) -> Result<(), ConfigError> {
+    let (path, explicit) = (reload.config_path.clone(), reload.explicit);
+    let source_name = path.display().to_string();
+    let new = tokio::task::spawn_blocking(move || Config::load(&path, explicit))
+        .await
+        .map_err(|e| ConfigError {
+            source_name: source_name.clone(),
+            key: "file".into(),
+            problem: e.to_string(),
+        })??;
+    new.resolve(&source_name)?;
+    let changed = reload.running.changed_keys(&new);
+    let (restart_only, live): (Vec<String>, Vec<String>) = changed
+        .into_iter()
+        .partition(|key| RESTART_ONLY_KEYS.contains(&key.as_str()));
+    let in_force = new.with_values_of(&reload.running, &restart_only);
+    let mut next = in_force.resolve(&source_name)?;
+    // The bus is chosen at start (command-line flags included) and stays.
+    next.dbus = nvr.settings().dbus.clone();
+    if live.iter().any(|key| key == "log.level") {
+        match &reload.set_log_filter {
+            Some(set) => set(&next.log_level).map_err(|problem| ConfigError {
+                source_name: source_name.clone(),
+                key: "log.level".into(),
+                problem,
+            })?,
+            None => tracing::warn!(
+                "log.level changed in the file, but --log-level or RUST_LOG sets the log filter"
+            ),
+        }
+    }
+    nvr.apply_settings(next, &live);
+    reload.running = in_force;
+    for key in &restart_only {
+        tracing::warn!(
+            %key,
+            "changed in the configuration file; takes effect after a restart (systemctl restart vigild)"
+        );
+    }
+    tracing::info!(
+        file = %source_name,
+        applied = %if live.is_empty() { "nothing changed".to_owned() } else { live.join(", ") },
+        "configuration reloaded"
+    );
     Ok(())
 }

@@ -500,6 +500,75 @@ impl Config {
     }
 }
 
+/// Keys read only when vigild starts: a reload (SIGHUP) that changes them keeps the running value and
+/// says a restart is needed. Every other key applies at once.
+pub const RESTART_ONLY_KEYS: &[&str] = &[
+    "discovery.multicast",
+    "discovery.interfaces",
+    "discovery.listen_announcements",
+    "discovery.announcement_address",
+    "discovery.on_start",
+    "discovery.identify_concurrency",
+    "cameras.request_timeout_ms",
+    "dbus.bus",
+    "dbus.read_group",
+    "dbus.admin_group",
+];
+
+impl Config {
+    /// The dotted keys (`cameras.monitor_period_ms`) whose values differ between `self` and `other`,
+    /// in file order. A key left out of a file counts as its default.
+    pub fn changed_keys(&self, other: &Config) -> Vec<String> {
+        let (mine, theirs) = (self.keyed_values(), other.keyed_values());
+        mine.iter()
+            .filter(|(key, value)| {
+                theirs.iter().find(|(k, _)| k == key).map(|(_, v)| v) != Some(value)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// `self`, with the values of `keys` taken from `other`.
+    pub fn with_values_of(&self, other: &Config, keys: &[String]) -> Config {
+        let mut table = self.as_table();
+        let theirs = other.as_table();
+        for key in keys {
+            let Some((section, name)) = key.split_once('.') else {
+                continue;
+            };
+            let value = theirs
+                .get(section)
+                .and_then(toml::Value::as_table)
+                .and_then(|t| t.get(name))
+                .cloned();
+            if let (Some(value), Some(toml::Value::Table(target))) = (value, table.get_mut(section))
+            {
+                target.insert(name.to_owned(), value);
+            }
+        }
+        // The table came from a Config and only values of the same keys were swapped in.
+        toml::Value::Table(table)
+            .try_into()
+            .unwrap_or_else(|_| self.clone())
+    }
+
+    fn as_table(&self) -> toml::Table {
+        toml::Table::try_from(self).unwrap_or_default()
+    }
+
+    fn keyed_values(&self) -> Vec<(String, toml::Value)> {
+        let mut keyed = Vec::new();
+        for (section, values) in self.as_table() {
+            if let toml::Value::Table(values) = values {
+                for (name, value) in values {
+                    keyed.push((format!("{section}.{name}"), value));
+                }
+            }
+        }
+        keyed
+    }
+}
+
 /// Reads `system`, `session`, `none` or a D-Bus address.
 pub fn parse_bus(text: &str) -> Result<Option<crate::dbus::BusChoice>, String> {
     use crate::dbus::BusChoice;
@@ -648,5 +717,38 @@ mod tests {
         let missing = Path::new("/nonexistent/vigild.toml");
         assert_eq!(Config::load(missing, false).unwrap(), Config::default());
         assert_eq!(Config::load(missing, true).unwrap_err().key, "file");
+    }
+
+    #[test]
+    fn a_reload_sees_which_keys_changed_and_can_keep_the_running_values_of_some() {
+        let running = Config::parse(
+            "[cameras]\nmonitor_period_ms = 5000\n[dbus]\nbus = \"session\"\n",
+            "running",
+        )
+        .unwrap();
+        // Left out of the new file: monitor_period_ms goes back to its default, which is a change.
+        let new = Config::parse(
+            "[dbus]\nbus = \"none\"\n[log]\nlevel = \"debug\"\n[discovery]\nport = 3702\n",
+            "new",
+        )
+        .unwrap();
+        assert_eq!(
+            running.changed_keys(&new),
+            ["cameras.monitor_period_ms", "dbus.bus", "log.level"]
+        );
+        assert!(running.changed_keys(&running.clone()).is_empty());
+        let kept = new.with_values_of(&running, &["dbus.bus".to_owned()]);
+        assert_eq!(kept.dbus.bus, "session");
+        assert_eq!(kept.log.level, "debug");
+        assert_eq!(kept.cameras.monitor_period_ms, 10_000);
+        assert!(RESTART_ONLY_KEYS.contains(&"dbus.bus"));
+        for key in RESTART_ONLY_KEYS {
+            let (section, name) = key.split_once('.').unwrap();
+            let table = toml::Table::try_from(Config::default()).unwrap();
+            assert!(
+                table[section].as_table().unwrap().contains_key(name),
+                "{key} is a real key"
+            );
+        }
     }
 }

@@ -20,6 +20,8 @@ pub mod clock;
 pub mod config;
 pub mod dbus;
 pub mod demo;
+#[cfg(debug_assertions)]
+pub mod fault_hooks;
 pub mod gui;
 pub mod mail;
 pub mod model;
@@ -28,3 +30,4 @@ pub mod recovery;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod systemd;

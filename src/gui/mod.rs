@@ -205,6 +205,14 @@ impl Gui {
         self.display
     }
 
+    /// The watchdog's question to the menu's event loop: answered when the loop next turns.
+    pub fn liveness_probe(&self) -> crate::systemd::Probe {
+        Box::new(|answer| {
+            // An event loop that is gone drops the closure, and with it the answer: no ping.
+            let _ = slint::invoke_from_event_loop(move || answer.answer());
+        })
+    }
+
     /// Closes the menu and waits for its thread.
     pub fn stop(mut self) {
         // Asked from inside the loop: a quit sent before the loop has started running is ignored

@@ -417,7 +417,8 @@ impl Nvr {
 
     /// Counts a wrong password (or code), locking the account at the limit; the error to return.
     async fn count_failed_login(&self, account: &StoredAccount) -> Result<NvrError, NvrError> {
-        let settings = &self.inner.settings.account;
+        let all_settings = self.settings();
+        let settings = &all_settings.account;
         let failed = account.failed_logins.saturating_add(1);
         let (failed, locked_until) = if failed >= settings.max_failed_logins {
             // Rounded up to the whole second the registry keeps, so a restart never shortens it.
@@ -637,7 +638,7 @@ impl Nvr {
     /// or was idle longer than `account.session_idle`.
     pub fn session_user(&self, token: &SecretString) -> Result<String, NvrError> {
         let now = self.inner.clock.now();
-        let idle_limit = self.inner.settings.account.session_idle;
+        let idle_limit = self.settings().account.session_idle;
         let mut sessions = lock(&self.inner.sessions);
         sessions.retain(|_, s| {
             now.duration_since(s.last_used)
@@ -654,7 +655,7 @@ impl Nvr {
     /// Whether a session is live, without counting the question as use (the menu's idle check).
     pub fn session_alive(&self, token: &SecretString) -> bool {
         let now = self.inner.clock.now();
-        let idle_limit = self.inner.settings.account.session_idle;
+        let idle_limit = self.settings().account.session_idle;
         lock(&self.inner.sessions)
             .get(token.expose_secret())
             .is_some_and(|entry| {
@@ -786,9 +787,8 @@ impl Nvr {
     }
 
     fn device_secret(&self) -> Result<DeviceSecret, NvrError> {
-        let path = self
-            .inner
-            .settings
+        let settings = self.settings();
+        let path = settings
             .account
             .device_secret_file
             .as_deref()

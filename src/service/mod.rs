@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -363,7 +363,10 @@ struct AddedEntry {
 }
 
 struct Inner {
-    settings: Settings,
+    /// The settings in force; replaced whole by [`Nvr::apply_settings`] (SIGHUP reload).
+    settings: RwLock<Arc<Settings>>,
+    /// Stops the periodic discovery loop, so a reload can start it again with a new interval.
+    periodic_discovery: Mutex<CancellationToken>,
     store: Arc<Store>,
     connector: CameraConnector,
     clock: Arc<dyn Clock>,
@@ -423,7 +426,8 @@ impl Nvr {
         let inner = Arc::new(Inner {
             connector: CameraConnector::new(settings.request_timeout),
             identify_slots: Arc::new(Semaphore::new(settings.discovery.identify_concurrency)),
-            settings,
+            settings: RwLock::new(Arc::new(settings)),
+            periodic_discovery: Mutex::new(shutdown.child_token()),
             store,
             clock,
             events,
@@ -441,7 +445,7 @@ impl Nvr {
             shutdown,
         });
         let nvr = Nvr { inner };
-        let period = nvr.inner.settings.monitor.period;
+        let period = nvr.settings().monitor.period;
         for entry in stored {
             let id = entry.camera.id;
             // Spread the first checks over one period so a restart does not hit every camera at once.
@@ -457,7 +461,8 @@ impl Nvr {
 
     fn start_background(&self) {
         self.start_recovery_sweep();
-        let settings = &self.inner.settings.discovery;
+        let all_settings = self.settings();
+        let settings = &all_settings.discovery;
         if let Some(address) = settings.announcement_address {
             let interfaces = if settings.multicast {
                 self.multicast_interfaces()
@@ -483,11 +488,20 @@ impl Nvr {
                 }
             }
         }
-        let on_start = settings.on_start;
-        let interval = settings.refresh_interval;
+        self.start_periodic_discovery(settings.on_start);
+    }
+
+    /// Starts discovery every `discovery.refresh_interval` (first at once when `run_now`), replacing
+    /// the loop that ran before.
+    fn start_periodic_discovery(&self, run_now: bool) {
+        let on_start = run_now;
+        let interval = self.settings().discovery.refresh_interval;
+        let shutdown = self.inner.shutdown.child_token();
+        let previous =
+            std::mem::replace(&mut *lock(&self.inner.periodic_discovery), shutdown.clone());
+        previous.cancel();
         if on_start || interval.is_some() {
             let nvr = self.downgrade();
-            let shutdown = self.inner.shutdown.clone();
             self.inner.tasks.spawn(async move {
                 let mut first = on_start;
                 loop {
@@ -519,6 +533,61 @@ impl Nvr {
         WeakNvr(Arc::downgrade(&self.inner))
     }
 
+    /// The settings in force.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.inner
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `next` in force (a configuration reload). `changed` names the keys that differ from the
+    /// running configuration (see [`crate::config::Config::changed_keys`]); keys read only at start
+    /// must already carry their running values. Monitors restart when a `[cameras]` key changed (each
+    /// camera's next check within one new period) and periodic discovery when its interval did; a
+    /// discovery runs at once when the places to probe changed.
+    pub fn apply_settings(&self, next: Settings, changed: &[String]) {
+        *self
+            .inner
+            .settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        if changed.iter().any(|key| key.starts_with("cameras.")) {
+            let period = self.settings().monitor.period;
+            let running: Vec<(AddedCamera, Option<Credentials>)> = lock(&self.inner.added)
+                .values()
+                .map(|e| (e.camera.clone(), e.credentials.clone()))
+                .collect();
+            for (camera, credentials) in running {
+                let first =
+                    Duration::from_millis(rand::random_range(0..=period.as_millis().max(1) as u64));
+                self.install(camera, credentials, first);
+            }
+        }
+        // New places to look are looked at now; a new interval starts counting now.
+        let targets_changed = changed
+            .iter()
+            .any(|key| key == "discovery.unicast_targets" || key == "discovery.port");
+        if targets_changed
+            || changed
+                .iter()
+                .any(|key| key == "discovery.refresh_interval_secs")
+        {
+            self.start_periodic_discovery(targets_changed);
+        }
+    }
+
+    /// Answers once the service's state can be read and a command could begin: every lock the
+    /// commands take is free in turn. The watchdog's probe of the core (a deadlock here never answers).
+    pub async fn answers(&self) {
+        drop(self.inner.commit.lock().await);
+        drop(lock(&self.inner.added));
+        drop(lock(&self.inner.discovered));
+        drop(lock(&self.inner.flows));
+        drop(lock(&self.inner.sessions));
+    }
+
     /// Follows every change. A subscriber that falls behind gets `Lagged` and should re-read the lists.
     pub fn subscribe(&self) -> broadcast::Receiver<NvrEvent> {
         self.inner.events.subscribe()
@@ -541,7 +610,7 @@ impl Nvr {
         if camera.status.state != CameraState::Locked {
             return None;
         }
-        let lock_ends = camera.status.since + self.inner.settings.monitor.locked_retry;
+        let lock_ends = camera.status.since + self.settings().monitor.locked_retry;
         lock_ends
             .duration_since(self.inner.clock.now())
             .ok()
@@ -748,7 +817,7 @@ impl Nvr {
         self.install(
             camera.clone(),
             Some(credentials),
-            self.inner.settings.monitor.period,
+            self.settings().monitor.period,
         );
         self.emit(NvrEvent::CameraAdded {
             camera: camera.clone(),
@@ -848,7 +917,7 @@ impl Nvr {
         camera.status = status.clone();
         camera.clock_offset_secs = offset;
         let first_check = if certification.is_some() {
-            self.inner.settings.monitor.period
+            self.settings().monitor.period
         } else {
             Duration::ZERO
         };
@@ -1013,7 +1082,7 @@ impl Nvr {
         self.inner.tasks.spawn(monitor::watch(
             monitored,
             self.inner.connector.clone(),
-            self.inner.settings.monitor.clone(),
+            self.settings().monitor.clone(),
             sink,
             first_check_after,
             cancel,
@@ -1162,7 +1231,7 @@ impl Nvr {
         extra_targets: &[String],
     ) -> Result<DiscoveryRun, NvrError> {
         let _command = self.begin_command()?;
-        let mut targets = self.inner.settings.discovery.unicast_targets.clone();
+        let mut targets = self.settings().discovery.unicast_targets.clone();
         for target in extra_targets {
             let expanded =
                 parse_unicast_targets(target).map_err(|problem| NvrError::InvalidArgument {
@@ -1193,7 +1262,8 @@ impl Nvr {
             }
             *run = Some(done_rx.clone());
         }
-        let settings = &self.inner.settings.discovery;
+        let all_settings = self.settings();
+        let settings = &all_settings.discovery;
         let plan = ProbePlan {
             multicast_interfaces: if settings.multicast {
                 self.multicast_interfaces()
@@ -1435,7 +1505,7 @@ impl Nvr {
     }
 
     fn multicast_interfaces(&self) -> Vec<std::net::Ipv4Addr> {
-        match discovery::multicast_interfaces(&self.inner.settings.discovery.interfaces) {
+        match discovery::multicast_interfaces(&self.settings().discovery.interfaces) {
             Ok(interfaces) => interfaces,
             Err(error) => {
                 tracing::warn!(%error, "cannot list network interfaces for multicast discovery");

@@ -306,7 +306,7 @@ impl Nvr {
             if camera.status.certified() {
                 return Err(NvrError::UseModify { camera: id });
             }
-            if self.inner.settings.recovery.remove_first {
+            if self.settings().recovery.remove_first {
                 return Err(NvrError::RemoveFirst { camera: id });
             }
         }
@@ -458,7 +458,7 @@ impl Nvr {
             step: RecoveryStep::AwaitingCode,
             code_sent_to: None,
             removed_camera,
-            add_after_reset: self.inner.settings.recovery.add_after_reset,
+            add_after_reset: self.settings().recovery.add_after_reset,
             actor: actor.to_string(),
             started_at: now,
             updated_at: now,
@@ -1046,7 +1046,7 @@ impl Nvr {
     pub(super) fn start_recovery_sweep(&self) {
         let nvr = self.downgrade();
         let shutdown = self.inner.shutdown.clone();
-        let every = self.inner.settings.recovery.sweep_interval;
+        let every = self.settings().recovery.sweep_interval;
         self.inner.tasks.spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -1065,7 +1065,8 @@ impl Nvr {
     /// next sweep.
     async fn sweep_recoveries(&self) {
         let now = self.inner.clock.now();
-        let settings = &self.inner.settings.recovery;
+        let all_settings = self.settings();
+        let settings = &all_settings.recovery;
         let (abandoned, ended): (Vec<RecoveryId>, Vec<RecoveryId>) = {
             let flows = lock(&self.inner.flows);
             let abandoned = flows
@@ -1106,7 +1107,7 @@ impl Nvr {
         };
         let why = lock(&self.inner.flows)
             .get(&id)
-            .and_then(|e| abandonment(e, now, self.inner.settings.recovery.abandoned_after));
+            .and_then(|e| abandonment(e, now, self.settings().recovery.abandoned_after));
         let (Some(why), Ok(mut flow)) = (why, self.recovery(id)) else {
             return;
         };

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use vigil::store::Store;
 
-const VIGILD: &str = env!("CARGO_BIN_EXE_vigild");
-const CAMSIM: &str = env!("CARGO_BIN_EXE_vigil-camsim");
+pub(crate) const VIGILD: &str = env!("CARGO_BIN_EXE_vigild");
+pub(crate) const CAMSIM: &str = env!("CARGO_BIN_EXE_vigil-camsim");
 
 /// Demo mode uses fixed loopback addresses; only one demo runs at a time.
-static DEMO: Mutex<()> = Mutex::new(());
+pub(crate) static DEMO: Mutex<()> = Mutex::new(());
 
 /// A child process that is killed if the test ends early, so no daemon outlives a failed test.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -40,12 +40,12 @@ impl std::ops::DerefMut for Running {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
 
-fn signal(child: &Child, signal: i32) {
+pub(crate) fn signal(child: &Child, signal: i32) {
     // SAFETY: sending a signal to our own child process.
     unsafe {
         libc::kill(child.id() as i32, signal);
@@ -103,7 +103,7 @@ fn wait_for_line(
 }
 
 /// Reads a child's stderr on a thread, passing each line to `on_line` until it returns true.
-fn watch_stderr(
+pub(crate) fn watch_stderr(
     child: &mut Child,
     mut on_line: impl FnMut(&str) -> bool + Send + 'static,
 ) -> std::thread::JoinHandle<String> {
@@ -123,7 +123,10 @@ fn watch_stderr(
     })
 }
 
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_with_deadline(
+    child: &mut Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -419,7 +422,7 @@ fn camsim_runs_and_answers_its_control_socket() {
 }
 
 /// A configuration that sends nothing on the network by itself (no multicast, no announcements).
-fn quiet_config(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn quiet_config(dir: &Path) -> std::path::PathBuf {
     let config = dir.join("quiet.toml");
     std::fs::write(
         &config,

@@ -16,4 +16,5 @@ mod multicast;
 mod recovery;
 mod service;
 mod support;
+mod systemd;
 mod totp;
