@@ -302,9 +302,9 @@ fn wire_activation_and_login(window: &AppWindow, adapter: &Adapter) {
                     });
                 }
                 Err(error) => {
-                    // The support desk's path starts from what a failed login shows.
+                    // The support desk's path starts from what a failed login shows: the serial
+                    // and date go up before the failure, so the two always show together.
                     let identity = a.nvr.support_identity().await.ok();
-                    a.account_failure(&error);
                     a.sink.post(move |w| {
                         let account = w.global::<Account>();
                         if let Some(identity) = identity {
@@ -313,6 +313,7 @@ fn wire_activation_and_login(window: &AppWindow, adapter: &Adapter) {
                             account.set_show_identity(true);
                         }
                     });
+                    a.account_failure(&error);
                 }
             }
         });
