@@ -142,7 +142,7 @@ pub async fn run(
     let cameras = nvr.added_cameras().len();
     tracing::info!(added_cameras = cameras, "vigild ready");
     // Only now: the store, the core, the D-Bus name and the menu (when there is one) are all up.
-    systemd::notify_ready(&systemd::status_line(&nvr.status_counts()));
+    systemd::notify_ready(&status_of(&nvr));
     let watchdog = systemd::watchdog_interval().map(|interval| {
         let mut loops = vec![core_probe(&nvr)];
         if let Some(gui) = &gui {
@@ -183,7 +183,7 @@ pub async fn run(
                         ),
                     }
                 }
-                systemd::notify_ready(&systemd::status_line(&nvr.status_counts()));
+                systemd::notify_ready(&status_of(&nvr));
             }
         }
     }
@@ -224,10 +224,15 @@ fn core_probe(nvr: &Nvr) -> WatchedLoop {
     }
 }
 
+/// systemd's status line: the added cameras by state.
+fn status_of(nvr: &Nvr) -> String {
+    systemd::status_line(&nvr.status_counts())
+}
+
 /// Keeps systemd's status line current: the camera counts, at most once a second.
 async fn report_status(nvr: Nvr, shutdown: CancellationToken) {
     let mut events = nvr.subscribe();
-    let mut shown = systemd::status_line(&nvr.status_counts());
+    let mut shown = status_of(&nvr);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -241,7 +246,7 @@ async fn report_status(nvr: Nvr, shutdown: CancellationToken) {
         while !events.is_empty() {
             let _ = events.try_recv();
         }
-        let line = systemd::status_line(&nvr.status_counts());
+        let line = status_of(&nvr);
         if line != shown {
             systemd::notify_status(&line);
             shown = line;

@@ -403,6 +403,12 @@ impl std::fmt::Debug for Nvr {
     }
 }
 
+/// A first-check delay somewhere within one monitor period, so that starting (or restarting) every
+/// camera's monitor at once does not hit every camera at once.
+fn spread_within(period: Duration) -> Duration {
+    Duration::from_millis(rand::random_range(0..=period.as_millis().max(1) as u64))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -448,10 +454,7 @@ impl Nvr {
         let period = nvr.settings().monitor.period;
         for entry in stored {
             let id = entry.camera.id;
-            // Spread the first checks over one period so a restart does not hit every camera at once.
-            let first =
-                Duration::from_millis(rand::random_range(0..=period.as_millis().max(1) as u64));
-            nvr.install(entry.camera, entry.credentials, first);
+            nvr.install(entry.camera, entry.credentials, spread_within(period));
             tracing::debug!(camera = %id, "added camera loaded");
         }
         nvr.resume_recoveries().await?;
@@ -494,16 +497,15 @@ impl Nvr {
     /// Starts discovery every `discovery.refresh_interval` (first at once when `run_now`), replacing
     /// the loop that ran before.
     fn start_periodic_discovery(&self, run_now: bool) {
-        let on_start = run_now;
         let interval = self.settings().discovery.refresh_interval;
         let shutdown = self.inner.shutdown.child_token();
         let previous =
             std::mem::replace(&mut *lock(&self.inner.periodic_discovery), shutdown.clone());
         previous.cancel();
-        if on_start || interval.is_some() {
+        if run_now || interval.is_some() {
             let nvr = self.downgrade();
             self.inner.tasks.spawn(async move {
-                let mut first = on_start;
+                let mut first = run_now;
                 loop {
                     if !first {
                         let Some(interval) = interval else { return };
@@ -560,9 +562,7 @@ impl Nvr {
                 .map(|e| (e.camera.clone(), e.credentials.clone()))
                 .collect();
             for (camera, credentials) in running {
-                let first =
-                    Duration::from_millis(rand::random_range(0..=period.as_millis().max(1) as u64));
-                self.install(camera, credentials, first);
+                self.install(camera, credentials, spread_within(period));
             }
         }
         // New places to look are looked at now; a new interval starts counting now.

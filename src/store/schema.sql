@@ -1,6 +1,6 @@
 -- The whole current schema, for reading. The store builds databases by applying the numbered files in
 -- migrations/ in order; a test checks that the result is exactly this.
--- Schema version (PRAGMA user_version): 3.
+-- Schema version (PRAGMA user_version): the number of the last file in migrations/.
 
 -- Added cameras; an id is never reused, so a stale reference cannot reach another camera. Passwords are sealed with XChaCha20-Poly1305 under the key file, never stored clear.
 -- `credentials_rejected` survives restarts so the NVR never retries credentials a camera refused.

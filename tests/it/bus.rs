@@ -48,15 +48,19 @@ pub fn available() -> Result<(), String> {
         return Err("needs root to run callers as other users".into());
     }
     for tool in ["dbus-daemon", "setpriv", "busctl", "gdbus"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
+        if !installed(tool) {
             return Err(format!("{tool} is not installed"));
         }
     }
     Ok(())
+}
+
+/// Whether `tool` is on the PATH.
+pub fn installed(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 impl TestBus {

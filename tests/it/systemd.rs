@@ -82,13 +82,6 @@ fn pings_in(messages: &[(Instant, String)], from: Instant, to: Instant) -> usize
         .count()
 }
 
-fn tool_missing(tool: &str) -> bool {
-    !Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// A real X server with no screen: (the server, its DISPLAY).
 fn xvfb() -> Option<(Running, String)> {
     let mut xvfb = Command::new("Xvfb")
@@ -133,7 +126,7 @@ fn name_has_owner(bus_address: &str) -> bool {
 #[test]
 fn ready_comes_after_the_bus_name_and_watchdog_pings_stop_while_the_menu_or_the_runtime_hangs() {
     for tool in ["dbus-daemon", "busctl"] {
-        if tool_missing(tool) {
+        if !crate::bus::installed(tool) {
             eprintln!("SKIPPED notify and watchdog run: {tool} is not installed");
             return;
         }
