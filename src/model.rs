@@ -136,6 +136,43 @@ pub struct DiscoveredDevice {
     pub added_as: Option<CameraId>,
     /// When it last answered or announced itself.
     pub last_seen: SystemTime,
+    /// Where another camera (added or discovered) claims the same serial number with a different
+    /// MAC address. Two devices are never merged on such a claim; the conflict is shown instead.
+    #[serde(default)]
+    pub conflict_with: Option<DeviceAddress>,
+}
+
+/// How two cameras' claims about themselves compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityMatch {
+    /// The same serial number from the same maker, and no MAC address that says otherwise.
+    Same,
+    /// Both serial numbers are known and differ: two cameras, whatever their MAC addresses say
+    /// (cheap cameras and cloned firmware share MACs).
+    Different,
+    /// One serial number from the same maker but two different MAC addresses: two devices claim to
+    /// be one camera. Never merged; shown.
+    Conflict,
+    /// Not enough is known (a serial number is missing).
+    Unknown,
+}
+
+/// Compares two identities by serial number and maker first, MAC address second. Equal MACs alone
+/// never make two devices one.
+pub fn compare_identities(a: &DeviceIdentity, b: &DeviceIdentity) -> IdentityMatch {
+    if a.serial.is_empty() || b.serial.is_empty() {
+        return IdentityMatch::Unknown;
+    }
+    let same_maker = a.manufacturer.is_empty()
+        || b.manufacturer.is_empty()
+        || a.manufacturer.eq_ignore_ascii_case(&b.manufacturer);
+    if a.serial != b.serial || !same_maker {
+        return IdentityMatch::Different;
+    }
+    match (&a.mac, &b.mac) {
+        (Some(x), Some(y)) if x != y => IdentityMatch::Conflict,
+        _ => IdentityMatch::Same,
+    }
 }
 
 /// What changed, for the GUI and D-Bus to follow.
@@ -309,4 +346,47 @@ pub struct AuditEntry {
     pub camera: String,
     /// How it ended.
     pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(serial: &str, mac: Option<&str>) -> DeviceIdentity {
+        DeviceIdentity {
+            manufacturer: "Acme".into(),
+            model: "C1".into(),
+            firmware: String::new(),
+            serial: serial.into(),
+            mac: mac.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn serial_numbers_decide_and_equal_macs_never_merge_two_cameras() {
+        let mac = Some("00:11:22:33:44:55");
+        assert_eq!(
+            compare_identities(&identity("A1", mac), &identity("A2", mac)),
+            IdentityMatch::Different
+        );
+        assert_eq!(
+            compare_identities(&identity("A1", mac), &identity("A1", mac)),
+            IdentityMatch::Same
+        );
+        assert_eq!(
+            compare_identities(&identity("A1", None), &identity("A1", mac)),
+            IdentityMatch::Same
+        );
+        assert_eq!(
+            compare_identities(
+                &identity("A1", mac),
+                &identity("A1", Some("00:11:22:33:44:66"))
+            ),
+            IdentityMatch::Conflict
+        );
+        assert_eq!(
+            compare_identities(&identity("", mac), &identity("A1", mac)),
+            IdentityMatch::Unknown
+        );
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use vigil::sim::camera::CameraPolicy;
 use vigil::sim::control::{self, ControlReply, ControlRequest};
+use vigil::sim::dialect::Dialect;
 use vigil::sim::{SimConfig, Simulator};
 
 #[derive(Parser, Debug)]
@@ -107,6 +108,16 @@ enum CtlAction {
     Reboot { camera: usize },
     /// Set a camera's reset email.
     ResetEmail { camera: usize, email: String },
+    /// Make a camera word its refusals in another dialect.
+    Dialect {
+        camera: usize,
+        #[arg(value_parser = dialect_names())]
+        dialect: String,
+    },
+}
+
+fn dialect_names() -> Vec<&'static str> {
+    Dialect::ALL.map(Dialect::name).to_vec()
 }
 
 #[derive(Args, Debug)]
@@ -160,6 +171,12 @@ struct RunArgs {
     /// Refuse GetSystemDateAndTime without credentials, as some cameras do.
     #[arg(long)]
     clock_needs_auth: bool,
+    /// How the cameras word refusals: no credentials, wrong ones, a lock, a stale timestamp.
+    #[arg(long, default_value = "onvif", value_parser = dialect_names())]
+    dialect: String,
+    /// Give every camera this one MAC address (aa:bb:cc:dd:ee:ff), as some cheap cameras do.
+    #[arg(long, value_name = "MAC")]
+    shared_mac: Option<String>,
     /// Varies serials and MACs between simulators.
     #[arg(long, default_value_t = 1)]
     seed: u16,
@@ -321,8 +338,10 @@ async fn run(args: RunArgs) -> ExitCode {
             lockout_duration: Duration::from_secs(args.lockout_secs),
             anonymous_device_info: !args.no_anonymous_info,
             anonymous_clock: !args.clock_needs_auth,
+            dialect: Dialect::parse(&args.dialect).unwrap_or_default(),
         },
         seed: args.seed,
+        shared_mac: args.shared_mac.clone(),
         reset_email: (!args.no_reset_email).then(|| args.reset_email.clone()),
         internet: !args.no_internet,
         smtp,
@@ -447,6 +466,7 @@ async fn ctl(path: PathBuf, action: CtlAction) -> ExitCode {
         },
         CtlAction::Reboot { camera } => ControlRequest::Reboot { camera },
         CtlAction::ResetEmail { camera, email } => ControlRequest::SetResetEmail { camera, email },
+        CtlAction::Dialect { camera, dialect } => ControlRequest::SetDialect { camera, dialect },
     };
     send(path, request).await
 }

@@ -157,6 +157,12 @@ fn fail(message: impl Into<String>) -> Failure {
 }
 
 fn main() -> ExitCode {
+    // Like every Unix filter, end quietly when the reader of our output goes away (`| head`),
+    // instead of failing to print.
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -476,20 +482,18 @@ async fn report_camera(
     Ok(())
 }
 
-/// Reads a secret: without echo on a terminal, otherwise one line of standard input.
+/// Reads a secret: without echo on a terminal, otherwise one line of standard input, with no prompt
+/// (a script piping it in has no one to ask).
 fn read_secret(prompt: &str) -> Result<String, Failure> {
     let value = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt)
             .map_err(|e| fail(format!("cannot read from the terminal: {e}")))?
     } else {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
         let mut line = String::new();
         let read = std::io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| fail(format!("cannot read standard input: {e}")))?;
-        eprintln!();
         if read == 0 {
             return Err(fail("cancelled: no more input"));
         }
@@ -498,10 +502,12 @@ fn read_secret(prompt: &str) -> Result<String, Failure> {
     Ok(value)
 }
 
-/// Reads a line (echoed).
+/// Reads a line (echoed), prompting only a person at a terminal.
 fn read_line(prompt: &str) -> Result<String, Failure> {
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
     let mut line = String::new();
     let read = std::io::stdin()
         .lock()

@@ -95,13 +95,24 @@ impl CameraConnector {
         self.session(address, None, 0).clock_offset().await
     }
 
-    /// Checks `credentials` against the camera: measures its clock first so an hour-off camera still
-    /// certifies, then makes one authenticated call. At most one failed login reaches the camera.
+    /// Checks `credentials` against the camera. First, without any credentials, it asks whether the
+    /// camera checks logins at all: one that lists its users to anyone is in factory state (no
+    /// administrator: [`CameraError::Inactive`]) or has authentication turned off
+    /// ([`CameraError::AuthenticationOff`]), and would "accept" any user name and password. Then it
+    /// measures the camera's clock so an hour-off camera still certifies, and makes one authenticated
+    /// call. At most one failed login reaches the camera.
     pub async fn certify(
         &self,
         address: &DeviceAddress,
         credentials: &Credentials,
     ) -> Result<Certification, CameraError> {
+        match self.session(address, None, 0).users().await {
+            Ok(users) if !has_administrator(&users) => return Err(CameraError::Inactive),
+            Ok(_) => return Err(CameraError::AuthenticationOff),
+            Err(error @ CameraError::Offline(_)) => return Err(error),
+            // Refused, as it should be: the camera checks logins.
+            Err(_) => {}
+        }
         let mut certification = self.recheck(address, credentials).await?;
         let session = self.session(address, Some(credentials), certification.clock_offset_secs);
         // The MAC is a nicety: a camera that will not say it is still certified.
@@ -118,15 +129,18 @@ impl CameraConnector {
     ) -> Result<Certification, CameraError> {
         let clock_offset_secs = match self.clock_offset(address).await {
             Ok(offset) => offset,
-            // ONVIF says the clock needs no credentials, but some cameras want them even there: ask
-            // again with them. That is then the login attempt (with no offset applied yet), and its
-            // answer, not the anonymous refusal, says whether the credentials work.
-            Err(CameraError::CredentialsRequired) => {
+            Err(error @ (CameraError::Offline(_) | CameraError::Unavailable(_))) => {
+                return Err(error);
+            }
+            // ONVIF says the clock needs no credentials, but some cameras want them even there (and
+            // say so in whatever words): ask again with them. That is then the login attempt (with no
+            // offset applied yet), and its answer, not the anonymous refusal, says whether the
+            // credentials work.
+            Err(_) => {
                 self.session(address, Some(credentials), 0)
                     .clock_offset()
                     .await?
             }
-            Err(error) => return Err(error),
         };
         let session = self.session(address, Some(credentials), clock_offset_secs);
         let identity = session.device_information().await?;
@@ -136,7 +150,9 @@ impl CameraConnector {
         })
     }
 
-    /// Identifies a discovered device without credentials. `scopes` are the ones it advertised.
+    /// Identifies a discovered device without credentials. `scopes` are the ones it advertised. A
+    /// device that answers at all is identified: one that wants a login even to say what it is gets
+    /// an identity from its scopes, marked incomplete, and only a device that does not answer fails.
     pub async fn identify(
         &self,
         address: &DeviceAddress,
@@ -144,10 +160,9 @@ impl CameraConnector {
     ) -> Result<Identification, CameraError> {
         let clock_offset_secs = match self.clock_offset(address).await {
             Ok(offset) => offset,
-            // A camera that wants credentials even for its clock still answered: it is there, and
-            // what it says about itself anonymously (or in its scopes) identifies it.
-            Err(CameraError::CredentialsRequired) => 0,
-            Err(error) => return Err(error),
+            Err(error @ CameraError::Offline(_)) => return Err(error),
+            // It answered, in whatever words: it is there.
+            Err(_) => 0,
         };
         let session = self.session(address, None, 0);
         let says_factory = scopes.iter().any(|s| s == FACTORY_DEFAULT_SCOPE);
@@ -167,11 +182,13 @@ impl CameraConnector {
         );
         let (mut identity, information_complete) = match information {
             Ok(identity) => (identity, true),
-            Err(CameraError::CredentialsRequired) => (identity_from_scopes(scopes), false),
-            Err(other) => return Err(other),
+            Err(error @ CameraError::Offline(_)) => return Err(error),
+            // Refused (a login is needed, in any dialect) or unreadable: list it from its scopes.
+            Err(_) => (identity_from_scopes(scopes), false),
         };
-        identity.mac = mac.ok().flatten();
-        let inactive = says_factory || matches!(users, Some(Ok(ref u)) if u.is_empty());
+        let scope_mac = identity.mac.take();
+        identity.mac = mac.ok().flatten().or(scope_mac);
+        let inactive = says_factory || matches!(users, Some(Ok(ref u)) if !has_administrator(u));
         Ok(Identification {
             identity,
             information_complete,
@@ -179,6 +196,14 @@ impl CameraConnector {
             clock_offset_secs,
         })
     }
+}
+
+/// Whether a user list holds an administrator: a camera without one is in factory state (ONVIF
+/// Profile Q lets anyone create the first).
+fn has_administrator(users: &[CameraUser]) -> bool {
+    users
+        .iter()
+        .any(|u| u.level.eq_ignore_ascii_case("Administrator"))
 }
 
 /// One camera, with or without credentials.

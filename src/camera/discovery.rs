@@ -291,13 +291,15 @@ async fn send_probes(socket: &UdpSocket, plan: &ProbePlan, probes: &[ProbeMessag
 /// Per-run caps that keep a flood from growing memory without bound.
 #[derive(Default)]
 struct RunLimits {
-    seen: HashSet<String>,
+    /// Endpoint references seen, with the sender: a cloned camera may answer with another's.
+    seen: HashSet<(String, IpAddr)>,
     per_sender: HashMap<IpAddr, usize>,
 }
 
 impl RunLimits {
     fn admit(&mut self, sighting: &Sighting) -> bool {
-        if self.seen.contains(&sighting.endpoint_ref) {
+        let id = (sighting.endpoint_ref.clone(), sighting.sender.ip());
+        if self.seen.contains(&id) {
             return false;
         }
         if self.seen.len() >= MAX_DEVICES_PER_RUN {
@@ -310,7 +312,7 @@ impl RunLimits {
             return false;
         }
         *count += 1;
-        self.seen.insert(sighting.endpoint_ref.clone());
+        self.seen.insert(id);
         true
     }
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod discovery;
 pub mod monitor;
 pub mod recovery_client;
+pub mod refusal;
 pub mod transport;
 pub mod xml_guard;
 
@@ -177,8 +178,8 @@ pub struct DeviceIdentity {
     pub mac: Option<String>,
 }
 
-/// Why a camera call did not succeed, in the words the NVR acts on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a camera call did not succeed, in the words the NVR acts on. [`refusal`] decides which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum CameraError {
     /// No answer: refused, timed out, unreachable.
     #[error("the camera does not answer: {0}")]
@@ -195,10 +196,25 @@ pub enum CameraError {
         /// How long the camera says the lock lasts, when it says.
         retry_after: Option<Duration>,
     },
-    /// The camera refused the request for another reason.
+    /// The camera refused the login's timestamp: its clock and the recorder's disagree. The password
+    /// was not what it refused.
+    #[error("the camera refused the login's timestamp, so its clock is off ({0})")]
+    ClockRejected(String),
+    /// The camera is in factory state: it has no administrator yet and lets anyone in until one is
+    /// created, so no credentials can be checked. It needs activation.
+    #[error("the camera is in factory state (no administrator yet)")]
+    Inactive,
+    /// The camera answers everything without a login (its authentication is off), so it would accept
+    /// any credentials: they cannot be checked.
+    #[error("the camera answers without any login, so it cannot check a user name and password")]
+    AuthenticationOff,
+    /// The camera answered with a server error and no fault: busy, starting or failing. Not a refusal.
+    #[error("the camera answered with a server error ({0})")]
+    Unavailable(String),
+    /// The camera refused the request for another reason, or in words the NVR cannot classify.
     #[error("the camera refused the request: {reason}")]
     Refused {
-        /// The ONVIF subcode, such as `ter:UsernameClash`.
+        /// The most specific fault code, such as `ter:UsernameClash`.
         subcode: Option<String>,
         /// The camera's reason, trimmed.
         reason: String,
@@ -219,8 +235,9 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
 }
 
 impl CameraError {
-    /// Classifies an oxvif error. `with_credentials` says whether the call carried credentials, which
-    /// decides between "rejected" and "required".
+    /// Reads an oxvif error. `with_credentials` says whether the call carried credentials, which
+    /// decides between "rejected" and "required". Refusals the transport already classified come back
+    /// as they were classified; a fault oxvif read goes through the same [`refusal`] rules.
     pub(crate) fn from_onvif(error: oxvif::OnvifError, with_credentials: bool) -> Self {
         use oxvif::soap::SoapError;
         use oxvif::transport::TransportError;
@@ -228,15 +245,29 @@ impl CameraError {
             oxvif::OnvifError::Transport(TransportError::Http(e)) => {
                 CameraError::Offline(describe_http_error(&e))
             }
-            oxvif::OnvifError::Transport(TransportError::HttpStatus { status: 401, .. }) => {
-                auth_failure(with_credentials)
-            }
+            oxvif::OnvifError::Transport(TransportError::HttpStatus {
+                status: refusal::CLASSIFIED,
+                body,
+            }) => refusal::decode(&body),
             oxvif::OnvifError::Transport(TransportError::HttpStatus {
                 status: transport::UNREADABLE_REPLY,
                 body,
             }) => CameraError::BadReply(body),
-            oxvif::OnvifError::Transport(TransportError::HttpStatus { status, .. }) => {
-                CameraError::BadReply(format!("HTTP status {status}"))
+            oxvif::OnvifError::Transport(TransportError::HttpStatus { status, body }) => {
+                match refusal::classify_reply(
+                    refusal::Reply {
+                        status,
+                        challenge: None,
+                        retry_after: None,
+                        body: &body,
+                    },
+                    with_credentials,
+                ) {
+                    refusal::Verdict::Refused(error) => error,
+                    refusal::Verdict::Pass => {
+                        CameraError::BadReply(format!("HTTP status {status}"))
+                    }
+                }
             }
             oxvif::OnvifError::Soap(SoapError::Fault {
                 code,
@@ -244,27 +275,18 @@ impl CameraError {
                 subcode,
                 detail,
             }) => {
-                let reason = clean_camera_text(&reason);
-                let detail = detail.map(|d| clean_camera_text(&d)).unwrap_or_default();
-                let says_locked = |t: &str| t.to_ascii_lowercase().contains("locked");
-                let not_authorized = subcode
-                    .as_deref()
-                    .is_some_and(|s| s.ends_with("NotAuthorized"))
-                    || code.ends_with("NotAuthorized")
-                    || reason.to_ascii_lowercase().contains("not authorized");
-                if says_locked(&reason) || says_locked(&detail) {
-                    CameraError::Locked {
-                        retry_after: parse_retry_after(&reason)
-                            .or_else(|| parse_retry_after(&detail)),
-                    }
-                } else if not_authorized {
-                    auth_failure(with_credentials)
-                } else {
+                let fault = refusal::FaultReply {
+                    code: clean_camera_text(&code),
+                    subcodes: subcode.iter().map(|s| clean_camera_text(s)).collect(),
+                    reason: clean_camera_text(&reason),
+                    detail: detail.map(|d| clean_camera_text(&d)).unwrap_or_default(),
+                };
+                refusal::classify_fault(&fault, with_credentials).unwrap_or_else(|| {
                     CameraError::Refused {
-                        subcode: subcode.map(|s| clean_camera_text(&s)),
-                        reason,
+                        subcode: Some(fault.specific_code().to_owned()).filter(|c| !c.is_empty()),
+                        reason: fault.words(),
                     }
-                }
+                })
             }
             oxvif::OnvifError::Soap(other) => {
                 CameraError::BadReply(clean_camera_text(&other.to_string()))
@@ -279,14 +301,6 @@ impl CameraError {
     }
 }
 
-fn auth_failure(with_credentials: bool) -> CameraError {
-    if with_credentials {
-        CameraError::CredentialsRejected
-    } else {
-        CameraError::CredentialsRequired
-    }
-}
-
 fn describe_http_error(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timed out".to_owned()
@@ -295,23 +309,6 @@ fn describe_http_error(error: &reqwest::Error) -> String {
     } else {
         "connection failed".to_owned()
     }
-}
-
-/// Reads "retry after N s" (or "N seconds") from a camera's text.
-fn parse_retry_after(text: &str) -> Option<Duration> {
-    let lower = text.to_ascii_lowercase();
-    let at = lower.find("retry after")? + "retry after".len();
-    let digits: String = lower[at..]
-        .trim_start()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    if digits.is_empty() {
-        return None;
-    }
-    // Too many digits for a u64 is a very long wait too.
-    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
-    Some(Duration::from_secs(secs.min(MAX_RETRY_AFTER.as_secs())))
 }
 
 /// The longest wait a camera may ask for (a larger value is taken as this), so a hostile or broken

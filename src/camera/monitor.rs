@@ -1,7 +1,10 @@
 //! Keeps each added camera's status current: one light task per camera that checks it every period,
-//! backs off while it is offline, and after the first rejection stops using its credentials (only
-//! unauthenticated reachability checks) until new ones are given, because cameras lock out an NVR that
-//! keeps retrying. What it finds goes to a [`StatusSink`]; storing and announcing is the caller's job.
+//! backs off while it is offline or failing, and fails safe: after the first refusal of its
+//! credentials — rejected, or refused in any way that is not a lock or a passing server error,
+//! including words the NVR cannot classify — it stops using them (only unauthenticated reachability
+//! checks) until new ones are given, because cameras lock out an NVR that keeps retrying. The rule is
+//! written out in docs/camera-dialects.md. What it finds goes to a [`StatusSink`]; storing and
+//! announcing is the caller's job.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,8 +61,10 @@ pub struct MonitoredCamera {
     pub credentials: Option<Credentials>,
     /// Where it stood when the watch began (its stored state).
     pub last_state: CameraState,
-    /// Whether the camera already rejected these credentials.
+    /// Whether the camera already refused these credentials (they are held: not sent again).
     pub credentials_rejected: bool,
+    /// The stored reason, shown again while the credentials stay held after a restart.
+    pub last_error: Option<String>,
 }
 
 /// Installer-facing words for each outcome.
@@ -76,9 +81,21 @@ pub mod wording {
     pub fn offline(detail: &str) -> String {
         format!("No answer from the camera ({detail}). Check its power and network cable.")
     }
-    /// The camera answered with another error.
-    pub fn refused(detail: &str) -> String {
-        format!("The camera answered with an error: {detail}")
+    /// The camera answered with a server error; the check is repeated.
+    pub fn unavailable(detail: &str) -> String {
+        format!("The camera answered with a server error ({detail}). The NVR checks again shortly.")
+    }
+    /// The camera refused the login's timestamp.
+    pub fn clock(words: &str) -> String {
+        format!(
+            "The camera refused the login because its clock is off ({words}). Set the camera's date and time or turn on NTP, then edit the credentials to try again. The NVR will not retry them until then."
+        )
+    }
+    /// The camera refused the credentials in words the NVR cannot classify.
+    pub fn held(words: &str) -> String {
+        format!(
+            "The camera refused the stored credentials: \"{words}\". The NVR will not retry them until they are edited, so the camera cannot lock it out."
+        )
     }
 }
 
@@ -93,9 +110,19 @@ pub async fn watch(
     cancel: CancellationToken,
 ) {
     let mut rejected = camera.credentials_rejected || camera.credentials.is_none();
+    // Why the credentials are held, shown on every reachability check while they are.
+    let mut held_reason = if camera.credentials.is_none() {
+        wording::UNREADABLE.to_owned()
+    } else {
+        camera
+            .last_error
+            .clone()
+            .filter(|_| camera.credentials_rejected)
+            .unwrap_or_else(|| wording::REJECTED.to_owned())
+    };
     let mut last_state = camera.last_state;
     let mut locked_until: Option<Instant> = None;
-    let mut offline_wait = settings.period;
+    let mut backoff_wait = settings.period;
     let mut wait = first_check_after;
     loop {
         tokio::select! {
@@ -104,6 +131,8 @@ pub async fn watch(
         }
         let credentials = camera.credentials.as_ref().filter(|_| !rejected);
         let locked_now = locked_until.is_some_and(|until| Instant::now() < until);
+        // Set when the camera answered with a passing server error: wait longer before the next try.
+        let mut server_error = false;
         let observation = match credentials {
             Some(credentials) if !locked_now => {
                 let outcome = tokio::select! {
@@ -121,15 +150,6 @@ pub async fn watch(
                             identity: Some(certified.identity),
                         }
                     }
-                    Err(CameraError::CredentialsRejected) => {
-                        rejected = true;
-                        tracing::warn!(camera = %camera.id, address = %camera.address, "camera rejected the stored credentials; they will not be used again until changed");
-                        reachable_only(
-                            CameraState::NotCertified,
-                            true,
-                            Some(wording::REJECTED.to_owned()),
-                        )
-                    }
                     Err(error @ CameraError::Locked { retry_after }) => {
                         let hold = retry_after
                             .map_or(settings.locked_retry, |r| r.max(settings.locked_retry));
@@ -143,22 +163,40 @@ pub async fn watch(
                     Err(CameraError::Offline(detail)) => {
                         reachable_only(CameraState::Offline, false, Some(wording::offline(&detail)))
                     }
-                    // The camera answered, but nothing was verified. A camera certified at the
-                    // last check stays certified (a passing server error does not refute its
-                    // credentials); any other is not certified until a login succeeds.
-                    Err(other) => reachable_only(
-                        if last_state == CameraState::Online {
-                            CameraState::Online
-                        } else {
-                            CameraState::NotCertified
-                        },
-                        false,
-                        Some(wording::refused(&other.to_string())),
-                    ),
+                    // A passing server error is not a refusal: nothing was verified, nothing refuted.
+                    // A camera certified at the last check stays so; the wait backs off meanwhile.
+                    Err(CameraError::Unavailable(detail)) => {
+                        server_error = true;
+                        reachable_only(
+                            if last_state == CameraState::Online {
+                                CameraState::Online
+                            } else {
+                                CameraState::NotCertified
+                            },
+                            false,
+                            Some(wording::unavailable(&detail)),
+                        )
+                    }
+                    // Every other answer to a login refuses it: a wrong password, a clock the
+                    // camera will not accept, or words the NVR cannot classify. Fail safe: hold the
+                    // credentials until new ones are given.
+                    Err(refusal) => {
+                        rejected = true;
+                        held_reason = match &refusal {
+                            CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
+                                wording::REJECTED.to_owned()
+                            }
+                            CameraError::ClockRejected(words) => wording::clock(words),
+                            CameraError::Refused { reason, .. } => wording::held(reason),
+                            other => wording::held(&other.to_string()),
+                        };
+                        tracing::warn!(camera = %camera.id, address = %camera.address, %refusal, "camera refused the stored credentials; they will not be used again until changed");
+                        reachable_only(CameraState::NotCertified, true, Some(held_reason.clone()))
+                    }
                 }
             }
             _ => {
-                // Credentials rejected, unreadable, or locked: only ask whether the camera is there.
+                // Credentials held, unreadable, or locked: only ask whether the camera is there.
                 let reachability = tokio::select! {
                     _ = cancel.cancelled() => return,
                     r = connector.clock_offset(&camera.address) => r,
@@ -170,16 +208,8 @@ pub async fn watch(
                             "The camera locked this user after failed logins",
                         )),
                     )
-                } else if camera.credentials.is_none() {
-                    (
-                        CameraState::NotCertified,
-                        Some(wording::UNREADABLE.to_owned()),
-                    )
                 } else {
-                    (
-                        CameraState::NotCertified,
-                        Some(wording::REJECTED.to_owned()),
-                    )
+                    (CameraState::NotCertified, Some(held_reason.clone()))
                 };
                 match reachability {
                     Ok(offset) => Observation {
@@ -195,13 +225,13 @@ pub async fn watch(
                 }
             }
         };
-        wait = if observation.state == CameraState::Offline {
-            let this_wait = offline_wait;
-            offline_wait =
-                (offline_wait * 2).min(settings.offline_backoff_max.max(settings.period));
+        wait = if observation.state == CameraState::Offline || server_error {
+            let this_wait = backoff_wait;
+            backoff_wait =
+                (backoff_wait * 2).min(settings.offline_backoff_max.max(settings.period));
             this_wait
         } else {
-            offline_wait = settings.period;
+            backoff_wait = settings.period;
             settings.period
         };
         last_state = observation.state;

@@ -469,14 +469,11 @@ fn read_fault(fault: &XmlNode, with_credentials: bool) -> RecoveryError {
         RecoveryError::MailFailed(reason)
     } else if has("AlreadyActive") {
         RecoveryError::AlreadyActive
-    } else if has("NotAuthorized") {
-        RecoveryError::Camera(if reason.to_ascii_lowercase().contains("locked") {
-            CameraError::Locked { retry_after: None }
-        } else if with_credentials {
-            CameraError::CredentialsRejected
-        } else {
-            CameraError::CredentialsRequired
-        })
+    } else if let Some(refusal) =
+        super::refusal::classify_fault(&super::refusal::fault_of(fault), with_credentials)
+    {
+        // Identity, lockout and clock refusals read the same as from any other call.
+        RecoveryError::Camera(refusal)
     } else {
         RecoveryError::Camera(CameraError::Refused {
             subcode: subcodes.last().cloned(),

@@ -1,6 +1,7 @@
 //! The one HTTP transport every camera request goes through: a single shared connection pool (one
 //! reqwest client for all cameras), HTTP Digest answered per camera, and a cap on reply size so a
-//! hostile device cannot exhaust memory. Plugs into oxvif as its `Transport`.
+//! hostile device cannot exhaust memory. Every reply is read by the one refusal classifier
+//! ([`crate::camera::refusal`]) before anyone else sees it. Plugs into oxvif as its `Transport`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,14 +11,13 @@ use oxvif::transport::{Transport, TransportError};
 use secrecy::ExposeSecret;
 
 use crate::camera::Credentials;
+use crate::camera::refusal::{CLASSIFIED, Reply, Verdict, classify_reply, encode};
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 
 /// The largest SOAP reply read from a camera.
 pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 /// Stands in for an HTTP status when a reply was refused unread: too large or nested too deeply.
 pub const UNREADABLE_REPLY: u16 = 0;
-/// The most of a non-SOAP error body kept for diagnosis.
-const MAX_ERROR_BODY: usize = 512;
 
 /// The shared HTTP pool. Cheap to clone; clones share connections.
 #[derive(Clone, Debug)]
@@ -133,14 +133,36 @@ impl Transport for CameraTransport {
             }
         }
         let status = response.status().as_u16();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let challenge = header(reqwest::header::WWW_AUTHENTICATE);
+        let retry_after = header(reqwest::header::RETRY_AFTER);
         let text = read_capped(response).await?;
-        match status {
-            // SOAP faults come as 400 or 500 from different vendors; the SOAP layer reads them.
-            200 | 400 | 500 => Ok(text),
-            _ => Err(TransportError::HttpStatus {
-                status,
-                body: text.chars().take(MAX_ERROR_BODY).collect(),
-            }),
+        // Whether this request carried credentials: HTTP Digest, or a UsernameToken in the envelope.
+        let with_credentials = self.digest.is_some() || body.contains("UsernameToken");
+        let reply = Reply {
+            status,
+            challenge: challenge.as_deref(),
+            retry_after: retry_after.as_deref(),
+            body: &text,
+        };
+        match classify_reply(reply, with_credentials) {
+            // Successes, and faults the caller reads itself (the SOAP layer, the recovery extension).
+            Verdict::Pass => Ok(text),
+            Verdict::Refused(error) => {
+                if status >= 400 {
+                    tracing::debug!(url, status, %error, "camera refused the request");
+                }
+                Err(TransportError::HttpStatus {
+                    status: CLASSIFIED,
+                    body: encode(&error),
+                })
+            }
         }
     }
 }

@@ -85,15 +85,19 @@ impl From<NvrError> for DbusError {
             NvrError::CameraNotFound(_)
             | NvrError::DeviceNotFound(_)
             | NvrError::RecoveryNotFound(_) => DbusError::NotFound(text),
-            NvrError::Duplicate { .. } => DbusError::Duplicate(text),
+            NvrError::Duplicate { .. } | NvrError::SerialConflict { .. } => {
+                DbusError::Duplicate(text)
+            }
             NvrError::Unreachable { .. } => DbusError::Unreachable(text),
             NvrError::CredentialsRejected => DbusError::CredentialsRejected(text),
             NvrError::CameraLocked { .. } => DbusError::Locked(text),
             NvrError::CameraInactive => DbusError::Inactive(text),
             NvrError::AlreadyActive => DbusError::AlreadyActive(text),
-            NvrError::CameraRefused(_) | NvrError::CameraProtocol(_) => {
-                DbusError::CameraError(text)
-            }
+            NvrError::CameraRefused(_)
+            | NvrError::CameraProtocol(_)
+            | NvrError::CameraClock(_)
+            | NvrError::CameraBusy(_)
+            | NvrError::AuthenticationOff => DbusError::CameraError(text),
             NvrError::Storage(_) => DbusError::StorageError(text),
             NvrError::Discovery(_) => DbusError::DiscoveryFailed(text),
             NvrError::ShuttingDown => DbusError::ShuttingDown(text),

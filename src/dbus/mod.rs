@@ -204,7 +204,7 @@ impl CameraRow {
     }
 }
 
-/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbbox)`.
+/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbboxs)`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
 pub struct DeviceRow {
     /// Its key (endpoint reference), for AddDiscovered, ActivateCamera and StartRecovery.
@@ -233,6 +233,9 @@ pub struct DeviceRow {
     pub added_as: OwnedObjectPath,
     /// When it was last seen (seconds since the epoch).
     pub last_seen: i64,
+    /// `host:port` of another camera that claims the same serial number with a different MAC
+    /// address, or empty.
+    pub conflict_with: String,
 }
 
 impl DeviceRow {
@@ -252,6 +255,11 @@ impl DeviceRow {
             information_complete: device.information_complete,
             added_as: device.added_as.map(camera_path).unwrap_or_else(no_object),
             last_seen: unix_secs(device.last_seen),
+            conflict_with: device
+                .conflict_with
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 }

@@ -340,15 +340,43 @@ fn wire_dialogs(window: &AppWindow, adapter: &Adapter) {
         }
         let nvr = a.nvr.clone();
         let request = AddCamera {
-            host,
+            host: host.clone(),
             port,
             username: user.trim().to_owned(),
             password: password.to_string(),
         };
-        a.dialog_call(async move { nvr.add_camera(request).await }, |w, _| {
-            close_dialog(w);
-            w.global::<DeviceAccess>().set_tab(0);
-        });
+        a.dialog_call(
+            async move {
+                match nvr.add_camera(request).await {
+                    Ok(_) => Ok(None),
+                    // A camera in factory state lets any login in: it is offered for activation
+                    // instead, listed by asking its address directly.
+                    Err(NvrError::CameraInactive) => nvr
+                        .discover_address(&host, port)
+                        .await
+                        .ok()
+                        .filter(|device| device.inactive)
+                        .map(Some)
+                        .ok_or(NvrError::CameraInactive),
+                    Err(error) => Err(error),
+                }
+            },
+            |w, inactive| match inactive {
+                None => {
+                    close_dialog(w);
+                    w.global::<DeviceAccess>().set_tab(0);
+                }
+                Some(device) => {
+                    let dialog = w.global::<Dialog>();
+                    dialog.set_camera_name(
+                        format!("{} {}", rows::device_model(&device), device.address).into(),
+                    );
+                    dialog.set_device_key(device.key.into());
+                    dialog.set_failure(failure(Problem::CameraInactive, 0, ""));
+                    dialog.set_kind(DialogKind::Activate);
+                }
+            },
+        );
     });
 
     let a = adapter.clone();

@@ -46,13 +46,13 @@ pub fn camera_status(state: CameraState) -> CameraStatus {
     }
 }
 
-/// One row of Discovered Devices. `added_not_certified` comes from the added camera it is, if any.
-pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> DiscoveredRow {
-    let model = if device.identity.model.is_empty() {
+/// What a discovered device is called in the menu: maker and model, or what is known.
+pub fn device_model(device: &DiscoveredDevice) -> String {
+    if device.identity.model.is_empty() {
         if device.information_complete {
             "ONVIF camera".to_owned()
         } else {
-            "…".to_owned()
+            "ONVIF camera (model after login)".to_owned()
         }
     } else if device.identity.manufacturer.is_empty()
         || device
@@ -63,7 +63,12 @@ pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> D
         device.identity.model.clone()
     } else {
         format!("{} {}", device.identity.manufacturer, device.identity.model)
-    };
+    }
+}
+
+/// One row of Discovered Devices. `added_not_certified` comes from the added camera it is, if any.
+pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> DiscoveredRow {
+    let model = device_model(device);
     DiscoveredRow {
         key: device.key.clone().into(),
         model: model.into(),
@@ -73,6 +78,13 @@ pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> D
         inactive: device.inactive,
         added: device.added_as.is_some(),
         added_not_certified: device.added_as.is_some() && added_not_certified,
+        needs_login: !device.information_complete,
+        conflict_with: device
+            .conflict_with
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+            .into(),
     }
 }
 
@@ -164,6 +176,10 @@ pub fn failure_of(error: &NvrError) -> Failure {
         }
         E::CameraInactive => failure(Problem::CameraInactive, 0, ""),
         E::CameraRefused(detail) => failure(Problem::CameraRefused, 0, detail.as_str()),
+        E::CameraClock(detail) => failure(Problem::CameraClock, 0, detail.as_str()),
+        E::CameraBusy(detail) => failure(Problem::CameraBusy, 0, detail.as_str()),
+        E::AuthenticationOff => failure(Problem::AuthenticationOff, 0, ""),
+        E::SerialConflict { address, .. } => failure(Problem::SerialConflict, 0, address.as_str()),
         E::CameraProtocol(detail) => failure(Problem::CameraProtocol, 0, detail.as_str()),
         E::Storage(_) => failure(Problem::Storage, 0, ""),
         E::Discovery(detail) => failure(Problem::Discovery, 0, detail.as_str()),

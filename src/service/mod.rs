@@ -24,7 +24,10 @@ use crate::camera::monitor::{self, MonitoredCamera, Observation, StatusSink};
 use crate::camera::{AddressError, CameraError, Credentials, DeviceAddress, DeviceIdentity};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, NvrEvent};
+use crate::model::{
+    AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, IdentityMatch, NvrEvent,
+    compare_identities,
+};
 use crate::recovery::flow::{RecoveryId, camera_key};
 use crate::recovery::policy::PolicyRule;
 use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
@@ -48,6 +51,8 @@ pub const MAX_PASSWORD_CHARS: usize = 64;
 const IDENTIFY_PER_SENDER: usize = 16;
 /// When a probe is sent a second time.
 const PROBE_REPEAT_AFTER: Duration = Duration::from_millis(100);
+/// How long [`Nvr::discover_address`] waits for the camera to answer a unicast probe.
+const DIRECT_PROBE_WINDOW: Duration = Duration::from_millis(800);
 /// Discovered devices kept at most.
 const MAX_DISCOVERED: usize = 8192;
 /// A camera's status text after it took a new password that could not be checked yet.
@@ -74,6 +79,16 @@ pub enum NvrError {
     /// No discovered device with that key.
     #[error("device {0} is no longer in the discovered list; refresh discovery")]
     DeviceNotFound(String),
+    /// Another added camera claims the same serial number with a different MAC address.
+    #[error(
+        "added camera {existing} at {address} claims the same serial number with a different MAC address: two devices claim to be one camera; check both (a cloned or misconfigured camera) before adding"
+    )]
+    SerialConflict {
+        /// The added camera whose serial number this one claims.
+        existing: CameraId,
+        /// Where that camera is.
+        address: String,
+    },
     /// The camera is already added.
     #[error("this camera is already added (id {existing}, same {what})")]
     Duplicate {
@@ -102,9 +117,24 @@ pub enum NvrError {
     /// The camera is in factory state.
     #[error("the camera is inactive (factory state); activate it with a new admin password first")]
     CameraInactive,
-    /// The camera refused for another reason.
+    /// The camera refused for another reason, in its own words.
     #[error("the camera refused: {0}")]
     CameraRefused(String),
+    /// The camera refused the login's timestamp: its clock is off.
+    #[error(
+        "the camera refused the login because its clock is off ({0}); set the camera's date and time (or turn on NTP on it), then try again"
+    )]
+    CameraClock(String),
+    /// The camera lets anyone in, so a user name and password cannot be checked.
+    #[error(
+        "the camera answers without any login (its user authentication is off), so it cannot check a user name and password; turn authentication on in the camera's own settings, then add it"
+    )]
+    AuthenticationOff,
+    /// The camera answered with a server error: busy, starting or failing.
+    #[error(
+        "the camera answered with a server error ({0}); it may be starting up: try again in a minute"
+    )]
+    CameraBusy(String),
     /// The camera's reply could not be understood.
     #[error("the camera's reply could not be understood ({0}); it may not be an ONVIF device")]
     CameraProtocol(String),
@@ -667,9 +697,34 @@ impl Nvr {
     /// The discovered list, each marked with the added camera it is, if any.
     pub fn discovered_devices(&self) -> Vec<DiscoveredDevice> {
         let added = lock(&self.inner.added);
-        lock(&self.inner.discovered)
+        let discovered = lock(&self.inner.discovered);
+        // Only devices that share a serial number can conflict: index them once.
+        let mut by_serial: HashMap<&str, Vec<&DiscoveredDevice>> = HashMap::new();
+        for device in discovered
             .values()
-            .map(|d| with_added_as(d.clone(), &added))
+            .filter(|d| !d.identity.serial.is_empty())
+        {
+            by_serial
+                .entry(device.identity.serial.as_str())
+                .or_default()
+                .push(device);
+        }
+        discovered
+            .values()
+            .map(|d| {
+                let mut device = d.clone();
+                device.added_as = added
+                    .values()
+                    .find(|e| same_camera(&device, &e.camera))
+                    .map(|e| e.camera.id);
+                let same_serial = by_serial
+                    .get(device.identity.serial.as_str())
+                    .into_iter()
+                    .flatten()
+                    .copied();
+                device.conflict_with = serial_conflict(&device, &added, same_serial);
+                device
+            })
             .collect()
     }
 
@@ -685,9 +740,10 @@ impl Nvr {
     /// One discovered device.
     pub fn discovered_device(&self, key: &str) -> Result<DiscoveredDevice, NvrError> {
         let added = lock(&self.inner.added);
-        lock(&self.inner.discovered)
+        let discovered = lock(&self.inner.discovered);
+        discovered
             .get(key)
-            .map(|d| with_added_as(d.clone(), &added))
+            .map(|d| handed_out(d.clone(), &added, &discovered))
             .ok_or_else(|| NvrError::DeviceNotFound(key.chars().take(80).collect()))
     }
 
@@ -748,11 +804,7 @@ impl Nvr {
             endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
         let _commit = self.inner.commit.lock().await;
         let _command = self.begin_command()?;
-        if let Some((existing, what)) =
-            self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)
-        {
-            return Err(NvrError::Duplicate { existing, what });
-        }
+        self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)?;
         let now = self.inner.clock.now();
         let status = CameraStatus::certified_since(now);
         let id = {
@@ -793,8 +845,8 @@ impl Nvr {
                         endpoint_ref.as_deref(),
                         &certification.identity,
                     ) {
-                        Some((existing, what)) => NvrError::Duplicate { existing, what },
-                        None => NvrError::Storage(format!(
+                        Err(duplicate) => duplicate,
+                        Ok(()) => NvrError::Storage(format!(
                             "the registry already holds a camera with this {}",
                             duplicate_word(of)
                         )),
@@ -977,10 +1029,11 @@ impl Nvr {
         let device = {
             let added = lock(&self.inner.added);
             let mut discovered = lock(&self.inner.discovered);
-            discovered.get_mut(key).map(|d| {
+            let device = discovered.get_mut(key).map(|d| {
                 d.inactive = false;
-                with_added_as(d.clone(), &added)
-            })
+                d.clone()
+            });
+            device.map(|d| handed_out(d, &added, &discovered))
         };
         if let Some(device) = device {
             self.emit(NvrEvent::DeviceDiscovered { device });
@@ -1064,6 +1117,7 @@ impl Nvr {
             address: camera.address.clone(),
             credentials: credentials.clone(),
             credentials_rejected: camera.status.credentials_rejected,
+            last_error: camera.status.last_error.clone(),
             last_state: camera.status.state,
         };
         let entry = AddedEntry {
@@ -1098,30 +1152,46 @@ impl Nvr {
             .map(|e| e.camera.id)
     }
 
+    /// An added camera that this one would duplicate, and what matched; or the camera whose serial
+    /// number it claims with another MAC address (a conflict, refused with both named).
     fn find_duplicate(
         &self,
         address: &DeviceAddress,
         endpoint_ref: Option<&str>,
         identity: &DeviceIdentity,
-    ) -> Option<(CameraId, &'static str)> {
+    ) -> Result<(), NvrError> {
         let added = lock(&self.inner.added);
-        added.values().find_map(|e| {
+        for e in added.values() {
             let c = &e.camera;
             if c.address.host == address.host && c.address.port == address.port {
-                Some((c.id, "address"))
-            } else if endpoint_ref.is_some() && c.endpoint_ref.as_deref() == endpoint_ref {
-                Some((c.id, "endpoint"))
-            } else if !identity.serial.is_empty()
-                && c.identity.serial == identity.serial
-                && c.identity.manufacturer == identity.manufacturer
-            {
-                Some((c.id, "serial number"))
-            } else if identity.mac.is_some() && c.identity.mac == identity.mac {
-                Some((c.id, "MAC address"))
-            } else {
-                None
+                return Err(NvrError::Duplicate {
+                    existing: c.id,
+                    what: "address",
+                });
             }
-        })
+            if endpoint_ref.is_some() && c.endpoint_ref.as_deref() == endpoint_ref {
+                return Err(NvrError::Duplicate {
+                    existing: c.id,
+                    what: "endpoint",
+                });
+            }
+            match compare_identities(identity, &c.identity) {
+                IdentityMatch::Same => {
+                    return Err(NvrError::Duplicate {
+                        existing: c.id,
+                        what: "serial number",
+                    });
+                }
+                IdentityMatch::Conflict => {
+                    return Err(NvrError::SerialConflict {
+                        existing: c.id,
+                        address: c.address.to_string(),
+                    });
+                }
+                IdentityMatch::Different | IdentityMatch::Unknown => {}
+            }
+        }
+        Ok(())
     }
 
     /// The endpoint reference of a discovered device that is this camera, when one is known.
@@ -1130,9 +1200,8 @@ impl Nvr {
             .values()
             .find(|d| {
                 d.address == *address
-                    || (!identity.serial.is_empty()
-                        && d.identity.serial == identity.serial
-                        && d.identity.manufacturer == identity.manufacturer)
+                    || (d.address.host == address.host
+                        && compare_identities(&d.identity, identity) == IdentityMatch::Same)
             })
             .map(|d| d.key.clone())
     }
@@ -1140,10 +1209,11 @@ impl Nvr {
     fn announce_discovered_matching(&self, camera: &AddedCamera) {
         let devices: Vec<DiscoveredDevice> = {
             let added = lock(&self.inner.added);
-            lock(&self.inner.discovered)
+            let discovered = lock(&self.inner.discovered);
+            discovered
                 .values()
-                .filter(|d| same_camera(d, camera))
-                .map(|d| with_added_as(d.clone(), &added))
+                .filter(|d| same_camera(d, camera) || d.identity.serial == camera.identity.serial)
+                .map(|d| handed_out(d.clone(), &added, &discovered))
                 .collect()
         };
         for device in devices {
@@ -1210,13 +1280,23 @@ impl Nvr {
         let Some(entry) = added.get_mut(&id).filter(|e| e.generation == generation) else {
             return false;
         };
-        tracing::info!(
-            camera = %id,
-            address = %entry.camera.address,
-            from = entry.camera.status.state.as_str(),
-            to = status.state.as_str(),
-            "camera status changed"
-        );
+        if entry.camera.status.state == status.state {
+            tracing::debug!(
+                camera = %id,
+                address = %entry.camera.address,
+                state = status.state.as_str(),
+                error = status.last_error.as_deref().unwrap_or(""),
+                "camera check reported"
+            );
+        } else {
+            tracing::info!(
+                camera = %id,
+                address = %entry.camera.address,
+                from = entry.camera.status.state.as_str(),
+                to = status.state.as_str(),
+                "camera status changed"
+            );
+        }
         entry.camera.status = status.clone();
         true
     }
@@ -1359,7 +1439,7 @@ impl Nvr {
         let slot = self.sender_slot(sender);
         if let Ok(sender_permit) = slot.clone().acquire_owned().await {
             if let Ok(permit) = self.inner.identify_slots.clone().acquire_owned().await {
-                self.identify_with(&sighting).await;
+                let _listed_or_logged = self.identify_with(&sighting).await;
                 drop(permit);
             }
             drop(sender_permit);
@@ -1390,38 +1470,121 @@ impl Nvr {
         };
         let nvr = self.clone();
         self.inner.tasks.spawn(async move {
-            nvr.identify_with(&sighting).await;
+            let _listed_or_logged = nvr.identify_with(&sighting).await;
             drop(permits);
             lock(&nvr.inner.announced_in_flight).remove(&sighting.endpoint_ref);
             nvr.release_sender_slot(sender, slot);
         });
     }
 
-    /// Asks each of a sighting's addresses in turn who it is and lists the first that answers.
-    async fn identify_with(&self, sighting: &Sighting) {
+    /// Asks each of a sighting's addresses in turn who it is and lists the first that answers; its
+    /// key in the list, or why none was listed.
+    async fn identify_with(&self, sighting: &Sighting) -> Result<String, NvrError> {
+        let mut last_error = NvrError::DeviceNotFound(sighting.endpoint_ref.clone());
         for address in &sighting.addresses {
             let outcome = tokio::select! {
-                _ = self.inner.shutdown.cancelled() => return,
+                _ = self.inner.shutdown.cancelled() => return Err(NvrError::ShuttingDown),
                 r = self.inner.connector.identify(address, &sighting.scopes) => r,
             };
             match outcome {
                 Ok(identification) => {
+                    let key = self.discovered_key(
+                        &sighting.endpoint_ref,
+                        address,
+                        &identification.identity,
+                    );
                     let device = DiscoveredDevice {
-                        key: sighting.endpoint_ref.clone(),
+                        key,
                         address: address.clone(),
                         identity: identification.identity,
                         information_complete: identification.information_complete,
                         inactive: identification.inactive,
                         added_as: None,
                         last_seen: self.inner.clock.now(),
+                        conflict_with: None,
                     };
+                    let key = device.key.clone();
                     self.upsert_discovered(device);
-                    return;
+                    return Ok(key);
                 }
                 Err(error) => {
                     tracing::debug!(address = %address, endpoint = %sighting.endpoint_ref, %error, "discovered device not identified");
+                    last_error = camera_error(error, address);
                 }
             }
+        }
+        Err(last_error)
+    }
+
+    /// Lists the camera at `host:port` by asking it directly: for a camera added by address, one that
+    /// does not answer multicast discovery, or one not seen yet. A unicast probe to its WS-Discovery
+    /// port comes first, for its own endpoint reference; a camera that does not answer that is listed
+    /// from its device service alone. Returns the device as listed.
+    pub async fn discover_address(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<DiscoveredDevice, NvrError> {
+        let _command = self.begin_command()?;
+        let address = DeviceAddress::new(host, port).map_err(address_error)?;
+        let sighting = match self.probe_one(&address).await {
+            Some(sighting) => sighting,
+            None => Sighting {
+                endpoint_ref: format!("urn:vigil:address:{address}"),
+                addresses: vec![address.clone()],
+                scopes: Vec::new(),
+                types: Vec::new(),
+                sender: std::net::SocketAddr::from((
+                    address.ip().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                    0,
+                )),
+            },
+        };
+        let key = self.identify_with(&sighting).await?;
+        self.discovered_device(&key)
+    }
+
+    /// A unicast WS-Discovery probe to the camera at `address`: its sighting, with only `address`
+    /// kept, when it answers within [`DIRECT_PROBE_WINDOW`].
+    async fn probe_one(&self, address: &DeviceAddress) -> Option<Sighting> {
+        let ip = address.ip()?;
+        let plan = ProbePlan {
+            multicast_interfaces: Vec::new(),
+            multicast_port: discovery::WSD_PORT,
+            unicast_targets: vec![std::net::SocketAddr::new(ip, discovery::WSD_PORT)],
+            listen_for: DIRECT_PROBE_WINDOW,
+            repeat_after: PROBE_REPEAT_AFTER,
+        };
+        let mut sightings = discovery::probe(plan, self.inner.shutdown.child_token())
+            .await
+            .ok()?;
+        while let Some(mut sighting) = sightings.recv().await {
+            if sighting.addresses.iter().any(|a| a.port == address.port) {
+                sighting.addresses = vec![address.clone()];
+                return Some(sighting);
+            }
+        }
+        None
+    }
+
+    /// The list key of a device seen under `endpoint_ref`: the endpoint reference itself, unless
+    /// another device elsewhere already holds it (a cloned camera answers with its original's), in
+    /// which case the address tells the two apart.
+    fn discovered_key(
+        &self,
+        endpoint_ref: &str,
+        address: &DeviceAddress,
+        identity: &DeviceIdentity,
+    ) -> String {
+        let discovered = lock(&self.inner.discovered);
+        match discovered.get(endpoint_ref) {
+            Some(holder)
+                if holder.address.host != address.host
+                    && compare_identities(&holder.identity, identity) != IdentityMatch::Same =>
+            {
+                format!("{endpoint_ref}@{address}")
+            }
+            _ => endpoint_ref.to_owned(),
         }
     }
 
@@ -1431,17 +1594,18 @@ impl Nvr {
             let added = lock(&self.inner.added);
             let mut discovered = lock(&self.inner.discovered);
             // The same camera under another endpoint reference (it was reset, or answers on two
-            // interfaces) is one entry: keep the newest.
+            // interfaces) is one entry: keep the newest. Same serial and maker, and no MAC that says
+            // otherwise; a claim of another camera's serial from elsewhere is not a twin.
             if !device.identity.serial.is_empty() {
                 let twins: Vec<String> = discovered
                     .values()
                     .filter(|d| {
                         d.key != device.key
-                            && d.identity.serial == device.identity.serial
-                            && d.identity.manufacturer == device.identity.manufacturer
-                            // A claim of another camera's serial from elsewhere is not a twin.
+                            && compare_identities(&d.identity, &device.identity)
+                                == IdentityMatch::Same
                             && (d.address.host == device.address.host
-                                || (d.identity.mac.is_some() && d.identity.mac == device.identity.mac))
+                                || (d.identity.mac.is_some()
+                                    && d.identity.mac == device.identity.mac))
                     })
                     .map(|d| d.key.clone())
                     .collect();
@@ -1471,7 +1635,7 @@ impl Nvr {
                 } != *old
             });
             discovered.insert(device.key.clone(), device.clone());
-            changed.then(|| with_added_as(device, &added))
+            changed.then(|| handed_out(device, &added, &discovered))
         };
         for key in replaced {
             self.emit(NvrEvent::DeviceGone { key });
@@ -1567,15 +1731,43 @@ impl StatusSink for MonitorSink {
     }
 }
 
-fn with_added_as(
+/// A discovered device as it is handed out: marked with the added camera it is, if any, and with the
+/// camera that claims its serial number under another MAC address, if one does.
+fn handed_out(
     mut device: DiscoveredDevice,
     added: &BTreeMap<CameraId, AddedEntry>,
+    discovered: &BTreeMap<String, DiscoveredDevice>,
 ) -> DiscoveredDevice {
     device.added_as = added
         .values()
         .find(|e| same_camera(&device, &e.camera))
         .map(|e| e.camera.id);
+    device.conflict_with = serial_conflict(&device, added, discovered.values());
     device
+}
+
+/// Where a camera claims `device`'s serial number with a different MAC address.
+fn serial_conflict<'a>(
+    device: &DiscoveredDevice,
+    added: &BTreeMap<CameraId, AddedEntry>,
+    discovered: impl Iterator<Item = &'a DiscoveredDevice>,
+) -> Option<DeviceAddress> {
+    if device.identity.serial.is_empty() || device.identity.mac.is_none() {
+        return None;
+    }
+    let conflicts = |other: &DeviceIdentity| {
+        compare_identities(&device.identity, other) == IdentityMatch::Conflict
+    };
+    added
+        .values()
+        .find(|e| conflicts(&e.camera.identity))
+        .map(|e| e.camera.address.clone())
+        .or_else(|| {
+            discovered
+                .filter(|d| d.key != device.key)
+                .find(|d| conflicts(&d.identity))
+                .map(|d| d.address.clone())
+        })
 }
 
 /// Whether a discovered device and an added camera are the same camera. The address is the only
@@ -1585,10 +1777,7 @@ fn same_camera(device: &DiscoveredDevice, camera: &AddedCamera) -> bool {
     device.address.host == camera.address.host
         && (device.address.port == camera.address.port
             || camera.endpoint_ref.as_deref() == Some(device.key.as_str())
-            || (!device.identity.serial.is_empty()
-                && device.identity.serial == camera.identity.serial
-                && device.identity.manufacturer == camera.identity.manufacturer)
-            || (device.identity.mac.is_some() && device.identity.mac == camera.identity.mac))
+            || compare_identities(&device.identity, &camera.identity) == IdentityMatch::Same)
 }
 
 /// What a camera's answer means to the caller of a command on `address`.
@@ -1603,6 +1792,10 @@ pub(crate) fn camera_error(error: CameraError, address: &DeviceAddress) -> NvrEr
         }
         CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
         CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
+        CameraError::ClockRejected(words) => NvrError::CameraClock(words),
+        CameraError::Inactive => NvrError::CameraInactive,
+        CameraError::AuthenticationOff => NvrError::AuthenticationOff,
+        CameraError::Unavailable(detail) => NvrError::CameraBusy(detail),
         CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
     }
 }
@@ -1702,6 +1895,7 @@ mod tests {
             inactive: false,
             added_as: None,
             last_seen: SystemTime::now(),
+            conflict_with: None,
         }
     }
 

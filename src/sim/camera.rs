@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, rfc3339, unix_secs};
 use crate::mail::MailSender;
+use crate::sim::dialect::Dialect;
 use crate::sim::fault::Fault;
 use crate::sim::recovery::{RecoveryState, SharedMailSender};
 
@@ -249,6 +250,8 @@ pub struct CameraPolicy {
     /// Whether GetSystemDateAndTime answers without credentials, as ONVIF says it must. Some cameras
     /// want credentials even for it.
     pub anonymous_clock: bool,
+    /// How the camera words its refusals (changeable later with [`SimCamera::set_dialect`]).
+    pub dialect: Dialect,
 }
 
 impl Default for CameraPolicy {
@@ -258,6 +261,7 @@ impl Default for CameraPolicy {
             lockout_duration: Duration::from_secs(30 * 60),
             anonymous_device_info: true,
             anonymous_clock: true,
+            dialect: Dialect::Onvif,
         }
     }
 }
@@ -275,6 +279,10 @@ struct CameraState {
     boot_count: u64,
     /// WS-Discovery AppSequence MessageNumber.
     message_number: u64,
+    /// How refusals are worded right now.
+    dialect: Dialect,
+    /// Requests still to be answered with a bare HTTP 503, as a camera that is starting up does.
+    server_errors_left: u32,
 }
 
 /// One simulated camera.
@@ -351,6 +359,7 @@ impl SimCamera {
             .unwrap_or_default();
         let (online, _) = watch::channel(true);
         let (serving, _) = watch::channel(true);
+        let dialect = policy.dialect;
         Self {
             identity,
             policy,
@@ -366,6 +375,8 @@ impl SimCamera {
                 stats: CameraStats::default(),
                 boot_count: 1,
                 message_number: 0,
+                dialect,
+                server_errors_left: 0,
             }),
             online,
             serving,
@@ -400,6 +411,31 @@ impl SimCamera {
 
     fn state(&self) -> MutexGuard<'_, CameraState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How the camera words its refusals now.
+    pub fn dialect(&self) -> Dialect {
+        self.state().dialect
+    }
+
+    /// Makes the camera word its refusals in `dialect` from now on.
+    pub fn set_dialect(&self, dialect: Dialect) {
+        self.state().dialect = dialect;
+    }
+
+    /// Answers the next `count` requests with a bare HTTP 503, as a camera that is starting up does.
+    pub fn fail_next_requests(&self, count: u32) {
+        self.state().server_errors_left = count;
+    }
+
+    /// Whether this request gets a bare server error (and counts it off).
+    pub fn take_server_error(&self) -> bool {
+        let mut state = self.state();
+        if state.server_errors_left == 0 {
+            return false;
+        }
+        state.server_errors_left -= 1;
+        true
     }
 
     /// The rules it was made with.
@@ -615,17 +651,17 @@ impl SimCamera {
                     if !fresh {
                         state.stats.stale_timestamps += 1;
                         record_failure(&mut state, username, now, &self.policy);
-                        return Err(Fault::not_authorized(
+                        return Err(Fault::stale_token(
                             "The security token is not fresh: its Created time is too far from the camera clock",
                         ));
                     }
                     let Some(nonce) = nonce_b64.as_deref() else {
                         record_failure(&mut state, username, now, &self.policy);
-                        return Err(Fault::not_authorized("The security token has no nonce"));
+                        return Err(Fault::credentials_wrong("The security token has no nonce"));
                     };
                     if remember_nonce(&mut state, nonce, now) {
                         state.stats.replayed_nonces += 1;
-                        return Err(Fault::not_authorized(
+                        return Err(Fault::credentials_wrong(
                             "The security token nonce was already used",
                         ));
                     }
@@ -721,13 +757,17 @@ impl SimCamera {
         http_digest: bool,
     ) -> Fault {
         const WRONG: &str = "The user name or password is not correct";
-        let fault = match state.lockouts.get(username).and_then(|l| l.locked_until) {
+        let lockout = state.lockouts.get(username);
+        let fault = match lockout.and_then(|l| l.locked_until) {
             Some(until) if until > now => {
                 return Fault::locked(until.duration_since(now).unwrap_or_default());
             }
-            _ if http_digest => Fault::http_unauthorized(WRONG),
-            _ => Fault::not_authorized(WRONG),
+            _ if http_digest => Fault::http_digest_wrong(WRONG),
+            _ => Fault::credentials_wrong(WRONG),
         };
+        let failures = lockout.map_or(0, |l| l.consecutive_failures);
+        let fault =
+            fault.with_attempts_left(self.policy.lockout_threshold.saturating_sub(failures));
         // As on many cameras, a failed login shows the serial number and the date for the support path.
         let date: String = rfc3339(shift(now, state.clock_offset_secs))
             .chars()

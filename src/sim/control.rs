@@ -10,6 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::sim::Simulator;
 use crate::sim::camera::{CameraStats, CameraSummary};
+use crate::sim::dialect::Dialect;
 use crate::sim::recovery::RecoveryStats;
 
 /// The longest request line the control socket reads.
@@ -72,6 +73,13 @@ pub enum ControlRequest {
         camera: usize,
         /// The address.
         email: String,
+    },
+    /// Make a camera word its refusals in another dialect (`onvif`, `wsse-failed-authentication`...).
+    SetDialect {
+        /// Camera index.
+        camera: usize,
+        /// The dialect's name.
+        dialect: String,
     },
     /// The vendor's phone app scans a recovery QR payload; its cloud emails the code.
     AppScan {
@@ -198,6 +206,21 @@ impl Simulator {
                 },
                 None => missing(camera),
             },
+            ControlRequest::SetDialect { camera, dialect } => {
+                match (self.camera(camera), Dialect::parse(&dialect)) {
+                    (Some(c), Some(dialect)) => {
+                        c.set_dialect(dialect);
+                        ControlReply::Done
+                    }
+                    (None, _) => missing(camera),
+                    (Some(_), None) => ControlReply::Error {
+                        message: format!(
+                            "'{dialect}' is not a dialect; one of: {}",
+                            Dialect::ALL.map(Dialect::name).join(", ")
+                        ),
+                    },
+                }
+            }
             ControlRequest::AppScan { payload } => match self.app_scan(&payload).await {
                 Ok(masked) => ControlReply::Text {
                     text: format!("The verification code was sent to {masked}"),

@@ -13,6 +13,35 @@ pub enum FaultCode {
     Receiver,
 }
 
+/// What a refusal of the caller's identity is about; the camera's [`crate::sim::dialect::Dialect`]
+/// decides how it is worded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No credentials where some are needed.
+    CredentialsRequired,
+    /// Credentials that do not match a user; how many tries are left before the lock, when known.
+    CredentialsWrong {
+        /// Failed logins left before the user locks.
+        attempts_left: Option<u32>,
+    },
+    /// The user is locked for this long.
+    Locked(Duration),
+    /// A UsernameToken whose `Created` is too far from the camera's clock.
+    StaleToken,
+}
+
+/// How the fault goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Envelope {
+    /// A SOAP 1.2 envelope (ONVIF's).
+    #[default]
+    Soap12,
+    /// A SOAP 1.1 envelope with `faultcode` and `faultstring`.
+    Soap11,
+    /// No body at all.
+    Empty,
+}
+
 /// A SOAP fault, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -26,6 +55,16 @@ pub struct Fault {
     pub detail: Vec<(&'static str, String)>,
     /// The HTTP status to send it with.
     pub http_status: u16,
+    /// Whether a 401 carries an HTTP Digest challenge.
+    pub challenge: bool,
+    /// Whether a 401 carries an HTTP Basic challenge (gSOAP's) instead.
+    pub basic_challenge: bool,
+    /// An HTML page sent instead of an empty body (some cameras' 401).
+    pub html: Option<&'static str>,
+    /// How the fault is wrapped.
+    pub envelope: Envelope,
+    /// The refusal it stands for, when it refuses the caller's identity.
+    pub refusal: Option<Refusal>,
 }
 
 impl fmt::Display for Fault {
@@ -46,6 +85,11 @@ impl Fault {
             reason: reason.into(),
             detail: Vec::new(),
             http_status: 400,
+            challenge: false,
+            basic_challenge: false,
+            html: None,
+            envelope: Envelope::Soap12,
+            refusal: None,
         }
     }
 
@@ -60,9 +104,35 @@ impl Fault {
         self
     }
 
-    /// `ter:NotAuthorized`: credentials wrong or not enough.
+    /// `ter:NotAuthorized`: an authenticated user whose level does not allow the operation.
     pub fn not_authorized(reason: &str) -> Self {
         Self::sender(vec!["ter:NotAuthorized"], reason)
+    }
+
+    /// Credentials that do not match: `ter:NotAuthorized` in ONVIF's own words.
+    pub fn credentials_wrong(reason: &str) -> Self {
+        Self {
+            refusal: Some(Refusal::CredentialsWrong {
+                attempts_left: None,
+            }),
+            ..Self::not_authorized(reason)
+        }
+    }
+
+    /// Notes how many failed logins are left before the lock (some dialects say it).
+    pub fn with_attempts_left(mut self, left: u32) -> Self {
+        if let Some(Refusal::CredentialsWrong { attempts_left }) = &mut self.refusal {
+            *attempts_left = Some(left);
+        }
+        self
+    }
+
+    /// A UsernameToken too far from the camera's clock: `ter:NotAuthorized` in ONVIF's own words.
+    pub fn stale_token(reason: &str) -> Self {
+        Self {
+            refusal: Some(Refusal::StaleToken),
+            ..Self::not_authorized(reason)
+        }
     }
 
     /// No credentials where some are needed: HTTP 401 with a Digest challenge, and the same fault in
@@ -70,7 +140,19 @@ impl Fault {
     pub fn http_unauthorized(reason: &str) -> Self {
         Self {
             http_status: 401,
+            challenge: true,
+            refusal: Some(Refusal::CredentialsRequired),
             ..Self::not_authorized(reason)
+        }
+    }
+
+    /// HTTP Digest credentials that do not match: a 401 with a new challenge.
+    pub fn http_digest_wrong(reason: &str) -> Self {
+        Self {
+            refusal: Some(Refusal::CredentialsWrong {
+                attempts_left: None,
+            }),
+            ..Self::http_unauthorized(reason)
         }
     }
 
@@ -80,6 +162,7 @@ impl Fault {
         let secs = retry_after.as_secs().max(1);
         Self {
             detail: vec![("vgl:AccountLocked", format!("locked; retry after {secs} s"))],
+            refusal: Some(Refusal::Locked(retry_after)),
             ..Self::sender(
                 vec!["ter:NotAuthorized", "vgl:AccountLocked"],
                 format!("Account locked after repeated failed logins; retry after {secs} s"),
@@ -87,9 +170,9 @@ impl Fault {
         }
     }
 
-    /// Whether this is the locked-account fault.
+    /// Whether this is the locked-account fault, in any dialect.
     pub fn is_locked(&self) -> bool {
-        self.subcodes.contains(&"vgl:AccountLocked")
+        matches!(self.refusal, Some(Refusal::Locked(_)))
     }
 
     /// `ter:InvalidArgVal`.
@@ -161,8 +244,7 @@ impl Fault {
             code: FaultCode::Receiver,
             subcodes: vec!["ter:ActionNotSupported"],
             reason: format!("The operation '{operation}' is not supported"),
-            detail: Vec::new(),
-            http_status: 400,
+            ..Self::sender(Vec::new(), "")
         }
     }
 }

@@ -187,10 +187,9 @@ async fn answer(
         },
     )
     .await;
-    let mut builder = Response::builder().status(response.status).header(
-        hyper::header::CONTENT_TYPE,
-        "application/soap+xml; charset=utf-8",
-    );
+    let mut builder = Response::builder()
+        .status(response.status)
+        .header(hyper::header::CONTENT_TYPE, response.content_type);
     if let Some(challenge) = response.www_authenticate {
         builder = builder.header(hyper::header::WWW_AUTHENTICATE, challenge);
     }

@@ -8,8 +8,10 @@
 
 pub mod camera;
 pub mod control;
+pub mod dialect;
 pub mod fault;
 pub mod http;
+pub mod netns;
 pub mod recovery;
 pub mod soap;
 pub mod wsd;
@@ -60,6 +62,9 @@ pub struct SimConfig {
     pub policy: CameraPolicy,
     /// Varies serials, MACs and endpoint references between simulators.
     pub seed: u16,
+    /// Gives every camera this one MAC address, as cheap cameras (and oxvif's mock fleet) do, while
+    /// their serial numbers still differ.
+    pub shared_mac: Option<String>,
     /// The reset email active cameras were activated with.
     pub reset_email: Option<String>,
     /// Whether the cameras can reach the internet (to email codes themselves).
@@ -87,6 +92,7 @@ impl Default for SimConfig {
             clock_offset_secs: 0,
             policy: CameraPolicy::default(),
             seed: 1,
+            shared_mac: None,
             reset_email: Some("owner@example.com".to_owned()),
             internet: true,
             smtp: None,
@@ -153,7 +159,10 @@ impl Simulator {
             let (ip, port) = camera_address(&config, index)?;
             let http_addr = SocketAddr::new(ip, port);
             let wsd_addr = SocketAddr::new(ip, config.wsd_port);
-            let identity = make_identity(config.seed, index, http_addr, wsd_addr);
+            let mut identity = make_identity(config.seed, index, http_addr, wsd_addr);
+            if let Some(mac) = &config.shared_mac {
+                identity.mac = mac.clone();
+            }
             let active = index < config.count - config.inactive;
             let admin =
                 active.then_some((config.admin_user.as_str(), config.admin_password.as_str()));
@@ -343,6 +352,13 @@ fn validate(config: &SimConfig) -> Result<(), SimError> {
         return Err(SimError::Config(
             "multicast needs an IPv4 bind address".into(),
         ));
+    }
+    if let Some(mac) = &config.shared_mac
+        && crate::camera::normalize_mac(mac).as_deref() != Some(mac.as_str())
+    {
+        return Err(SimError::Config(format!(
+            "shared MAC '{mac}' is not a lower-case aa:bb:cc:dd:ee:ff address"
+        )));
     }
     Ok(())
 }

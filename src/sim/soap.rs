@@ -8,7 +8,7 @@ use crate::clock::{rfc3339, unix_secs};
 use crate::sim::camera::{
     AccessClass, Caller, Credential, DIGEST_REALM, PasswordProof, SimCamera, UserChange, UserLevel,
 };
-use crate::sim::fault::{Fault, FaultCode};
+use crate::sim::fault::{Envelope, Fault, FaultCode};
 
 const ENVELOPE_OPEN: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -16,6 +16,8 @@ const ENVELOPE_OPEN: &str = concat!(
     r#" xmlns:tds="http://www.onvif.org/ver10/device/wsdl""#,
     r#" xmlns:tt="http://www.onvif.org/ver10/schema""#,
     r#" xmlns:ter="http://www.onvif.org/ver10/error""#,
+    r#" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd""#,
+    r#" xmlns:acme="urn:example:acme:camera:1""#,
     r#" xmlns:vgl="urn:org:vigil:onvif:1""#,
     r#" xmlns:vrc="urn:org:vigil:onvif:recovery:1">"#,
     "<env:Body>"
@@ -44,28 +46,58 @@ pub struct SoapResponse {
     pub body: String,
     /// A `WWW-Authenticate` challenge to send with a 401.
     pub www_authenticate: Option<String>,
+    /// The `Content-Type`: SOAP 1.2's, or SOAP 1.1's `text/xml` in that dialect.
+    pub content_type: &'static str,
 }
+
+/// SOAP 1.2's media type.
+const SOAP12_TYPE: &str = "application/soap+xml; charset=utf-8";
+/// SOAP 1.1's media type.
+const SOAP11_TYPE: &str = "text/xml; charset=utf-8";
 
 /// Answers one device-service request.
 pub async fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapResponse {
     camera.note_request();
+    if camera.take_server_error() {
+        return SoapResponse {
+            status: 503,
+            body: String::new(),
+            www_authenticate: None,
+            content_type: "text/plain",
+        };
+    }
     match handle_inner(camera, request).await {
         Ok(body) => SoapResponse {
             status: 200,
             body: envelope(&body),
             www_authenticate: None,
+            content_type: SOAP12_TYPE,
         },
         Err(fault) => {
-            let www_authenticate = (fault.http_status == 401).then(|| {
-                format!(
+            let fault = camera.dialect().word(fault);
+            let www_authenticate = if fault.http_status != 401 {
+                None
+            } else if fault.challenge {
+                Some(format!(
                     r#"Digest realm="{DIGEST_REALM}", qop="auth", algorithm=MD5, nonce="{}""#,
                     camera.issue_digest_nonce()
-                )
-            });
+                ))
+            } else if fault.basic_challenge {
+                Some(r#"Basic realm="gSOAP Web Service""#.to_owned())
+            } else {
+                None
+            };
+            let (body, content_type) = match (fault.envelope, fault.html) {
+                (Envelope::Soap12, _) => (envelope(&render_fault(&fault)), SOAP12_TYPE),
+                (Envelope::Soap11, _) => (render_soap11_fault(&fault), SOAP11_TYPE),
+                (Envelope::Empty, Some(page)) => (page.to_owned(), "text/html"),
+                (Envelope::Empty, None) => (String::new(), SOAP12_TYPE),
+            };
             SoapResponse {
                 status: fault.http_status,
-                body: envelope(&render_fault(&fault)),
+                body,
                 www_authenticate,
+                content_type,
             }
         }
     }
@@ -463,6 +495,25 @@ fn render_fault(fault: &Fault) -> String {
     format!(
         "<env:Fault><env:Code><env:Value>{code}</env:Value>{subcodes}</env:Code>\
          <env:Reason><env:Text xml:lang=\"en\">{}</env:Text></env:Reason>{detail}</env:Fault>",
+        esc(&fault.reason)
+    )
+}
+
+/// A SOAP 1.1 fault: `faultcode` (the innermost subcode, else `SOAP-ENV:Client` or `Server`) and
+/// `faultstring`.
+fn render_soap11_fault(fault: &Fault) -> String {
+    let code = match (fault.subcodes.last(), fault.code) {
+        (Some(sub), _) => (*sub).to_owned(),
+        (None, FaultCode::Sender) => "SOAP-ENV:Client".to_owned(),
+        (None, FaultCode::Receiver) => "SOAP-ENV:Server".to_owned(),
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:wsse=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd\">\
+         <SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>{}</faultcode><faultstring>{}</faultstring>\
+         </SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>",
+        esc(&code),
         esc(&fault.reason)
     )
 }

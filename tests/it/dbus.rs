@@ -590,9 +590,11 @@ async fn signals_follow_status_changes_and_new_cameras() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_get_invalid_argument_and_nothing_changes() {
-    let Some(rig) = rig(1, |_| {}).await else {
+    let Some(rig) = rig(2, |c| c.inactive = 1).await else {
         return;
     };
+    let (host, port) = rig.h.address(1);
+    let (inactive_host, inactive_port) = (format!("'{host}'"), port.to_string());
     let long_host = format!("'{}'", "h".repeat(1000));
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
@@ -624,6 +626,17 @@ async fn bad_arguments_get_invalid_argument_and_nothing_changes() {
             "AddCamera",
             vec!["'127.0.0.1'", "1", "'admin'", "'x'"],
             "Unreachable",
+        ),
+        // A camera in factory state accepts any login; the NVR says Inactive instead of certifying.
+        (
+            "AddCamera",
+            vec![
+                &inactive_host,
+                &inactive_port,
+                "'whoever'",
+                "'Any-Thing-123'",
+            ],
+            "Inactive",
         ),
         (
             "RemoveCamera",
@@ -772,6 +785,49 @@ async fn vigilctl_lists_reports_and_exits_with_documented_codes() {
     let discover = rig.vigilctl(As::Admin, &["discover"]);
     assert!(discover.status.success(), "{}", text(&discover));
     assert!(String::from_utf8_lossy(&discover.stdout).contains("inactive"));
+
+    // A reader that stops at once (`vigilctl cameras | head -0`): vigilctl ends quietly.
+    let mut piped = command_as(As::Reader, VIGILCTL)
+        .arg(format!("--address={}", rig.bus.address))
+        .args(["--json", "cameras"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(piped.stdout.take());
+    let cut = piped.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&cut.stderr);
+    assert!(
+        !said.contains("panicked") && !said.contains("Broken pipe"),
+        "{said}"
+    );
+    // A password from a pipe: nobody to prompt, so no prompt.
+    let (host, port) = rig.h.address(1);
+    let mut adding = command_as(As::Admin, VIGILCTL)
+        .arg(format!("--address={}", rig.bus.address))
+        .args([
+            "add",
+            &host,
+            "--port",
+            &port.to_string(),
+            "--user",
+            "whoever",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(adding.stdin.take().unwrap(), "Any-Thing-123").unwrap();
+    let added = adding.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&added.stderr);
+    assert!(!said.contains("Password for"), "{said}");
+    assert!(
+        said.contains("inactive"),
+        "the factory-state camera is refused: {said}"
+    );
+    assert!(!added.status.success());
     let audit = rig.vigilctl(As::Reader, &["audit", "--verify"]);
     assert!(audit.status.success(), "{}", text(&audit));
     rig.finish().await;

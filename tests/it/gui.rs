@@ -580,6 +580,48 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
 }
 
 #[test]
+fn add_by_ip_of_a_factory_state_camera_offers_activation_instead() {
+    let rt = runtime();
+    // Not discovered yet: the camera is known only by the address the installer types.
+    let h = rt.block_on(async {
+        let sim = simulator(1, |c| c.inactive = 1).await;
+        Harness::start(sim, Duration::from_millis(300)).await
+    });
+    let mut menu = Menu::open(&h, &rt, (1280, 720));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    let (host, port) = h.address(0);
+    menu.click("Add by IP");
+    menu.type_into("IP address", &host);
+    menu.type_into("Port", &port.to_string());
+    menu.type_into("User name", "whoever");
+    menu.type_into("Password", "Any-Thing-123");
+    menu.click("Add");
+    menu.wait_until("the activation offered", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::Activate
+    });
+    assert_eq!(
+        menu.window.global::<Dialog>().get_failure().problem,
+        Problem::CameraInactive
+    );
+    assert!(menu.shows_text("The camera is inactive (factory state). Activate it first."));
+    menu.screenshot("17-add-by-ip-inactive-offers-activation");
+    assert!(rt.block_on(async { h.nvr.added_cameras().is_empty() }));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.type_into("Reset email", "installer@example.com");
+    menu.click("Activate");
+    menu.wait_until("the camera activated and added", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>().get_added().row_count() == 1
+    });
+    assert!(!h.sim.cameras()[0].is_inactive());
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+#[test]
 fn the_menu_comes_back_in_the_language_chosen_last_time() {
     let rt = runtime();
     let h = rt.block_on(async {

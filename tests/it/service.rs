@@ -460,3 +460,106 @@ async fn a_replaced_key_file_marks_cameras_not_certified_without_trying_them() {
     assert_eq!(fixed.status.state, CameraState::Online);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn cameras_sharing_one_mac_address_are_two_cameras() {
+    // Cheap cameras (and oxvif's mock fleet) all report one MAC; their serial numbers differ.
+    let h = Harness::start(
+        simulator(2, |c| c.shared_mac = Some("00:11:22:33:44:55".into())).await,
+        PERIOD,
+    )
+    .await;
+    let first = h.add(0).await;
+    let second = h.add(1).await;
+    assert_ne!(first.id, second.id);
+    assert_eq!(first.identity.mac, second.identity.mac);
+    assert_ne!(first.identity.serial, second.identity.serial);
+    h.discover().await;
+    let mut added_as: Vec<_> = h
+        .nvr
+        .discovered_devices()
+        .iter()
+        .map(|d| d.added_as)
+        .collect();
+    added_as.sort();
+    assert_eq!(added_as, vec![Some(first.id), Some(second.id)]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn two_cameras_claiming_one_serial_number_are_a_conflict_shown_not_merged() {
+    // The same seed gives the same serial numbers; the second simulator's cameras have another MAC.
+    let original = simulator(1, |c| c.seed = 77).await;
+    let impostor = simulator(1, |c| {
+        c.seed = 77;
+        c.shared_mac = Some("02:00:00:00:00:99".into());
+    })
+    .await;
+    let mut settings = crate::support::test_settings(&original, PERIOD);
+    settings
+        .discovery
+        .unicast_targets
+        .extend(crate::support::probe_targets(&impostor));
+    let h = Harness::start_with(original, settings, tempfile::tempdir().unwrap()).await;
+    assert_eq!(h.discover().await, 2, "both are listed");
+    let devices = h.nvr.discovered_devices();
+    let original_address = h.sim.cameras()[0].identity().http_addr;
+    let impostor_address = impostor.cameras()[0].identity().http_addr;
+    for device in &devices {
+        let other = if device.address.port == original_address.port()
+            && device.address.host == original_address.ip().to_string()
+        {
+            impostor_address
+        } else {
+            original_address
+        };
+        assert_eq!(
+            device.conflict_with.as_ref().map(ToString::to_string),
+            Some(other.to_string()),
+            "{device:?}"
+        );
+    }
+    let added = h.add(0).await;
+    let refused = h
+        .nvr
+        .add_camera(AddCamera {
+            host: impostor_address.ip().to_string(),
+            port: impostor_address.port(),
+            username: "admin".into(),
+            password: CAMERA_PASSWORD.into(),
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(NvrError::SerialConflict { existing, .. }) if existing == added.id),
+        "{refused:?}"
+    );
+    assert_eq!(h.nvr.added_cameras().len(), 1);
+    h.stop().await;
+    impostor.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_factory_state_camera_added_by_address_is_refused_as_inactive_whatever_the_login() {
+    let h = Harness::start(simulator(1, |c| c.inactive = 1).await, PERIOD).await;
+    let (host, port) = h.address(0);
+    for (username, password) in [("whoever", "Any-Thing-123"), ("admin", CAMERA_PASSWORD)] {
+        let refused = h
+            .nvr
+            .add_camera(AddCamera {
+                host: host.clone(),
+                port,
+                username: username.into(),
+                password: password.into(),
+            })
+            .await;
+        assert_eq!(refused, Err(NvrError::CameraInactive), "{username}");
+    }
+    assert!(h.nvr.added_cameras().is_empty());
+    let camera = &h.sim.cameras()[0];
+    assert!(camera.is_inactive(), "still in factory state");
+    assert!(
+        camera.users().is_empty(),
+        "no user was made by the attempts"
+    );
+    h.stop().await;
+}
