@@ -27,12 +27,22 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Bench {
-    /// Discovery of simulated cameras on loopback: probe to the last camera listed with its device
-    /// information, against a fixed-wait, client-per-camera baseline run in the same command.
+    /// Discovery of simulated cameras: probe to the last camera listed with its device information,
+    /// against a fixed-wait, client-per-camera baseline run in the same command. `--fleet camsim`
+    /// probes vigil-camsim on loopback by unicast; `--fleet oxvif` multicasts to oxvif's mock fleet
+    /// (cameras written by others, WS-Security required) on a private LAN of two network namespaces,
+    /// which needs root.
     Discovery {
-        /// Simulated cameras.
+        /// Simulated cameras (at most 256 with the oxvif fleet).
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=1000))]
         cameras: u16,
+        /// Whose cameras: vigil-camsim's, or oxvif's mock fleet.
+        #[arg(long, value_enum, default_value_t = Fleet::Camsim)]
+        fleet: Fleet,
+        /// The oxvif fleet runner [default: examples/oxvif-fleet next to this binary; `cargo build
+        /// --examples` builds it].
+        #[arg(long)]
+        fleet_bin: Option<PathBuf>,
         /// The cameras' largest random reply delay (APP_MAX_DELAY), milliseconds.
         #[arg(long, default_value_t = 500)]
         max_delay_ms: u64,
@@ -102,10 +112,36 @@ enum Bench {
     },
 }
 
+/// Whose cameras a discovery benchmark finds.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Fleet {
+    /// vigil-camsim, on loopback.
+    Camsim,
+    /// oxvif's mock ONVIF fleet, on a private LAN of two network namespaces.
+    Oxvif,
+}
+
+mod foreign;
 mod gui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Bench::Discovery {
+        cameras,
+        fleet: Fleet::Oxvif,
+        fleet_bin,
+        no_baseline,
+        ..
+    } = &cli.bench
+    {
+        return match foreign::discovery(usize::from(*cameras), fleet_bin.clone(), !no_baseline) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("vigil-bench: {problem}");
+                ExitCode::from(1)
+            }
+        };
+    }
     // The GUI benchmarks drive Slint on this thread and run the service on runtimes of their own.
     let gui_result = match &cli.bench {
         Bench::Gui {
@@ -152,6 +188,7 @@ fn main() -> ExitCode {
                 cameras,
                 max_delay_ms,
                 no_baseline,
+                ..
             } => discovery(usize::from(cameras), max_delay_ms, !no_baseline).await,
             Bench::Monitor {
                 cameras,
