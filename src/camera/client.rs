@@ -109,11 +109,16 @@ impl CameraConnector {
         match self.session(address, None, 0).users().await {
             Ok(users) if !has_administrator(&users) => return Err(CameraError::Inactive),
             Ok(_) => return Err(CameraError::AuthenticationOff),
-            Err(error @ CameraError::Offline(_)) => return Err(error),
-            // Refused, as it should be: the camera checks logins.
-            Err(_) => {}
+            // Refused, as it should be (or failed, which says nothing): the camera checks logins.
+            Err(
+                CameraError::CredentialsRequired
+                | CameraError::Refused { .. }
+                | CameraError::DeviceFault(_),
+            ) => {}
+            // No answer, a lock, a busy or unreadable camera: no login is sent into that.
+            Err(error) => return Err(error),
         }
-        let mut certification = self.recheck(address, credentials).await?;
+        let mut certification = self.recheck(address, credentials, 0).await?;
         let session = self.session(address, Some(credentials), certification.clock_offset_secs);
         // The MAC is a nicety: a camera that will not say it is still certified.
         certification.identity.mac = session.mac_address().await.ok().flatten();
@@ -121,26 +126,30 @@ impl CameraConnector {
     }
 
     /// The monitor's periodic check: as [`CameraConnector::certify`] but without asking for the MAC
-    /// again, so a check costs two requests (one of them a login).
+    /// again, so a check costs two requests (one of them a login). `last_offset_secs` is the clock
+    /// offset last measured, used only when the camera wants a login even to tell its time.
     pub async fn recheck(
         &self,
         address: &DeviceAddress,
         credentials: &Credentials,
+        last_offset_secs: i64,
     ) -> Result<Certification, CameraError> {
         let clock_offset_secs = match self.clock_offset(address).await {
             Ok(offset) => offset,
-            Err(error @ (CameraError::Offline(_) | CameraError::Unavailable(_))) => {
-                return Err(error);
-            }
             // ONVIF says the clock needs no credentials, but some cameras want them even there (and
-            // say so in whatever words): ask again with them. That is then the login attempt (with no
-            // offset applied yet), and its answer, not the anonymous refusal, says whether the
-            // credentials work.
-            Err(_) => {
-                self.session(address, Some(credentials), 0)
+            // say so in whatever words): ask again with them. That is then the login attempt, and
+            // its answer, not the anonymous refusal, says whether the credentials work.
+            Err(
+                CameraError::CredentialsRequired
+                | CameraError::Refused { .. }
+                | CameraError::DeviceFault(_),
+            ) => {
+                self.session(address, Some(credentials), last_offset_secs)
                     .clock_offset()
                     .await?
             }
+            // No answer, a lock, a busy or unreadable camera: no login is sent into that.
+            Err(error) => return Err(error),
         };
         let session = self.session(address, Some(credentials), clock_offset_secs);
         let identity = session.device_information().await?;

@@ -211,6 +211,10 @@ pub enum CameraError {
     /// The camera answered with a server error and no fault: busy, starting or failing. Not a refusal.
     #[error("the camera answered with a server error ({0})")]
     Unavailable(String),
+    /// The camera says it failed to carry out the request itself (an `env:Receiver` fault with no more
+    /// specific meaning): not a refusal of the caller.
+    #[error("the camera failed to carry out the request ({0})")]
+    DeviceFault(String),
     /// The camera refused the request for another reason, or in words the NVR cannot classify.
     #[error("the camera refused the request: {reason}")]
     Refused {

@@ -7,6 +7,7 @@
 //! announcing is the caller's job.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -65,7 +66,19 @@ pub struct MonitoredCamera {
     pub credentials_rejected: bool,
     /// The stored reason, shown again while the credentials stay held after a restart.
     pub last_error: Option<String>,
+    /// How long a lock the camera reported before this watch began still lasts: the credentials are
+    /// not sent until then, across restarts and reloads too.
+    pub locked_for: Option<Duration>,
+    /// The camera's clock offset as last measured, for a login that must go before the clock can be
+    /// read (a camera that wants credentials even for its clock).
+    pub clock_offset_secs: i64,
+    /// Set the moment the credentials are held, before the result is stored, and shared with the
+    /// watch that replaces this one for the same credentials (a reload), so a hold is never lost.
+    pub held: Arc<AtomicBool>,
 }
+
+/// Unreadable answers to the login in a row before the credentials are held.
+pub const UNREADABLE_STRIKES: u32 = 3;
 
 /// Installer-facing words for each outcome.
 pub mod wording {
@@ -91,6 +104,18 @@ pub mod wording {
             "The camera refused the login because its clock is off ({words}). Set the camera's date and time or turn on NTP, then edit the credentials to try again. The NVR will not retry them until then."
         )
     }
+    /// The camera reported a lock again at the first try after the last one ended.
+    pub fn locked_again(detail: &str) -> String {
+        format!(
+            "{detail}, again at the first try after the lock ended. The NVR stopped using the password so the lock cannot go on; edit the credentials or use Forget Password."
+        )
+    }
+    /// Three checks in a row the camera answered the login with something unreadable.
+    pub fn unreadable_replies(detail: &str) -> String {
+        format!(
+            "The camera answered the login with something the NVR cannot read, three checks in a row ({detail}). The NVR stopped using the password to be safe; edit the credentials to try again."
+        )
+    }
     /// The camera refused the credentials in words the NVR cannot classify.
     pub fn held(words: &str) -> String {
         format!(
@@ -109,7 +134,9 @@ pub async fn watch(
     first_check_after: Duration,
     cancel: CancellationToken,
 ) {
-    let mut rejected = camera.credentials_rejected || camera.credentials.is_none();
+    let mut rejected = camera.credentials_rejected
+        || camera.credentials.is_none()
+        || camera.held.load(Ordering::SeqCst);
     // Why the credentials are held, shown on every reachability check while they are.
     let mut held_reason = if camera.credentials.is_none() {
         wording::UNREADABLE.to_owned()
@@ -117,13 +144,25 @@ pub async fn watch(
         camera
             .last_error
             .clone()
-            .filter(|_| camera.credentials_rejected)
+            .filter(|_| rejected)
             .unwrap_or_else(|| wording::REJECTED.to_owned())
     };
     let mut last_state = camera.last_state;
-    let mut locked_until: Option<Instant> = None;
+    let mut locked_until: Option<Instant> = camera
+        .locked_for
+        .and_then(|left| Instant::now().checked_add(left));
+    // Whether the last login was answered with a lock: a second lock at the first try after it holds.
+    let mut locked_before = locked_until.is_some();
+    let mut offset = camera.clock_offset_secs;
+    let mut unreadable_strikes = 0u32;
     let mut backoff_wait = settings.period;
     let mut wait = first_check_after;
+    let hold = |reason: String, held_reason: &mut String, rejected: &mut bool| {
+        camera.held.store(true, Ordering::SeqCst);
+        *rejected = true;
+        *held_reason = reason;
+        reachable_only(CameraState::NotCertified, true, Some(held_reason.clone()))
+    };
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -131,17 +170,20 @@ pub async fn watch(
         }
         let credentials = camera.credentials.as_ref().filter(|_| !rejected);
         let locked_now = locked_until.is_some_and(|until| Instant::now() < until);
-        // Set when the camera answered with a passing server error: wait longer before the next try.
-        let mut server_error = false;
+        // Set when the camera answered with something passing: wait longer before the next try.
+        let mut back_off = false;
         let observation = match credentials {
             Some(credentials) if !locked_now => {
                 let outcome = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    outcome = connector.recheck(&camera.address, credentials) => outcome,
+                    outcome = connector.recheck(&camera.address, credentials, offset) => outcome,
                 };
+                let was_locked = std::mem::replace(&mut locked_before, false);
+                let strikes = std::mem::replace(&mut unreadable_strikes, 0);
                 match outcome {
                     Ok(certified) => {
                         locked_until = None;
+                        offset = certified.clock_offset_secs;
                         Observation {
                             state: CameraState::Online,
                             credentials_rejected: false,
@@ -150,10 +192,21 @@ pub async fn watch(
                             identity: Some(certified.identity),
                         }
                     }
+                    // Locked again at the first try after a lock: whatever the camera calls it,
+                    // trying on every lock's end would keep it locked. Hold.
+                    Err(error @ CameraError::Locked { .. }) if was_locked => {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, "camera locked again at the first try after a lock; credentials held");
+                        hold(
+                            wording::locked_again(&capitalize(&error.to_string())),
+                            &mut held_reason,
+                            &mut rejected,
+                        )
+                    }
                     Err(error @ CameraError::Locked { retry_after }) => {
-                        let hold = retry_after
+                        let wait_out = retry_after
                             .map_or(settings.locked_retry, |r| r.max(settings.locked_retry));
-                        locked_until = Instant::now().checked_add(hold);
+                        locked_until = Instant::now().checked_add(wait_out);
+                        locked_before = true;
                         reachable_only(
                             CameraState::Locked,
                             false,
@@ -166,23 +219,41 @@ pub async fn watch(
                     // A passing server error is not a refusal: nothing was verified, nothing refuted.
                     // A camera certified at the last check stays so; the wait backs off meanwhile.
                     Err(CameraError::Unavailable(detail)) => {
-                        server_error = true;
+                        back_off = true;
                         reachable_only(
-                            if last_state == CameraState::Online {
-                                CameraState::Online
-                            } else {
-                                CameraState::NotCertified
-                            },
+                            passing_state(last_state),
                             false,
                             Some(wording::unavailable(&detail)),
+                        )
+                    }
+                    // Something unreadable, or the device failing: perhaps passing (a firmware
+                    // upgrade serves odd pages for a minute), perhaps a refusal in a form the NVR
+                    // cannot read. Tried again with back-off, at most three checks in a row.
+                    Err(error @ (CameraError::BadReply(_) | CameraError::DeviceFault(_)))
+                        if strikes + 1 < UNREADABLE_STRIKES =>
+                    {
+                        unreadable_strikes = strikes + 1;
+                        back_off = true;
+                        reachable_only(
+                            passing_state(last_state),
+                            false,
+                            Some(wording::unavailable(&error.to_string())),
+                        )
+                    }
+                    Err(error @ (CameraError::BadReply(_) | CameraError::DeviceFault(_))) => {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, %error, "camera answered the login unreadably three checks in a row; credentials held");
+                        hold(
+                            wording::unreadable_replies(&error.to_string()),
+                            &mut held_reason,
+                            &mut rejected,
                         )
                     }
                     // Every other answer to a login refuses it: a wrong password, a clock the
                     // camera will not accept, or words the NVR cannot classify. Fail safe: hold the
                     // credentials until new ones are given.
                     Err(refusal) => {
-                        rejected = true;
-                        held_reason = match &refusal {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, %refusal, "camera refused the stored credentials; they will not be used again until changed");
+                        let reason = match &refusal {
                             CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
                                 wording::REJECTED.to_owned()
                             }
@@ -190,8 +261,7 @@ pub async fn watch(
                             CameraError::Refused { reason, .. } => wording::held(reason),
                             other => wording::held(&other.to_string()),
                         };
-                        tracing::warn!(camera = %camera.id, address = %camera.address, %refusal, "camera refused the stored credentials; they will not be used again until changed");
-                        reachable_only(CameraState::NotCertified, true, Some(held_reason.clone()))
+                        hold(reason, &mut held_reason, &mut rejected)
                     }
                 }
             }
@@ -212,10 +282,13 @@ pub async fn watch(
                     (CameraState::NotCertified, Some(held_reason.clone()))
                 };
                 match reachability {
-                    Ok(offset) => Observation {
-                        clock_offset_secs: Some(offset),
-                        ..reachable_only(state, rejected, error)
-                    },
+                    Ok(measured) => {
+                        offset = measured;
+                        Observation {
+                            clock_offset_secs: Some(measured),
+                            ..reachable_only(state, rejected, error)
+                        }
+                    }
                     Err(CameraError::Offline(detail)) => reachable_only(
                         CameraState::Offline,
                         rejected,
@@ -225,7 +298,7 @@ pub async fn watch(
                 }
             }
         };
-        wait = if observation.state == CameraState::Offline || server_error {
+        wait = if observation.state == CameraState::Offline || back_off {
             let this_wait = backoff_wait;
             backoff_wait =
                 (backoff_wait * 2).min(settings.offline_backoff_max.max(settings.period));
@@ -236,6 +309,16 @@ pub async fn watch(
         };
         last_state = observation.state;
         sink.observed(camera.id, observation).await;
+    }
+}
+
+/// Where a camera stands after an answer that neither verified nor refuted its credentials: a
+/// camera certified at the last check stays so; any other is not certified until a login succeeds.
+fn passing_state(last_state: CameraState) -> CameraState {
+    if last_state == CameraState::Online {
+        CameraState::Online
+    } else {
+        CameraState::NotCertified
     }
 }
 

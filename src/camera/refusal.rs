@@ -20,19 +20,15 @@ use crate::camera::{CameraError, MAX_RETRY_AFTER, clean_camera_text};
 /// The status the transport reports for a reply it has classified itself; the body is then an
 /// [`encode`]d [`CameraError`]. No HTTP status is 1, so it cannot be confused with a real one.
 pub(crate) const CLASSIFIED: u16 = 1;
-/// How much of a non-SOAP body is searched for lockout wording.
-const MAX_TEXT_SEARCHED: usize = 4096;
+/// How much of a non-SOAP body's text is read for lockout wording: an error page's title and first
+/// line, not its scripts.
+const MAX_TEXT_SEARCHED: usize = 300;
 
-/// Generic SOAP codes that say only who is at fault, never why.
-const GENERIC_CODES: &[&str] = &[
-    "sender",
-    "receiver",
-    "client",
-    "server",
-    "mustunderstand",
-    "versionmismatch",
-    "dataencodingunknown",
-];
+/// SOAP codes that say only who is at fault, never why: the words decide.
+const WHO_CODES: &[&str] = &["sender", "client"];
+/// SOAP codes that say the device itself failed (ONVIF's `ter:Action`, `ter:OutofMemory`,
+/// `ter:CriticalError` come under them): not a refusal of the caller.
+const DEVICE_CODES: &[&str] = &["receiver", "server"];
 
 /// Codes (local names, lower case) that mean the caller's identity was not accepted: ONVIF's, the OASIS
 /// WS-Security 1.1 list, and what cameras send in their place.
@@ -65,7 +61,7 @@ const LOCK_CODES: &[&str] = &[
 /// Codes that say the login's timestamp was refused: a clock problem, not a wrong password.
 const CLOCK_CODES: &[&str] = &["messageexpired", "invalidtimestamp", "timestampexpired"];
 
-/// Reasons with no code (or with a generic one) that mean the identity was not accepted.
+/// Reasons with no specific code that mean the identity was not accepted.
 const AUTH_WORDS: &[&str] = &[
     "not authorized",
     "not authorised",
@@ -81,7 +77,6 @@ const AUTH_WORDS: &[&str] = &[
     "log in failed",
     "invalid username",
     "invalid user name",
-    "invalid password",
     "invalid credentials",
     "wrong password",
     "authority failure",
@@ -89,37 +84,48 @@ const AUTH_WORDS: &[&str] = &[
     "password is not correct",
     "password digest mismatch",
     "missing username",
-    "no username",
     "user name or password",
     "username or password",
-    "security token",
-    "wsse",
 ];
 
-/// Wordings of a lockout, the vendors' own among them.
+/// Wordings of a lockout, the vendors' own among them. Read as phrases, never inside another word
+/// ("unlocked"), and never when the text only warns of a lock to come.
 const LOCK_WORDS: &[&str] = &[
     "locked",
     "lockout",
-    "lock out",
-    "blocked",
+    "locked out",
+    "ip blocked",
+    "ip is blocked",
+    "user blocked",
+    "user is blocked",
+    "account blocked",
+    "account is blocked",
     "too many failed",
     "too many login",
     "too many attempts",
     "too many authentication",
     "illegal login",
-    "exceeded the maximum",
     "maximum number of login",
+];
+
+/// Words that turn a lock word into a warning or a denial: "will be locked", "not locked".
+const NOT_A_LOCK: &[&str] = &[
+    "will be locked",
+    "not locked",
+    "before the account locks",
+    "attempt(s) left",
+    "attempts left",
+    "you still have",
 ];
 
 /// Wordings of a refused timestamp.
 const CLOCK_WORDS: &[&str] = &[
     "message expired",
+    "message has expired",
     "messageexpired",
-    "has expired",
     "timestamp",
     "not fresh",
     "created time",
-    "stale",
     "clock",
     "time skew",
     "time difference",
@@ -241,25 +247,42 @@ fn local(qname: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn mentions(text: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| text.contains(w))
+/// Whether `text` holds one of `phrases` as whole words.
+fn mentions(text: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|phrase| {
+        text.match_indices(phrase).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + phrase.len()..].chars().next();
+            let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+            boundary(before) && boundary(after)
+        })
+    })
 }
 
-/// What a fault means to the NVR, when it is a refusal of the caller's identity, a lockout or a refused
-/// timestamp; `None` for any other fault (the caller reads those itself).
+/// Whether `text` says the user is locked now (not that a lock is coming, nor that it is not).
+fn says_locked(text: &str) -> bool {
+    mentions(text, LOCK_WORDS) && !mentions(text, NOT_A_LOCK)
+}
+
+/// What a fault means to the NVR, when it is a refusal of the caller's identity, a lockout, a refused
+/// timestamp or a failure of the device itself; `None` for any other fault (the caller reads those).
 pub fn classify_fault(fault: &FaultReply, with_credentials: bool) -> Option<CameraError> {
     let codes: Vec<String> = std::iter::once(&fault.code)
         .chain(&fault.subcodes)
         .map(|c| local(c))
-        .filter(|c| !c.is_empty() && !GENERIC_CODES.contains(&c.as_str()))
+        .filter(|c| !c.is_empty())
         .collect();
     let has = |list: &[&str]| codes.iter().any(|c| list.contains(&c.as_str()));
+    let specific: Vec<&String> = codes
+        .iter()
+        .filter(|c| !WHO_CODES.contains(&c.as_str()) && !DEVICE_CODES.contains(&c.as_str()))
+        .collect();
     let (auth_code, lock_code, clock_code) = (has(AUTH_CODES), has(LOCK_CODES), has(CLOCK_CODES));
-    // A code we do not know (a recovery extension's, an argument error) decides alone; the words are
-    // read only when the code is about identity or there is no specific code at all.
-    let read_words = codes.is_empty() || auth_code || lock_code || clock_code;
+    // A code we do not know (a recovery extension's, an argument error, MustUnderstand) decides
+    // alone; the words are read only when the code is about identity or there is no specific code.
+    let read_words = specific.is_empty() || auth_code || lock_code || clock_code;
     let text = format!("{} {}", fault.reason, fault.detail).to_ascii_lowercase();
-    if lock_code || (read_words && mentions(&text, LOCK_WORDS)) {
+    if lock_code || (read_words && says_locked(&text)) {
         return Some(CameraError::Locked {
             retry_after: parse_wait(&text),
         });
@@ -267,8 +290,13 @@ pub fn classify_fault(fault: &FaultReply, with_credentials: bool) -> Option<Came
     if clock_code || (read_words && mentions(&text, CLOCK_WORDS)) {
         return Some(CameraError::ClockRejected(fault.words()));
     }
-    if auth_code || (codes.is_empty() && mentions(&text, AUTH_WORDS)) {
+    if auth_code || (specific.is_empty() && mentions(&text, AUTH_WORDS)) {
         return Some(auth_failure(with_credentials));
+    }
+    if has(DEVICE_CODES) {
+        // The device failed (out of memory, an action that failed, an action it lacks): not a
+        // refusal of the caller.
+        return Some(CameraError::DeviceFault(fault.words()));
     }
     None
 }
@@ -301,65 +329,102 @@ pub fn classify_reply(reply: Reply<'_>, with_credentials: bool) -> Verdict {
         .retry_after
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER.as_secs())));
-    let with_header_wait = |error: CameraError| match error {
-        CameraError::Locked { retry_after } => CameraError::Locked {
-            retry_after: retry_after.or(header_wait),
-        },
-        other => other,
+    let locked = |text: &str| CameraError::Locked {
+        retry_after: parse_wait(text).or(header_wait),
     };
-    if let Some(fault) = read_fault(reply.body) {
-        if let Some(error) = classify_fault(&fault, with_credentials) {
-            return Verdict::Refused(with_header_wait(error));
-        }
-        return match reply.status {
-            // The statuses ONVIF and SOAP carry faults with: the caller reads the fault.
-            200 | 400 | 500 => Verdict::Pass,
-            401 => Verdict::Refused(auth_failure(with_credentials)),
-            status => Verdict::Refused(CameraError::Refused {
-                subcode: Some(fault.specific_code().to_owned()).filter(|c| !c.is_empty()),
-                reason: format!("HTTP {status}: {}", fault.words()),
+    // RFC 7616: a challenge marked stale says the digest was right and only the server nonce had
+    // expired. That is read first, whatever body comes with it: it is not a refusal.
+    if reply.status == 401 && with_credentials && reply.challenge.is_some_and(challenge_is_stale) {
+        return Verdict::Refused(CameraError::Unavailable(
+            "the camera's HTTP Digest nonce expired during the request".to_owned(),
+        ));
+    }
+    let fault = read_fault(reply.body);
+    let text = match &fault {
+        Some(fault) => format!("{} {}", fault.reason, fault.detail).to_ascii_lowercase(),
+        None => visible_text(reply.body),
+    };
+    // HTTP's own words for a lock and a rate limit, whatever the body.
+    if matches!(reply.status, 423 | 429) {
+        return Verdict::Refused(locked(&text));
+    }
+    if let Some(fault) = fault {
+        return match classify_fault(&fault, with_credentials) {
+            Some(CameraError::Locked { retry_after }) => Verdict::Refused(CameraError::Locked {
+                retry_after: retry_after.or(header_wait),
             }),
+            Some(error @ CameraError::DeviceFault(_))
+                if !matches!(reply.status, 200 | 400 | 500) =>
+            {
+                Verdict::Refused(error)
+            }
+            Some(CameraError::DeviceFault(_)) | None => match reply.status {
+                // The statuses ONVIF and SOAP carry faults with: the caller reads the fault.
+                200 | 400 | 500 => Verdict::Pass,
+                401 => Verdict::Refused(auth_failure(with_credentials)),
+                status => Verdict::Refused(CameraError::Refused {
+                    subcode: Some(fault.specific_code().to_owned()).filter(|c| !c.is_empty()),
+                    reason: format!("HTTP {status}: {}", fault.words()),
+                }),
+            },
+            Some(error) => Verdict::Refused(error),
         };
     }
-    let text: String = reply
-        .body
-        .chars()
-        .take(MAX_TEXT_SEARCHED)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let stale_nonce = reply.challenge.is_some_and(|c| {
-        c.to_ascii_lowercase()
-            .replace(' ', "")
-            .contains("stale=true")
-    });
     match reply.status {
         200 => Verdict::Pass,
-        // RFC 7616: the digest was right, only the server nonce had expired. Not a refusal.
-        401 if with_credentials && stale_nonce => Verdict::Refused(CameraError::Unavailable(
-            "the camera's HTTP Digest nonce expired during the request".to_owned(),
-        )),
-        401 if mentions(&text, LOCK_WORDS) => Verdict::Refused(CameraError::Locked {
-            retry_after: parse_wait(&text).or(header_wait),
-        }),
+        status if status >= 400 && says_locked(&text) => Verdict::Refused(locked(&text)),
         // With or without a challenge, with or without a body: the camera wants other credentials.
         401 => Verdict::Refused(auth_failure(with_credentials)),
-        423 => Verdict::Refused(CameraError::Locked {
-            retry_after: header_wait.or_else(|| parse_wait(&text)),
+        403 => Verdict::Refused(CameraError::Refused {
+            subcode: None,
+            reason: "HTTP 403 Forbidden".to_owned(),
         }),
-        403 | 429 if mentions(&text, LOCK_WORDS) || reply.status == 429 => {
-            Verdict::Refused(CameraError::Locked {
-                retry_after: header_wait.or_else(|| parse_wait(&text)),
-            })
-        }
         status @ 500..=599 => Verdict::Refused(CameraError::Unavailable(format!(
             "HTTP {status}{}",
             status_words(status)
         ))),
-        status => Verdict::Refused(CameraError::Refused {
-            subcode: None,
-            reason: format!("HTTP {status}{}", status_words(status)),
-        }),
+        // A redirect, a missing page, another success: not a device service answering.
+        status => Verdict::Refused(CameraError::BadReply(format!(
+            "HTTP {status}{}",
+            status_words(status)
+        ))),
     }
+}
+
+/// Whether a `WWW-Authenticate` challenge says `stale=true` (quoted or not).
+fn challenge_is_stale(challenge: &str) -> bool {
+    let lower = challenge.to_ascii_lowercase().replace([' ', '"'], "");
+    lower.contains("stale=true")
+}
+
+/// The first words a person would read on a non-SOAP body: an HTML page's title and first text, with
+/// tags and scripts left out, lower case.
+fn visible_text(body: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    let mut skipping = false;
+    let lower = body.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(c) = rest.chars().next() {
+        if text.len() >= MAX_TEXT_SEARCHED {
+            break;
+        }
+        if c == '<' {
+            in_tag = true;
+            if rest.starts_with("<script") || rest.starts_with("<style") {
+                skipping = true;
+            } else if rest.starts_with("</script") || rest.starts_with("</style") {
+                skipping = false;
+            }
+        } else if c == '>' {
+            in_tag = false;
+            text.push(' ');
+        } else if !in_tag && !skipping {
+            text.push(if c.is_control() { ' ' } else { c });
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    text
 }
 
 fn status_words(status: u16) -> &'static str {
@@ -640,6 +705,14 @@ mod tests {
                 ),
                 None,
             ),
+            (
+                soap12(
+                    "env:Sender",
+                    &[],
+                    "Too many failed login attempts; the user is blocked for 5 minutes",
+                ),
+                Some(300),
+            ),
         ] {
             assert_eq!(
                 verdict(400, None, &body, true),
@@ -688,6 +761,20 @@ mod tests {
             "reset token not authorized",
         );
         assert_eq!(verdict(400, None, &extension, true), Verdict::Pass);
+        // MustUnderstand on the Security header is not a wrong password; the caller reads it.
+        let must = soap12("env:MustUnderstand", &[], "wsse:Security not understood");
+        assert_eq!(verdict(500, None, &must, true), Verdict::Pass);
+        // The device failing is left to the caller (an extension reads ActionNotSupported itself),
+        // and read as the device's fault, not a refusal.
+        for subcodes in [&[][..], &["ter:Action"], &["ter:ActionNotSupported"]] {
+            let failed = soap12("env:Receiver", subcodes, "Action failed");
+            assert_eq!(verdict(500, None, &failed, true), Verdict::Pass);
+            let read = read_fault(&failed).unwrap();
+            assert!(matches!(
+                classify_fault(&read, true),
+                Some(CameraError::DeviceFault(_))
+            ));
+        }
         assert!(matches!(
             verdict(503, None, "", true),
             Verdict::Refused(CameraError::Unavailable(_))
@@ -696,16 +783,70 @@ mod tests {
             verdict(500, None, "<html>oops</html>", true),
             Verdict::Refused(CameraError::Unavailable(_))
         ));
-        assert!(matches!(
-            verdict(404, None, "", false),
-            Verdict::Refused(CameraError::Refused { .. })
-        ));
+        // A missing page or a redirect is no device service answering: unreadable, not a refusal.
+        for status in [301, 302, 404, 405, 204] {
+            assert!(matches!(
+                verdict(status, None, "", false),
+                Verdict::Refused(CameraError::BadReply(_))
+            ));
+        }
         assert_eq!(verdict(200, None, "<ok/>", true), Verdict::Pass);
-        // RFC 7616 stale=true: the password was right, the nonce had expired.
-        let stale = Some(r#"Digest realm="cam", nonce="new", stale=true"#);
+        // RFC 7616 stale=true, quoted or not, with or without a fault body: the password was right.
+        for stale in [
+            r#"Digest realm="cam", nonce="new", stale=true"#,
+            r#"Digest realm="cam", nonce="new", stale="TRUE""#,
+        ] {
+            let fault = soap12(
+                "env:Sender",
+                &["ter:NotAuthorized"],
+                "Sender not Authorized",
+            );
+            for body in ["", fault.as_str()] {
+                assert!(matches!(
+                    verdict(401, Some(stale), body, true),
+                    Verdict::Refused(CameraError::Unavailable(_))
+                ));
+            }
+        }
+    }
+
+    #[test]
+    fn warnings_and_other_words_are_not_read_as_a_lock_or_a_clock() {
+        for reason in [
+            "Sender not authorized; the account will be locked after 3 more attempts",
+            "Authentication failed; account unlocked",
+            "Invalid username or password! You still have 2 attempt(s).",
+        ] {
+            let body = soap12("env:Sender", &["ter:NotAuthorized"], reason);
+            assert_eq!(verdict(400, None, &body, true), REJECTED, "{reason}");
+        }
+        // A password that expired is not the clock.
+        let expired = soap12(
+            "env:Sender",
+            &["ter:NotAuthorized"],
+            "The password has expired",
+        );
+        assert_eq!(verdict(400, None, &expired, true), REJECTED);
+        // Lock words in a page's script are not what the page says.
+        let page = "<html><head><title>401 Unauthorized</title><script>var locked=1;</script></head></html>";
+        assert_eq!(verdict(401, None, page, true), REJECTED);
+        // A busy camera's words are not a lock.
+        let busy = "<html><title>Maximum number of connections reached</title></html>";
         assert!(matches!(
-            verdict(401, stale, "", true),
+            verdict(503, None, busy, true),
             Verdict::Refused(CameraError::Unavailable(_))
+        ));
+        // But a server error page that says the user is locked is a lock.
+        let locked_page = "<html><title>Error</title><body>User locked</body></html>";
+        assert!(matches!(
+            verdict(503, None, locked_page, true),
+            Verdict::Refused(CameraError::Locked { .. })
+        ));
+        // HTTP's own lock and rate limit, whatever fault comes with them.
+        let fault = soap12("env:Sender", &["acme:Whatever"], "Request denied");
+        assert!(matches!(
+            verdict(429, None, &fault, true),
+            Verdict::Refused(CameraError::Locked { .. })
         ));
     }
 

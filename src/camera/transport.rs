@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use oxvif::transport::{Transport, TransportError};
 use secrecy::ExposeSecret;
 
-use crate::camera::Credentials;
 use crate::camera::refusal::{CLASSIFIED, Reply, Verdict, classify_reply, encode};
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
+use crate::camera::{CameraError, Credentials};
 
 /// The largest SOAP reply read from a camera.
 pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
@@ -33,6 +33,8 @@ impl HttpPool {
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(2)
+            // A redirect would carry the UsernameToken in the body to wherever the reply points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vigild/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
@@ -126,10 +128,22 @@ impl Transport for CameraTransport {
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| v.trim_start().starts_with("Digest"))
                 .map(str::to_owned);
-            if let Some(challenge) = challenge
-                && let Some(authorization) = self.authorization(url, Some(&challenge))
-            {
-                response = self.post(url, action, &body, Some(authorization)).await?;
+            if let Some(challenge) = challenge {
+                let Some(authorization) = self.authorization(url, Some(&challenge)) else {
+                    // Nothing was tried with the password: say so, rather than "rejected".
+                    return Err(TransportError::HttpStatus {
+                        status: CLASSIFIED,
+                        body: encode(&CameraError::BadReply(
+                            "an HTTP Digest challenge the NVR cannot answer".to_owned(),
+                        )),
+                    });
+                };
+                // The camera asks for HTTP Digest. The retry leaves out the UsernameToken the
+                // first try already used: a camera that remembers nonces would call it a replay.
+                let retry_body = without_username_token(&body);
+                response = self
+                    .post(url, action, &retry_body, Some(authorization))
+                    .await?;
             }
         }
         let status = response.status().as_u16();
@@ -164,6 +178,18 @@ impl Transport for CameraTransport {
                 })
             }
         }
+    }
+}
+
+/// The envelope without its WS-Security header block, for a retry with HTTP Digest.
+fn without_username_token(body: &str) -> String {
+    let Some(start) = body.find("<wsse:Security") else {
+        return body.to_owned();
+    };
+    const END: &str = "</wsse:Security>";
+    match body[start..].find(END) {
+        Some(length) => format!("{}{}", &body[..start], &body[start + length + END.len()..]),
+        None => body.to_owned(),
     }
 }
 

@@ -390,6 +390,18 @@ struct AddedEntry {
     /// Bumped whenever the monitor is restarted; results from older monitors are ignored.
     generation: u64,
     monitor: CancellationToken,
+    /// Set by the monitor the moment it holds these credentials, before the result is stored; a
+    /// monitor restarted for the same credentials (a reload) takes it over, so a hold is never lost.
+    held: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Whether a (re)started monitor takes over the running one's hold on the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CredentialsAre {
+    /// New (or newly read) credentials: nothing is held yet beyond what the stored status says.
+    New,
+    /// The same credentials as the running monitor's (a reload): its hold carries over.
+    Same,
 }
 
 struct Inner {
@@ -484,7 +496,12 @@ impl Nvr {
         let period = nvr.settings().monitor.period;
         for entry in stored {
             let id = entry.camera.id;
-            nvr.install(entry.camera, entry.credentials, spread_within(period));
+            nvr.install(
+                entry.camera,
+                entry.credentials,
+                spread_within(period),
+                CredentialsAre::New,
+            );
             tracing::debug!(camera = %id, "added camera loaded");
         }
         nvr.resume_recoveries().await?;
@@ -592,7 +609,12 @@ impl Nvr {
                 .map(|e| (e.camera.clone(), e.credentials.clone()))
                 .collect();
             for (camera, credentials) in running {
-                self.install(camera, credentials, spread_within(period));
+                self.install(
+                    camera,
+                    credentials,
+                    spread_within(period),
+                    CredentialsAre::Same,
+                );
             }
         }
         // New places to look are looked at now; a new interval starts counting now.
@@ -870,6 +892,7 @@ impl Nvr {
             camera.clone(),
             Some(credentials),
             self.settings().monitor.period,
+            CredentialsAre::New,
         );
         self.emit(NvrEvent::CameraAdded {
             camera: camera.clone(),
@@ -973,7 +996,12 @@ impl Nvr {
         } else {
             Duration::ZERO
         };
-        self.install(camera.clone(), Some(credentials), first_check);
+        self.install(
+            camera.clone(),
+            Some(credentials),
+            first_check,
+            CredentialsAre::New,
+        );
         if certification.is_some() {
             tracing::info!(camera = %id, address = %camera.address, "camera credentials changed and certified");
         } else {
@@ -1106,12 +1134,20 @@ impl Nvr {
         camera: AddedCamera,
         credentials: Option<Credentials>,
         first_check_after: Duration,
+        are: CredentialsAre,
     ) {
         let generation = self
             .inner
             .next_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cancel = self.inner.shutdown.child_token();
+        let held = match are {
+            CredentialsAre::Same => lock(&self.inner.added)
+                .get(&camera.id)
+                .map(|e| e.held.clone()),
+            CredentialsAre::New => None,
+        }
+        .unwrap_or_default();
         let monitored = MonitoredCamera {
             id: camera.id,
             address: camera.address.clone(),
@@ -1119,12 +1155,16 @@ impl Nvr {
             credentials_rejected: camera.status.credentials_rejected,
             last_error: camera.status.last_error.clone(),
             last_state: camera.status.state,
+            locked_for: self.lock_time_left(&camera),
+            clock_offset_secs: camera.clock_offset_secs,
+            held: held.clone(),
         };
         let entry = AddedEntry {
             camera,
             credentials,
             generation,
             monitor: cancel.clone(),
+            held,
         };
         if let Some(old) = lock(&self.inner.added).insert(monitored.id, entry) {
             old.monitor.cancel();
@@ -1212,7 +1252,11 @@ impl Nvr {
             let discovered = lock(&self.inner.discovered);
             discovered
                 .values()
-                .filter(|d| same_camera(d, camera) || d.identity.serial == camera.identity.serial)
+                .filter(|d| {
+                    same_camera(d, camera)
+                        || (!camera.identity.serial.is_empty()
+                            && d.identity.serial == camera.identity.serial)
+                })
                 .map(|d| handed_out(d.clone(), &added, &discovered))
                 .collect()
         };
@@ -1488,13 +1532,8 @@ impl Nvr {
             };
             match outcome {
                 Ok(identification) => {
-                    let key = self.discovered_key(
-                        &sighting.endpoint_ref,
-                        address,
-                        &identification.identity,
-                    );
                     let device = DiscoveredDevice {
-                        key,
+                        key: sighting.endpoint_ref.clone(),
                         address: address.clone(),
                         identity: identification.identity,
                         information_complete: identification.information_complete,
@@ -1503,9 +1542,7 @@ impl Nvr {
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
                     };
-                    let key = device.key.clone();
-                    self.upsert_discovered(device);
-                    return Ok(key);
+                    return Ok(self.upsert_discovered(device));
                 }
                 Err(error) => {
                     tracing::debug!(address = %address, endpoint = %sighting.endpoint_ref, %error, "discovered device not identified");
@@ -1567,32 +1604,35 @@ impl Nvr {
         None
     }
 
-    /// The list key of a device seen under `endpoint_ref`: the endpoint reference itself, unless
-    /// another device elsewhere already holds it (a cloned camera answers with its original's), in
-    /// which case the address tells the two apart.
+    /// The list key of `device`, seen under its endpoint reference: that reference itself, unless
+    /// another device at another address already holds it (a cloned camera answers with its
+    /// original's), in which case the address tells the two apart.
     fn discovered_key(
-        &self,
-        endpoint_ref: &str,
-        address: &DeviceAddress,
-        identity: &DeviceIdentity,
+        discovered: &BTreeMap<String, DiscoveredDevice>,
+        device: &DiscoveredDevice,
     ) -> String {
-        let discovered = lock(&self.inner.discovered);
-        match discovered.get(endpoint_ref) {
+        match discovered.get(&device.key) {
             Some(holder)
-                if holder.address.host != address.host
-                    && compare_identities(&holder.identity, identity) != IdentityMatch::Same =>
+                if holder.address != device.address
+                    && compare_identities(&holder.identity, &device.identity)
+                        != IdentityMatch::Same =>
             {
-                format!("{endpoint_ref}@{address}")
+                format!("{}@{}", device.key, device.address)
             }
-            _ => endpoint_ref.to_owned(),
+            _ => device.key.clone(),
         }
     }
 
-    fn upsert_discovered(&self, device: DiscoveredDevice) {
+    /// Lists `device` (keyed by its endpoint reference), or updates its entry; returns its key in
+    /// the list.
+    fn upsert_discovered(&self, mut device: DiscoveredDevice) -> String {
         let mut replaced = Vec::new();
+        let key;
         let announce = {
             let added = lock(&self.inner.added);
             let mut discovered = lock(&self.inner.discovered);
+            device.key = Self::discovered_key(&discovered, &device);
+            key = device.key.clone();
             // The same camera under another endpoint reference (it was reset, or answers on two
             // interfaces) is one entry: keep the newest. Same serial and maker, and no MAC that says
             // otherwise; a claim of another camera's serial from elsewhere is not a twin.
@@ -1617,7 +1657,7 @@ impl Nvr {
             if !discovered.contains_key(&device.key) {
                 if discovered.len() >= MAX_DISCOVERED {
                     tracing::warn!("discovered list is full; device not listed");
-                    return;
+                    return device.key;
                 }
                 let from_same_host = discovered
                     .values()
@@ -1625,7 +1665,7 @@ impl Nvr {
                     .count();
                 if from_same_host >= MAX_DISCOVERED_PER_HOST {
                     tracing::warn!(address = %device.address, "too many devices at one address; device not listed");
-                    return;
+                    return device.key;
                 }
             }
             let changed = discovered.get(&device.key).is_none_or(|old| {
@@ -1644,6 +1684,7 @@ impl Nvr {
             tracing::debug!(address = %device.address, serial = %device.identity.serial, inactive = device.inactive, "device discovered");
             self.emit(NvrEvent::DeviceDiscovered { device });
         }
+        key
     }
 
     fn on_announcement(&self, announcement: Announcement) {
@@ -1760,6 +1801,9 @@ fn serial_conflict<'a>(
     };
     added
         .values()
+        // The camera this device is may report another MAC once logged in (another interface's):
+        // that is not a second camera.
+        .filter(|e| Some(e.camera.id) != device.added_as && e.camera.address != device.address)
         .find(|e| conflicts(&e.camera.identity))
         .map(|e| e.camera.address.clone())
         .or_else(|| {
@@ -1795,7 +1839,9 @@ pub(crate) fn camera_error(error: CameraError, address: &DeviceAddress) -> NvrEr
         CameraError::ClockRejected(words) => NvrError::CameraClock(words),
         CameraError::Inactive => NvrError::CameraInactive,
         CameraError::AuthenticationOff => NvrError::AuthenticationOff,
-        CameraError::Unavailable(detail) => NvrError::CameraBusy(detail),
+        CameraError::Unavailable(detail) | CameraError::DeviceFault(detail) => {
+            NvrError::CameraBusy(detail)
+        }
         CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
     }
 }

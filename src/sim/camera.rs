@@ -283,6 +283,8 @@ struct CameraState {
     dialect: Dialect,
     /// Requests still to be answered with a bare HTTP 503, as a camera that is starting up does.
     server_errors_left: u32,
+    /// Requests with credentials still to be answered so.
+    login_server_errors_left: u32,
 }
 
 /// One simulated camera.
@@ -377,6 +379,7 @@ impl SimCamera {
                 message_number: 0,
                 dialect,
                 server_errors_left: 0,
+                login_server_errors_left: 0,
             }),
             online,
             serving,
@@ -435,6 +438,22 @@ impl SimCamera {
             return false;
         }
         state.server_errors_left -= 1;
+        true
+    }
+
+    /// Answers the next `count` requests that carry credentials with a bare HTTP 503, before looking
+    /// at the credentials.
+    pub fn fail_next_logins(&self, count: u32) {
+        self.state().login_server_errors_left = count;
+    }
+
+    /// Whether this request with credentials gets a bare server error (and counts it off).
+    pub fn take_login_server_error(&self) -> bool {
+        let mut state = self.state();
+        if state.login_server_errors_left == 0 {
+            return false;
+        }
+        state.login_server_errors_left -= 1;
         true
     }
 

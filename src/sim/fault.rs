@@ -175,6 +175,16 @@ impl Fault {
         matches!(self.refusal, Some(Refusal::Locked(_)))
     }
 
+    /// A bare HTTP 503 with no body, as a camera that is starting up answers.
+    pub fn unavailable() -> Self {
+        Self {
+            code: FaultCode::Receiver,
+            http_status: 503,
+            envelope: Envelope::Empty,
+            ..Self::sender(Vec::new(), "")
+        }
+    }
+
     /// `ter:InvalidArgVal`.
     pub fn invalid_arg(reason: &str) -> Self {
         Self::sender(vec!["ter:InvalidArgVal"], reason)

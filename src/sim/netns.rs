@@ -158,8 +158,9 @@ impl CredentialCounter {
             return Err(format!("no interface {interface}"));
         }
         let protocol = (libc::ETH_P_ALL as u16).to_be();
+        // Opened with no protocol, so nothing is queued before it is bound to the one interface.
         // SAFETY: plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol)) };
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
         if fd < 0 {
             return Err(format!(
                 "AF_PACKET socket: {}",
@@ -169,6 +170,24 @@ impl CredentialCounter {
         // SAFETY: the fd was just opened and is owned from here on.
         let socket = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         let raw = std::os::fd::AsRawFd::as_raw_fd(&socket);
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: libc::suseconds_t::try_from(COUNTER_POLL.as_micros()).unwrap_or(200_000),
+        };
+        // SAFETY: SO_RCVTIMEO takes a timeval of this size.
+        let timed = unsafe {
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&raw const timeout).cast::<libc::c_void>(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if timed != 0 {
+            // Without it a quiet link would block the reader, and dropping the counter, forever.
+            return Err(format!("SO_RCVTIMEO: {}", std::io::Error::last_os_error()));
+        }
         // SAFETY: sockaddr_ll is plain data; zeroed is a valid value.
         let mut address: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         address.sll_family = libc::AF_PACKET as u16;
@@ -188,20 +207,6 @@ impl CredentialCounter {
                 std::io::Error::last_os_error()
             ));
         }
-        let timeout = libc::timeval {
-            tv_sec: 0,
-            tv_usec: libc::suseconds_t::try_from(COUNTER_POLL.as_micros()).unwrap_or(200_000),
-        };
-        // SAFETY: SO_RCVTIMEO takes a timeval of this size.
-        unsafe {
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&raw const timeout).cast::<libc::c_void>(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
         let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
         let frames = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -215,7 +220,15 @@ impl CredentialCounter {
                     let n = unsafe {
                         libc::recv(raw, buf.as_mut_ptr().cast::<libc::c_void>(), buf.len(), 0)
                     };
-                    let Ok(n) = usize::try_from(n) else { continue };
+                    let Ok(n) = usize::try_from(n) else {
+                        let error = std::io::Error::last_os_error();
+                        match error.kind() {
+                            std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted => continue,
+                            _ => break,
+                        }
+                    };
                     frames.fetch_add(1, Ordering::Relaxed);
                     if let Some(port) = credential_request_port(&buf[..n]) {
                         let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,8 +279,9 @@ impl Drop for CredentialCounter {
     }
 }
 
-/// The destination port of an Ethernet frame holding the start of an HTTP request that carries
-/// credentials.
+/// The destination port of an Ethernet frame carrying credentials to a server: a TCP segment whose
+/// payload holds a WS-Security UsernameToken or an HTTP `Authorization` header. Replies go to the
+/// client's port, so counting by destination port counts requests only.
 fn credential_request_port(frame: &[u8]) -> Option<u16> {
     const ETHERNET: usize = 14;
     if frame.len() < ETHERNET + 20 || frame[12..14] != [0x08, 0x00] {
@@ -283,12 +297,11 @@ fn credential_request_port(frame: &[u8]) -> Option<u16> {
     let tcp_header = usize::from(tcp[12] >> 4) * 4;
     let payload = tcp.get(tcp_header..)?;
     let contains = |needle: &[u8]| payload.windows(needle.len()).any(|w| w == needle);
-    let is_request = payload.starts_with(b"POST ") || payload.starts_with(b"GET ");
-    (is_request
-        && (contains(b"UsernameToken")
-            || contains(b"\r\nauthorization:")
-            || contains(b"\r\nAuthorization:")))
-    .then_some(port)
+    let carries = contains(b"UsernameToken")
+        || contains(b"\r\nauthorization:")
+        || contains(b"\r\nAuthorization:");
+    // An HTTP reply never starts a request to a server port; it would only echo the words back.
+    (carries && !payload.starts_with(b"HTTP/")).then_some(port)
 }
 
 #[cfg(test)]
@@ -320,6 +333,9 @@ mod tests {
         // A reply that echoes the word is not a request.
         let reply = b"HTTP/1.1 200 OK\r\n\r\nUsernameToken";
         assert_eq!(credential_request_port(&frame(80, reply)), None);
+        // A request whose body came in a segment of its own still counts.
+        let body_only = b"<s:Header><wsse:Security><wsse:UsernameToken>";
+        assert_eq!(credential_request_port(&frame(8080, body_only)), Some(8080));
         assert_eq!(credential_request_port(&[0u8; 10]), None);
     }
 }

@@ -147,6 +147,9 @@ async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<S
                 method: request.method.to_owned(),
             })
     });
+    if credential.is_some() && camera.take_login_server_error() {
+        return Err(Fault::unavailable());
+    }
     let caller = camera.authenticate(credential.as_ref(), request.uri)?;
     camera.authorize(&caller, class)?;
     if let Some(reply) = recovery_operation(camera, operation).await {
