@@ -734,18 +734,12 @@ impl Nvr {
         discovered
             .values()
             .map(|d| {
-                let mut device = d.clone();
-                device.added_as = added
-                    .values()
-                    .find(|e| same_camera(&device, &e.camera))
-                    .map(|e| e.camera.id);
                 let same_serial = by_serial
-                    .get(device.identity.serial.as_str())
+                    .get(d.identity.serial.as_str())
                     .into_iter()
                     .flatten()
                     .copied();
-                device.conflict_with = serial_conflict(&device, &added, same_serial);
-                device
+                handed_out_among(d.clone(), &added, same_serial)
             })
             .collect()
     }
@@ -1775,15 +1769,30 @@ impl StatusSink for MonitorSink {
 /// A discovered device as it is handed out: marked with the added camera it is, if any, and with the
 /// camera that claims its serial number under another MAC address, if one does.
 fn handed_out(
-    mut device: DiscoveredDevice,
+    device: DiscoveredDevice,
     added: &BTreeMap<CameraId, AddedEntry>,
     discovered: &BTreeMap<String, DiscoveredDevice>,
 ) -> DiscoveredDevice {
-    device.added_as = added
+    handed_out_among(device, added, discovered.values())
+}
+
+/// As [`handed_out`], with only the discovered devices that may share its serial number. A device
+/// that said what it is only after a login shows what the added camera it is learned then.
+fn handed_out_among<'a>(
+    mut device: DiscoveredDevice,
+    added: &BTreeMap<CameraId, AddedEntry>,
+    others: impl Iterator<Item = &'a DiscoveredDevice>,
+) -> DiscoveredDevice {
+    let camera = added
         .values()
         .find(|e| same_camera(&device, &e.camera))
-        .map(|e| e.camera.id);
-    device.conflict_with = serial_conflict(&device, added, discovered.values());
+        .map(|e| &e.camera);
+    device.added_as = camera.map(|c| c.id);
+    if let Some(camera) = camera.filter(|_| !device.information_complete) {
+        device.identity = camera.identity.clone();
+        device.information_complete = true;
+    }
+    device.conflict_with = serial_conflict(&device, added, others);
     device
 }
 

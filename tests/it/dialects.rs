@@ -118,6 +118,17 @@ async fn one_dialect(dialect: Dialect) -> Result<(), String> {
     {
         return Err(fail(format!("added as {added:?}")));
     }
+    // The discovered entry shows what the login told.
+    let listed = h
+        .nvr
+        .discovered_devices()
+        .into_iter()
+        .find(|d| d.added_as == Some(added.id));
+    if !listed.is_some_and(|d| d.identity.serial == camera.identity().serial) {
+        return Err(fail(
+            "the discovered entry did not learn the serial number".into(),
+        ));
+    }
 
     // Changed behind the NVR's back: noticed within two periods, then never tried again.
     camera.set_password_directly("admin", "Changed#Elsewhere7");

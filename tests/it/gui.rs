@@ -605,7 +605,9 @@ fn add_by_ip_of_a_factory_state_camera_offers_activation_instead() {
         menu.window.global::<Dialog>().get_failure().problem,
         Problem::CameraInactive
     );
-    assert!(menu.shows_text("The camera is inactive (factory state). Activate it first."));
+    assert!(menu.shows_text(
+        "The camera is inactive (factory state): it lets anyone in until it has an admin password, so it cannot be added with a login. Activate it to set one."
+    ));
     menu.screenshot("17-add-by-ip-inactive-offers-activation");
     assert!(rt.block_on(async { h.nvr.added_cameras().is_empty() }));
     menu.type_into("New password", NEW_PASSWORD);
