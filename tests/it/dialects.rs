@@ -124,7 +124,7 @@ async fn one_dialect(dialect: Dialect) -> Result<(), String> {
         .discovered_devices()
         .into_iter()
         .find(|d| d.added_as == Some(added.id));
-    if !listed.is_some_and(|d| d.identity.serial == camera.identity().serial) {
+    if listed.is_none_or(|d| d.identity.serial != camera.identity().serial) {
         return Err(fail(
             "the discovered entry did not learn the serial number".into(),
         ));
