@@ -65,7 +65,7 @@ pub async fn start_cameras(
         .mode(0o700)
         .create(&options.mail_dir)
         .and_then(
-            |()| match crate::account::device_secret::DeviceSecret::provision(&secret) {
+            |()| match crate::rules::device_secret::DeviceSecret::provision(&secret) {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
                 other => other,
             },

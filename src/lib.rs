@@ -15,7 +15,6 @@
 //! - [`sim`]: `vigil-camsim`, the simulated ONVIF cameras shipped for demos, tests and benchmarks, with
 //!   their refusal dialects, and the private network namespaces multicast tests and benchmarks run in.
 
-pub mod account;
 pub mod app;
 pub mod camera;
 pub mod clock;
@@ -28,7 +27,7 @@ pub mod gui;
 pub mod mail;
 pub mod model;
 pub mod qr;
-pub mod recovery;
+pub mod rules;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -262,8 +262,8 @@ fn vendor_code(
     serial: Option<&str>,
     date: Option<String>,
 ) -> ExitCode {
-    use vigil::account::device_secret::DeviceSecret;
-    use vigil::recovery::codes;
+    use vigil::rules::codes;
+    use vigil::rules::device_secret::DeviceSecret;
     let secret = match DeviceSecret::read(secret_file) {
         Ok(secret) => secret,
         Err(error) => {

@@ -7,9 +7,8 @@ use std::time::Duration;
 use oxvif::OnvifClient;
 
 use crate::camera::transport::HttpPool;
-use crate::camera::{
-    CameraError, Credentials, DeviceAddress, DeviceIdentity, clean_camera_text, normalize_mac,
-};
+use crate::camera::{CameraError, clean_camera_text};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity, normalize_mac};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The Profile Q scope of a device in factory default state.

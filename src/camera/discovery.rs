@@ -14,8 +14,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::camera::clean_camera_text;
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
-use crate::camera::{DeviceAddress, clean_camera_text};
+use crate::model::DeviceAddress;
 
 /// The WS-Discovery multicast group.
 pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);

@@ -14,9 +14,10 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::camera::CameraError;
 use crate::camera::client::CameraConnector;
-use crate::camera::{CameraError, Credentials, DeviceAddress, DeviceIdentity};
 use crate::model::{CameraId, CameraState};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 
 /// How often and how patiently cameras are checked.
 #[derive(Debug, Clone)]

@@ -10,23 +10,12 @@ use oxvif::transport::Transport;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::camera::client::CameraConnector;
-use crate::camera::{CameraError, Credentials, DeviceAddress, clean_camera_text};
+use crate::camera::{CameraError, clean_camera_text};
 use crate::clock::parse_rfc3339;
+use crate::model::{Credentials, DeviceAddress, RecoveryMethod};
 
 /// The extension's namespace.
 pub const RECOVERY_NS: &str = "urn:org:vigil:onvif:recovery:1";
-
-/// A way to get a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecoveryMethod {
-    /// The camera emails the code itself (needs internet).
-    SendCode,
-    /// The phone app scans a QR code; the vendor's cloud emails the code.
-    AppQr,
-    /// Support derives a code from the serial number and the date.
-    SupportCode,
-}
 
 /// A challenge to get a code for.
 #[derive(Debug, Clone, PartialEq, Eq)]

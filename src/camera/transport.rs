@@ -10,9 +10,10 @@ use async_trait::async_trait;
 use oxvif::transport::{Transport, TransportError};
 use secrecy::ExposeSecret;
 
+use crate::camera::CameraError;
 use crate::camera::refusal::{CLASSIFIED, Reply, Verdict, classify_reply, encode};
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
-use crate::camera::{CameraError, Credentials};
+use crate::model::Credentials;
 
 /// The largest SOAP reply read from a camera.
 pub const MAX_REPLY_BYTES: usize = 1024 * 1024;

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use zbus::OwnedObjectPath;
 
 use crate::clock::unix_secs;
+use crate::model::RecoveryId;
 use crate::model::{AddedCamera, CameraId, DiscoveredDevice, NvrEvent};
-use crate::recovery::flow::RecoveryId;
 use crate::service::Nvr;
 use auth::{AccessGroups, Authorizer};
 

@@ -11,13 +11,13 @@ use zbus::names::InterfaceName;
 use zbus::object_server::SignalEmitter;
 use zbus::{OwnedObjectPath, Variant, interface};
 
-use crate::camera::recovery_client::RecoveryMethod;
 use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
 use crate::dbus::{Shared, camera_path, no_object, recovery_path};
-use crate::recovery::flow::{RecoveryFlow, RecoveryId};
+use crate::model::RecoveryMethod;
+use crate::model::{RecoveryFlow, RecoveryId};
 
 /// One flow object. It holds only the id; properties are read from the service.
 pub struct Recovery {

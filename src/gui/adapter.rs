@@ -14,7 +14,7 @@ use super::ui::{
     ForgetPassword, Keyboard, Problem, PushResult, Shell, WizardStep,
 };
 use crate::model::{Actor, CameraId, CameraState};
-use crate::recovery::flow::{RecoveryFlow, RecoveryId, RecoveryStep};
+use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
 use crate::service::{AddCamera, Nvr, NvrError};
 
 /// Work for the UI thread.
@@ -548,7 +548,7 @@ impl Adapter {
         let label = self
             .nvr
             .discovered_device(&device_key)
-            .map(|d| crate::recovery::flow::camera_label(&d.identity, &d.address))
+            .map(|d| crate::model::camera_label(&d.identity, &d.address))
             .unwrap_or_default();
         self.sink.post(move |w| {
             let fp = w.global::<ForgetPassword>();
@@ -643,7 +643,7 @@ fn apply_flow(window: &AppWindow, view: FlowView) {
     fp.set_user_name(flow.reset_user.clone().into());
     fp.set_masked_email(flow.masked_email.clone().unwrap_or_default().into());
     fp.set_internet(flow.internet);
-    use crate::camera::recovery_client::RecoveryMethod;
+    use crate::model::RecoveryMethod;
     fp.set_by_email(flow.methods.contains(&RecoveryMethod::SendCode));
     fp.set_by_qr(flow.methods.contains(&RecoveryMethod::AppQr));
     fp.set_by_support(flow.methods.contains(&RecoveryMethod::SupportCode));

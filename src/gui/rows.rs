@@ -7,7 +7,7 @@ use slint::SharedString;
 
 use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
 use crate::model::{AddedCamera, CameraState, DiscoveredDevice};
-use crate::recovery::policy::{Assessment, PolicyRule, Strength};
+use crate::rules::policy::{Assessment, PolicyRule, Strength};
 use crate::service::NvrError;
 
 /// The name an installer knows a camera by: its model, or its address when the model is unknown.
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn the_meter_names_each_unmet_rule() {
         let check =
-            |password: &str| password_check(&crate::recovery::policy::assess(password, "admin"));
+            |password: &str| password_check(&crate::rules::policy::assess(password, "admin"));
         let weak = check("admin1234");
         assert!(weak.entered);
         assert!(weak.length);

@@ -18,18 +18,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
+use crate::camera::CameraError;
 use crate::camera::client::{CameraConnector, Certification};
 use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_unicast_targets};
 use crate::camera::monitor::{self, MonitoredCamera, Observation, StatusSink};
-use crate::camera::{AddressError, CameraError, Credentials, DeviceAddress, DeviceIdentity};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::model::{
     AddedCamera, CameraId, CameraState, CameraStatus, DiscoveredDevice, IdentityMatch, NvrEvent,
     compare_identities,
 };
-use crate::recovery::flow::{RecoveryId, camera_key};
-use crate::recovery::policy::PolicyRule;
+use crate::model::{AddressError, Credentials, DeviceAddress, DeviceIdentity};
+use crate::model::{RecoveryId, camera_key};
+use crate::rules::policy::PolicyRule;
 use crate::store::{DuplicateOf, NewCamera, NvrSetting, Store, StoreError, Tx};
 
 mod account;
@@ -1914,9 +1915,9 @@ pub fn check_credentials(username: &str, password: &str) -> Result<Credentials, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::DeviceAddress;
     use crate::clock::SystemClock;
     use crate::config::Config;
+    use crate::model::DeviceAddress;
 
     async fn idle_service(dir: &std::path::Path) -> Nvr {
         let mut settings = Config::default().resolve("test").unwrap();

@@ -14,17 +14,19 @@ use std::time::{Duration, SystemTime};
 use secrecy::SecretString;
 
 use super::{Nvr, NvrError, camera_error, lock};
-use crate::camera::recovery_client::{RecoveryError, RecoveryInfo, RecoveryMethod, ResetToken};
-use crate::camera::{CameraError, Credentials, DeviceAddress};
+use crate::camera::CameraError;
+use crate::camera::recovery_client::{RecoveryError, RecoveryInfo, ResetToken};
 use crate::mail::is_email_address;
+use crate::model::RecoveryMethod;
 use crate::model::{
     Actor, AddedCamera, AuditAction, AuditEntry, CameraId, DiscoveredDevice, NvrEvent,
 };
-use crate::recovery::flow::{
+use crate::model::{Credentials, DeviceAddress};
+use crate::model::{
     FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
     camera_to_local,
 };
-use crate::recovery::policy;
+use crate::rules::policy;
 use crate::store::{DuplicateOf, StoreError, StoredFlow, Tx};
 
 /// A flow's secrets: the reset token (with its expiry on the NVR's clock) and a new password in flight.
@@ -1553,7 +1555,7 @@ fn apply_info(flow: &mut RecoveryFlow, info: &RecoveryInfo) {
     flow.methods = info.methods.clone();
     flow.camera_date = info.date.clone();
     if flow.identity.mac.is_none() {
-        flow.identity.mac = crate::camera::normalize_mac(&info.mac);
+        flow.identity.mac = crate::model::normalize_mac(&info.mac);
     }
     flow.challenge = info.challenge.as_ref().map(|c| FlowChallenge {
         nonce: c.nonce.clone(),

@@ -354,7 +354,7 @@ fn validate(config: &SimConfig) -> Result<(), SimError> {
         ));
     }
     if let Some(mac) = &config.shared_mac
-        && crate::camera::normalize_mac(mac).as_deref() != Some(mac.as_str())
+        && crate::model::normalize_mac(mac).as_deref() != Some(mac.as_str())
     {
         return Err(SimError::Config(format!(
             "shared MAC '{mac}' is not a lower-case aa:bb:cc:dd:ee:ff address"

@@ -134,7 +134,7 @@ pub struct RecoveryInfo {
     pub attempts_left: u32,
 }
 
-pub use crate::recovery::codes::{
+pub use crate::rules::codes::{
     QrPayload, challenge_code, parse_qr_payload, qr_payload, support_code,
 };
 

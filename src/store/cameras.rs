@@ -4,9 +4,9 @@ use rusqlite::params;
 
 use super::secret::camera_password;
 use super::{NewCamera, StoreError, StoredCamera, Tx, duplicate_or};
-use crate::camera::{Credentials, DeviceAddress, DeviceIdentity};
 use crate::clock::{from_unix_secs, unix_secs};
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 
 impl Tx<'_> {
     /// Every added camera, by id.

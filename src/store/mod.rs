@@ -28,8 +28,8 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::camera::{Credentials, DeviceAddress, DeviceIdentity};
 use crate::model::{AddedCamera, CameraId, CameraStatus};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 use secret::{Sealer, SecretError};
 
 /// The database file's name in the state directory.

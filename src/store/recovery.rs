@@ -7,11 +7,11 @@ use rusqlite::params;
 use secrecy::SecretString;
 
 use super::{DuplicateOf, StoreError, Tx};
-use crate::camera::recovery_client::RecoveryMethod;
-use crate::camera::{DeviceAddress, DeviceIdentity};
 use crate::clock::{from_unix_secs, unix_secs};
 use crate::model::CameraId;
-use crate::recovery::flow::{FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera};
+use crate::model::RecoveryMethod;
+use crate::model::{DeviceAddress, DeviceIdentity};
+use crate::model::{FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera};
 
 /// A flow as stored, with its secrets when they decrypt.
 #[derive(Debug)]

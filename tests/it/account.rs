@@ -260,7 +260,7 @@ fn unix(clock: &SimulatedClock) -> u64 {
 #[tokio::test]
 async fn two_factor_login_with_codes_and_recovery_codes() {
     use secrecy::ExposeSecret;
-    use vigil::account::totp::{self, TotpSecret};
+    use vigil::rules::totp::{self, TotpSecret};
     let (h, clock) = harness().await;
     let nvr = &h.nvr;
     nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
@@ -412,7 +412,7 @@ async fn forgot_password_by_the_phone_app_qr_code_and_by_support_code() {
         nvr.start_account_recovery_qr().await.map(drop),
         Err(NvrError::NoDeviceSecret)
     );
-    vigil::account::device_secret::DeviceSecret::provision(&secret).unwrap();
+    vigil::rules::device_secret::DeviceSecret::provision(&secret).unwrap();
     let methods = nvr.account_recovery_methods().await.unwrap();
     assert!(methods.device_secret);
     let identity = nvr.support_identity().await.unwrap();

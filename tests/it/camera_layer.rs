@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use vigil::camera::CameraError;
 use vigil::camera::client::CameraConnector;
 use vigil::camera::discovery::{ProbePlan, probe};
-use vigil::camera::{CameraError, Credentials, DeviceAddress};
+use vigil::model::{Credentials, DeviceAddress};
 
 use crate::support::{CAMERA_PASSWORD, probe_targets, simulator};
 

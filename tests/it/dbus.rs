@@ -438,7 +438,7 @@ async fn unprivileged_callers_may_read_but_never_change() {
     assert!(!rig.h.nvr.account_status().await.unwrap().activated);
     assert_eq!(
         rig.h.nvr.recoveries()[0].step,
-        vigil::recovery::flow::RecoveryStep::AwaitingCode
+        vigil::model::RecoveryStep::AwaitingCode
     );
 
     // A member of the admin group may change things, as the audit log records by uid.

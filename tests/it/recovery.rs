@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use vigil::clock::{Clock, SimulatedClock};
 use vigil::model::{Actor, AuditAction, CameraState};
-use vigil::recovery::flow::{RecoveryFlow, RecoveryStep};
-use vigil::recovery::policy::PolicyRule;
+use vigil::model::{RecoveryFlow, RecoveryStep};
+use vigil::rules::policy::PolicyRule;
 use vigil::service::NvrError;
 use vigil::sim::SimConfig;
 
@@ -206,7 +206,7 @@ async fn offline_camera_qr_path_through_the_phone_app() {
     assert!(
         !flow
             .methods
-            .contains(&vigil::camera::recovery_client::RecoveryMethod::SendCode)
+            .contains(&vigil::model::RecoveryMethod::SendCode)
     );
     assert_eq!(
         nvr.send_code(flow.id, &installer()).await,
@@ -240,7 +240,7 @@ async fn support_code_from_serial_and_date() {
     assert_eq!(flow.masked_email, None);
     assert_eq!(
         flow.methods,
-        vec![vigil::camera::recovery_client::RecoveryMethod::SupportCode]
+        vec![vigil::model::RecoveryMethod::SupportCode]
     );
     assert_eq!(
         nvr.send_code(flow.id, &installer()).await,

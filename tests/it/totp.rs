@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use vigil::account::totp::{self, TotpError, TotpSecret};
+use vigil::rules::totp::{self, TotpError, TotpSecret};
 
 /// Prints pyotp's code for the base32 secret in argv[1] at each Unix time that follows.
 const CODES_AT: &str = "\

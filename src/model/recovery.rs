@@ -11,9 +11,19 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::camera::recovery_client::RecoveryMethod;
-use crate::camera::{DeviceAddress, DeviceIdentity};
-use crate::model::CameraId;
+use crate::model::{CameraId, DeviceAddress, DeviceIdentity};
+
+/// A way to get a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMethod {
+    /// The camera emails the code itself (needs internet).
+    SendCode,
+    /// The phone app scans a QR code; the vendor's cloud emails the code.
+    AppQr,
+    /// Support derives a code from the serial number and the date.
+    SupportCode,
+}
 
 /// The NVR's id for a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

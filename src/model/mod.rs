@@ -1,0 +1,13 @@
+//! The domain's nouns, as the service API hands them out and the store keeps them: cameras (address,
+//! identity, credentials, id, status, added and discovered), a forget-password flow, the audit log, and
+//! the events subscribers receive. Plain data and the rules that read it; no protocol types, no SQL.
+
+pub mod audit;
+pub mod camera;
+pub mod events;
+pub mod recovery;
+
+pub use audit::*;
+pub use camera::*;
+pub use events::*;
+pub use recovery::*;
