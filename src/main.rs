@@ -12,8 +12,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use vigil::app::{self, AppOptions, LogFilterSetter, Reload};
+use vigil::config::BusChoice;
 use vigil::config::{self, Config, DEFAULT_STATE_DIR};
-use vigil::dbus::BusChoice;
 use vigil::demo::DemoOptions;
 use vigil::gui::MenuFonts;
 

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use zbus::OwnedObjectPath;
 
 use crate::clock::unix_secs;
+use crate::config::BusChoice;
 use crate::model::RecoveryId;
 use crate::model::{AddedCamera, CameraId, DiscoveredDevice, NvrEvent};
 use crate::service::Nvr;
@@ -35,17 +36,6 @@ pub const BUS_NAME: &str = "org.vigil.Nvr1";
 pub const MANAGER_PATH: &str = "/org/vigil/Nvr1";
 /// Calls handled at once; more wait their turn, so a flood cannot crowd out the camera monitors.
 const CALLS_IN_FLIGHT: usize = 32;
-
-/// Which bus to serve on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BusChoice {
-    /// The system bus (production).
-    System,
-    /// The session bus (development).
-    Session,
-    /// A bus at this address (tests).
-    Address(String),
-}
 
 /// What every object shares: the service, the authorizer and the call gate.
 #[derive(Clone)]

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
+use vigil::config::BusChoice;
+use vigil::dbus::DbusService;
 use vigil::dbus::auth::AccessGroups;
 use vigil::dbus::proxy::{CameraProxy, ManagerProxy};
-use vigil::dbus::{BusChoice, DbusService};
 use vigil::model::CameraState;
 
 use crate::bus::{ADMIN_GROUP, As, READ_GROUP, TestBus, command_as};
