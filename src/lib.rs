@@ -15,14 +15,11 @@
 //! - [`sim`]: `vigil-camsim`, the simulated ONVIF cameras shipped for demos, tests and benchmarks, with
 //!   their refusal dialects, and the private network namespaces multicast tests and benchmarks run in.
 
-pub mod app;
 pub mod camera;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod dbus;
-pub mod demo;
-#[cfg(debug_assertions)]
-pub mod fault_hooks;
 pub mod gui;
 pub mod mail;
 pub mod model;
@@ -31,4 +28,3 @@ pub mod rules;
 pub mod service;
 pub mod sim;
 pub mod store;
-pub mod systemd;

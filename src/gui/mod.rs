@@ -206,7 +206,7 @@ impl Gui {
     }
 
     /// The watchdog's question to the menu's event loop: answered when the loop next turns.
-    pub fn liveness_probe(&self) -> crate::systemd::Probe {
+    pub fn liveness_probe(&self) -> crate::daemon::systemd::Probe {
         Box::new(|answer| {
             // An event loop that is gone drops the closure, and with it the answer: no ping.
             let _ = slint::invoke_from_event_loop(move || answer.answer());

@@ -254,7 +254,7 @@ fn passwords_never_reach_the_log_even_at_trace_level() {
         &log[log.len().saturating_sub(3000)..]
     );
     assert!(log.contains("camera added"));
-    for secret in [vigil::demo::DEMO_PASSWORD, "Changed#Elsewhere1"] {
+    for secret in [vigil::daemon::demo::DEMO_PASSWORD, "Changed#Elsewhere1"] {
         assert!(!log.contains(secret), "a password appeared in the log");
     }
 }
