@@ -940,7 +940,7 @@ impl Nvr {
                 .and_then(|d| d.added_as);
             let added = match still_added {
                 Some(id) => {
-                    self.commit_credentials(id, credentials, certification)
+                    self.store_credentials(id, credentials, Some(certification))
                         .await
                 }
                 None => {
@@ -1388,14 +1388,14 @@ impl Nvr {
             .await;
         match certification {
             Ok(certification) => {
-                self.commit_credentials(id, credentials, certification)
+                self.store_credentials(id, credentials, Some(certification))
                     .await
             }
             Err(error) => {
                 // Keep the password the camera has, even though it could not be checked just now:
                 // the monitor certifies it at its next check.
                 tracing::warn!(camera = %id, %error, "new password set but not yet certified");
-                self.store_unverified_credentials(id, credentials).await
+                self.store_credentials(id, credentials, None).await
             }
         }
     }

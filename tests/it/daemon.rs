@@ -276,7 +276,7 @@ fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
         let mut child = start_vigild(&[], &args, "info");
         let mut added = 0;
         let (killed_at, log) = wait_for_line(&mut child, Duration::from_secs(30), move |line| {
-            added += usize::from(line.contains("vigil::service: camera added"));
+            added += usize::from(line.contains("vigil::service::cameras: camera added"));
             added == kill_after
         });
         assert!(killed_at.is_some(), "adds happen");

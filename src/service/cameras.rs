@@ -1,0 +1,543 @@
+//! Added cameras: adding one (by address or from the discovered list, only once its credentials
+//! certify), editing its credentials, removing it, and the rules that keep one camera from being added
+//! twice. Each added camera gets a monitor (`camera::monitor`) that keeps its status.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::camera::client::Certification;
+use crate::camera::monitor::{self, MonitoredCamera, StatusSink};
+use crate::model::camera_key;
+use crate::model::{
+    AddedCamera, CameraId, CameraState, CameraStatus, IdentityMatch, NvrEvent, compare_identities,
+};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
+use crate::store::{DuplicateOf, NewCamera, StoreError, Tx};
+
+use super::error::address_error;
+use super::monitor::MonitorSink;
+use super::{
+    AddedEntry, CredentialsAre, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Nvr, NvrError,
+    camera_error, lock,
+};
+
+/// A camera's status text after it took a new password that could not be checked yet.
+pub(super) const UNCONFIRMED_PASSWORD: &str =
+    "The camera took the new password but did not confirm it yet. The NVR checks again shortly.";
+
+/// A request to add a camera by address.
+#[derive(Clone)]
+pub struct AddCamera {
+    /// Host name or IP address.
+    pub host: String,
+    /// HTTP port of the device service (usually 80).
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for AddCamera {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddCamera")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a user name and password given for a camera.
+pub fn check_credentials(username: &str, password: &str) -> Result<Credentials, NvrError> {
+    let invalid = |field, problem: &str| NvrError::InvalidArgument {
+        field,
+        problem: problem.to_owned(),
+    };
+    if username.trim().is_empty() {
+        return Err(invalid("username", "the user name is empty"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(invalid(
+            "username",
+            "the user name is longer than 32 characters",
+        ));
+    }
+    if username.chars().any(char::is_control) || username.trim() != username {
+        return Err(invalid(
+            "username",
+            "the user name has spaces at its ends or control characters",
+        ));
+    }
+    if password.is_empty() {
+        return Err(invalid("password", "the password is empty"));
+    }
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            "the password is longer than 64 characters",
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(invalid("password", "the password has control characters"));
+    }
+    Ok(Credentials::new(username, password))
+}
+
+pub(super) fn duplicate_word(of: DuplicateOf) -> &'static str {
+    match of {
+        DuplicateOf::Address => "address",
+        DuplicateOf::Serial => "serial number",
+        DuplicateOf::EndpointRef => "endpoint",
+        DuplicateOf::ActiveRecovery => "password recovery in progress",
+    }
+}
+
+impl Nvr {
+    /// How long until a Locked camera is tried again; None when it is not locked or the time is up.
+    pub fn lock_time_left(&self, camera: &AddedCamera) -> Option<Duration> {
+        if camera.status.state != CameraState::Locked {
+            return None;
+        }
+        let lock_ends = camera.status.since + self.settings().monitor.locked_retry;
+        lock_ends
+            .duration_since(self.inner.clock.now())
+            .ok()
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Every added camera, by id.
+    pub fn added_cameras(&self) -> Vec<AddedCamera> {
+        lock(&self.inner.added)
+            .values()
+            .map(|e| e.camera.clone())
+            .collect()
+    }
+
+    /// Maps every added camera (by id) without copying the records.
+    pub fn map_added_cameras<T>(&self, map: impl Fn(&AddedCamera) -> T) -> Vec<T> {
+        lock(&self.inner.added)
+            .values()
+            .map(|e| map(&e.camera))
+            .collect()
+    }
+
+    /// Reads one field of an added camera without copying the whole record; `None` when it is gone.
+    pub fn with_added_camera<T>(
+        &self,
+        id: CameraId,
+        read: impl FnOnce(&AddedCamera) -> T,
+    ) -> Option<T> {
+        lock(&self.inner.added).get(&id).map(|e| read(&e.camera))
+    }
+
+    /// How many added cameras stand in each state.
+    pub fn status_counts(&self) -> BTreeMap<CameraState, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in lock(&self.inner.added).values() {
+            *counts.entry(entry.camera.status.state).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// One added camera.
+    pub fn added_camera(&self, id: CameraId) -> Result<AddedCamera, NvrError> {
+        lock(&self.inner.added)
+            .get(&id)
+            .map(|e| e.camera.clone())
+            .ok_or(NvrError::CameraNotFound(id))
+    }
+
+    /// Adds a camera by address: checks the input, verifies the credentials against the camera at once,
+    /// and stores it only if they work. Bad input stores nothing.
+    pub async fn add_camera(&self, request: AddCamera) -> Result<AddedCamera, NvrError> {
+        let address = DeviceAddress::new(&request.host, request.port).map_err(address_error)?;
+        let credentials = check_credentials(&request.username, &request.password)?;
+        self.add_verified(address, None, credentials).await
+    }
+
+    /// Adds a device from the discovered list.
+    pub async fn add_discovered(
+        &self,
+        key: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<AddedCamera, NvrError> {
+        let device = self.discovered_device(key)?;
+        if let Some(existing) = device.added_as {
+            return Err(NvrError::Duplicate {
+                existing,
+                what: "device",
+            });
+        }
+        if device.inactive {
+            return Err(NvrError::CameraInactive);
+        }
+        let credentials = check_credentials(username, password)?;
+        self.add_verified(device.address, Some(device.key), credentials)
+            .await
+    }
+
+    pub(super) async fn add_verified(
+        &self,
+        address: DeviceAddress,
+        endpoint_ref: Option<String>,
+        credentials: Credentials,
+    ) -> Result<AddedCamera, NvrError> {
+        let _command = self.begin_command()?;
+        if let Some(existing) = self.added_at_address(&address) {
+            return Err(NvrError::Duplicate {
+                existing,
+                what: "address",
+            });
+        }
+        let certification = self.certify(&address, &credentials).await?;
+        let endpoint_ref =
+            endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
+        let _commit = self.inner.commit.lock().await;
+        let _command = self.begin_command()?;
+        self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)?;
+        let now = self.inner.clock.now();
+        let status = CameraStatus::certified_since(now);
+        let id = {
+            let stored_address = address.clone();
+            let stored_endpoint = endpoint_ref.clone();
+            let identity = certification.identity.clone();
+            let credentials = credentials.clone();
+            let status = status.clone();
+            let offset = certification.clock_offset_secs;
+            self.with_store(move |store| {
+                store.insert_added_camera(&NewCamera {
+                    address: &stored_address,
+                    endpoint_ref: stored_endpoint.as_deref(),
+                    identity: &identity,
+                    credentials: &credentials,
+                    status: &status,
+                    clock_offset_secs: offset,
+                    added_at: now,
+                })
+            })
+            .await?
+            .map_err(|e| match e {
+                StoreError::Duplicate(DuplicateOf::ActiveRecovery) => {
+                    let key = camera_key(
+                        &certification.identity,
+                        endpoint_ref.as_deref().unwrap_or_default(),
+                    );
+                    match self.active_flow_for(&key) {
+                        Some(flow) => NvrError::RecoveryInProgress { flow },
+                        None => NvrError::Storage(
+                            "a password reset for this camera is in progress".into(),
+                        ),
+                    }
+                }
+                StoreError::Duplicate(of) => {
+                    match self.find_duplicate(
+                        &address,
+                        endpoint_ref.as_deref(),
+                        &certification.identity,
+                    ) {
+                        Err(duplicate) => duplicate,
+                        Ok(()) => NvrError::Storage(format!(
+                            "the registry already holds a camera with this {}",
+                            duplicate_word(of)
+                        )),
+                    }
+                }
+                other => other.into(),
+            })?
+        };
+        let camera = AddedCamera {
+            id,
+            address,
+            endpoint_ref,
+            identity: certification.identity,
+            username: credentials.username.clone(),
+            status,
+            clock_offset_secs: certification.clock_offset_secs,
+            added_at: now,
+        };
+        tracing::info!(camera = %id, address = %camera.address, model = %camera.identity.model, "camera added");
+        self.install(
+            camera.clone(),
+            Some(credentials),
+            self.settings().monitor.period,
+            CredentialsAre::New,
+        );
+        self.emit(NvrEvent::CameraAdded {
+            camera: camera.clone(),
+        });
+        self.announce_discovered_matching(&camera);
+        Ok(camera)
+    }
+
+    /// Replaces an added camera's credentials after verifying them against the camera. On success the
+    /// camera is certified again and its monitor uses the new credentials; on failure nothing changes.
+    pub async fn edit_credentials(
+        &self,
+        id: CameraId,
+        username: &str,
+        password: &str,
+    ) -> Result<AddedCamera, NvrError> {
+        let _command = self.begin_command()?;
+        let credentials = check_credentials(username, password)?;
+        let camera = self.added_camera(id)?;
+        if camera.status.state == CameraState::Locked {
+            // Every try while the camera holds the lock would only extend it.
+            let retry_after = self.lock_time_left(&camera);
+            return Err(NvrError::CameraLocked { retry_after });
+        }
+        let address = camera.address;
+        let certification = self.certify(&address, &credentials).await?;
+        self.store_credentials(id, credentials, Some(certification))
+            .await
+    }
+
+    /// Stores new credentials for an added camera and restarts its monitor with them. With the
+    /// `certification` they just passed, the camera is certified; without one (the camera took a new
+    /// password but did not answer the check), it shows Not certified until its monitor logs in.
+    pub(super) async fn store_credentials(
+        &self,
+        id: CameraId,
+        credentials: Credentials,
+        certification: Option<Certification>,
+    ) -> Result<AddedCamera, NvrError> {
+        let _commit = self.inner.commit.lock().await;
+        let mut camera = self.added_camera(id)?;
+        let now = self.inner.clock.now();
+        let status = match &certification {
+            Some(_) => CameraStatus::certified_since(if camera.status.certified() {
+                camera.status.since
+            } else {
+                now
+            }),
+            None => CameraStatus {
+                state: CameraState::NotCertified,
+                credentials_rejected: false,
+                last_error: Some(UNCONFIRMED_PASSWORD.to_owned()),
+                last_error_at: Some(now),
+                since: now,
+            },
+        };
+        let (identity, offset) = match &certification {
+            Some(c) => (
+                DeviceIdentity {
+                    mac: c.identity.mac.clone().or(camera.identity.mac.clone()),
+                    ..c.identity.clone()
+                },
+                c.clock_offset_secs,
+            ),
+            None => (camera.identity.clone(), camera.clock_offset_secs),
+        };
+        {
+            let credentials = credentials.clone();
+            let identity = identity.clone();
+            let status = status.clone();
+            self.with_store(move |store| {
+                store.update_credentials(id, &credentials, &identity, &status, offset)
+            })
+            .await??;
+        }
+        camera.username = credentials.username.clone();
+        camera.identity = identity;
+        camera.status = status.clone();
+        camera.clock_offset_secs = offset;
+        let first_check = if certification.is_some() {
+            self.settings().monitor.period
+        } else {
+            Duration::ZERO
+        };
+        self.install(
+            camera.clone(),
+            Some(credentials),
+            first_check,
+            CredentialsAre::New,
+        );
+        if certification.is_some() {
+            tracing::info!(camera = %id, address = %camera.address, "camera credentials changed and certified");
+        } else {
+            tracing::info!(camera = %id, address = %camera.address, "camera credentials changed; not yet certified");
+        }
+        self.emit(NvrEvent::CameraUpdated {
+            camera: camera.clone(),
+        });
+        self.emit(NvrEvent::CameraStatusChanged { id, status });
+        Ok(camera)
+    }
+
+    /// Removes an added camera. Its monitor stops at once.
+    pub async fn remove_camera(&self, id: CameraId) -> Result<(), NvrError> {
+        self.remove_camera_with(id, |_| Ok(())).await
+    }
+
+    /// Removes an added camera, doing `also` (such as an audit entry) in the same transaction: if
+    /// `also` fails, nothing is removed.
+    pub(crate) async fn remove_camera_with<T: Send + 'static>(
+        &self,
+        id: CameraId,
+        also: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, NvrError> {
+        let _command = self.begin_command()?;
+        let _commit = self.inner.commit.lock().await;
+        let camera = self.added_camera(id)?;
+        let removed = self
+            .with_store(move |store| {
+                store.write(|tx| {
+                    if tx.remove_added_camera(id)? {
+                        also(tx).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                })
+            })
+            .await??;
+        if let Some(entry) = lock(&self.inner.added).remove(&id) {
+            entry.monitor.cancel();
+        }
+        let Some(removed) = removed else {
+            return Err(NvrError::CameraNotFound(id));
+        };
+        tracing::info!(camera = %id, address = %camera.address, "camera removed");
+        self.emit(NvrEvent::CameraRemoved { id });
+        self.announce_discovered_matching(&camera);
+        Ok(removed)
+    }
+
+    pub(super) async fn certify(
+        &self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+    ) -> Result<Certification, NvrError> {
+        let result = tokio::select! {
+            _ = self.inner.shutdown.cancelled() => return Err(NvrError::ShuttingDown),
+            r = self.inner.connector.certify(address, credentials) => r,
+        };
+        result.map_err(|error| {
+            tracing::info!(address = %address, %error, "credentials not verified");
+            camera_error(error, address)
+        })
+    }
+
+    /// Puts a camera in the in-memory registry and (re)starts its monitor.
+    pub(super) fn install(
+        &self,
+        camera: AddedCamera,
+        credentials: Option<Credentials>,
+        first_check_after: Duration,
+        are: CredentialsAre,
+    ) {
+        let generation = self
+            .inner
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cancel = self.inner.shutdown.child_token();
+        let held = match are {
+            CredentialsAre::Same => lock(&self.inner.added)
+                .get(&camera.id)
+                .map(|e| e.held.clone()),
+            CredentialsAre::New => None,
+        }
+        .unwrap_or_default();
+        let monitored = MonitoredCamera {
+            id: camera.id,
+            address: camera.address.clone(),
+            credentials: credentials.clone(),
+            credentials_rejected: camera.status.credentials_rejected,
+            last_error: camera.status.last_error.clone(),
+            last_state: camera.status.state,
+            locked_for: self.lock_time_left(&camera),
+            clock_offset_secs: camera.clock_offset_secs,
+            held: held.clone(),
+        };
+        let entry = AddedEntry {
+            camera,
+            credentials,
+            generation,
+            monitor: cancel.clone(),
+            held,
+        };
+        if let Some(old) = lock(&self.inner.added).insert(monitored.id, entry) {
+            old.monitor.cancel();
+        }
+        let sink: Arc<dyn StatusSink> = Arc::new(MonitorSink {
+            nvr: self.downgrade(),
+            generation,
+        });
+        self.inner.tasks.spawn(monitor::watch(
+            monitored,
+            self.inner.connector.clone(),
+            self.settings().monitor.clone(),
+            sink,
+            first_check_after,
+            cancel,
+        ));
+    }
+
+    pub(super) fn added_at_address(&self, address: &DeviceAddress) -> Option<CameraId> {
+        lock(&self.inner.added)
+            .values()
+            .find(|e| {
+                e.camera.address.host == address.host && e.camera.address.port == address.port
+            })
+            .map(|e| e.camera.id)
+    }
+
+    /// An added camera that this one would duplicate, and what matched; or the camera whose serial
+    /// number it claims with another MAC address (a conflict, refused with both named).
+    pub(super) fn find_duplicate(
+        &self,
+        address: &DeviceAddress,
+        endpoint_ref: Option<&str>,
+        identity: &DeviceIdentity,
+    ) -> Result<(), NvrError> {
+        let added = lock(&self.inner.added);
+        for e in added.values() {
+            let c = &e.camera;
+            if c.address.host == address.host && c.address.port == address.port {
+                return Err(NvrError::Duplicate {
+                    existing: c.id,
+                    what: "address",
+                });
+            }
+            if endpoint_ref.is_some() && c.endpoint_ref.as_deref() == endpoint_ref {
+                return Err(NvrError::Duplicate {
+                    existing: c.id,
+                    what: "endpoint",
+                });
+            }
+            match compare_identities(identity, &c.identity) {
+                IdentityMatch::Same => {
+                    return Err(NvrError::Duplicate {
+                        existing: c.id,
+                        what: "serial number",
+                    });
+                }
+                IdentityMatch::Conflict => {
+                    return Err(NvrError::SerialConflict {
+                        existing: c.id,
+                        address: c.address.to_string(),
+                    });
+                }
+                IdentityMatch::Different | IdentityMatch::Unknown => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The endpoint reference of a discovered device that is this camera, when one is known.
+    pub(super) fn endpoint_for(
+        &self,
+        identity: &DeviceIdentity,
+        address: &DeviceAddress,
+    ) -> Option<String> {
+        lock(&self.inner.discovered)
+            .values()
+            .find(|d| {
+                d.address == *address
+                    || (d.address.host == address.host
+                        && compare_identities(&d.identity, identity) == IdentityMatch::Same)
+            })
+            .map(|d| d.key.clone())
+    }
+}

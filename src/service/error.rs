@@ -1,0 +1,321 @@
+//! Why a command of the service API was refused: one error kind per reason, each message saying why and
+//! what to do next, never holding a secret; and the reading of a camera's answer into that kind.
+
+use std::time::Duration;
+
+use crate::camera::CameraError;
+use crate::model::{AddressError, CameraId, DeviceAddress, RecoveryId};
+use crate::rules::policy::PolicyRule;
+use crate::store::StoreError;
+
+/// Why a command was refused. Every message says why and what to do next, and never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NvrError {
+    /// An argument is wrong.
+    #[error("{field}: {problem}")]
+    InvalidArgument {
+        /// Which argument.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// No added camera with that id.
+    #[error("there is no added camera with id {0}; refresh the list")]
+    CameraNotFound(CameraId),
+    /// No discovered device with that key.
+    #[error("device {0} is no longer in the discovered list; refresh discovery")]
+    DeviceNotFound(String),
+    /// Another added camera claims the same serial number with a different MAC address.
+    #[error(
+        "added camera {existing} at {address} claims the same serial number with a different MAC address: two devices claim to be one camera; check both (a cloned or misconfigured camera) before adding"
+    )]
+    SerialConflict {
+        /// The added camera whose serial number this one claims.
+        existing: CameraId,
+        /// Where that camera is.
+        address: String,
+    },
+    /// The camera is already added.
+    #[error("this camera is already added (id {existing}, same {what})")]
+    Duplicate {
+        /// The camera it duplicates.
+        existing: CameraId,
+        /// What matched: address, serial number or endpoint.
+        what: &'static str,
+    },
+    /// Nothing answers at the address.
+    #[error("no camera answers at {address} ({detail}); check the address, port and cabling")]
+    Unreachable {
+        /// The address tried.
+        address: String,
+        /// Timed out, refused...
+        detail: String,
+    },
+    /// The camera rejected the user name or password.
+    #[error("the camera rejected the user name or password; check them, or use Forget Password")]
+    CredentialsRejected,
+    /// The camera has locked the user.
+    #[error("{}", locked_message(*.retry_after))]
+    CameraLocked {
+        /// How long it says the lock lasts.
+        retry_after: Option<Duration>,
+    },
+    /// The camera is in factory state.
+    #[error("the camera is inactive (factory state); activate it with a new admin password first")]
+    CameraInactive,
+    /// The camera refused for another reason, in its own words.
+    #[error("the camera refused: {0}")]
+    CameraRefused(String),
+    /// The camera refused the login's timestamp: its clock is off.
+    #[error(
+        "the camera refused the login because its clock is off ({0}); set the camera's date and time (or turn on NTP on it), then try again"
+    )]
+    CameraClock(String),
+    /// The camera lets anyone in, so a user name and password cannot be checked.
+    #[error(
+        "the camera answers without any login (its user authentication is off), so it cannot check a user name and password; turn authentication on in the camera's own settings, then add it"
+    )]
+    AuthenticationOff,
+    /// The camera answered with a server error: busy, starting or failing.
+    #[error(
+        "the camera answered with a server error ({0}); it may be starting up: try again in a minute"
+    )]
+    CameraBusy(String),
+    /// The camera's reply could not be understood.
+    #[error("the camera's reply could not be understood ({0}); it may not be an ONVIF device")]
+    CameraProtocol(String),
+    /// The registry could not be written. Nothing was changed.
+    #[error("the NVR could not save the change ({0}); nothing was changed")]
+    Storage(String),
+    /// Discovery could not start.
+    #[error("discovery could not start: {0}")]
+    Discovery(String),
+    /// The service is stopping.
+    #[error("the NVR service is shutting down")]
+    ShuttingDown,
+    /// Forget Password on an added camera that is not certified.
+    #[error(
+        "camera {camera} is added but not certified: remove it first (it is added again after the reset)"
+    )]
+    RemoveFirst {
+        /// The added camera.
+        camera: CameraId,
+    },
+    /// Forget Password on a camera whose stored password works.
+    #[error("camera {camera}'s stored password works: change it with Change Password instead")]
+    UseModify {
+        /// The added camera.
+        camera: CameraId,
+    },
+    /// Someone is already resetting this camera's password.
+    #[error(
+        "a password reset for this camera is already in progress (flow {flow}); finish or cancel it first"
+    )]
+    RecoveryInProgress {
+        /// The flow in progress.
+        flow: RecoveryId,
+    },
+    /// No such flow.
+    #[error("there is no password reset with id {0}; start Forget Password again")]
+    RecoveryNotFound(RecoveryId),
+    /// The camera does not implement the recovery protocol.
+    #[error(
+        "this camera does not support password reset from the NVR; use its own reset button or web page"
+    )]
+    RecoveryNotSupported,
+    /// A flow step out of order.
+    #[error("{0}")]
+    RecoveryWrongStep(&'static str),
+    /// The flow ran out of time.
+    #[error("this password reset has expired; start Forget Password again")]
+    RecoveryExpired,
+    /// Send Code without internet.
+    #[error(
+        "the camera cannot reach the internet to email the code; scan the QR code with the phone app instead"
+    )]
+    NoInternet,
+    /// The camera has no reset email.
+    #[error(
+        "the camera has no reset email; ask the vendor's support for a code with the serial number and date shown"
+    )]
+    NoResetEmail,
+    /// Too many sends.
+    #[error("{}", wait_message("three codes were already sent in ten minutes", *.retry_after))]
+    SendLimit {
+        /// When a send is allowed again.
+        retry_after: Option<Duration>,
+    },
+    /// Too many challenges.
+    #[error("{}", wait_message("too many codes were asked for this hour", *.retry_after))]
+    ChallengeLimit {
+        /// When a new challenge is allowed.
+        retry_after: Option<Duration>,
+    },
+    /// The camera could not email the code.
+    #[error("the camera could not email the code ({0}); try the QR code with the phone app")]
+    MailFailed(String),
+    /// A wrong code.
+    #[error("the code is not right; {attempts_left} attempts left")]
+    CodeInvalid {
+        /// Wrong entries left.
+        attempts_left: u32,
+    },
+    /// Five wrong codes.
+    #[error("too many wrong codes; get a new code")]
+    CodeAttemptsExhausted,
+    /// The code expired.
+    #[error("the code has expired; get a new code")]
+    CodeExpired,
+    /// The camera replaced the challenge (reboot or another request).
+    #[error("the camera restarted or issued a newer code; get a new code")]
+    ChallengeReplaced,
+    /// The code was used already.
+    #[error("this code was already used; get a new code")]
+    CodeUsed,
+    /// Too many wrong support codes today.
+    #[error("too many wrong support codes today; try again tomorrow")]
+    SupportLocked,
+    /// The new password breaks the policy; every failing rule is named.
+    #[error("the password does not meet the policy: {}", explain_rules(.unmet))]
+    PolicyViolation {
+        /// The rules it fails.
+        unmet: Vec<PolicyRule>,
+    },
+    /// Password and confirmation differ.
+    #[error("the password and its confirmation are not the same")]
+    PasswordMismatch,
+    /// Change Password on a camera that is not certified.
+    #[error(
+        "camera {camera} is not certified, so its password cannot be changed with the current one; use Forget Password"
+    )]
+    NotCertified {
+        /// The camera.
+        camera: CameraId,
+    },
+    /// Activation of a camera that is already active.
+    #[error("the camera is already activated; add it with its password, or use Forget Password")]
+    AlreadyActive,
+    /// The recorder has no device secret from its vendor, so codes for the QR and support paths
+    /// cannot be made.
+    #[error(
+        "this recorder has no device secret from its vendor, so the QR code and the support code cannot be used; use the reserved email"
+    )]
+    NoDeviceSecret,
+    /// The recorder has no mail server to send with.
+    #[error("no mail server is set on the recorder; fill in Settings > Network > Email first")]
+    NoMailServer,
+    /// The recorder has no admin account yet.
+    #[error("the recorder is not activated yet; activate it first")]
+    NvrNotActivated,
+    /// The recorder already has its admin account.
+    #[error("the recorder is already activated")]
+    NvrAlreadyActivated,
+    /// The recorder's account is locked after wrong passwords.
+    #[error("{}", account_locked_message(*.retry_after))]
+    AccountLocked {
+        /// How long until it unlocks.
+        retry_after: Option<Duration>,
+    },
+    /// A wrong user name or password (never which of the two).
+    #[error(
+        "the user name or password is wrong; {attempts_left} attempts left before the account locks"
+    )]
+    LoginFailed {
+        /// Wrong passwords left before the lock.
+        attempts_left: u32,
+    },
+    /// The recorder's own mail server failed; the text says what to fix.
+    #[error("{0}")]
+    MailServer(crate::mail::MailError),
+    /// The login session is unknown or ended after inactivity.
+    #[error("the session has ended; log in again")]
+    SessionExpired,
+    #[error("the audit log was tampered with at entry {entry}")]
+    AuditTampered {
+        /// The first entry that does not verify.
+        entry: i64,
+    },
+}
+
+fn wait_message(what: &str, retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!(
+            "{what}; try again in about {} minutes",
+            d.as_secs().div_ceil(60)
+        ),
+        Some(d) => format!("{what}; try again in {} seconds", d.as_secs().max(1)),
+        None => format!("{what}; try again later"),
+    }
+}
+
+fn explain_rules(unmet: &[PolicyRule]) -> String {
+    unmet
+        .iter()
+        .map(|r| r.describe())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn account_locked_message(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!(
+            "the account is locked after too many wrong passwords; try again in about {} minutes, or use Forgot Password",
+            d.as_secs().div_ceil(60)
+        ),
+        Some(d) => format!(
+            "the account is locked after too many wrong passwords; try again in {} seconds",
+            d.as_secs().max(1)
+        ),
+        None => "the account is locked after too many wrong passwords; try again later".to_owned(),
+    }
+}
+
+fn locked_message(retry_after: Option<Duration>) -> String {
+    let wait = match retry_after {
+        Some(d) if d.as_secs() >= 60 => format!("about {} minutes", d.as_secs().div_ceil(60)),
+        Some(d) => format!("about {} seconds", d.as_secs().max(1)),
+        None => "a while (often 30 minutes)".to_owned(),
+    };
+    format!(
+        "the camera locked this user after failed logins; wait {wait} and try again, or use Forget Password"
+    )
+}
+
+impl From<StoreError> for NvrError {
+    fn from(error: StoreError) -> Self {
+        NvrError::Storage(error.to_string())
+    }
+}
+
+/// What a camera's answer means to the caller of a command on `address`.
+pub fn camera_error(error: CameraError, address: &DeviceAddress) -> NvrError {
+    match error {
+        CameraError::Offline(detail) => NvrError::Unreachable {
+            address: address.to_string(),
+            detail,
+        },
+        CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
+            NvrError::CredentialsRejected
+        }
+        CameraError::Locked { retry_after } => NvrError::CameraLocked { retry_after },
+        CameraError::Refused { reason, .. } => NvrError::CameraRefused(reason),
+        CameraError::ClockRejected(words) => NvrError::CameraClock(words),
+        CameraError::Inactive => NvrError::CameraInactive,
+        CameraError::AuthenticationOff => NvrError::AuthenticationOff,
+        CameraError::Unavailable(detail) | CameraError::DeviceFault(detail) => {
+            NvrError::CameraBusy(detail)
+        }
+        CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
+    }
+}
+
+pub(crate) fn address_error(error: AddressError) -> NvrError {
+    let field = match error {
+        AddressError::BadPort => "port",
+        _ => "host",
+    };
+    NvrError::InvalidArgument {
+        field,
+        problem: error.to_string(),
+    }
+}
