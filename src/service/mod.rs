@@ -24,11 +24,14 @@ use crate::model::{AddedCamera, CameraId, Credentials, DiscoveredDevice, NvrEven
 use crate::store::{NvrSetting, Store, StoreError};
 
 mod account;
+mod activation;
+mod audit;
 mod cameras;
 mod discovery;
 mod error;
 mod mail_server;
 mod monitor;
+mod passwords;
 mod recovery;
 #[cfg(test)]
 mod tests;
@@ -37,11 +40,12 @@ pub use account::{
     AccountRecoveryMethods, AccountRecoveryQr, AccountStatus, LoginStep, NVR_ADMIN,
     RecoveryCodeSent, Session, SupportIdentity, TotpEnrolment,
 };
+pub use activation::Activation;
 pub use cameras::{AddCamera, check_credentials};
 pub use discovery::DiscoveryRun;
 pub use error::{NvrError, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
-pub use recovery::{Activation, PasswordPushOutcome, check_new_password};
+pub use passwords::{PasswordPushOutcome, check_new_password};
 
 /// Longest user name accepted for a camera.
 pub const MAX_USERNAME_CHARS: usize = 32;

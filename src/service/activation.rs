@@ -1,0 +1,119 @@
+//! Activating a camera in factory state: its admin password (under the policy) and its reset email, by
+//! whatever means its protocol offers, then, when asked, adding it with that password.
+
+use super::passwords::check_new_password;
+use super::recovery::recovery_error;
+use super::{Nvr, NvrError, camera_error};
+use crate::camera::recovery_client::RecoveryError;
+use crate::mail::is_email_address;
+use crate::model::Credentials;
+use crate::model::camera_label;
+use crate::model::{Actor, AddedCamera, AuditAction};
+
+/// How an activation went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    /// The camera, when it was added afterwards.
+    pub camera: Option<AddedCamera>,
+    /// Why the camera, activated, was not added when that was asked (add it by hand then).
+    pub add_error: Option<NvrError>,
+    /// Whether the reset email was set (cameras without the recovery extension cannot take one).
+    pub reset_email_set: bool,
+}
+
+impl Nvr {
+    /// Activates a discovered camera in factory state with an admin password (under the policy) and a
+    /// reset email, in one step; then adds it when `add` is set.
+    pub async fn activate_camera(
+        &self,
+        device_key: &str,
+        password: &str,
+        confirmation: &str,
+        reset_email: &str,
+        add: bool,
+        actor: &Actor,
+    ) -> Result<Activation, NvrError> {
+        let _command = self.begin_command()?;
+        let device = self.discovered_device(device_key)?;
+        if !device.inactive {
+            return Err(NvrError::AlreadyActive);
+        }
+        let reset_email = reset_email.trim();
+        if !is_email_address(reset_email) {
+            return Err(NvrError::InvalidArgument {
+                field: "reset_email",
+                problem: "the reset email is not an email address".into(),
+            });
+        }
+        const ADMIN: &str = "admin";
+        let new_password = check_new_password(password, confirmation, ADMIN)?;
+        let credentials = Credentials {
+            username: ADMIN.to_owned(),
+            password: new_password.clone(),
+        };
+        let label = camera_label(&device.identity, &device.address);
+        let connector = &self.inner.connector;
+        let activated = match connector
+            .activate(&device.address, &credentials, reset_email)
+            .await
+        {
+            Ok(()) => Ok(true),
+            // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
+            Err(RecoveryError::NotSupported) => connector
+                .session(&device.address, None, 0)
+                .create_user(ADMIN, "Administrator", &new_password)
+                .await
+                .map(|()| false)
+                .map_err(|error| camera_error(error, &device.address)),
+            Err(error) => Err(recovery_error(error, &device.address)),
+        };
+        let reset_email_set = match activated {
+            Ok(reset_email_set) => reset_email_set,
+            Err(error) => {
+                self.audit(
+                    actor,
+                    AuditAction::Activation,
+                    &label,
+                    &format!("failed: {error}"),
+                )
+                .await;
+                return Err(error);
+            }
+        };
+        let outcome = if reset_email_set {
+            format!(
+                "activated; reset email {}",
+                crate::mail::mask_email(reset_email)
+            )
+        } else {
+            "activated; the camera takes no reset email".to_owned()
+        };
+        self.audit(actor, AuditAction::Activation, &label, &outcome)
+            .await;
+        self.mark_activated(device_key);
+        // The camera is activated whatever happens next: a failed add is reported, not returned.
+        let (camera, add_error) = if add {
+            match self
+                .add_verified(
+                    device.address.clone(),
+                    Some(device.key.clone()),
+                    credentials,
+                )
+                .await
+            {
+                Ok(camera) => (Some(camera), None),
+                Err(error) => {
+                    tracing::warn!(address = %device.address, %error, "camera activated but not added");
+                    (None, Some(error))
+                }
+            }
+        } else {
+            (None, None)
+        };
+        Ok(Activation {
+            camera,
+            add_error,
+            reset_email_set,
+        })
+    }
+}

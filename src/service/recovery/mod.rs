@@ -1,0 +1,450 @@
+//! A camera's forget-password flow, as the service runs it: remove first (when the camera is added but
+//! not certified), recovery info, then a code ([`code`]), then the new password and the reset, with the
+//! camera certified and added again ([`reset`]). A flow interrupted by a restart is finished or failed
+//! with a reason ([`resume`]).
+//!
+//! Invariants: a flow is stored before it is announced; operations on one flow run one at a time; a
+//! camera has at most one active flow (memory check plus a unique index); the reset token and a new
+//! password in flight are sealed in the store and never leave this module except to the camera; audit
+//! outcomes never hold a code or a password.
+
+mod code;
+mod reset;
+mod resume;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+
+use super::audit::AuditNote;
+use super::{Nvr, NvrError, camera_error, lock};
+use crate::camera::recovery_client::{RecoveryError, RecoveryInfo};
+use crate::model::DeviceAddress;
+use crate::model::{Actor, AuditAction, DiscoveredDevice, NvrEvent};
+use crate::model::{
+    FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
+    camera_to_local,
+};
+use crate::store::{DuplicateOf, StoreError, StoredFlow};
+
+/// A flow's secrets: the reset token (with its expiry on the NVR's clock) and a new password in flight.
+#[derive(Clone, Default)]
+pub(super) struct FlowSecrets {
+    token: Option<(SecretString, SystemTime)>,
+    new_password: Option<SecretString>,
+}
+
+impl FlowSecrets {
+    pub(super) fn token(token: SecretString, expires: SystemTime) -> Self {
+        Self {
+            token: Some((token, expires)),
+            new_password: None,
+        }
+    }
+}
+
+/// How long a reset token lasts when the camera does not say.
+pub(super) const TOKEN_LIFETIME_UNSTATED: Duration = Duration::from_secs(300);
+
+/// A flow in memory: the public view, its secrets, and a lock that makes its steps run one at a time.
+pub(super) struct FlowEntry {
+    flow: RecoveryFlow,
+    token: Option<(SecretString, SystemTime)>,
+    new_password: Option<SecretString>,
+    busy: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FlowEntry {
+    pub(super) fn from_stored(stored: StoredFlow) -> Self {
+        Self {
+            flow: stored.flow,
+            token: stored.reset_token,
+            new_password: stored.new_password,
+            busy: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
+/// Which code the installer typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CodeKind {
+    /// From the email: 8 digits.
+    Verification,
+    /// From the vendor's support desk: 10 digits.
+    Support,
+}
+
+impl CodeKind {
+    pub(super) fn digits(self) -> usize {
+        match self {
+            CodeKind::Verification => 8,
+            CodeKind::Support => 10,
+        }
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            CodeKind::Verification => "verification code",
+            CodeKind::Support => "support code",
+        }
+    }
+}
+
+pub(super) fn recovery_error(error: RecoveryError, address: &DeviceAddress) -> NvrError {
+    match error {
+        RecoveryError::NotSupported => NvrError::RecoveryNotSupported,
+        RecoveryError::Camera(error) => camera_error(error, address),
+        RecoveryError::NoInternet => NvrError::NoInternet,
+        RecoveryError::NoResetEmail => NvrError::NoResetEmail,
+        RecoveryError::SendLimit { retry_after } => NvrError::SendLimit { retry_after },
+        RecoveryError::ChallengeLimit { retry_after } => NvrError::ChallengeLimit { retry_after },
+        RecoveryError::NoChallenge => NvrError::ChallengeReplaced,
+        RecoveryError::CodeInvalid { attempts_left } => NvrError::CodeInvalid { attempts_left },
+        RecoveryError::ChallengeDead => NvrError::CodeAttemptsExhausted,
+        RecoveryError::CodeExpired => NvrError::CodeExpired,
+        RecoveryError::CodeUsed => NvrError::CodeUsed,
+        RecoveryError::SupportLocked => NvrError::SupportLocked,
+        RecoveryError::TokenInvalid => NvrError::RecoveryExpired,
+        RecoveryError::MailFailed(detail) => NvrError::MailFailed(detail),
+        RecoveryError::AlreadyActive => NvrError::AlreadyActive,
+    }
+}
+
+/// Copies what GetRecoveryInfo said into a flow, translating the challenge's expiry to the NVR's clock.
+pub(super) fn apply_info(flow: &mut RecoveryFlow, info: &RecoveryInfo) {
+    flow.masked_email = info.masked_email.as_deref().map(crate::mail::ensure_masked);
+    flow.internet = info.internet;
+    flow.methods = info.methods.clone();
+    flow.camera_date = info.date.clone();
+    if flow.identity.mac.is_none() {
+        flow.identity.mac = crate::model::normalize_mac(&info.mac);
+    }
+    flow.challenge = info.challenge.as_ref().map(|c| FlowChallenge {
+        nonce: c.nonce.clone(),
+        expires: camera_to_local(c.expires, flow.clock_offset_secs),
+        qr_payload: c.qr_payload.clone(),
+        attempts_left: c.attempts_left,
+    });
+}
+
+impl Nvr {
+    /// Every forget-password flow still going, and those that ended within the last
+    /// `recovery.ended_retention` (see [`Nvr::start_recovery_sweep`]).
+    pub fn recoveries(&self) -> Vec<RecoveryFlow> {
+        lock(&self.inner.flows)
+            .values()
+            .map(|e| e.flow.clone())
+            .collect()
+    }
+
+    /// Reads part of a flow without copying it; `None` when there is no such flow.
+    pub fn with_recovery<T>(
+        &self,
+        id: RecoveryId,
+        read: impl FnOnce(&RecoveryFlow) -> T,
+    ) -> Option<T> {
+        lock(&self.inner.flows).get(&id).map(|e| read(&e.flow))
+    }
+
+    /// One flow.
+    pub fn recovery(&self, id: RecoveryId) -> Result<RecoveryFlow, NvrError> {
+        lock(&self.inner.flows)
+            .get(&id)
+            .map(|e| e.flow.clone())
+            .ok_or(NvrError::RecoveryNotFound(id))
+    }
+
+    /// Starts Forget Password on a discovered camera. Refused with [`NvrError::UseModify`] when the
+    /// camera is added and certified, and with [`NvrError::RemoveFirst`] when it is added and not
+    /// certified (see [`Nvr::remove_and_start_recovery`]).
+    pub async fn start_recovery(
+        &self,
+        device_key: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let _command = self.begin_command()?;
+        let device = self.discovered_device(device_key)?;
+        if let Some(id) = device.added_as {
+            let camera = self.added_camera(id)?;
+            if camera.status.certified() {
+                return Err(NvrError::UseModify { camera: id });
+            }
+            if self.settings().recovery.remove_first {
+                return Err(NvrError::RemoveFirst { camera: id });
+            }
+        }
+        self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
+        let info = self.fresh_recovery_info(&device.address, false).await?;
+        let flow = self.new_flow(device, info, None, actor).await?;
+        let id = {
+            let stored = flow.clone();
+            self.with_store(move |store| store.write(|tx| tx.insert_recovery_flow(&stored)))
+                .await?
+                .map_err(|e| self.flow_insert_error(e, &flow.camera_key()))?
+        };
+        Ok(self.register_flow(flow, id))
+    }
+
+    /// The one-step "Remove and continue": removes the added, not certified camera (audited) and starts
+    /// Forget Password on it; it is added again once the new password certifies. The removal, its
+    /// audit entry and the new flow are stored in one transaction, so the camera is never gone
+    /// without a flow that adds it back.
+    pub async fn remove_and_start_recovery(
+        &self,
+        device_key: &str,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let _command = self.begin_command()?;
+        let device = self.discovered_device(device_key)?;
+        let Some(id) = device.added_as else {
+            return self.start_recovery(device_key, actor).await;
+        };
+        let camera = self.added_camera(id)?;
+        if camera.status.certified() {
+            return Err(NvrError::UseModify { camera: id });
+        }
+        self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
+        // Ask the camera first: a camera that cannot be recovered is not removed.
+        let info = self.fresh_recovery_info(&device.address, false).await?;
+        let removed = RemovedCamera {
+            id,
+            username: camera.username.clone(),
+        };
+        let flow = self.new_flow(device, info, Some(removed), actor).await?;
+        let label = camera_label(&camera.identity, &camera.address);
+        let at = self.inner.clock.now();
+        let actor_text = actor.to_string();
+        let stored = flow.clone();
+        let flow_id = self
+            .remove_camera_with(id, move |tx| {
+                tx.append_audit(
+                    at,
+                    &actor_text,
+                    AuditAction::RemovalBeforeReset,
+                    &label,
+                    "removed to reset its password; it is added again afterwards",
+                )?;
+                tx.insert_recovery_flow(&stored)
+            })
+            .await
+            .map_err(|e| match e {
+                NvrError::Storage(_) | NvrError::Duplicate { .. } => {
+                    match self.active_flow_for(&flow.camera_key()) {
+                        Some(existing) => NvrError::RecoveryInProgress { flow: existing },
+                        None => e,
+                    }
+                }
+                other => other,
+            })?;
+        Ok(self.register_flow(flow, flow_id))
+    }
+
+    /// The active flow for a camera, by [`camera_key`].
+    pub(super) fn active_flow_for(&self, key: &str) -> Option<RecoveryId> {
+        lock(&self.inner.flows)
+            .values()
+            .find(|e| e.flow.step.is_active() && e.flow.camera_key() == key)
+            .map(|e| e.flow.id)
+    }
+
+    pub(super) fn refuse_second_flow(&self, key: &str) -> Result<(), NvrError> {
+        match self.active_flow_for(key) {
+            Some(existing) => Err(NvrError::RecoveryInProgress { flow: existing }),
+            None => Ok(()),
+        }
+    }
+
+    /// What a failed flow insert means: another flow for the camera won the race, or storage failed.
+    pub(super) fn flow_insert_error(&self, error: StoreError, key: &str) -> NvrError {
+        match error {
+            StoreError::Duplicate(DuplicateOf::ActiveRecovery) => match self.active_flow_for(key) {
+                Some(existing) => NvrError::RecoveryInProgress { flow: existing },
+                None => NvrError::Storage(
+                    "another password reset for this camera was started at the same moment".into(),
+                ),
+            },
+            other => other.into(),
+        }
+    }
+
+    pub(super) async fn fresh_recovery_info(
+        &self,
+        address: &DeviceAddress,
+        keep_challenge: bool,
+    ) -> Result<RecoveryInfo, NvrError> {
+        let info = self
+            .inner
+            .connector
+            .recovery_info(address, keep_challenge)
+            .await
+            .map_err(|e| recovery_error(e, address))?;
+        if info.inactive {
+            return Err(NvrError::CameraInactive);
+        }
+        Ok(info)
+    }
+
+    /// A new flow for `device`, not yet stored. Refused when the camera (now known by its serial)
+    /// already has one.
+    pub(super) async fn new_flow(
+        &self,
+        device: DiscoveredDevice,
+        info: RecoveryInfo,
+        removed_camera: Option<RemovedCamera>,
+        actor: &Actor,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let clock_offset_secs = self
+            .inner
+            .connector
+            .clock_offset(&device.address)
+            .await
+            .unwrap_or(0);
+        let now = self.inner.clock.now();
+        let mut identity = device.identity.clone();
+        if identity.serial.is_empty() {
+            identity.serial = info.serial.clone();
+        }
+        let mut flow = RecoveryFlow {
+            id: RecoveryId(0),
+            device_key: device.key.clone(),
+            address: device.address.clone(),
+            identity,
+            reset_user: removed_camera
+                .as_ref()
+                .map_or_else(|| info.reset_user.clone(), |r| r.username.clone()),
+            masked_email: None,
+            internet: false,
+            methods: Vec::new(),
+            camera_date: String::new(),
+            clock_offset_secs,
+            challenge: None,
+            step: RecoveryStep::AwaitingCode,
+            code_sent_to: None,
+            removed_camera,
+            add_after_reset: self.settings().recovery.add_after_reset,
+            actor: actor.to_string(),
+            started_at: now,
+            updated_at: now,
+            result_camera: None,
+            failure: None,
+        };
+        apply_info(&mut flow, &info);
+        self.refuse_second_flow(&flow.camera_key())?;
+        Ok(flow)
+    }
+
+    /// Keeps and announces a flow that was just stored as `id`.
+    pub(super) fn register_flow(&self, mut flow: RecoveryFlow, id: RecoveryId) -> RecoveryFlow {
+        flow.id = id;
+        tracing::info!(flow = %id, camera = %flow.camera_label(), "forget-password flow started");
+        lock(&self.inner.flows).insert(
+            id,
+            FlowEntry {
+                flow: flow.clone(),
+                token: None,
+                new_password: None,
+                busy: Arc::new(tokio::sync::Mutex::new(())),
+            },
+        );
+        self.emit(NvrEvent::RecoveryChanged {
+            flow: Box::new(flow.clone()),
+        });
+        flow
+    }
+
+    /// Holds a flow's step lock and returns the flow as it is now.
+    pub(super) async fn lock_flow(
+        &self,
+        id: RecoveryId,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, RecoveryFlow), NvrError> {
+        let _command = self.begin_command()?;
+        let busy = lock(&self.inner.flows)
+            .get(&id)
+            .map(|e| e.busy.clone())
+            .ok_or(NvrError::RecoveryNotFound(id))?;
+        let guard = busy.lock_owned().await;
+        Ok((guard, self.recovery(id)?))
+    }
+
+    /// Stores and announces a flow's new state; `secrets` replaces the sealed token and password.
+    pub(super) async fn save_flow(
+        &self,
+        flow: RecoveryFlow,
+        secrets: Option<FlowSecrets>,
+    ) -> Result<RecoveryFlow, NvrError> {
+        self.save_flow_audited(flow, secrets, None).await
+    }
+
+    /// As [`Nvr::save_flow`], writing `note` to the audit log in the same transaction: the new state
+    /// is stored with its entry or not at all (and then the entry is logged in full).
+    pub(super) async fn save_flow_audited(
+        &self,
+        mut flow: RecoveryFlow,
+        secrets: Option<FlowSecrets>,
+        note: Option<AuditNote>,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let now = self.inner.clock.now();
+        flow.updated_at = now;
+        {
+            let flow = flow.clone();
+            let secrets = secrets.clone();
+            let entry = note.clone();
+            let saved = self
+                .with_store(move |store| {
+                    store.write(|tx| {
+                        tx.update_recovery_flow(&flow)?;
+                        if let Some(secrets) = &secrets {
+                            tx.set_recovery_secrets(
+                                flow.id,
+                                secrets.token.as_ref().map(|(t, e)| (t, *e)),
+                                secrets.new_password.as_ref(),
+                            )?;
+                        }
+                        if let Some(entry) = &entry {
+                            entry.append(tx, now)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+                .and_then(|r| r.map_err(NvrError::from));
+            if let Err(error) = saved {
+                if let Some(note) = &note {
+                    note.log_unwritten(&error);
+                }
+                return Err(error);
+            }
+        }
+        if let Some(entry) = lock(&self.inner.flows).get_mut(&flow.id) {
+            entry.flow = flow.clone();
+            if let Some(secrets) = secrets {
+                entry.token = secrets.token;
+                entry.new_password = secrets.new_password;
+            }
+        }
+        self.emit(NvrEvent::RecoveryChanged {
+            flow: Box::new(flow.clone()),
+        });
+        Ok(flow)
+    }
+
+    pub(super) fn require_step(
+        flow: &RecoveryFlow,
+        step: RecoveryStep,
+        wrong: &'static str,
+    ) -> Result<(), NvrError> {
+        if flow.step == step {
+            return Ok(());
+        }
+        Err(match flow.step {
+            RecoveryStep::Expired => NvrError::RecoveryExpired,
+            RecoveryStep::Completed | RecoveryStep::Failed | RecoveryStep::Cancelled => {
+                NvrError::RecoveryWrongStep(
+                    "this password reset has ended; start Forget Password again",
+                )
+            }
+            _ => NvrError::RecoveryWrongStep(wrong),
+        })
+    }
+}
