@@ -208,14 +208,16 @@ impl Nvr {
             let status = status.clone();
             let offset = certification.clock_offset_secs;
             self.with_store(move |store| {
-                store.insert_added_camera(&NewCamera {
-                    address: &stored_address,
-                    endpoint_ref: stored_endpoint.as_deref(),
-                    identity: &identity,
-                    credentials: &credentials,
-                    status: &status,
-                    clock_offset_secs: offset,
-                    added_at: now,
+                store.write(|tx| {
+                    tx.insert_added_camera(&NewCamera {
+                        address: &stored_address,
+                        endpoint_ref: stored_endpoint.as_deref(),
+                        identity: &identity,
+                        credentials: &credentials,
+                        status: &status,
+                        clock_offset_secs: offset,
+                        added_at: now,
+                    })
                 })
             })
             .await?
@@ -335,7 +337,8 @@ impl Nvr {
             let identity = identity.clone();
             let status = status.clone();
             self.with_store(move |store| {
-                store.update_credentials(id, &credentials, &identity, &status, offset)
+                store
+                    .write(|tx| tx.update_credentials(id, &credentials, &identity, &status, offset))
             })
             .await??;
         }

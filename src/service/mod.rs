@@ -139,7 +139,7 @@ impl Nvr {
     ) -> Result<Self, NvrError> {
         let stored = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || store.load_added_cameras())
+            tokio::task::spawn_blocking(move || store.write(|tx| tx.load_added_cameras()))
                 .await
                 .map_err(|e| NvrError::Storage(e.to_string()))??
         };

@@ -34,7 +34,7 @@ impl StatusSink for MonitorSink {
         };
         let stored_status = status.clone();
         let saved = nvr
-            .with_store(move |store| store.update_status(id, &stored_status, offset))
+            .with_store(move |store| store.write(|tx| tx.update_status(id, &stored_status, offset)))
             .await;
         match saved {
             Ok(Ok(())) => {}

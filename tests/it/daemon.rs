@@ -286,7 +286,7 @@ fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
 
         let store = Store::open(&state).expect("the registry opens after kill -9");
         store.integrity_check().expect("SQLite integrity check");
-        let cameras = store.load_added_cameras().unwrap();
+        let cameras = store.write(|tx| tx.load_added_cameras()).unwrap();
         assert!(
             cameras.len() >= kill_after,
             "every add that was announced is stored ({} < {kill_after})",

@@ -450,7 +450,7 @@ fn sigterm_stops_within_5_s_and_every_camera_it_added_is_in_the_registry() {
     assert!(said_added.len() >= 3, "{log}");
     let store = vigil::store::Store::open(&state).expect("the registry opens");
     let stored: Vec<String> = store
-        .load_added_cameras()
+        .write(|tx| tx.load_added_cameras())
         .expect("the registry reads")
         .iter()
         .map(|e| e.camera.id.to_string())

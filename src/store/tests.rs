@@ -1,0 +1,313 @@
+//! The registry's tests: files and modes, crash safety, every upgrade step against `schema.sql`,
+//! uniqueness, and camera records.
+
+use super::*;
+use crate::clock::from_unix_secs;
+use crate::model::CameraState;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+
+fn status() -> CameraStatus {
+    CameraStatus {
+        state: CameraState::Online,
+        credentials_rejected: false,
+        last_error: None,
+        last_error_at: None,
+        since: from_unix_secs(1_790_000_000),
+    }
+}
+
+fn insert(store: &Store, host: &str, serial: &str) -> Result<CameraId, StoreError> {
+    let address = DeviceAddress::new(host, 80).unwrap();
+    let identity = DeviceIdentity {
+        manufacturer: "Acme".into(),
+        model: "X".into(),
+        firmware: "1".into(),
+        serial: serial.into(),
+        mac: None,
+    };
+    store.write(|tx| {
+        tx.insert_added_camera(&NewCamera {
+            address: &address,
+            endpoint_ref: None,
+            identity: &identity,
+            credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
+            status: &status(),
+            clock_offset_secs: 0,
+            added_at: from_unix_secs(1_790_000_000),
+        })
+    })
+}
+
+/// The tables and indexes of a database, with whitespace normalized, for comparing schemas.
+fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+    let mut statement = conn
+        .prepare(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name",
+        )
+        .unwrap();
+    statement
+        .query_map([], |r| {
+            let sql: String = r.get(2)?;
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                sql.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Rows a database of `version` would hold, written with that version's own columns.
+fn seed_fixture(conn: &Connection, version: u32) {
+    if version >= 1 {
+        conn.execute_batch(
+            "INSERT INTO added_camera (host, port, service_path, manufacturer, model, serial, username,
+                 password_sealed, state, state_since, added_at)
+             VALUES ('10.0.0.9', 80, '/onvif/device_service', 'Acme', 'X', 'OLD1', 'admin', x'00', 'online',
+                 1700000000, 1700000000)",
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn schema_sql_is_what_the_migrations_build() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    build_schema_version(&mut conn, SCHEMA_VERSION).unwrap();
+    let reference = Connection::open_in_memory().unwrap();
+    reference.execute_batch(SCHEMA_SQL).unwrap();
+    assert_eq!(schema_of(&conn), schema_of(&reference));
+}
+
+#[test]
+fn every_earlier_version_upgrades_to_the_current_schema_keeping_its_rows() {
+    let reference = Connection::open_in_memory().unwrap();
+    reference.execute_batch(SCHEMA_SQL).unwrap();
+    for from in 0..SCHEMA_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            build_schema_version(&mut conn, from).unwrap();
+            seed_fixture(&conn, from);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.schema_version().unwrap(),
+            SCHEMA_VERSION,
+            "from version {from}"
+        );
+        assert_eq!(
+            schema_of(&store.conn()),
+            schema_of(&reference),
+            "from version {from}"
+        );
+        let cameras = store.write(|tx| tx.load_added_cameras()).unwrap();
+        if from >= 1 {
+            assert_eq!(cameras.len(), 1, "rows survive the upgrade from {from}");
+            assert_eq!(cameras[0].camera.identity.serial, "OLD1");
+            assert!(
+                cameras[0].credentials.is_none(),
+                "an undecryptable password is not invented"
+            );
+        }
+    }
+}
+
+#[test]
+fn files_are_private_and_passwords_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let store = Store::open(&state).unwrap();
+    insert(&store, "10.0.0.1", "S1").unwrap();
+    assert_eq!(
+        fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for file in [DATABASE_FILE, secret::KEY_FILE] {
+        let mode = fs::metadata(state.join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    drop(store);
+    for entry in fs::read_dir(&state).unwrap() {
+        let bytes = fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(14).any(|w| w == b"Harbor-Lamp-62"),
+            "password in clear on disk"
+        );
+    }
+    let reopened = Store::open(&state).unwrap();
+    let cameras = reopened.write(|tx| tx.load_added_cameras()).unwrap();
+    let creds = cameras[0].credentials.as_ref().unwrap();
+    assert_eq!(creds.password.expose_secret(), "Harbor-Lamp-62");
+}
+
+#[test]
+fn a_state_dir_that_is_a_link_shared_or_someone_elses_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = |path: &Path| match Store::open(path) {
+        Err(error @ StoreError::StateDir { .. }) => error.to_string(),
+        other => panic!("{} was accepted: {other:?}", path.display()),
+    };
+
+    // A symbolic link to a directory is not followed, even to a good one.
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let refused = message(&link);
+    assert!(refused.contains(&link.display().to_string()), "{refused}");
+    assert!(refused.contains("symbolic link"), "{refused}");
+    assert!(
+        fs::read_dir(&real).unwrap().next().is_none(),
+        "nothing written through the link"
+    );
+
+    // A directory others may write to is refused, not taken over.
+    let shared = dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = message(&shared);
+    assert!(refused.contains(&shared.display().to_string()), "{refused}");
+    assert!(refused.contains("writable by group or others"), "{refused}");
+    assert_eq!(
+        fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+        0o777,
+        "left as it was"
+    );
+
+    // A directory of another user (only root can make one to test with).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let theirs = dir.path().join("theirs");
+        fs::create_dir(&theirs).unwrap();
+        fs::set_permissions(&theirs, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+        let refused = message(&theirs);
+        assert!(refused.contains(&theirs.display().to_string()), "{refused}");
+        assert!(refused.contains("owned by uid 4242"), "{refused}");
+    }
+
+    // The real directory itself is fine, and a group-readable one is made private.
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o750)).unwrap();
+    Store::open(&real).unwrap();
+    assert_eq!(
+        fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn reads_run_beside_an_open_write_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    insert(&store, "10.0.0.1", "S1").unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.write(|tx| {
+                let id = tx.insert_added_camera(&NewCamera {
+                    address: &DeviceAddress::new("10.0.0.2", 80).unwrap(),
+                    endpoint_ref: None,
+                    identity: &DeviceIdentity::default(),
+                    credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
+                    status: &status(),
+                    clock_offset_secs: 0,
+                    added_at: from_unix_secs(1_790_000_000),
+                })?;
+                started_tx.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(id)
+            })
+        })
+    };
+    started.recv().unwrap();
+    // The write transaction is open: a read neither waits for it nor sees its uncommitted row.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            done_tx.send(store.read(|tx| tx.load_added_cameras()).map(|c| c.len()))
+        });
+    }
+    let seen = done
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the read finished while the write was open");
+    assert_eq!(seen.unwrap(), 1);
+    release.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(store.read(|tx| tx.load_added_cameras()).unwrap().len(), 2);
+    assert!(
+        store
+            .read(|tx| tx.remove_added_camera(CameraId(1)))
+            .is_err(),
+        "the reading connection cannot write"
+    );
+    assert_eq!(store.write(|tx| tx.load_added_cameras()).unwrap().len(), 2);
+}
+
+#[test]
+fn duplicates_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    insert(&store, "10.0.0.1", "S1").unwrap();
+    assert!(matches!(
+        insert(&store, "10.0.0.1", "S2"),
+        Err(StoreError::Duplicate(DuplicateOf::Address))
+    ));
+    assert!(matches!(
+        insert(&store, "10.0.0.2", "S1"),
+        Err(StoreError::Duplicate(DuplicateOf::Serial))
+    ));
+    assert_eq!(store.write(|tx| tx.load_added_cameras()).unwrap().len(), 1);
+}
+
+#[test]
+fn a_newer_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::TooNew { .. })
+    ));
+    let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    let v: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION + 1);
+}
+
+#[test]
+fn status_updates_persist_and_removal_reports_absence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = insert(&store, "10.0.0.1", "S1").unwrap();
+    let rejected = CameraStatus {
+        state: CameraState::NotCertified,
+        credentials_rejected: true,
+        last_error: Some("rejected".into()),
+        last_error_at: Some(from_unix_secs(1_790_000_100)),
+        since: from_unix_secs(1_790_000_100),
+    };
+    store
+        .write(|tx| tx.update_status(id, &rejected, Some(7)))
+        .unwrap();
+    let loaded = store.write(|tx| tx.load_added_cameras()).unwrap();
+    assert_eq!(loaded[0].camera.status, rejected);
+    assert_eq!(loaded[0].camera.clock_offset_secs, 7);
+    assert!(store.write(|tx| tx.remove_added_camera(id)).unwrap());
+    assert!(!store.write(|tx| tx.remove_added_camera(id)).unwrap());
+    assert!(matches!(
+        store.write(|tx| tx.update_status(id, &rejected, None)),
+        Err(StoreError::NotFound(_))
+    ));
+}
