@@ -3,8 +3,9 @@
 //! of the suite (`cargo test --test layout`); it reads the sources only, and prints every breach.
 //!
 //! An edge is a file's use of another module's item: a `use crate::…`/`use super::…` line, or a
-//! `crate::…` path in code. `pub use` re-exports and `mod` declarations are a module's own face, not
-//! a dependency, and tests (`#[cfg(test)]` modules and `tests.rs` files) are left out.
+//! `crate::…`/`super::…` path in code. A module's use of its own children (`mod x;`, `pub use x::…`,
+//! `x::…`) is how it is made, not a dependency between features, so it is not an edge; a child's use of
+//! its parent is. Tests (`#[cfg(test)]` modules and `tests.rs` files) are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,51 +3,25 @@
 //! idle, two-factor login in Settings > System, and Settings > Network > Email. Every decision is the
 //! service's; this only carries entries to it and outcomes back.
 
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::adapter::Adapter;
-use super::rows::{account_failure_of, failure, no_failure, port_of};
+use super::bridge::{Adapter, session};
+use super::rows::{account_failure_of, failure, no_failure};
+use super::shell::show_screen;
 use super::ui::{
     Account, AppWindow, Dialog, DialogKind, ForgetPassword, ForgotStep, Gate, LoginStep,
     MailSettings, Problem, Screen, Shell, TwoFactorStep, WizardStep,
 };
-use crate::mail::SmtpSecurity;
-use crate::service::{LoginStep as Step, MailServerChange, NVR_ADMIN, NvrError, Session};
+use crate::service::{LoginStep as Step, NVR_ADMIN, NvrError, Session};
 
 /// How often the menu checks whether its login has gone idle.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
-
-/// The menu's hold on the account: its session, a login waiting for its code, a verified recovery
-/// code's ticket, and where to go once logged in. Tokens stay here and in the service, never on screen.
-#[derive(Default)]
-pub(super) struct MenuSession {
-    token: Option<SecretString>,
-    pending: Option<SecretString>,
-    ticket: Option<SecretString>,
-    after_login: Option<Screen>,
-}
-
-pub(super) type SharedSession = Arc<Mutex<MenuSession>>;
-
-fn session(adapter: &Adapter) -> MutexGuard<'_, MenuSession> {
-    adapter
-        .session
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(super) const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 impl Adapter {
-    /// Whether the menu is logged in, counting the question as use (an action in Settings).
-    pub(super) fn touch_session(&self) -> bool {
-        let token = session(self).token.clone();
-        token.is_some_and(|token| self.nvr.session_user(&token).is_ok())
-    }
-
-    fn account_busy(&self) {
+    pub(super) fn account_busy(&self) {
         self.sink.post(|w| {
             let account = w.global::<Account>();
             account.set_busy(true);
@@ -55,7 +29,7 @@ impl Adapter {
         });
     }
 
-    fn account_failure(&self, error: &NvrError) {
+    pub(super) fn account_failure(&self, error: &NvrError) {
         let failure = account_failure_of(error);
         self.sink.post(move |w| {
             let account = w.global::<Account>();
@@ -65,7 +39,7 @@ impl Adapter {
     }
 
     /// Logged in: remember the session, close the dialog and go where the installer was going.
-    fn logged_in(&self, new: Session) {
+    pub(super) fn logged_in(&self, new: Session) {
         let target = {
             let mut held = session(self);
             held.token = Some(new.token);
@@ -104,7 +78,7 @@ impl Adapter {
     /// The login ended (logout, idle, a password reset): back to the live view, with no dialog or
     /// wizard left open over it. A reset in progress is cancelled, as the installer could not finish
     /// it without logging in again anyway.
-    fn logged_out(&self, why: Option<Problem>) {
+    pub(super) fn logged_out(&self, why: Option<Problem>) {
         {
             let mut held = session(self);
             if let Some(token) = held.token.take() {
@@ -135,36 +109,8 @@ impl Adapter {
         });
     }
 
-    /// Loads Settings > Network > Email from the service.
-    fn load_mail_settings(&self) {
-        let a = self.clone();
-        self.runtime.spawn(async move {
-            let server = a.nvr.mail_server().await;
-            a.sink.post(move |w| {
-                let mail = w.global::<MailSettings>();
-                match server {
-                    Ok(Some(server)) => {
-                        mail.set_host(server.host.into());
-                        mail.set_port(server.port.to_string().into());
-                        mail.set_security(match server.security {
-                            SmtpSecurity::None => 0,
-                            SmtpSecurity::StartTls => 1,
-                            SmtpSecurity::Tls => 2,
-                        });
-                        mail.set_user_name(server.username.into());
-                        mail.set_sender(server.from.into());
-                        mail.set_password_set(server.password_set);
-                        mail.set_failure(no_failure());
-                    }
-                    Ok(None) => mail.set_failure(no_failure()),
-                    Err(error) => mail.set_failure(account_failure_of(&error)),
-                }
-            });
-        });
-    }
-
     /// Runs a Settings call that needs the login: refused (and logged out) when it has ended.
-    fn with_login<F, Fut>(&self, call: F)
+    pub(super) fn with_login<F, Fut>(&self, call: F)
     where
         F: FnOnce(Adapter, SecretString) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -177,13 +123,24 @@ impl Adapter {
             _ => self.logged_out(Some(Problem::SessionExpired)),
         }
     }
+
+    pub(super) fn ticket_or_failure(&self, verified: Result<SecretString, NvrError>) {
+        match verified {
+            Ok(ticket) => {
+                session(self).ticket = Some(ticket);
+                self.sink.post(|w| {
+                    let account = w.global::<Account>();
+                    account.set_busy(false);
+                    account.set_failure(no_failure());
+                    account.set_forgot_step(ForgotStep::NewPassword);
+                });
+            }
+            Err(error) => self.account_failure(&error),
+        }
+    }
 }
 
-fn show_screen(window: &AppWindow, target: Screen) {
-    window.global::<Shell>().set_screen(target);
-}
-
-fn qr_image(payload: &str) -> Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>> {
+pub(super) fn qr_image(payload: &str) -> Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>> {
     crate::qr::render(payload, 6).ok().map(|image| {
         slint::SharedPixelBuffer::<slint::Rgba8Pixel>::clone_from_slice(
             &image.rgba,
@@ -195,7 +152,7 @@ fn qr_image(payload: &str) -> Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>
 
 /// Wires the account's and the mail settings' callbacks, asks the service whether the recorder is
 /// activated, and starts the idle check.
-pub(super) fn wire_account(window: &AppWindow, adapter: &Adapter) {
+pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     adapter.runtime.spawn(async move {
         let gate = match a.nvr.account_status().await {
@@ -209,14 +166,12 @@ pub(super) fn wire_account(window: &AppWindow, adapter: &Adapter) {
         a.sink.post(move |w| w.global::<Account>().set_gate(gate));
     });
     spawn_idle_check(adapter);
-    wire_navigation(window, adapter);
     wire_activation_and_login(window, adapter);
     wire_forgot(window, adapter);
     wire_two_factor(window, adapter);
-    wire_mail(window, adapter);
 }
 
-fn spawn_idle_check(adapter: &Adapter) {
+pub(super) fn spawn_idle_check(adapter: &Adapter) {
     let a = adapter.clone();
     adapter.runtime.spawn(async move {
         let mut tick = tokio::time::interval(IDLE_CHECK);
@@ -233,36 +188,7 @@ fn spawn_idle_check(adapter: &Adapter) {
     });
 }
 
-fn wire_navigation(window: &AppWindow, adapter: &Adapter) {
-    let a = adapter.clone();
-    let weak = window.as_weak();
-    window.global::<Shell>().on_navigate(move |target| {
-        let Some(window) = weak.upgrade() else { return };
-        if window.global::<Account>().get_gate() != Gate::Open {
-            return;
-        }
-        if target == Screen::Home {
-            show_screen(&window, target);
-            return;
-        }
-        if a.touch_session() {
-            show_screen(&window, target);
-            if target == Screen::Email {
-                window.global::<MailSettings>().set_notice(0);
-                a.load_mail_settings();
-            }
-            return;
-        }
-        session(&a).after_login = Some(target);
-        let account = window.global::<Account>();
-        account.set_logged_in(false);
-        account.set_failure(no_failure());
-        account.set_show_identity(false);
-        account.set_login_step(LoginStep::Password);
-    });
-}
-
-fn wire_activation_and_login(window: &AppWindow, adapter: &Adapter) {
+pub(super) fn wire_activation_and_login(window: &AppWindow, adapter: &Adapter) {
     let account = window.global::<Account>();
     let a = adapter.clone();
     account.on_activate(move |password, confirmation, email, camera_password| {
@@ -349,7 +275,7 @@ fn wire_activation_and_login(window: &AppWindow, adapter: &Adapter) {
     });
 }
 
-fn wire_forgot(window: &AppWindow, adapter: &Adapter) {
+pub(super) fn wire_forgot(window: &AppWindow, adapter: &Adapter) {
     let account = window.global::<Account>();
     let a = adapter.clone();
     account.on_forgot(move || {
@@ -459,24 +385,7 @@ fn wire_forgot(window: &AppWindow, adapter: &Adapter) {
     });
 }
 
-impl Adapter {
-    fn ticket_or_failure(&self, verified: Result<SecretString, NvrError>) {
-        match verified {
-            Ok(ticket) => {
-                session(self).ticket = Some(ticket);
-                self.sink.post(|w| {
-                    let account = w.global::<Account>();
-                    account.set_busy(false);
-                    account.set_failure(no_failure());
-                    account.set_forgot_step(ForgotStep::NewPassword);
-                });
-            }
-            Err(error) => self.account_failure(&error),
-        }
-    }
-}
-
-fn wire_two_factor(window: &AppWindow, adapter: &Adapter) {
+pub(super) fn wire_two_factor(window: &AppWindow, adapter: &Adapter) {
     let account = window.global::<Account>();
     let a = adapter.clone();
     account.on_two_factor_begin(move || {
@@ -533,77 +442,6 @@ fn wire_two_factor(window: &AppWindow, adapter: &Adapter) {
                     account.set_two_factor(TwoFactorStep::Off);
                 }),
                 Err(error) => a.account_failure(&error),
-            }
-        });
-    });
-}
-
-fn mail_failure(a: &Adapter, failure: super::ui::Failure) {
-    a.sink.post(move |w| {
-        let mail = w.global::<MailSettings>();
-        mail.set_busy(false);
-        mail.set_failure(failure);
-        mail.set_notice(0);
-    });
-}
-
-fn mail_busy(a: &Adapter) {
-    a.sink.post(|w| {
-        let mail = w.global::<MailSettings>();
-        mail.set_busy(true);
-        mail.set_failure(no_failure());
-        mail.set_notice(0);
-    });
-}
-
-fn wire_mail(window: &AppWindow, adapter: &Adapter) {
-    let mail = window.global::<MailSettings>();
-    let a = adapter.clone();
-    mail.on_save(move |host, port, security, user, password, sender| {
-        let Some(port) = port_of(&port) else {
-            return mail_failure(&a, failure(Problem::PortInvalid, 0, ""));
-        };
-        let change = MailServerChange {
-            host: host.to_string(),
-            port,
-            security: match security {
-                0 => SmtpSecurity::None,
-                2 => SmtpSecurity::Tls,
-                _ => SmtpSecurity::StartTls,
-            },
-            username: user.to_string(),
-            // Left empty: keep the stored password.
-            password: (!password.is_empty()).then(|| password.to_string()),
-            from: sender.to_string(),
-            trusted_certificate: None,
-        };
-        mail_busy(&a);
-        a.with_login(move |a, _| async move {
-            match a.nvr.set_mail_server(change, &a.actor).await {
-                Ok(()) => {
-                    a.load_mail_settings();
-                    a.sink.post(|w| {
-                        let mail = w.global::<MailSettings>();
-                        mail.set_busy(false);
-                        mail.set_notice(1);
-                    });
-                }
-                Err(error) => mail_failure(&a, account_failure_of(&error)),
-            }
-        });
-    });
-    let a = adapter.clone();
-    mail.on_send_test(move |to| {
-        mail_busy(&a);
-        a.with_login(move |a, _| async move {
-            match a.nvr.send_test_email(&to).await {
-                Ok(()) => a.sink.post(move |w| {
-                    let mail = w.global::<MailSettings>();
-                    mail.set_busy(false);
-                    mail.set_test_to(to);
-                    mail.set_notice(2);
-                }),
-                Err(error) => mail_failure(&a, account_failure_of(&error)),
             }
         });
     });

@@ -3,8 +3,18 @@
 //! display it says so and vigild runs headless.
 
 mod account;
-pub mod adapter;
+pub mod bridge;
+mod device_access;
+mod dialogs;
+mod mail_settings;
 pub mod rows;
+mod shell;
+pub mod ui;
+mod wiring;
+mod wizard;
+
+pub use bridge::{UiJob, UiSink, run_queued_until};
+pub use wiring::{Wiring, wire};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -13,12 +23,6 @@ use std::thread::JoinHandle;
 use slint::ComponentHandle;
 
 use crate::service::Nvr;
-
-/// The compiled UI: the window and the globals of ui/api.slint.
-#[allow(clippy::all, missing_docs, unused_qualifications)]
-pub mod ui {
-    slint::include_modules!();
-}
 
 /// The font the menu is drawn with, embedded so a bare recorder needs no fonts installed.
 const FONT_REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -171,8 +175,8 @@ impl Gui {
                         return;
                     }
                 };
-                let sink = adapter::UiSink::EventLoop(window.as_weak());
-                let _adapter = adapter::wire(&window, nvr, runtime, sink, display == Display::Hdmi);
+                let sink = UiSink::EventLoop(window.as_weak());
+                let _adapter = wire(&window, nvr, runtime, sink, display == Display::Hdmi);
                 if let Err(error) = window.show() {
                     let _ = ready.send(Err(GuiError::NoDisplay(error.to_string())));
                     return;

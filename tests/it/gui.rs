@@ -13,11 +13,11 @@ use i_slint_backend_testing::{
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 
-use vigil::gui::adapter::{self, UiJob, UiSink, Wiring};
 use vigil::gui::ui::{
     Account, AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, ForgotStep,
     Gate, LoginStep, MailSettings, Problem, Screen, Shell, Theme, TwoFactorStep, WizardStep,
 };
+use vigil::gui::{UiJob, UiSink, Wiring};
 use vigil::model::CameraState;
 
 use crate::mailbox::{SmtpServer, python_or_skip};
@@ -86,7 +86,7 @@ impl Menu {
             .window()
             .set_size(slint::PhysicalSize::new(size.0, size.1));
         let (sender, jobs) = channel();
-        let wiring = adapter::wire(
+        let wiring = vigil::gui::wire(
             &window,
             h.nvr.clone(),
             runtime.handle().clone(),
@@ -110,7 +110,7 @@ impl Menu {
     /// Runs what the service posted until `done` holds; fails after WAIT_LIMIT.
     fn wait_until(&self, what: &str, done: impl Fn(&AppWindow) -> bool) {
         assert!(
-            adapter::run_queued_until(&self.window, &self.jobs, WAIT_LIMIT, done),
+            vigil::gui::run_queued_until(&self.window, &self.jobs, WAIT_LIMIT, done),
             "timed out waiting for {what}"
         );
     }

@@ -15,8 +15,8 @@ use slint::platform::software_renderer::{
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
-use vigil::gui::adapter::{self, UiJob, UiSink};
 use vigil::gui::ui::{AppWindow, DeviceAccess, Screen, Shell};
+use vigil::gui::{UiJob, UiSink};
 use vigil::service::Nvr;
 
 const WIDTH: u32 = 1920;
@@ -45,7 +45,7 @@ struct Screenful {
     app: AppWindow,
     jobs: Receiver<UiJob>,
     pixels: Vec<PremultipliedRgbaColor>,
-    _wiring: adapter::Wiring,
+    _wiring: vigil::gui::Wiring,
 }
 
 impl Screenful {
@@ -79,7 +79,7 @@ impl Screenful {
             }
         })?;
         let (sender, jobs) = channel();
-        let wiring = adapter::wire(&app, nvr, runtime, UiSink::Queue(sender), true);
+        let wiring = vigil::gui::wire(&app, nvr, runtime, UiSink::Queue(sender), true);
         app.show().map_err(|e| e.to_string())?;
         Ok(Self {
             window,
@@ -92,7 +92,7 @@ impl Screenful {
 
     /// Applies what the service posted until `done` holds, or fails after `limit`.
     fn settle(&self, limit: Duration, done: impl Fn(&AppWindow) -> bool) -> Result<(), String> {
-        if adapter::run_queued_until(&self.app, &self.jobs, limit, done) {
+        if vigil::gui::run_queued_until(&self.app, &self.jobs, limit, done) {
             Ok(())
         } else {
             Err("the menu did not show the cameras in time".into())

@@ -1,0 +1,230 @@
+//! The Dialog global: Add, Add by IP, Edit, Activate, Change password (one or many) and Remove, each
+//! calling the service and showing its answer in the dialog.
+
+use slint::{ComponentHandle, Model, ModelRc, VecModel};
+
+use super::bridge::Adapter;
+use super::device_access::untick_all;
+use super::rows::{self, failure, failure_of, no_failure};
+use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, Problem, PushResult};
+use crate::model::CameraId;
+use crate::service::{AddCamera, NvrError};
+
+impl Adapter {
+    /// Runs a Device Access dialog's service call: busy while it runs, closed on success, the failure
+    /// shown otherwise.
+    pub(super) fn dialog_call<T, F>(
+        &self,
+        call: F,
+        on_success: impl FnOnce(&AppWindow, T) + Send + 'static,
+    ) where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, NvrError>> + Send + 'static,
+    {
+        self.touch_session();
+        self.sink.post(|w| {
+            let dialog = w.global::<Dialog>();
+            dialog.set_busy(true);
+            dialog.set_failure(no_failure());
+        });
+        let sink = self.sink.clone();
+        self.runtime.spawn(async move {
+            let result = call.await;
+            sink.post(move |w| {
+                let dialog = w.global::<Dialog>();
+                dialog.set_busy(false);
+                match result {
+                    Ok(value) => on_success(w, value),
+                    Err(error) => dialog.set_failure(failure_of(&error)),
+                }
+            });
+        });
+    }
+
+    pub(super) fn dialog_failure(&self, failure: super::ui::Failure) {
+        self.sink
+            .post(move |w| w.global::<Dialog>().set_failure(failure));
+    }
+}
+
+pub(super) fn close_dialog(window: &AppWindow) {
+    let dialog = window.global::<Dialog>();
+    dialog.set_kind(DialogKind::None);
+    dialog.set_failure(no_failure());
+    dialog.set_results(ModelRc::default());
+}
+
+pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
+    let dialog = window.global::<Dialog>();
+    let nvr = adapter.nvr.clone();
+    dialog.on_check_password(move |password, user| {
+        if password.is_empty() {
+            rows::password_not_entered()
+        } else {
+            rows::password_check(&nvr.assess_new_password(&password, &user))
+        }
+    });
+
+    let a = adapter.clone();
+    dialog.on_add_discovered(move |key, user, password| {
+        if user.trim().is_empty() {
+            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+        }
+        let nvr = a.nvr.clone();
+        a.dialog_call(
+            async move { nvr.add_discovered(&key, user.trim(), &password).await },
+            |w, _| close_dialog(w),
+        );
+    });
+
+    let a = adapter.clone();
+    dialog.on_add_by_address(move |host, port, user, password| {
+        let host = host.trim().to_owned();
+        if host.is_empty() {
+            return a.dialog_failure(failure(Problem::EmptyField, 0, "IP address"));
+        }
+        let Some(port) = rows::port_of(&port) else {
+            return a.dialog_failure(failure(Problem::PortInvalid, 0, ""));
+        };
+        if user.trim().is_empty() {
+            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+        }
+        let nvr = a.nvr.clone();
+        let request = AddCamera {
+            host: host.clone(),
+            port,
+            username: user.trim().to_owned(),
+            password: password.to_string(),
+        };
+        a.dialog_call(
+            async move {
+                match nvr.add_camera(request).await {
+                    Ok(_) => Ok(None),
+                    // A camera in factory state lets any login in: it is offered for activation
+                    // instead, listed by asking its address directly.
+                    Err(NvrError::CameraInactive) => nvr
+                        .discover_address(&host, port)
+                        .await
+                        .ok()
+                        .filter(|device| device.inactive)
+                        .map(Some)
+                        .ok_or(NvrError::CameraInactive),
+                    Err(error) => Err(error),
+                }
+            },
+            |w, inactive| match inactive {
+                None => {
+                    close_dialog(w);
+                    w.global::<DeviceAccess>().set_tab(0);
+                }
+                Some(device) => {
+                    let dialog = w.global::<Dialog>();
+                    dialog.set_camera_name(
+                        format!("{} {}", rows::device_model(&device), device.address).into(),
+                    );
+                    dialog.set_device_key(device.key.into());
+                    dialog.set_failure(failure(Problem::CameraInactive, 0, ""));
+                    dialog.set_kind(DialogKind::Activate);
+                }
+            },
+        );
+    });
+
+    let a = adapter.clone();
+    dialog.on_edit_credentials(move |id, user, password| {
+        if user.trim().is_empty() {
+            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+        }
+        let nvr = a.nvr.clone();
+        a.dialog_call(
+            async move {
+                nvr.edit_credentials(CameraId(i64::from(id)), user.trim(), &password)
+                    .await
+            },
+            |w, _| close_dialog(w),
+        );
+    });
+
+    let a = adapter.clone();
+    dialog.on_activate(move |key, password, confirmation, email| {
+        let nvr = a.nvr.clone();
+        let actor = a.actor.clone();
+        a.dialog_call(
+            async move {
+                nvr.activate_camera(&key, &password, &confirmation, email.trim(), true, &actor)
+                    .await
+            },
+            |w, activation| {
+                close_dialog(w);
+                // Activated, but not added: say why, on the list.
+                let failure = activation
+                    .add_error
+                    .as_ref()
+                    .map_or_else(no_failure, failure_of);
+                w.global::<DeviceAccess>().set_notice_failure(failure);
+            },
+        );
+    });
+
+    let a = adapter.clone();
+    let weak = window.as_weak();
+    dialog.on_change_passwords(move |password, confirmation| {
+        let Some(window) = weak.upgrade() else { return };
+        let mut ids: Vec<i32> = window.global::<Dialog>().get_camera_ids().iter().collect();
+        if ids.is_empty() {
+            let added = window.global::<DeviceAccess>().get_added();
+            ids = added.iter().filter(|r| r.selected).map(|r| r.id).collect();
+        }
+        if ids.is_empty() {
+            return a.dialog_failure(failure(Problem::NothingSelected, 0, ""));
+        }
+        let cameras: Vec<CameraId> = ids.into_iter().map(|id| CameraId(i64::from(id))).collect();
+        let nvr = a.nvr.clone();
+        let actor = a.actor.clone();
+        a.dialog_call(
+            async move {
+                let outcomes = nvr
+                    .change_camera_passwords(&cameras, &password, &confirmation, &actor)
+                    .await?;
+                Ok(outcomes
+                    .into_iter()
+                    .map(|outcome| {
+                        let name = nvr
+                            .with_added_camera(outcome.camera, rows::camera_name)
+                            .unwrap_or_else(|| outcome.camera.to_string());
+                        match outcome.result {
+                            Ok(_) => PushResult {
+                                name: name.into(),
+                                ok: true,
+                                failure: no_failure(),
+                            },
+                            Err(error) => PushResult {
+                                name: name.into(),
+                                ok: false,
+                                failure: failure_of(&error),
+                            },
+                        }
+                    })
+                    .collect::<Vec<_>>())
+            },
+            |w, results| {
+                if results.iter().all(|r| r.ok) {
+                    close_dialog(w);
+                    untick_all(w);
+                } else {
+                    w.global::<Dialog>()
+                        .set_results(ModelRc::new(VecModel::from(results)));
+                }
+            },
+        );
+    });
+
+    let a = adapter.clone();
+    dialog.on_remove_camera(move |id| {
+        let nvr = a.nvr.clone();
+        a.dialog_call(
+            async move { nvr.remove_camera(CameraId(i64::from(id))).await },
+            |w, ()| close_dialog(w),
+        );
+    });
+}

@@ -1,0 +1,312 @@
+//! The ForgetPassword global: the forget-password wizard, from remove first to the camera added
+//! again, driving one flow of the service and showing its every step.
+
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use super::bridge::{Adapter, Wizard};
+use super::rows::{self, failure, failure_of, no_failure};
+use super::ui::{AppWindow, CameraStatus, Dialog, DialogKind, ForgetPassword, Problem, WizardStep};
+use crate::model::Actor;
+use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
+use crate::service::{Nvr, NvrError};
+
+// ── The Forget Password wizard ─────────────────────────────────────────────────────────────────
+
+/// What the wizard shows of a flow, computed off the UI thread (the QR image is made here too).
+pub(super) struct FlowView {
+    flow: RecoveryFlow,
+    seconds_left: i32,
+    qr: Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>>,
+    result_status: Option<CameraStatus>,
+}
+
+impl Adapter {
+    /// The wizard's hold on the service.
+    pub(super) fn wizard(&self) -> std::sync::MutexGuard<'_, Wizard> {
+        self.wizard.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The seconds the flow's code has left on the service clock.
+    pub(super) fn seconds_left(&self, flow: &RecoveryFlow) -> i32 {
+        i32::try_from(flow.time_left(self.nvr.now()).as_secs()).unwrap_or(i32::MAX)
+    }
+
+    pub(super) fn flow_view(&self, flow: RecoveryFlow) -> FlowView {
+        let seconds_left = self.seconds_left(&flow);
+        let qr = flow.challenge.as_ref().and_then(|challenge| {
+            crate::qr::render(&challenge.qr_payload, 8)
+                .ok()
+                .map(|image| {
+                    slint::SharedPixelBuffer::<slint::Rgba8Pixel>::clone_from_slice(
+                        &image.rgba,
+                        image.width,
+                        image.height,
+                    )
+                })
+        });
+        let result_status = flow
+            .result_camera
+            .and_then(|id| self.nvr.with_added_camera(id, |c| c.status.state))
+            .map(rows::camera_status);
+        FlowView {
+            flow,
+            seconds_left,
+            qr,
+            result_status,
+        }
+    }
+
+    /// Opens the wizard on a discovered device.
+    pub(super) fn start_wizard(&self, device_key: String) {
+        {
+            let mut wizard = self.wizard();
+            *wizard = Wizard {
+                device_key: device_key.clone(),
+                ..Wizard::default()
+            };
+        }
+        let label = self
+            .nvr
+            .discovered_device(&device_key)
+            .map(|d| crate::model::camera_label(&d.identity, &d.address))
+            .unwrap_or_default();
+        self.sink.post(move |w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_camera(label.into());
+            fp.set_failure(no_failure());
+            fp.set_code_sent_to(SharedString::new());
+            fp.set_busy(true);
+            fp.set_step(WizardStep::Starting);
+        });
+        let a = self.clone();
+        self.runtime.spawn(async move {
+            match a.nvr.start_recovery(&device_key, &a.actor).await {
+                Ok(flow) => a.show_flow(flow),
+                Err(NvrError::RemoveFirst { .. }) => a.sink.post(|w| {
+                    let fp = w.global::<ForgetPassword>();
+                    fp.set_busy(false);
+                    fp.set_step(WizardStep::RemoveFirst);
+                }),
+                Err(NvrError::UseModify { camera }) => {
+                    a.wizard().modify_camera = Some(camera);
+                    a.sink.post(|w| {
+                        let fp = w.global::<ForgetPassword>();
+                        fp.set_busy(false);
+                        fp.set_step(WizardStep::UseModify);
+                    });
+                }
+                Err(error) => a.wizard_failure(&error),
+            }
+        });
+    }
+
+    /// Shows the flow as it is now, at the step it is at.
+    pub(super) fn show_flow(&self, flow: RecoveryFlow) {
+        {
+            let mut wizard = self.wizard();
+            wizard.flow = Some(flow.id);
+        }
+        let view = self.flow_view(flow);
+        self.sink.post(move |w| apply_flow(w, view));
+    }
+
+    pub(super) fn wizard_failure(&self, error: &NvrError) {
+        let failure = failure_of(error);
+        self.sink.post(move |w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_busy(false);
+            fp.set_failure(failure);
+        });
+    }
+
+    pub(super) fn flow_id(&self) -> Option<RecoveryId> {
+        self.wizard().flow
+    }
+
+    /// Runs one step of the flow: busy while it runs; on failure the failure is shown with the flow
+    /// as the service now has it (attempts left, a new step).
+    pub(super) fn wizard_call<F>(
+        &self,
+        call: impl FnOnce(Nvr, RecoveryId, Actor) -> F + Send + 'static,
+    ) where
+        F: std::future::Future<Output = Result<RecoveryFlow, NvrError>> + Send + 'static,
+    {
+        self.touch_session();
+        let Some(id) = self.flow_id() else {
+            return self
+                .wizard_failure(&NvrError::RecoveryWrongStep("start Forget Password again"));
+        };
+        self.sink.post(|w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_busy(true);
+            fp.set_failure(no_failure());
+        });
+        let a = self.clone();
+        self.runtime.spawn(async move {
+            match call(a.nvr.clone(), id, a.actor.clone()).await {
+                Ok(flow) => a.show_flow(flow),
+                Err(error) => {
+                    if let Ok(flow) = a.nvr.recovery(id) {
+                        a.show_flow(flow);
+                    }
+                    a.wizard_failure(&error);
+                }
+            }
+        });
+    }
+
+    /// A flow changed behind the wizard (a background step, expiry): refresh what it shows, without
+    /// moving a step the installer is typing in.
+    pub(super) fn show_flow_update(&self, flow: &RecoveryFlow) {
+        let attempts = flow.attempts_left() as i32;
+        let seconds = self.seconds_left(flow);
+        let sent_to: SharedString = flow.code_sent_to.clone().unwrap_or_default().into();
+        self.sink.post(move |w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_attempts_left(attempts);
+            fp.set_seconds_left(seconds);
+            fp.set_code_sent_to(sent_to);
+        });
+    }
+}
+
+/// Puts a flow on the wizard's screen.
+pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
+    let fp = window.global::<ForgetPassword>();
+    let flow = &view.flow;
+    fp.set_busy(false);
+    fp.set_camera(flow.camera_label().into());
+    fp.set_user_name(flow.reset_user.clone().into());
+    fp.set_masked_email(flow.masked_email.clone().unwrap_or_default().into());
+    fp.set_internet(flow.internet);
+    use crate::model::RecoveryMethod;
+    fp.set_by_email(flow.methods.contains(&RecoveryMethod::SendCode));
+    fp.set_by_qr(flow.methods.contains(&RecoveryMethod::AppQr));
+    fp.set_by_support(flow.methods.contains(&RecoveryMethod::SupportCode));
+    fp.set_serial(flow.identity.serial.clone().into());
+    fp.set_camera_date(flow.camera_date.clone().into());
+    fp.set_code_sent_to(flow.code_sent_to.clone().unwrap_or_default().into());
+    fp.set_attempts_left(flow.attempts_left() as i32);
+    fp.set_seconds_left(view.seconds_left);
+    if let Some(qr) = view.qr {
+        fp.set_qr(slint::Image::from_rgba8(qr));
+    }
+    let step = match flow.step {
+        RecoveryStep::AwaitingCode => WizardStep::GetCode,
+        RecoveryStep::CodeVerified => WizardStep::NewPassword,
+        RecoveryStep::Resetting => WizardStep::Working,
+        RecoveryStep::Completed => {
+            fp.set_readded(flow.result_camera.is_some());
+            fp.set_result_status(view.result_status.unwrap_or(CameraStatus::Offline));
+            fp.set_result_camera(flow.camera_label().into());
+            WizardStep::Done
+        }
+        RecoveryStep::Failed | RecoveryStep::Expired | RecoveryStep::Cancelled => {
+            let problem = match flow.step {
+                RecoveryStep::Expired => Problem::RecoveryExpired,
+                _ => Problem::Other,
+            };
+            fp.set_failure(failure(
+                problem,
+                0,
+                flow.failure.clone().unwrap_or_default(),
+            ));
+            WizardStep::Working
+        }
+    };
+    fp.set_step(step);
+}
+
+pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
+    let fp = window.global::<ForgetPassword>();
+    let a = adapter.clone();
+    fp.on_start(move |key| a.start_wizard(key.to_string()));
+
+    let a = adapter.clone();
+    fp.on_remove_and_continue(move || {
+        let key = a.wizard().device_key.clone();
+        a.sink.post(|w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_busy(true);
+            fp.set_failure(no_failure());
+        });
+        let a2 = a.clone();
+        a.runtime.spawn(async move {
+            match a2.nvr.remove_and_start_recovery(&key, &a2.actor).await {
+                Ok(flow) => a2.show_flow(flow),
+                Err(error) => a2.wizard_failure(&error),
+            }
+        });
+    });
+
+    let a = adapter.clone();
+    fp.on_send_code(move || {
+        a.wizard_call(|nvr, id, actor| async move { nvr.send_code(id, &actor).await })
+    });
+    let a = adapter.clone();
+    fp.on_new_code(move || {
+        a.wizard_call(|nvr, id, actor| async move { nvr.new_challenge(id, &actor).await })
+    });
+    let a = adapter.clone();
+    fp.on_verify(move |code| {
+        let code = code.trim().to_owned();
+        a.wizard_call(move |nvr, id, actor| async move { nvr.verify_code(id, &code, &actor).await })
+    });
+    let a = adapter.clone();
+    fp.on_verify_support(move |code| {
+        let code = code.trim().to_owned();
+        a.wizard_call(move |nvr, id, actor| async move {
+            nvr.verify_support_code(id, &code, &actor).await
+        })
+    });
+    let a = adapter.clone();
+    fp.on_reset(move |password, confirmation| {
+        // Rules the meter already shows are checked here too, so a weak password never leaves the
+        // new-password step.
+        a.sink
+            .post(|w| w.global::<ForgetPassword>().set_step(WizardStep::Working));
+        a.wizard_call(move |nvr, id, actor| async move {
+            nvr.complete_reset(id, &password, &confirmation, &actor)
+                .await
+        })
+    });
+    let a = adapter.clone();
+    fp.on_cancel(move || {
+        let flow = a.flow_id();
+        *a.wizard() = Wizard::default();
+        a.sink.post(|w| {
+            let fp = w.global::<ForgetPassword>();
+            fp.set_busy(false);
+            fp.set_failure(no_failure());
+            fp.set_step(WizardStep::Closed);
+        });
+        if let Some(id) = flow {
+            let a2 = a.clone();
+            a.runtime.spawn(async move {
+                let still_going = a2
+                    .nvr
+                    .with_recovery(id, |f| f.step.is_active())
+                    .unwrap_or(false);
+                if still_going && let Err(error) = a2.nvr.cancel_recovery(id, &a2.actor).await {
+                    tracing::warn!(flow = %id, %error, "cannot cancel the password reset");
+                }
+            });
+        }
+    });
+    let a = adapter.clone();
+    fp.on_use_modify(move || {
+        let camera = a.wizard().modify_camera;
+        let name = camera
+            .and_then(|id| a.nvr.with_added_camera(id, rows::camera_name))
+            .unwrap_or_default();
+        a.sink.post(move |w| {
+            w.global::<ForgetPassword>().set_step(WizardStep::Closed);
+            let Some(camera) = camera else { return };
+            let dialog = w.global::<Dialog>();
+            dialog.set_camera_ids(ModelRc::new(VecModel::from(vec![camera.0 as i32])));
+            dialog.set_camera_name(name.into());
+            dialog.set_failure(no_failure());
+            dialog.set_kind(DialogKind::ChangePassword);
+        });
+    });
+}
