@@ -7,107 +7,51 @@
 //! one challenge, 30 minutes, once, and five wrong entries kill the challenge; a reboot or a new
 //! challenge voids the old one; new challenges and sends are rate limited so codes cannot be farmed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+pub mod state;
+#[cfg(test)]
+mod tests;
 
 use crate::clock::{rfc3339, unix_secs};
-use crate::mail::{MailError, MailSender, OutgoingMail, is_email_address, mask_email};
+use crate::mail::{MailError, OutgoingMail, is_email_address, mask_email};
 use crate::sim::camera::{SimCamera, UserChange, UserLevel, constant_time_eq};
 use crate::sim::fault::Fault;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use state::{Challenge, ResetToken};
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+pub use crate::rules::codes::{
+    QrPayload, challenge_code, parse_qr_payload, qr_payload, support_code,
+};
+pub use state::{RecoveryState, RecoveryStats, SharedMailSender};
 
 /// How long a challenge (and so its code) is good for.
 pub const CODE_VALIDITY: Duration = Duration::from_secs(30 * 60);
+
 /// Wrong codes a challenge takes before it is dead.
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
+
 /// Codes a camera emails per [`SEND_WINDOW`].
 pub const SENDS_PER_WINDOW: usize = 3;
+
 /// The window of the send limit.
 pub const SEND_WINDOW: Duration = Duration::from_secs(10 * 60);
+
 /// New challenges a camera issues per [`CHALLENGE_WINDOW`]; bounds guessing across challenges.
 pub const CHALLENGES_PER_WINDOW: usize = 10;
+
 /// The window of the challenge limit.
 pub const CHALLENGE_WINDOW: Duration = Duration::from_secs(60 * 60);
+
 /// How long a reset token from VerifyCode is good for.
 pub const TOKEN_VALIDITY: Duration = Duration::from_secs(10 * 60);
+
 /// Wrong support codes a camera takes per day.
 pub const MAX_SUPPORT_ATTEMPTS: u32 = 5;
+
 /// The user a reset applies to when none is named.
 pub const DEFAULT_RESET_USER: &str = "admin";
-
-/// The recovery half of a camera's state.
-pub struct RecoveryState {
-    /// Shared with the vendor at manufacturing; unique to this camera.
-    device_secret: [u8; 32],
-    reset_email: Option<String>,
-    internet: bool,
-    challenge: Option<Challenge>,
-    challenges_issued: VecDeque<SystemTime>,
-    sends: VecDeque<SystemTime>,
-    token: Option<ResetToken>,
-    support_used: HashSet<String>,
-    support_wrong: HashMap<String, u32>,
-    stats: RecoveryStats,
-}
-
-struct Challenge {
-    nonce: [u8; 16],
-    expires: SystemTime,
-    wrong: u32,
-    used: bool,
-}
-
-struct ResetToken {
-    value: String,
-    expires: SystemTime,
-}
-
-/// What a camera's recovery side has seen.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RecoveryStats {
-    /// Challenges issued.
-    pub challenges: u64,
-    /// Codes the camera emailed itself (SendCode).
-    pub codes_sent: u64,
-    /// Wrong codes and support codes entered.
-    pub wrong_codes: u64,
-    /// Passwords reset with a token.
-    pub resets: u64,
-    /// Activations.
-    pub activations: u64,
-}
-
-impl RecoveryState {
-    /// A fresh state with a random device secret.
-    pub fn new(reset_email: Option<String>, internet: bool) -> Self {
-        Self {
-            device_secret: rand::random(),
-            reset_email,
-            internet,
-            challenge: None,
-            challenges_issued: VecDeque::new(),
-            sends: VecDeque::new(),
-            token: None,
-            support_used: HashSet::new(),
-            support_wrong: HashMap::new(),
-            stats: RecoveryStats::default(),
-        }
-    }
-
-    /// Forgets challenge and token, as a reboot does.
-    pub fn void(&mut self) {
-        self.challenge = None;
-        self.token = None;
-    }
-
-    /// Forgets the reset email, as a factory reset does.
-    pub fn clear_reset_email(&mut self) {
-        self.reset_email = None;
-    }
-}
 
 /// What GetRecoveryInfo answers.
 #[derive(Debug, Clone)]
@@ -134,10 +78,6 @@ pub struct RecoveryInfo {
     pub attempts_left: u32,
 }
 
-pub use crate::rules::codes::{
-    QrPayload, challenge_code, parse_qr_payload, qr_payload, support_code,
-};
-
 fn prune(times: &mut VecDeque<SystemTime>, now: SystemTime, window: Duration) {
     while times
         .front()
@@ -160,6 +100,19 @@ fn retry_after(times: &VecDeque<SystemTime>, now: SystemTime, window: Duration) 
 
 fn date_of(t: SystemTime) -> String {
     rfc3339(t).chars().take(10).collect()
+}
+
+fn code_mail(to: &str, model: &str, serial: &str, code: &str) -> OutgoingMail {
+    OutgoingMail {
+        to: to.to_owned(),
+        subject: format!("Verification code for camera {serial}"),
+        body: format!(
+            "Your verification code to reset the password of camera {model} (serial {serial}) is:\n\n\
+             {code}\n\n\
+             It is valid for 30 minutes and can be used once. If you did not ask to reset this camera's \
+             password, ignore this message; the password has not changed.\n"
+        ),
+    }
 }
 
 impl SimCamera {
@@ -537,107 +490,5 @@ impl SimCamera {
     /// A reboot: the challenge and any reset token are void.
     pub fn reboot_recovery(&self) {
         self.recovery().void();
-    }
-}
-
-fn code_mail(to: &str, model: &str, serial: &str, code: &str) -> OutgoingMail {
-    OutgoingMail {
-        to: to.to_owned(),
-        subject: format!("Verification code for camera {serial}"),
-        body: format!(
-            "Your verification code to reset the password of camera {model} (serial {serial}) is:\n\n\
-             {code}\n\n\
-             It is valid for 30 minutes and can be used once. If you did not ask to reset this camera's \
-             password, ignore this message; the password has not changed.\n"
-        ),
-    }
-}
-
-/// A shared mail sender, or none.
-pub type SharedMailSender = Option<Arc<dyn MailSender>>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_have_the_documented_shape_and_depend_on_everything() {
-        let secret = [7u8; 32];
-        let nonce = [1u8; 16];
-        let code = challenge_code(&secret, &nonce, 1_800_000_000);
-        assert_eq!(code.len(), 8);
-        assert!(code.chars().all(|c| c.is_ascii_digit()));
-        assert_eq!(code, challenge_code(&secret, &nonce, 1_800_000_000));
-        assert_ne!(code, challenge_code(&[8u8; 32], &nonce, 1_800_000_000));
-        assert_ne!(code, challenge_code(&secret, &[2u8; 16], 1_800_000_000));
-        assert_ne!(code, challenge_code(&secret, &nonce, 1_800_000_001));
-        let support = support_code(&secret, "VS1", "2026-11-23");
-        assert_eq!(support.len(), 10);
-        assert_ne!(support, support_code(&secret, "VS1", "2026-11-24"));
-        assert_ne!(support, support_code(&secret, "VS2", "2026-11-23"));
-    }
-
-    #[test]
-    fn qr_payloads_round_trip_and_carry_no_secret() {
-        let expires = crate::clock::from_unix_secs(1_800_000_000);
-        let nonce = [9u8; 16];
-        let payload = qr_payload("VS 1&2", &B64URL.encode(nonce), expires);
-        let parsed = parse_qr_payload(&payload).unwrap();
-        assert_eq!(parsed.device, "VS 1&2");
-        assert_eq!(parsed.nonce, nonce);
-        assert_eq!(parsed.expires_unix, 1_800_000_000);
-        assert!(parse_qr_payload("vigil-recovery:v1?d=x").is_none());
-        assert!(parse_qr_payload("http://example.com").is_none());
-    }
-
-    #[test]
-    fn a_reset_token_resets_once_however_many_try_at_the_same_moment() {
-        use crate::clock::SimulatedClock;
-        use crate::sim::camera::{CameraIdentity, CameraPolicy};
-        let clock = Arc::new(SimulatedClock::starting_now());
-        let camera = Arc::new(SimCamera::new(
-            CameraIdentity {
-                index: 0,
-                endpoint_ref: "urn:uuid:00000000-0000-0000-0000-000000000007".into(),
-                manufacturer: "Vigil".into(),
-                model: "SIM-1".into(),
-                firmware: "1.0".into(),
-                serial: "S7".into(),
-                hardware_id: "H7".into(),
-                mac: "02:00:00:00:00:07".into(),
-                http_addr: "127.0.0.1:1".parse().unwrap(),
-                wsd_addr: "127.0.0.1:2".parse().unwrap(),
-            },
-            CameraPolicy::default(),
-            clock.clone(),
-            Some(("admin", "Harbor-Lamp-62")),
-            0,
-        ));
-        const RACERS: usize = 8;
-        for round in 0..40 {
-            let code = camera.vendor_support_code(&date_of(camera.camera_now()));
-            let (token, _) = camera.verify_support_code(&code).unwrap();
-            let start = Arc::new(std::sync::Barrier::new(RACERS));
-            let racers: Vec<_> = (0..RACERS)
-                .map(|i| {
-                    let (camera, start, token) = (camera.clone(), start.clone(), token.clone());
-                    std::thread::spawn(move || {
-                        start.wait();
-                        camera
-                            .reset_password(&token, "admin", &format!("New-Pass-{round}-{i}"))
-                            .is_ok()
-                    })
-                })
-                .collect();
-            let resets = racers
-                .into_iter()
-                .map(|r| r.join().unwrap())
-                .filter(|ok| *ok)
-                .count();
-            assert_eq!(resets, 1, "round {round}: one token, one reset");
-            // Tomorrow brings a new support code.
-            clock.advance(Duration::from_secs(24 * 60 * 60));
-        }
-        assert_eq!(camera.recovery_stats().resets, 40);
     }
 }
