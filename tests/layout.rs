@@ -348,7 +348,6 @@ fn circles(graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<Stri
 }
 
 #[test]
-#[ignore = "the renovation of issue 14 is under way; these hold when it lands"]
 fn layers_import_only_what_they_may() {
     let mut breaches = Vec::new();
     for (module, edges) in graph() {
@@ -370,7 +369,6 @@ fn layers_import_only_what_they_may() {
 }
 
 #[test]
-#[ignore = "the renovation of issue 14 is under way; these hold when it lands"]
 fn no_import_circles_between_files() {
     let found = circles(&graph());
     assert!(
@@ -385,7 +383,6 @@ fn no_import_circles_between_files() {
 }
 
 #[test]
-#[ignore = "the renovation of issue 14 is under way; these hold when it lands"]
 fn no_source_file_is_too_long() {
     let mut long = Vec::new();
     let mut all = library_files();
