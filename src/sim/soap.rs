@@ -171,7 +171,10 @@ fn access_class(operation: &str) -> Option<AccessClass> {
             AccessClass::ReadSystem
         }
         "GetUsers" => AccessClass::ReadSystemSecret,
-        "CreateUsers" | "SetUser" | "DeleteUsers" => AccessClass::WriteSystem,
+        "CreateUsers" | "DeleteUsers" => AccessClass::WriteSystem,
+        // Any user may change their own password (ONVIF Core, user handling); SetUser itself refuses
+        // another user or a level unless the caller is an Administrator.
+        "SetUser" => AccessClass::Authenticated,
         // The vigil recovery extension (docs/recovery-protocol.md).
         "GetRecoveryInfo" | "SendCode" | "VerifyCode" | "VerifySupportCode" | "ResetPassword"
         | "ActivateDevice" => AccessClass::PreAuth,

@@ -169,3 +169,45 @@ async fn unicast_discovery_streams_every_camera() {
     assert_eq!(inactive, 2);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn any_user_may_change_their_own_password_with_set_user_as_onvif_says() {
+    let sim = simulator(1, |_| {}).await;
+    let url = sim.cameras()[0].identity().device_service_url();
+    let admin = oxvif::OnvifClient::new(&url).with_credentials("admin", CAMERA_PASSWORD);
+    admin
+        .create_users(&[
+            ("viewer", "Viewer#2026", "User"),
+            ("op", "Operate#2026", "Operator"),
+        ])
+        .await
+        .expect("create users");
+    // oxvif, a client written by others, as each user changing their own password.
+    for (user, old, new, level) in [
+        ("viewer", "Viewer#2026", "Viewer#2027", "User"),
+        ("op", "Operate#2026", "Operate#2027", "Operator"),
+    ] {
+        let client = oxvif::OnvifClient::new(&url).with_credentials(user, old);
+        client
+            .set_user(user, Some(new), level)
+            .await
+            .unwrap_or_else(|e| panic!("{user} changes their own password: {e:?}"));
+        let renewed = oxvif::OnvifClient::new(&url).with_credentials(user, new);
+        assert!(
+            renewed.get_device_info().await.is_ok(),
+            "{user} logs in with it"
+        );
+    }
+    // But not someone else's, nor their own level.
+    let viewer = oxvif::OnvifClient::new(&url).with_credentials("viewer", "Viewer#2027");
+    let other = viewer.set_user("op", Some("Taken#2028"), "Operator").await;
+    assert!(format!("{other:?}").contains("NotAuthorized"), "{other:?}");
+    let promoted = viewer
+        .set_user("viewer", Some("Viewer#2028"), "Administrator")
+        .await;
+    assert!(
+        format!("{promoted:?}").contains("NotAuthorized"),
+        "{promoted:?}"
+    );
+    sim.shutdown().await;
+}
