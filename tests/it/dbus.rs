@@ -1215,3 +1215,48 @@ async fn admins_set_the_mail_server_and_send_a_test_email_over_the_bus() {
     assert_eq!(smtp.nth_message(1).await.subject, "Vigil NVR: test email");
     rig.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigilctl_passwd_checks_the_new_password_against_each_cameras_own_user() {
+    let Some(rig) = rig(1, |c| c.admin_user = "keeper".into()).await else {
+        return;
+    };
+    let (host, port) = rig.h.address(0);
+    rig.h
+        .nvr
+        .add_camera(vigil::service::AddCamera {
+            host,
+            port,
+            username: "keeper".into(),
+            password: crate::support::CAMERA_PASSWORD.into(),
+        })
+        .await
+        .expect("adds as keeper");
+    let mut child = command_as(As::Admin, VIGILCTL)
+        .arg(format!("--address={}", rig.bus.address))
+        .args(["passwd", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        // Fine for an account named admin, but it holds this camera's user name.
+        writeln!(stdin, "Keeper-Strong-91").unwrap();
+        writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+        writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("for keeper. It must:"), "{said}");
+    assert!(said.contains("password changed"), "{said}");
+    let url = rig.h.sim.cameras()[0].identity().device_service_url();
+    let renewed = oxvif::OnvifClient::new(url).with_credentials("keeper", NEW_PASSWORD);
+    assert!(renewed.get_device_info().await.is_ok());
+    rig.finish().await;
+}

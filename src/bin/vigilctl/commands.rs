@@ -173,7 +173,8 @@ pub(crate) async fn activate(
     reset_email: String,
     no_add: bool,
 ) -> Result<u8, Failure> {
-    let (password, confirmation) = new_password(&ctx.manager, "admin").await?;
+    // Activation makes the camera's administrator, named admin.
+    let (password, confirmation) = new_password(&ctx.manager, &["admin".to_owned()]).await?;
     let (email_set, path, add_error) = ctx
         .manager
         .activate_camera(&key, &password, &confirmation, &reset_email, !no_add)
@@ -210,7 +211,20 @@ pub(crate) async fn passwd(ctx: &Context, cameras: Vec<i64>) -> Result<u8, Failu
         .iter()
         .map(|c| camera_path(*c))
         .collect::<Result<Vec<_>, _>>()?;
-    let (password, confirmation) = new_password(&ctx.manager, "admin").await?;
+    // The password must suit every account it goes to: each camera's own user name.
+    let listed = ctx.manager.list_cameras().await?;
+    let mut usernames: Vec<String> = Vec::new();
+    for camera in &cameras {
+        let Some(row) = listed.iter().find(|row| row.id == *camera) else {
+            return Err(fail(format!(
+                "there is no added camera {camera}; `vigilctl cameras` lists them"
+            )));
+        };
+        if !usernames.contains(&row.username) {
+            usernames.push(row.username.clone());
+        }
+    }
+    let (password, confirmation) = new_password(&ctx.manager, &usernames).await?;
     let refs: Vec<zbus::ObjectPath<'_>> = paths.iter().map(|p| p.as_ref()).collect();
     let outcomes = ctx
         .manager
@@ -279,11 +293,15 @@ pub(crate) async fn audit(ctx: &Context, limit: u32, verify: bool) -> Result<u8,
     Ok(0)
 }
 
+/// The object path of camera `id`, as vigild names it.
 pub(crate) fn camera_path(id: i64) -> Result<OwnedObjectPath, Failure> {
-    OwnedObjectPath::try_from(format!("/org/vigil/Nvr1/camera/{id}")).map_err(|_| Failure {
-        message: format!("{id} is not a camera id"),
-        code: 2,
-    })
+    if id <= 0 {
+        return Err(Failure {
+            message: format!("{id} is not a camera id; `vigilctl cameras` lists them"),
+            code: 2,
+        });
+    }
+    Ok(vigil::dbus::camera_path(vigil::model::CameraId(id)))
 }
 
 pub(crate) fn id_of(path: &OwnedObjectPath) -> String {
@@ -318,20 +336,23 @@ pub(crate) async fn report_camera(
     Ok(())
 }
 
-/// Asks for a new password twice, checking it against the policy as it is typed.
+/// Asks for a new password twice, checking it against the policy for each of `usernames` (the accounts
+/// it will be set for) as it is typed.
 pub(crate) async fn new_password(
     manager: &ManagerProxy<'_>,
-    username: &str,
+    usernames: &[String],
 ) -> Result<(String, String), Failure> {
-    for _ in 0..5 {
+    'ask: for _ in 0..5 {
         let password = read_secret("New password: ")?;
-        let (acceptable, strength, unmet) = manager.check_password(&password, username).await?;
-        if !acceptable {
-            eprintln!("That password is {strength}. It must:");
-            for rule in unmet {
-                eprintln!("  - {rule}");
+        for username in usernames {
+            let (acceptable, strength, unmet) = manager.check_password(&password, username).await?;
+            if !acceptable {
+                eprintln!("That password is {strength} for {username}. It must:");
+                for rule in unmet {
+                    eprintln!("  - {rule}");
+                }
+                continue 'ask;
             }
-            continue;
         }
         let confirmation = read_secret("Confirm the new password: ")?;
         if confirmation != password {

@@ -135,7 +135,7 @@ pub(crate) async fn forget_password(
     println!("Code accepted. Choose the camera's new password.");
     let user = "admin";
     for _ in 0..5 {
-        let (password, confirmation) = new_password(manager, user).await?;
+        let (password, confirmation) = new_password(manager, &[user.to_owned()]).await?;
         match flow.set_password(&password, &confirmation).await {
             Ok(camera) => {
                 println!("The password was reset.");
