@@ -11,6 +11,8 @@ pub enum NvrSetting {
     MenuLanguage,
     /// The recorder's serial number, made once at first start when the hardware gives none.
     Serial,
+    /// The support code's day: its date, the wrong entries that day, and whether its code was used.
+    SupportDay,
 }
 
 impl NvrSetting {
@@ -18,6 +20,7 @@ impl NvrSetting {
         match self {
             NvrSetting::MenuLanguage => "menu_language",
             NvrSetting::Serial => "serial",
+            NvrSetting::SupportDay => "support_day",
         }
     }
 }

@@ -502,3 +502,58 @@ async fn forgot_password_by_the_phone_app_qr_code_and_by_support_code() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_support_codes_are_counted_across_a_restart() {
+    let clock = Arc::new(SimulatedClock::new(std::time::SystemTime::now()));
+    let sim = simulator(1, |_| {}).await;
+    let mut settings = test_settings(&sim, Duration::from_secs(60));
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("device.secret");
+    settings.account.device_secret_file = Some(secret.clone());
+    vigil::rules::device_secret::DeviceSecret::provision(&secret).unwrap();
+    let h = Harness::start_with_clock(sim, settings, tempfile::tempdir().unwrap(), clock).await;
+    h.nvr
+        .activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    for left in [4, 3, 2] {
+        assert_eq!(
+            h.nvr
+                .verify_account_support_code("1234567890")
+                .await
+                .map(drop),
+            Err(NvrError::CodeInvalid {
+                attempts_left: left
+            })
+        );
+    }
+    // A restart does not give five more tries.
+    let h = h.restart().await;
+    assert_eq!(
+        h.nvr
+            .verify_account_support_code("1234567890")
+            .await
+            .map(drop),
+        Err(NvrError::CodeInvalid { attempts_left: 1 })
+    );
+    assert_eq!(
+        h.nvr
+            .verify_account_support_code("1234567890")
+            .await
+            .map(drop),
+        Err(NvrError::SupportLocked)
+    );
+    let identity = h.nvr.support_identity().await.unwrap();
+    let right = vendor_code(
+        &secret,
+        &["--support", &identity.serial, "--date", &identity.date],
+    );
+    let h = h.restart().await;
+    assert_eq!(
+        h.nvr.verify_account_support_code(&right).await.map(drop),
+        Err(NvrError::SupportLocked),
+        "still closed for the day after another restart"
+    );
+    h.stop().await;
+}

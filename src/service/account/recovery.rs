@@ -20,6 +20,7 @@ use crate::rules::codes;
 use crate::rules::device_secret::{DeviceSecret, DeviceSecretError};
 use crate::rules::hashing;
 use crate::rules::windows::RateWindow;
+use crate::store::NvrSetting;
 
 /// Codes sent to the reserved email: how long they last, how many wrong tries kill one, how many may
 /// be sent in the window.
@@ -80,6 +81,8 @@ impl Ticket {
 }
 
 /// The support code's day: its date, the wrong entries that day, and whether that day's code was used.
+/// Kept in the registry (as `date wrong used`), so a restart changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::service) struct SupportDay {
     /// `YYYY-MM-DD`.
     date: String,
@@ -87,6 +90,44 @@ pub(in crate::service) struct SupportDay {
     wrong: u32,
     /// Whether that day's code was used.
     used: bool,
+}
+
+impl SupportDay {
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split_whitespace();
+        let date = parts.next()?.to_owned();
+        let wrong = parts.next()?.parse().ok()?;
+        let used = parts.next()? == "1";
+        Some(Self { date, wrong, used })
+    }
+
+    fn to_text(&self) -> String {
+        format!("{} {} {}", self.date, self.wrong, u8::from(self.used))
+    }
+
+    /// Counts one entry, `right` or not: what to answer.
+    fn enter(&mut self, right: bool) -> Result<(), NvrError> {
+        if self.wrong >= SUPPORT_TRIES {
+            return Err(NvrError::SupportLocked);
+        }
+        if self.used {
+            return Err(NvrError::CodeUsed);
+        }
+        if !right {
+            self.wrong += 1;
+            if self.wrong >= SUPPORT_TRIES {
+                tracing::warn!(
+                    "five wrong support codes today; the support path is closed until tomorrow"
+                );
+                return Err(NvrError::SupportLocked);
+            }
+            return Err(NvrError::CodeInvalid {
+                attempts_left: SUPPORT_TRIES - self.wrong,
+            });
+        }
+        self.used = true;
+        Ok(())
+    }
 }
 
 /// The NVR account's password recovery state.
@@ -97,8 +138,6 @@ pub(in crate::service) struct AccountRecovery {
     sends: RateWindow,
     /// QR challenges made, for the challenge limit.
     challenges: RateWindow,
-    /// The support-code day.
-    support: Option<SupportDay>,
     /// A verified code's ticket.
     ticket: Option<Ticket>,
 }
@@ -109,7 +148,6 @@ impl Default for AccountRecovery {
             code: None,
             sends: RateWindow::new(RECOVERY_SENDS, RECOVERY_SEND_WINDOW),
             challenges: RateWindow::new(RECOVERY_CHALLENGES, RECOVERY_CHALLENGE_WINDOW),
-            support: None,
             ticket: None,
         }
     }
@@ -343,35 +381,33 @@ impl Nvr {
         let expected = codes::support_code(secret.bytes(), &identity.serial, &identity.date);
         let given: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         let now = self.inner.clock.now();
+        let right = hashing::same_digest(&hashing::digest(&given), &hashing::digest(&expected));
+        // The day's count is kept in the registry, so a restart does not give five more tries; it is
+        // read, checked and written in one transaction, so two entries at once cannot both count as
+        // the fourth.
+        let today = identity.date.clone();
+        let verdict = self
+            .with_store(move |store| {
+                store.write(|tx| {
+                    let stored = tx.nvr_setting(NvrSetting::SupportDay)?;
+                    let mut day = stored
+                        .as_deref()
+                        .and_then(SupportDay::parse)
+                        .filter(|day| day.date == today)
+                        .unwrap_or(SupportDay {
+                            date: today,
+                            wrong: 0,
+                            used: false,
+                        });
+                    let verdict = day.enter(right);
+                    tx.set_nvr_setting(NvrSetting::SupportDay, &day.to_text())?;
+                    Ok(verdict)
+                })
+            })
+            .await??;
+        verdict?;
         let ticket = {
             let mut recovery = lock(&self.inner.account_recovery);
-            let day = match &mut recovery.support {
-                Some(day) if day.date == identity.date => day,
-                other => other.insert(SupportDay {
-                    date: identity.date.clone(),
-                    wrong: 0,
-                    used: false,
-                }),
-            };
-            if day.wrong >= SUPPORT_TRIES {
-                return Err(NvrError::SupportLocked);
-            }
-            if day.used {
-                return Err(NvrError::CodeUsed);
-            }
-            if !hashing::same_digest(&hashing::digest(&given), &hashing::digest(&expected)) {
-                day.wrong += 1;
-                if day.wrong >= SUPPORT_TRIES {
-                    tracing::warn!(
-                        "five wrong support codes today; the support path is closed until tomorrow"
-                    );
-                    return Err(NvrError::SupportLocked);
-                }
-                return Err(NvrError::CodeInvalid {
-                    attempts_left: SUPPORT_TRIES - day.wrong,
-                });
-            }
-            day.used = true;
             recovery.code = None;
             let ticket = Ticket::new(now);
             let token = ticket.token.clone();
