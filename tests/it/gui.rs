@@ -553,6 +553,10 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
     menu.screenshot("15-system");
     menu.click("Русский");
     assert_eq!(menu.window.global::<Shell>().get_language(), 1);
+    assert!(
+        menu.shows_text("Двухфакторный вход"),
+        "the account section in Russian too"
+    );
     menu.click("Device Access");
     assert!(menu.shows_text("Онлайн"), "status word in Russian");
     assert!(
