@@ -1,13 +1,14 @@
 //! The DeviceAccess global: the Added Devices and Discovered Devices lists, kept in step with the
 //! service's events, their ticks and their actions.
 
-use slint::{ComponentHandle, Model, VecModel};
+use slint::{ComponentHandle, Model, SharedString, VecModel};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::bridge::Adapter;
 use super::rows::{self, failure_of, no_failure};
 use super::ui::{AddedRow, AppWindow, DeviceAccess, DiscoveredRow, Shell};
 use crate::model::{CameraId, CameraState};
+use crate::service::NvrError;
 
 pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let access = window.global::<DeviceAccess>();
@@ -48,8 +49,12 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     access.on_remove(move |id| {
         let a2 = a.clone();
+        let camera = rows::camera_id_of(&id);
         a.runtime.spawn(async move {
-            let result = a2.nvr.remove_camera(CameraId(i64::from(id))).await;
+            let result = match camera {
+                Some(camera) => a2.nvr.remove_camera(camera).await,
+                None => Err(NvrError::CameraNotFound(CameraId(0))),
+            };
             a2.sink.post(move |w| {
                 let failure = result.err().map_or_else(no_failure, |e| failure_of(&e));
                 w.global::<DeviceAccess>().set_notice_failure(failure);
@@ -57,15 +62,18 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         });
     });
     let a = adapter.clone();
-    access.on_forget_added(
-        move |id| match a.nvr.discovered_device_of(CameraId(i64::from(id))) {
+    access.on_forget_added(move |id| {
+        match rows::camera_id_of(&id)
+            .ok_or(NvrError::CameraNotFound(CameraId(0)))
+            .and_then(|camera| a.nvr.discovered_device_of(camera))
+        {
             Ok(device) => a.start_wizard(device.key),
             Err(error) => a.sink.post(move |w| {
                 w.global::<DeviceAccess>()
                     .set_notice_failure(failure_of(&error));
             }),
-        },
-    );
+        }
+    });
 }
 
 pub(super) fn untick_all(window: &AppWindow) {
@@ -176,7 +184,7 @@ impl Adapter {
 pub(super) fn apply_snapshot(window: &AppWindow, snapshot: Snapshot) {
     let access = window.global::<DeviceAccess>();
     let added = access.get_added();
-    let ticked: Vec<i32> = added.iter().filter(|r| r.selected).map(|r| r.id).collect();
+    let ticked: Vec<SharedString> = added.iter().filter(|r| r.selected).map(|r| r.id).collect();
     let rows: Vec<AddedRow> = snapshot
         .added
         .into_iter()

@@ -1,7 +1,7 @@
 //! The Dialog global: Add, Add by IP, Edit, Activate, Change password (one or many) and Remove, each
 //! calling the service and showing its answer in the dialog.
 
-use slint::{ComponentHandle, Model, ModelRc, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use super::bridge::Adapter;
 use super::device_access::untick_all;
@@ -135,12 +135,12 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         if user.trim().is_empty() {
             return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
         }
+        let Some(camera) = rows::camera_id_of(&id) else {
+            return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
+        };
         let nvr = a.nvr.clone();
         a.dialog_call(
-            async move {
-                nvr.edit_credentials(CameraId(i64::from(id)), user.trim(), &password)
-                    .await
-            },
+            async move { nvr.edit_credentials(camera, user.trim(), &password).await },
             |w, _| close_dialog(w),
         );
     });
@@ -170,7 +170,8 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let weak = window.as_weak();
     dialog.on_change_passwords(move |password, confirmation| {
         let Some(window) = weak.upgrade() else { return };
-        let mut ids: Vec<i32> = window.global::<Dialog>().get_camera_ids().iter().collect();
+        let mut ids: Vec<SharedString> =
+            window.global::<Dialog>().get_camera_ids().iter().collect();
         if ids.is_empty() {
             let added = window.global::<DeviceAccess>().get_added();
             ids = added.iter().filter(|r| r.selected).map(|r| r.id).collect();
@@ -178,7 +179,13 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         if ids.is_empty() {
             return a.dialog_failure(failure(Problem::NothingSelected, 0, ""));
         }
-        let cameras: Vec<CameraId> = ids.into_iter().map(|id| CameraId(i64::from(id))).collect();
+        let Some(cameras) = ids
+            .iter()
+            .map(|id| rows::camera_id_of(id))
+            .collect::<Option<Vec<CameraId>>>()
+        else {
+            return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
+        };
         let nvr = a.nvr.clone();
         let actor = a.actor.clone();
         a.dialog_call(
@@ -221,10 +228,12 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
 
     let a = adapter.clone();
     dialog.on_remove_camera(move |id| {
+        let Some(camera) = rows::camera_id_of(&id) else {
+            return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
+        };
         let nvr = a.nvr.clone();
-        a.dialog_call(
-            async move { nvr.remove_camera(CameraId(i64::from(id))).await },
-            |w, ()| close_dialog(w),
-        );
+        a.dialog_call(async move { nvr.remove_camera(camera).await }, |w, ()| {
+            close_dialog(w)
+        });
     });
 }

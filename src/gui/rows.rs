@@ -6,7 +6,7 @@ use std::time::Duration;
 use slint::SharedString;
 
 use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
-use crate::model::{AddedCamera, CameraState, DiscoveredDevice};
+use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
 use crate::service::NvrError;
 
@@ -24,7 +24,7 @@ pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bo
     let status = &camera.status;
     let locked_minutes = lock_left.map_or(0, |left| left.as_secs().div_ceil(60) as i32);
     AddedRow {
-        id: camera.id.0 as i32,
+        id: camera.id.0.to_string().into(),
         name: camera_name(camera).into(),
         address: camera.address.to_string().into(),
         serial: camera.identity.serial.clone().into(),
@@ -122,6 +122,15 @@ pub fn password_check(assessment: &Assessment) -> PasswordCheck {
             Strength::Strong => 3,
         },
     }
+}
+
+/// The camera a row's id names, when it names one.
+pub fn camera_id_of(id: &str) -> Option<CameraId> {
+    id.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(CameraId)
 }
 
 /// No failure.

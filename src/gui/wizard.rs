@@ -303,7 +303,9 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             w.global::<ForgetPassword>().set_step(WizardStep::Closed);
             let Some(camera) = camera else { return };
             let dialog = w.global::<Dialog>();
-            dialog.set_camera_ids(ModelRc::new(VecModel::from(vec![camera.0 as i32])));
+            dialog.set_camera_ids(ModelRc::new(VecModel::from(vec![SharedString::from(
+                camera.0.to_string(),
+            )])));
             dialog.set_camera_name(name.into());
             dialog.set_failure(no_failure());
             dialog.set_kind(DialogKind::ChangePassword);

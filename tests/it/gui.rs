@@ -584,6 +584,52 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
 }
 
 #[test]
+fn a_camera_id_past_the_menus_int_range_still_names_its_camera() {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(2, |_| {}).await;
+        let settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        let state = tempfile::tempdir().unwrap();
+        // A registry whose ids have grown past 32 bits.
+        drop(vigil::store::Store::open(state.path()).unwrap());
+        let db =
+            rusqlite::Connection::open(state.path().join(vigil::store::DATABASE_FILE)).unwrap();
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('added_camera', 4294967296)",
+            [],
+        )
+        .unwrap();
+        drop(db);
+        let h = Harness::start_with(sim, settings, state).await;
+        h.add(0).await;
+        h.add(1).await;
+        h
+    });
+    let cameras = h.nvr.added_cameras();
+    assert!(
+        cameras.iter().all(|c| c.id.0 > i64::from(i32::MAX)),
+        "{cameras:?}"
+    );
+    let mut menu = Menu::open(&h, &rt, (1280, 720));
+    menu.wait_until("two cameras listed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 2
+    });
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    let second = &cameras[1];
+    menu.click(&format!("Remove {}", second.identity.serial));
+    menu.click("Remove");
+    menu.wait_until("the camera removed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 1
+    });
+    assert!(h.nvr.added_camera(second.id).is_err(), "that one is gone");
+    assert!(h.nvr.added_camera(cameras[0].id).is_ok(), "the other stays");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+#[test]
 fn add_by_ip_of_a_factory_state_camera_offers_activation_instead() {
     let rt = runtime();
     // Not discovered yet: the camera is known only by the address the installer types.
