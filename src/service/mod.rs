@@ -101,6 +101,10 @@ struct Inner {
     /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
     /// camera or edit one being removed. Never held across network calls.
     commit: tokio::sync::Mutex<()>,
+    /// Serializes the account's read-count-write steps (login, login code, turning two-factor
+    /// off), so two wrong passwords at once cannot both see the old count. Separate from
+    /// `commit`: a login's password hash takes a while and must never stall camera status writes.
+    account: tokio::sync::Mutex<()>,
     next_generation: std::sync::atomic::AtomicU64,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -161,6 +165,7 @@ impl Nvr {
             sender_slots: Mutex::new(HashMap::new()),
             announced_in_flight: Mutex::new(HashSet::new()),
             commit: tokio::sync::Mutex::new(()),
+            account: tokio::sync::Mutex::new(()),
             next_generation: std::sync::atomic::AtomicU64::new(1),
             tasks: TaskTracker::new(),
             shutdown,
@@ -270,6 +275,7 @@ impl Nvr {
     /// commands take is free in turn. The watchdog's probe of the core (a deadlock here never answers).
     pub async fn answers(&self) {
         drop(self.inner.commit.lock().await);
+        drop(self.inner.account.lock().await);
         drop(lock(&self.inner.added));
         drop(lock(&self.inner.discovered));
         drop(lock(&self.inner.flows));

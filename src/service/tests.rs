@@ -4,7 +4,7 @@
 use super::*;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::model::{DeviceAddress, DeviceIdentity};
+use crate::model::{Actor, DeviceAddress, DeviceIdentity};
 
 async fn idle_service(dir: &std::path::Path) -> Nvr {
     let mut settings = Config::default().resolve("test").unwrap();
@@ -130,4 +130,30 @@ fn errors_never_carry_the_password_and_say_what_to_do() {
         retry_after: Some(Duration::from_secs(1790)),
     };
     assert!(locked.to_string().contains("30 minutes"), "{locked}");
+}
+
+/// A login's password hash runs under the account's own lock: with the camera registry's commit
+/// lock held (as a camera status write holds it), a login still finishes.
+#[tokio::test]
+async fn a_login_never_waits_for_the_camera_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let nvr = idle_service(dir.path()).await;
+    nvr.activate_nvr(
+        "Vigil-Test-2024",
+        "Vigil-Test-2024",
+        "owner@example.com",
+        None,
+        &Actor::System,
+    )
+    .await
+    .unwrap();
+
+    let _registry_write = nvr.inner.commit.lock().await;
+    let login = tokio::time::timeout(
+        Duration::from_secs(20),
+        nvr.login(NVR_ADMIN, "Vigil-Test-2024"),
+    )
+    .await
+    .expect("the login waited for the camera registry's commit lock");
+    assert!(matches!(login, Ok(account::LoginStep::Done(_))));
 }

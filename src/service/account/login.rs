@@ -61,7 +61,7 @@ impl Nvr {
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginStep, NvrError> {
         let _command = self.begin_command()?;
         // One login at a time, so two wrong passwords at once cannot both see the old count.
-        let _commit = self.inner.commit.lock().await;
+        let _account = self.inner.account.lock().await;
         let account = self
             .stored_account()
             .await?
@@ -149,7 +149,7 @@ impl Nvr {
         code: &str,
     ) -> Result<Session, NvrError> {
         let _command = self.begin_command()?;
-        let _commit = self.inner.commit.lock().await;
+        let _account = self.inner.account.lock().await;
         let now = self.inner.clock.now();
         let username = {
             let mut sessions = lock(&self.inner.sessions);

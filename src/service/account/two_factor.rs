@@ -101,7 +101,7 @@ impl Nvr {
         actor: &Actor,
     ) -> Result<(), NvrError> {
         let _command = self.begin_command()?;
-        let _commit = self.inner.commit.lock().await;
+        let _account = self.inner.account.lock().await;
         self.session_user(session)?;
         let account = self
             .stored_account()
