@@ -33,10 +33,6 @@ pub enum DbusError {
     DiscoveryFailed(String),
     /// vigild is stopping.
     ShuttingDown(String),
-    /// Forget Password on an added, not certified camera: remove it first.
-    RemoveFirst(String),
-    /// Forget Password on a certified camera: use Change Password.
-    UseModify(String),
     /// A reset is already in progress for this camera.
     RecoveryInProgress(String),
     /// The camera does not support recovery from the NVR.
@@ -101,8 +97,6 @@ impl From<NvrError> for DbusError {
             NvrError::Storage(_) => DbusError::StorageError(text),
             NvrError::Discovery(_) => DbusError::DiscoveryFailed(text),
             NvrError::ShuttingDown => DbusError::ShuttingDown(text),
-            NvrError::RemoveFirst { .. } => DbusError::RemoveFirst(text),
-            NvrError::UseModify { .. } => DbusError::UseModify(text),
             NvrError::RecoveryInProgress { .. } => DbusError::RecoveryInProgress(text),
             NvrError::RecoveryNotSupported | NvrError::NoDeviceSecret => {
                 DbusError::NotSupported(text)

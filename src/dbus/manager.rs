@@ -17,7 +17,7 @@ use crate::dbus::{
 };
 use crate::mail::SmtpSecurity;
 use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
-use crate::service::{AddCamera, MailServerChange};
+use crate::service::{AddCamera, MailServerChange, RecoveryStart};
 
 /// Longest string argument of any kind.
 pub const MAX_TEXT: usize = 512;
@@ -388,40 +388,43 @@ impl Manager {
         .await
     }
 
-    /// Starts Forget Password on a discovered camera; returns the flow's object path. Refused with
-    /// `RemoveFirst` for an added camera that is not certified, `UseModify` for a certified one.
+    /// Starts Forget Password on a discovered camera. Returns the next step and the object it is
+    /// about: `started` and the new flow's path; `remove-first` and the added, not certified
+    /// camera's path (call RemoveAndStartRecovery); `change-password` and the added camera's path,
+    /// whose stored password works (change it with ChangePasswords; nothing was started).
+    #[zbus(out_args("next", "object"))]
     async fn start_recovery(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
-    ) -> Result<OwnedObjectPath, DbusError> {
+    ) -> Result<(String, OwnedObjectPath), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
-            let flow = self.shared.nvr.start_recovery(&key, &actor).await?;
-            publish_recovery(server, &self.shared, flow.id).await;
-            Ok(recovery_path(flow.id))
+            let start = self.shared.nvr.start_recovery(&key, &actor).await?;
+            Ok(recovery_start_reply(server, &self.shared, start).await)
         })
         .await
     }
 
     /// Removes the added, not certified camera and starts Forget Password on it, in one step. It is
-    /// added again once the new password certifies.
+    /// added again once the new password certifies. Answers like StartRecovery: `started` and the
+    /// flow, or `change-password` and the camera when its stored password works (it is kept).
+    #[zbus(out_args("next", "object"))]
     async fn remove_and_start_recovery(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(object_server)] server: &zbus::ObjectServer,
         key: String,
-    ) -> Result<OwnedObjectPath, DbusError> {
+    ) -> Result<(String, OwnedObjectPath), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
-            let flow = self
+            let start = self
                 .shared
                 .nvr
                 .remove_and_start_recovery(&key, &actor)
                 .await?;
-            publish_recovery(server, &self.shared, flow.id).await;
-            Ok(recovery_path(flow.id))
+            Ok(recovery_start_reply(server, &self.shared, start).await)
         })
         .await
     }
@@ -632,4 +635,23 @@ pub async fn emit_discovery_finished(
         u32::try_from(devices).unwrap_or(u32::MAX),
     )
     .await
+}
+
+/// StartRecovery's answer: the next step's name and the object it is about (a new flow is
+/// published first, so the caller can use its path at once).
+async fn recovery_start_reply(
+    server: &zbus::ObjectServer,
+    shared: &Shared,
+    start: RecoveryStart,
+) -> (String, OwnedObjectPath) {
+    match start {
+        RecoveryStart::Started(flow) => {
+            publish_recovery(server, shared, flow.id).await;
+            ("started".to_owned(), recovery_path(flow.id))
+        }
+        RecoveryStart::RemoveFirst { camera } => ("remove-first".to_owned(), camera_path(camera)),
+        RecoveryStart::ChangePasswordInstead { camera } => {
+            ("change-password".to_owned(), camera_path(camera))
+        }
+    }
 }

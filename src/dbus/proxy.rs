@@ -46,9 +46,9 @@ pub trait Manager {
         add: bool,
     ) -> zbus::Result<(bool, OwnedObjectPath, String)>;
     /// StartRecovery.
-    fn start_recovery(&self, key: &str) -> zbus::Result<OwnedObjectPath>;
+    fn start_recovery(&self, key: &str) -> zbus::Result<(String, OwnedObjectPath)>;
     /// RemoveAndStartRecovery.
-    fn remove_and_start_recovery(&self, key: &str) -> zbus::Result<OwnedObjectPath>;
+    fn remove_and_start_recovery(&self, key: &str) -> zbus::Result<(String, OwnedObjectPath)>;
     /// ChangePasswords.
     fn change_passwords(
         &self,

@@ -193,8 +193,6 @@ pub fn failure_of(error: &NvrError) -> Failure {
         E::Storage(_) => failure(Problem::Storage, 0, ""),
         E::Discovery(detail) => failure(Problem::Discovery, 0, detail.as_str()),
         E::ShuttingDown => failure(Problem::ShuttingDown, 0, ""),
-        E::RemoveFirst { .. } => failure(Problem::RemoveFirst, 0, ""),
-        E::UseModify { .. } => failure(Problem::UseModify, 0, ""),
         E::RecoveryInProgress { .. } => failure(Problem::RecoveryInProgress, 0, ""),
         E::RecoveryNotFound(_) => failure(Problem::RecoveryNotFound, 0, ""),
         E::RecoveryNotSupported => failure(Problem::RecoveryNotSupported, 0, ""),
@@ -247,7 +245,6 @@ pub fn failure_of(error: &NvrError) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CameraId;
 
     #[test]
     fn the_meter_names_each_unmet_rule() {
@@ -273,10 +270,6 @@ mod tests {
             retry_after: Some(Duration::from_secs(61)),
         });
         assert_eq!((f.problem, f.n), (Problem::CameraLocked, 2));
-        let f = failure_of(&NvrError::RemoveFirst {
-            camera: CameraId(4),
-        });
-        assert_eq!(f.problem, Problem::RemoveFirst);
         let f = failure_of(&NvrError::Unreachable {
             address: "10.0.0.9:80".into(),
             detail: "timed out".into(),

@@ -8,7 +8,7 @@ use super::rows::{self, failure, failure_of, no_failure};
 use super::ui::{AppWindow, CameraStatus, Dialog, DialogKind, ForgetPassword, Problem, WizardStep};
 use crate::model::Actor;
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
-use crate::service::{Nvr, NvrError};
+use crate::service::{Nvr, NvrError, RecoveryStart};
 
 // ── The Forget Password wizard ─────────────────────────────────────────────────────────────────
 
@@ -81,23 +81,30 @@ impl Adapter {
         let a = self.clone();
         self.runtime.spawn(async move {
             match a.nvr.start_recovery(&device_key, &a.actor).await {
-                Ok(flow) => a.show_flow(flow),
-                Err(NvrError::RemoveFirst { .. }) => a.sink.post(|w| {
-                    let fp = w.global::<ForgetPassword>();
-                    fp.set_busy(false);
-                    fp.set_step(WizardStep::RemoveFirst);
-                }),
-                Err(NvrError::UseModify { camera }) => {
-                    a.wizard().modify_camera = Some(camera);
-                    a.sink.post(|w| {
-                        let fp = w.global::<ForgetPassword>();
-                        fp.set_busy(false);
-                        fp.set_step(WizardStep::UseModify);
-                    });
-                }
+                Ok(start) => a.show_start(start),
                 Err(error) => a.wizard_failure(&error),
             }
         });
+    }
+
+    /// Shows the step starting Forget Password led to: the flow, Remove first, or Change password.
+    fn show_start(&self, start: RecoveryStart) {
+        match start {
+            RecoveryStart::Started(flow) => self.show_flow(*flow),
+            RecoveryStart::RemoveFirst { .. } => self.sink.post(|w| {
+                let fp = w.global::<ForgetPassword>();
+                fp.set_busy(false);
+                fp.set_step(WizardStep::RemoveFirst);
+            }),
+            RecoveryStart::ChangePasswordInstead { camera } => {
+                self.wizard().modify_camera = Some(camera);
+                self.sink.post(|w| {
+                    let fp = w.global::<ForgetPassword>();
+                    fp.set_busy(false);
+                    fp.set_step(WizardStep::UseModify);
+                });
+            }
+        }
     }
 
     /// Shows the flow as it is now, at the step it is at.
@@ -233,7 +240,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let a2 = a.clone();
         a.runtime.spawn(async move {
             match a2.nvr.remove_and_start_recovery(&key, &a2.actor).await {
-                Ok(flow) => a2.show_flow(flow),
+                Ok(start) => a2.show_start(start),
                 Err(error) => a2.wizard_failure(&error),
             }
         });

@@ -93,20 +93,6 @@ pub enum NvrError {
     /// The service is stopping.
     #[error("the NVR service is shutting down")]
     ShuttingDown,
-    /// Forget Password on an added camera that is not certified.
-    #[error(
-        "camera {camera} is added but not certified: remove it first (it is added again after the reset)"
-    )]
-    RemoveFirst {
-        /// The added camera.
-        camera: CameraId,
-    },
-    /// Forget Password on a camera whose stored password works.
-    #[error("camera {camera}'s stored password works: change it with Change Password instead")]
-    UseModify {
-        /// The added camera.
-        camera: CameraId,
-    },
     /// Someone is already resetting this camera's password.
     #[error(
         "a password reset for this camera is already in progress (flow {flow}); finish or cancel it first"

@@ -46,6 +46,7 @@ pub use discovery::DiscoveryRun;
 pub use error::{NvrError, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
 pub use passwords::{PasswordPushOutcome, check_new_password};
+pub use recovery::RecoveryStart;
 
 /// Longest user name accepted for a camera.
 pub const MAX_USERNAME_CHARS: usize = 32;

@@ -166,6 +166,8 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
         .nvr
         .start_recovery(&key, &vigil::model::Actor::System)
         .await
+        .unwrap()
+        .started()
         .unwrap();
     let introspection = text(&rig.busctl(
         As::Root,
@@ -227,6 +229,32 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
     assert!(
         status.contains("'Cameras': <uint32 1>") && status.contains("'Online': <uint32 1>"),
         "{status}"
+    );
+    // Forget Password on the added, certified camera starts nothing: the answer names the next step
+    // (change its password) and the camera, for any client to switch on.
+    let certified_key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let gdbus = std::process::Command::new("gdbus")
+        .args([
+            "call",
+            "--address",
+            &rig.bus.address,
+            "--dest",
+            "org.vigil.Nvr1",
+        ])
+        .args([
+            "--object-path",
+            "/org/vigil/Nvr1",
+            "--method",
+            "org.vigil.Nvr1.Manager.StartRecovery",
+            &certified_key,
+        ])
+        .output()
+        .unwrap();
+    let next = text(&gdbus);
+    assert!(gdbus.status.success(), "{next}");
+    assert!(
+        next.contains("('change-password', objectpath '/org/vigil/Nvr1/camera/1')"),
+        "{next}"
     );
     let property = std::process::Command::new("gdbus")
         .args([
@@ -295,7 +323,7 @@ async fn unprivileged_callers_may_read_but_never_change() {
     rig.h.discover().await;
     let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
-    let flow = manager.start_recovery(&key).await.unwrap();
+    let (_, flow) = manager.start_recovery(&key).await.unwrap();
     let flow = flow.as_str().to_owned();
 
     // Someone in neither group does not even reach vigild: the bus policy stops them.
@@ -471,7 +499,7 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     rig.h.discover().await;
     let key = rig.h.sim.cameras()[2].identity().endpoint_ref.clone();
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
-    let flow = manager.start_recovery(&key).await.unwrap();
+    let (_, flow) = manager.start_recovery(&key).await.unwrap();
 
     let objects = zbus::fdo::ObjectManagerProxy::builder(&rig.client)
         .destination("org.vigil.Nvr1")
@@ -1013,7 +1041,7 @@ async fn an_ended_flow_leaves_the_bus_after_the_retention_period() {
     rig.h.discover().await;
     let manager = ManagerProxy::new(&rig.client).await.unwrap();
     let key = rig.h.sim.cameras()[0].identity().endpoint_ref.clone();
-    let path = manager.start_recovery(&key).await.unwrap();
+    let (_, path) = manager.start_recovery(&key).await.unwrap();
     let flow = vigil::dbus::proxy::RecoveryProxy::builder(&rig.client)
         .path(path.clone())
         .build()

@@ -9,7 +9,7 @@ use vigil::clock::{Clock, SimulatedClock};
 use vigil::model::{Actor, AuditAction, CameraState};
 use vigil::model::{RecoveryFlow, RecoveryStep};
 use vigil::rules::policy::PolicyRule;
-use vigil::service::NvrError;
+use vigil::service::{NvrError, RecoveryStart};
 use vigil::sim::SimConfig;
 
 use crate::mailbox::{SmtpServer, python_or_skip};
@@ -104,7 +104,12 @@ async fn online_path_send_code_verify_new_password_and_add() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     assert_eq!(flow.step, RecoveryStep::AwaitingCode);
     assert_eq!(flow.masked_email.as_deref(), Some("o***@e***.com"));
     assert!(flow.internet);
@@ -201,7 +206,12 @@ async fn offline_camera_qr_path_through_the_phone_app() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     assert!(!flow.internet);
     assert!(
         !flow
@@ -236,7 +246,12 @@ async fn support_code_from_serial_and_date() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     assert_eq!(flow.masked_email, None);
     assert_eq!(
         flow.methods,
@@ -278,7 +293,12 @@ async fn five_wrong_codes_kill_the_challenge() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     nvr.send_code(flow.id, &installer()).await.unwrap();
     let code = rig.code_from_mail(1).await;
     let wrong = if code == "00000000" {
@@ -334,7 +354,12 @@ async fn an_expired_code_is_refused() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     nvr.send_code(flow.id, &installer()).await.unwrap();
     let code = rig.code_from_mail(1).await;
     camera_clock.advance(Duration::from_secs(30 * 60 + 1));
@@ -351,7 +376,12 @@ async fn the_camera_sends_three_codes_in_ten_minutes_at_most() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     for _ in 0..3 {
         nvr.send_code(flow.id, &installer()).await.unwrap();
     }
@@ -381,10 +411,19 @@ async fn an_uncertified_added_camera_is_removed_first_and_added_again() {
     let certified = rig.h.add(1).await;
     assert_eq!(
         nvr.start_recovery(&rig.key(1), &installer()).await,
-        Err(NvrError::UseModify {
+        Ok(RecoveryStart::ChangePasswordInstead {
             camera: certified.id
         })
     );
+    assert_eq!(
+        nvr.remove_and_start_recovery(&rig.key(1), &installer())
+            .await,
+        Ok(RecoveryStart::ChangePasswordInstead {
+            camera: certified.id
+        }),
+        "a certified camera is never removed to reset it"
+    );
+    assert!(nvr.added_camera(certified.id).is_ok());
     let camera = rig.h.add(0).await;
     rig.h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
     rig.h
@@ -392,16 +431,18 @@ async fn an_uncertified_added_camera_is_removed_first_and_added_again() {
         .await;
     assert_eq!(
         nvr.start_recovery(&rig.key(0), &installer()).await,
-        Err(NvrError::RemoveFirst { camera: camera.id })
+        Ok(RecoveryStart::RemoveFirst { camera: camera.id })
     );
     assert!(
         nvr.added_camera(camera.id).is_ok(),
-        "refusing removes nothing"
+        "asking to remove first removes nothing"
     );
 
     let flow = nvr
         .remove_and_start_recovery(&rig.key(0), &installer())
         .await
+        .unwrap()
+        .started()
         .unwrap();
     assert!(nvr.added_camera(camera.id).is_err(), "removed");
     assert_eq!(flow.removed_camera.as_ref().map(|r| r.id), Some(camera.id));
@@ -610,6 +651,8 @@ async fn a_flow_survives_a_restart_and_a_stale_one_is_clearly_expired() {
         .nvr
         .start_recovery(&h.sim.cameras()[0].identity().endpoint_ref, &installer())
         .await
+        .unwrap()
+        .started()
         .unwrap();
     h.nvr.send_code(first.id, &installer()).await.unwrap();
     let code = smtp.nth_message(1).await.code(8).unwrap();
@@ -650,6 +693,8 @@ async fn a_flow_survives_a_restart_and_a_stale_one_is_clearly_expired() {
         .nvr
         .start_recovery(&h.sim.cameras()[1].identity().endpoint_ref, &installer())
         .await
+        .unwrap()
+        .started()
         .unwrap();
     nvr_clock.advance(Duration::from_secs(31 * 60));
     let h = h.restart().await;
@@ -693,7 +738,12 @@ async fn abandoned_flows_expire_and_ended_ones_are_forgotten_while_vigild_runs()
     let mut events = nvr.subscribe();
     let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
     let step = |id| nvr.recovery(id).map(|f| f.step);
-    let first = nvr.start_recovery(&key, &installer()).await.unwrap();
+    let first = nvr
+        .start_recovery(&key, &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
 
     // The code ran out a minute ago: the installer may still ask for a new one, so it stays.
     nvr_clock.advance(first.time_left(nvr_clock.now()) + Duration::from_secs(60));
@@ -719,7 +769,12 @@ async fn abandoned_flows_expire_and_ended_ones_are_forgotten_while_vigild_runs()
             .unwrap()
             .contains("start Forget Password again")
     );
-    let second = nvr.start_recovery(&key, &installer()).await.unwrap();
+    let second = nvr
+        .start_recovery(&key, &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     nvr.cancel_recovery(second.id, &installer()).await.unwrap();
 
     // Ended flows stay listed for the retention period, then go, with an event for each.
@@ -765,7 +820,12 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     for _ in 0..2 {
         nvr.send_code(flow.id, &installer()).await.unwrap();
     }
@@ -804,7 +864,12 @@ async fn new_codes_and_cancelling_are_audited() {
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     let admin = Actor::Dbus { uid: 1000 };
     nvr.new_challenge(flow.id, &admin).await.unwrap();
     let cancelled = nvr.cancel_recovery(flow.id, &installer()).await.unwrap();
@@ -837,7 +902,12 @@ async fn a_wrong_code_that_cannot_be_stored_still_says_how_many_attempts_are_lef
         return;
     };
     let nvr = &rig.h.nvr;
-    let flow = nvr.start_recovery(&rig.key(0), &installer()).await.unwrap();
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     // Another process holds the database's write lock longer than the store waits for it.
     let db = rig.h.state.path().join(vigil::store::DATABASE_FILE);
     let raw = rusqlite::Connection::open(&db).unwrap();
@@ -872,7 +942,13 @@ async fn a_reset_interrupted_by_a_crash_is_finished_on_restart() {
     };
     let Rig { h, smtp } = rig;
     let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
-    let flow = h.nvr.start_recovery(&key, &installer()).await.unwrap();
+    let flow = h
+        .nvr
+        .start_recovery(&key, &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     h.nvr.send_code(flow.id, &installer()).await.unwrap();
     let code = smtp.nth_message(1).await.code(8).unwrap();
     h.nvr
@@ -936,7 +1012,13 @@ async fn with_remove_first_off_the_flow_runs_on_the_added_camera() {
         .await;
     h.discover().await;
     let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
-    let flow = h.nvr.start_recovery(&key, &installer()).await.unwrap();
+    let flow = h
+        .nvr
+        .start_recovery(&key, &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
     assert_eq!(flow.removed_camera, None);
     assert!(h.nvr.added_camera(camera.id).is_ok(), "not removed");
     h.nvr.send_code(flow.id, &installer()).await.unwrap();

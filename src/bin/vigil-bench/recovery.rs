@@ -40,7 +40,9 @@ pub(super) async fn recovery(runs: usize) -> Result<(), String> {
         let flow = nvr
             .start_recovery(key, &actor)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .started()
+            .ok_or("a discovered camera did not start a reset")?;
         nvr.send_code(flow.id, &actor)
             .await
             .map_err(|e| e.to_string())?;

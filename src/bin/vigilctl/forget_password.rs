@@ -14,21 +14,32 @@ pub(crate) async fn forget_password(
     method: Option<String>,
     yes: bool,
 ) -> Result<u8, Failure> {
-    let path = match manager.start_recovery(key).await {
-        Ok(path) => path,
-        Err(zbus::Error::MethodError(name, message, _))
-            if name.as_str().ends_with(".RemoveFirst") =>
-        {
-            eprintln!("{}", message.unwrap_or_default());
-            let confirmed = yes
-                || read_line("Remove the camera and continue? [y/N] ")?.eq_ignore_ascii_case("y");
-            if !confirmed {
-                return Err(fail("cancelled"));
-            }
-            manager.remove_and_start_recovery(key).await?
+    let (mut next, mut path) = manager.start_recovery(key).await?;
+    if next == "remove-first" {
+        eprintln!(
+            "The camera is added but not certified: it is removed first and added again after the reset."
+        );
+        let confirmed =
+            yes || read_line("Remove the camera and continue? [y/N] ")?.eq_ignore_ascii_case("y");
+        if !confirmed {
+            return Err(fail("cancelled"));
         }
-        Err(error) => return Err(error.into()),
-    };
+        (next, path) = manager.remove_and_start_recovery(key).await?;
+    }
+    match next.as_str() {
+        "started" => {}
+        "change-password" => {
+            let camera = path.as_str().rsplit('/').next().unwrap_or_default();
+            return Err(fail(format!(
+                "the camera's stored password works: change it with `vigilctl passwd {camera}` instead"
+            )));
+        }
+        other => {
+            return Err(fail(format!(
+                "vigild answered an unknown next step {other:?}"
+            )));
+        }
+    }
     // Properties are read fresh each time: a cached copy could lag behind the flow's steps.
     let flow = RecoveryProxy::builder(connection)
         .path(path)

@@ -21,12 +21,41 @@ use super::audit::AuditNote;
 use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::recovery_client::{RecoveryError, RecoveryInfo};
 use crate::model::DeviceAddress;
-use crate::model::{Actor, AuditAction, DiscoveredDevice, NvrEvent};
+use crate::model::{Actor, AuditAction, CameraId, DiscoveredDevice, NvrEvent};
 use crate::model::{
     FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
     camera_to_local,
 };
 use crate::store::{DuplicateOf, StoreError, StoredFlow};
+
+/// What starting Forget Password led to; the faces show the next step from this, never from an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecoveryStart {
+    /// The flow began; it is at its first step.
+    Started(Box<RecoveryFlow>),
+    /// The camera is added and not certified: it is removed first (offer
+    /// [`Nvr::remove_and_start_recovery`], "Remove and continue"); it is added again after the reset.
+    RemoveFirst {
+        /// The added camera.
+        camera: CameraId,
+    },
+    /// The camera is added and its stored password works: change its password instead (Change
+    /// Password on the added camera); nothing was started.
+    ChangePasswordInstead {
+        /// The added camera.
+        camera: CameraId,
+    },
+}
+
+impl RecoveryStart {
+    /// The flow, when one began.
+    pub fn started(self) -> Option<RecoveryFlow> {
+        match self {
+            Self::Started(flow) => Some(*flow),
+            _ => None,
+        }
+    }
+}
 
 /// A flow's secrets: the reset token (with its expiry on the NVR's clock) and a new password in flight.
 #[derive(Clone, Default)]
@@ -155,23 +184,24 @@ impl Nvr {
             .ok_or(NvrError::RecoveryNotFound(id))
     }
 
-    /// Starts Forget Password on a discovered camera. Refused with [`NvrError::UseModify`] when the
-    /// camera is added and certified, and with [`NvrError::RemoveFirst`] when it is added and not
-    /// certified (see [`Nvr::remove_and_start_recovery`]).
+    /// Starts Forget Password on a discovered camera. An added camera is not reset here: a
+    /// certified one answers [`RecoveryStart::ChangePasswordInstead`], one that is not certified
+    /// [`RecoveryStart::RemoveFirst`] (with `recovery.remove_first` on; see
+    /// [`Nvr::remove_and_start_recovery`]).
     pub async fn start_recovery(
         &self,
         device_key: &str,
         actor: &Actor,
-    ) -> Result<RecoveryFlow, NvrError> {
+    ) -> Result<RecoveryStart, NvrError> {
         let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         if let Some(id) = device.added_as {
             let camera = self.added_camera(id)?;
             if camera.status.certified() {
-                return Err(NvrError::UseModify { camera: id });
+                return Ok(RecoveryStart::ChangePasswordInstead { camera: id });
             }
             if self.settings().recovery.remove_first {
-                return Err(NvrError::RemoveFirst { camera: id });
+                return Ok(RecoveryStart::RemoveFirst { camera: id });
             }
         }
         self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
@@ -183,18 +213,21 @@ impl Nvr {
                 .await?
                 .map_err(|e| self.flow_insert_error(e, &flow.camera_key()))?
         };
-        Ok(self.register_flow(flow, id))
+        Ok(RecoveryStart::Started(Box::new(
+            self.register_flow(flow, id),
+        )))
     }
 
     /// The one-step "Remove and continue": removes the added, not certified camera (audited) and starts
     /// Forget Password on it; it is added again once the new password certifies. The removal, its
     /// audit entry and the new flow are stored in one transaction, so the camera is never gone
-    /// without a flow that adds it back.
+    /// without a flow that adds it back. A certified camera is not removed: it answers
+    /// [`RecoveryStart::ChangePasswordInstead`].
     pub async fn remove_and_start_recovery(
         &self,
         device_key: &str,
         actor: &Actor,
-    ) -> Result<RecoveryFlow, NvrError> {
+    ) -> Result<RecoveryStart, NvrError> {
         let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         let Some(id) = device.added_as else {
@@ -202,7 +235,7 @@ impl Nvr {
         };
         let camera = self.added_camera(id)?;
         if camera.status.certified() {
-            return Err(NvrError::UseModify { camera: id });
+            return Ok(RecoveryStart::ChangePasswordInstead { camera: id });
         }
         self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
         // Ask the camera first: a camera that cannot be recovered is not removed.
@@ -237,7 +270,9 @@ impl Nvr {
                 }
                 other => other,
             })?;
-        Ok(self.register_flow(flow, flow_id))
+        Ok(RecoveryStart::Started(Box::new(
+            self.register_flow(flow, flow_id),
+        )))
     }
 
     /// The active flow for a camera, by [`camera_key`].
