@@ -7,7 +7,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::model::DiscoveredDevice;
+use crate::model::{Actor, Caller, DiscoveredDevice};
 use crate::service::Nvr;
 use crate::sim::{SimConfig, SimError, Simulator};
 
@@ -117,7 +117,12 @@ pub async fn populate(nvr: &Nvr, simulator: &Simulator) {
     let keep_discovered = candidates.pop();
     for device in &candidates {
         match nvr
-            .add_discovered(&device.key, "admin", DEMO_PASSWORD)
+            .add_discovered(
+                &device.key,
+                "admin",
+                DEMO_PASSWORD,
+                &Caller::from(Actor::System),
+            )
             .await
         {
             Ok(camera) => {

@@ -14,7 +14,7 @@ use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
 use crate::dbus::{Shared, camera_path};
-use crate::model::{AddedCamera, CameraId};
+use crate::model::{AddedCamera, Caller, CameraId};
 
 /// One camera object. It holds only the id; every property is read from the service when asked.
 pub struct Camera {
@@ -60,12 +60,12 @@ impl Camera {
         username: String,
         password: String,
     ) -> Result<(), DbusError> {
-        authorized(&self.shared, &header, Access::Admin, async |_| {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("username", &username, 64)?;
             check_text("password", &password, 128)?;
             self.shared
                 .nvr
-                .edit_credentials(self.id, &username, &password)
+                .edit_credentials(self.id, &username, &password, &Caller::from(actor))
                 .await?;
             Ok(())
         })
@@ -85,7 +85,7 @@ impl Camera {
             let outcomes = self
                 .shared
                 .nvr
-                .change_camera_passwords(&[self.id], &password, &confirmation, &actor)
+                .change_camera_passwords(&[self.id], &password, &confirmation, &Caller::from(actor))
                 .await?;
             match outcomes.into_iter().next().map(|o| o.result) {
                 Some(Ok(_)) => Ok(()),
@@ -98,8 +98,12 @@ impl Camera {
 
     /// Removes the camera from the NVR.
     async fn remove(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
-        authorized(&self.shared, &header, Access::Admin, async |_| {
-            Ok(self.shared.nvr.remove_camera(self.id).await?)
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            Ok(self
+                .shared
+                .nvr
+                .remove_camera(self.id, &Caller::from(actor))
+                .await?)
         })
         .await
     }

@@ -16,7 +16,7 @@ use crate::dbus::{
     publish_camera, publish_recovery, recovery_path,
 };
 use crate::mail::SmtpSecurity;
-use crate::model::{Actor, CameraId, CameraState, DiscoveredDevice};
+use crate::model::{Actor, Caller, CameraId, CameraState, DiscoveredDevice};
 use crate::service::{AddCamera, MailServerChange, RecoveryStart};
 
 /// Longest string argument of any kind.
@@ -143,19 +143,22 @@ impl Manager {
         username: String,
         password: String,
     ) -> Result<OwnedObjectPath, DbusError> {
-        authorized(&self.shared, &header, Access::Admin, async |_| {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("host", &host, 253)?;
             check_text("username", &username, 64)?;
             check_text("password", &password, 128)?;
             let camera = self
                 .shared
                 .nvr
-                .add_camera(AddCamera {
-                    host,
-                    port,
-                    username,
-                    password,
-                })
+                .add_camera(
+                    AddCamera {
+                        host,
+                        port,
+                        username,
+                        password,
+                    },
+                    &Caller::from(actor),
+                )
                 .await?;
             publish_camera(server, &self.shared, camera.id).await;
             Ok(camera_path(camera.id))
@@ -172,14 +175,14 @@ impl Manager {
         username: String,
         password: String,
     ) -> Result<OwnedObjectPath, DbusError> {
-        authorized(&self.shared, &header, Access::Admin, async |_| {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
             check_text("username", &username, 64)?;
             check_text("password", &password, 128)?;
             let camera = self
                 .shared
                 .nvr
-                .add_discovered(&key, &username, &password)
+                .add_discovered(&key, &username, &password, &Caller::from(actor))
                 .await?;
             publish_camera(server, &self.shared, camera.id).await;
             Ok(camera_path(camera.id))
@@ -193,9 +196,13 @@ impl Manager {
         #[zbus(header)] header: Header<'_>,
         camera: OwnedObjectPath,
     ) -> Result<(), DbusError> {
-        authorized(&self.shared, &header, Access::Admin, async |_| {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
             let id = camera_of(&camera)?;
-            Ok(self.shared.nvr.remove_camera(id).await?)
+            Ok(self
+                .shared
+                .nvr
+                .remove_camera(id, &Caller::from(actor))
+                .await?)
         })
         .await
     }
@@ -224,7 +231,14 @@ impl Manager {
             let activation = self
                 .shared
                 .nvr
-                .activate_camera(&key, &password, &confirmation, &reset_email, add, &actor)
+                .activate_camera(
+                    &key,
+                    &password,
+                    &confirmation,
+                    &reset_email,
+                    add,
+                    &Caller::from(actor),
+                )
                 .await?;
             if let Some(camera) = &activation.camera {
                 publish_camera(server, &self.shared, camera.id).await;
@@ -368,7 +382,7 @@ impl Manager {
                         from,
                         trusted_certificate: Some(trusted_certificate),
                     },
-                    &actor,
+                    &Caller::from(actor),
                 )
                 .await?)
         })
@@ -401,7 +415,11 @@ impl Manager {
     ) -> Result<(String, OwnedObjectPath), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("key", &key, MAX_TEXT)?;
-            let start = self.shared.nvr.start_recovery(&key, &actor).await?;
+            let start = self
+                .shared
+                .nvr
+                .start_recovery(&key, &Caller::from(actor))
+                .await?;
             Ok(recovery_start_reply(server, &self.shared, start).await)
         })
         .await
@@ -422,7 +440,7 @@ impl Manager {
             let start = self
                 .shared
                 .nvr
-                .remove_and_start_recovery(&key, &actor)
+                .remove_and_start_recovery(&key, &Caller::from(actor))
                 .await?;
             Ok(recovery_start_reply(server, &self.shared, start).await)
         })
@@ -453,7 +471,7 @@ impl Manager {
             let outcomes = self
                 .shared
                 .nvr
-                .change_camera_passwords(&ids, &password, &confirmation, &actor)
+                .change_camera_passwords(&ids, &password, &confirmation, &Caller::from(actor))
                 .await?;
             Ok(outcomes
                 .into_iter()

@@ -16,7 +16,7 @@ use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
 use crate::dbus::{Shared, camera_path, no_object, recovery_path};
-use crate::model::RecoveryMethod;
+use crate::model::{Caller, RecoveryMethod};
 use crate::model::{RecoveryFlow, RecoveryId};
 
 /// One flow object. It holds only the id; properties are read from the service.
@@ -69,7 +69,10 @@ impl Recovery {
     /// The camera emails the code to its reset email (needs internet; otherwise `NoInternet`).
     async fn send_code(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
-            self.shared.nvr.send_code(self.id, &actor).await?;
+            self.shared
+                .nvr
+                .send_code(self.id, &Caller::from(actor))
+                .await?;
             Ok(())
         })
         .await
@@ -78,7 +81,10 @@ impl Recovery {
     /// Gets a fresh challenge (a new code) from the camera.
     async fn new_code(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
-            self.shared.nvr.new_challenge(self.id, &actor).await?;
+            self.shared
+                .nvr
+                .new_challenge(self.id, &Caller::from(actor))
+                .await?;
             Ok(())
         })
         .await
@@ -92,7 +98,10 @@ impl Recovery {
     ) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             check_text("code", &code, 32)?;
-            self.shared.nvr.verify_code(self.id, &code, &actor).await?;
+            self.shared
+                .nvr
+                .verify_code(self.id, &code, &Caller::from(actor))
+                .await?;
             Ok(())
         })
         .await
@@ -108,7 +117,7 @@ impl Recovery {
             check_text("code", &code, 32)?;
             self.shared
                 .nvr
-                .verify_support_code(self.id, &code, &actor)
+                .verify_support_code(self.id, &code, &Caller::from(actor))
                 .await?;
             Ok(())
         })
@@ -129,7 +138,7 @@ impl Recovery {
             let flow = self
                 .shared
                 .nvr
-                .complete_reset(self.id, &password, &confirmation, &actor)
+                .complete_reset(self.id, &password, &confirmation, &Caller::from(actor))
                 .await?;
             Ok(flow
                 .result_camera
@@ -142,7 +151,10 @@ impl Recovery {
     /// Cancels the flow.
     async fn cancel(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
-            self.shared.nvr.cancel_recovery(self.id, &actor).await?;
+            self.shared
+                .nvr
+                .cancel_recovery(self.id, &Caller::from(actor))
+                .await?;
             Ok(())
         })
         .await

@@ -105,6 +105,7 @@ impl Adapter {
                 w.global::<ForgetPassword>().invoke_cancel();
             }
             w.global::<Dialog>().set_kind(DialogKind::None);
+            w.global::<Dialog>().set_busy(false);
             w.global::<Shell>().set_screen(Screen::Home);
         });
     }

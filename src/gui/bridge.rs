@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::SecretString;
 
-use super::ui::{AppWindow, Screen};
-use crate::model::{Actor, CameraId, RecoveryId};
-use crate::service::Nvr;
+use super::ui::{AppWindow, Problem, Screen};
+use crate::model::{Actor, Caller, CameraId, RecoveryId};
+use crate::service::{Nvr, NvrError};
 
 /// Work for the UI thread.
 pub type UiJob = Box<dyn FnOnce(&AppWindow) + Send>;
@@ -72,6 +72,8 @@ pub(super) struct Adapter {
     pub(super) nvr: Nvr,
     pub(super) runtime: tokio::runtime::Handle,
     pub(super) sink: UiSink,
+    /// Who the account's own commands come from (activating the recorder has no session yet);
+    /// camera commands carry the session instead ([`Adapter::caller`]).
     pub(super) actor: Actor,
     pub(super) wizard: Arc<Mutex<Wizard>>,
     pub(super) session: SharedSession,
@@ -113,6 +115,25 @@ pub(super) fn session(adapter: &Adapter) -> MutexGuard<'_, MenuSession> {
 }
 
 impl Adapter {
+    /// What the menu does when the service refused a command because its login has ended: it logs
+    /// out and asks for the login again, as the idle check would have. True when that was the error.
+    pub(super) fn login_ended(&self, error: &NvrError) -> bool {
+        if !matches!(error, NvrError::SessionExpired) {
+            return false;
+        }
+        self.logged_out(Some(Problem::SessionExpired));
+        true
+    }
+
+    /// Who the menu's commands come from: its login session, which the service checks on every
+    /// command (no session at all is refused like an ended one).
+    pub(super) fn caller(&self) -> Caller {
+        let session = session(self).token.clone();
+        Caller::Menu {
+            session: session.unwrap_or_else(|| SecretString::from(String::new())),
+        }
+    }
+
     /// Whether the menu is logged in, counting the question as use (an action in Settings).
     pub(super) fn touch_session(&self) -> bool {
         let token = session(self).token.clone();

@@ -52,9 +52,14 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let camera = rows::camera_id_of(&id);
         a.runtime.spawn(async move {
             let result = match camera {
-                Some(camera) => a2.nvr.remove_camera(camera).await,
+                Some(camera) => a2.nvr.remove_camera(camera, &a2.caller()).await,
                 None => Err(NvrError::CameraNotFound(CameraId(0))),
             };
+            if let Err(error) = &result
+                && a2.login_ended(error)
+            {
+                return;
+            }
             a2.sink.post(move |w| {
                 let failure = result.err().map_or_else(no_failure, |e| failure_of(&e));
                 w.global::<DeviceAccess>().set_notice_failure(failure);

@@ -27,10 +27,15 @@ impl Adapter {
             dialog.set_busy(true);
             dialog.set_failure(no_failure());
         });
-        let sink = self.sink.clone();
+        let a = self.clone();
         self.runtime.spawn(async move {
             let result = call.await;
-            sink.post(move |w| {
+            if let Err(error) = &result
+                && a.login_ended(error)
+            {
+                return;
+            }
+            a.sink.post(move |w| {
                 let dialog = w.global::<Dialog>();
                 dialog.set_busy(false);
                 match result {
@@ -70,9 +75,12 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         if user.trim().is_empty() {
             return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
         }
-        let nvr = a.nvr.clone();
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
         a.dialog_call(
-            async move { nvr.add_discovered(&key, user.trim(), &password).await },
+            async move {
+                nvr.add_discovered(&key, user.trim(), &password, &caller)
+                    .await
+            },
             |w, _| close_dialog(w),
         );
     });
@@ -89,7 +97,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         if user.trim().is_empty() {
             return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
         }
-        let nvr = a.nvr.clone();
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
         let request = AddCamera {
             host: host.clone(),
             port,
@@ -98,7 +106,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         };
         a.dialog_call(
             async move {
-                match nvr.add_camera(request).await {
+                match nvr.add_camera(request, &caller).await {
                     Ok(_) => Ok(None),
                     // A camera in factory state lets any login in: it is offered for activation
                     // instead, listed by asking its address directly.
@@ -138,9 +146,12 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let Some(camera) = rows::camera_id_of(&id) else {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
         };
-        let nvr = a.nvr.clone();
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
         a.dialog_call(
-            async move { nvr.edit_credentials(camera, user.trim(), &password).await },
+            async move {
+                nvr.edit_credentials(camera, user.trim(), &password, &caller)
+                    .await
+            },
             |w, _| close_dialog(w),
         );
     });
@@ -148,10 +159,10 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     dialog.on_activate(move |key, password, confirmation, email| {
         let nvr = a.nvr.clone();
-        let actor = a.actor.clone();
+        let caller = a.caller();
         a.dialog_call(
             async move {
-                nvr.activate_camera(&key, &password, &confirmation, email.trim(), true, &actor)
+                nvr.activate_camera(&key, &password, &confirmation, email.trim(), true, &caller)
                     .await
             },
             |w, activation| {
@@ -187,11 +198,11 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
         };
         let nvr = a.nvr.clone();
-        let actor = a.actor.clone();
+        let caller = a.caller();
         a.dialog_call(
             async move {
                 let outcomes = nvr
-                    .change_camera_passwords(&cameras, &password, &confirmation, &actor)
+                    .change_camera_passwords(&cameras, &password, &confirmation, &caller)
                     .await?;
                 Ok(outcomes
                     .into_iter()
@@ -231,9 +242,10 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let Some(camera) = rows::camera_id_of(&id) else {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
         };
-        let nvr = a.nvr.clone();
-        a.dialog_call(async move { nvr.remove_camera(camera).await }, |w, ()| {
-            close_dialog(w)
-        });
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
+        a.dialog_call(
+            async move { nvr.remove_camera(camera, &caller).await },
+            |w, ()| close_dialog(w),
+        );
     });
 }

@@ -80,7 +80,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         };
         mail_busy(&a);
         a.with_login(move |a, _| async move {
-            match a.nvr.set_mail_server(change, &a.actor).await {
+            match a.nvr.set_mail_server(change, &a.caller()).await {
                 Ok(()) => {
                     a.load_mail_settings();
                     a.sink.post(|w| {

@@ -6,7 +6,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use super::bridge::{Adapter, Wizard};
 use super::rows::{self, failure, failure_of, no_failure};
 use super::ui::{AppWindow, CameraStatus, Dialog, DialogKind, ForgetPassword, Problem, WizardStep};
-use crate::model::Actor;
+use crate::model::Caller;
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
 use crate::service::{Nvr, NvrError, RecoveryStart};
 
@@ -80,7 +80,7 @@ impl Adapter {
         });
         let a = self.clone();
         self.runtime.spawn(async move {
-            match a.nvr.start_recovery(&device_key, &a.actor).await {
+            match a.nvr.start_recovery(&device_key, &a.caller()).await {
                 Ok(start) => a.show_start(start),
                 Err(error) => a.wizard_failure(&error),
             }
@@ -118,6 +118,9 @@ impl Adapter {
     }
 
     pub(super) fn wizard_failure(&self, error: &NvrError) {
+        if self.login_ended(error) {
+            return;
+        }
         let failure = failure_of(error);
         self.sink.post(move |w| {
             let fp = w.global::<ForgetPassword>();
@@ -134,7 +137,7 @@ impl Adapter {
     /// as the service now has it (attempts left, a new step).
     pub(super) fn wizard_call<F>(
         &self,
-        call: impl FnOnce(Nvr, RecoveryId, Actor) -> F + Send + 'static,
+        call: impl FnOnce(Nvr, RecoveryId, Caller) -> F + Send + 'static,
     ) where
         F: std::future::Future<Output = Result<RecoveryFlow, NvrError>> + Send + 'static,
     {
@@ -150,7 +153,7 @@ impl Adapter {
         });
         let a = self.clone();
         self.runtime.spawn(async move {
-            match call(a.nvr.clone(), id, a.actor.clone()).await {
+            match call(a.nvr.clone(), id, a.caller()).await {
                 Ok(flow) => a.show_flow(flow),
                 Err(error) => {
                     if let Ok(flow) = a.nvr.recovery(id) {
@@ -239,7 +242,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         });
         let a2 = a.clone();
         a.runtime.spawn(async move {
-            match a2.nvr.remove_and_start_recovery(&key, &a2.actor).await {
+            match a2.nvr.remove_and_start_recovery(&key, &a2.caller()).await {
                 Ok(start) => a2.show_start(start),
                 Err(error) => a2.wizard_failure(&error),
             }
@@ -248,22 +251,24 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
 
     let a = adapter.clone();
     fp.on_send_code(move || {
-        a.wizard_call(|nvr, id, actor| async move { nvr.send_code(id, &actor).await })
+        a.wizard_call(|nvr, id, caller| async move { nvr.send_code(id, &caller).await })
     });
     let a = adapter.clone();
     fp.on_new_code(move || {
-        a.wizard_call(|nvr, id, actor| async move { nvr.new_challenge(id, &actor).await })
+        a.wizard_call(|nvr, id, caller| async move { nvr.new_challenge(id, &caller).await })
     });
     let a = adapter.clone();
     fp.on_verify(move |code| {
         let code = code.trim().to_owned();
-        a.wizard_call(move |nvr, id, actor| async move { nvr.verify_code(id, &code, &actor).await })
+        a.wizard_call(
+            move |nvr, id, caller| async move { nvr.verify_code(id, &code, &caller).await },
+        )
     });
     let a = adapter.clone();
     fp.on_verify_support(move |code| {
         let code = code.trim().to_owned();
-        a.wizard_call(move |nvr, id, actor| async move {
-            nvr.verify_support_code(id, &code, &actor).await
+        a.wizard_call(move |nvr, id, caller| async move {
+            nvr.verify_support_code(id, &code, &caller).await
         })
     });
     let a = adapter.clone();
@@ -272,8 +277,8 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         // new-password step.
         a.sink
             .post(|w| w.global::<ForgetPassword>().set_step(WizardStep::Working));
-        a.wizard_call(move |nvr, id, actor| async move {
-            nvr.complete_reset(id, &password, &confirmation, &actor)
+        a.wizard_call(move |nvr, id, caller| async move {
+            nvr.complete_reset(id, &password, &confirmation, &caller)
                 .await
         })
     });
@@ -294,7 +299,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                     .nvr
                     .with_recovery(id, |f| f.step.is_active())
                     .unwrap_or(false);
-                if still_going && let Err(error) = a2.nvr.cancel_recovery(id, &a2.actor).await {
+                if still_going && let Err(error) = a2.nvr.cancel_recovery(id, &a2.caller()).await {
                     tracing::warn!(flow = %id, %error, "cannot cancel the password reset");
                 }
             });

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Who did something, for the audit log: the GUI user, a D-Bus caller by uid, or vigild itself.
@@ -31,6 +32,27 @@ impl fmt::Display for Actor {
             Actor::Dbus { uid } => write!(f, "dbus:uid={uid}"),
             Actor::System => f.write_str("system"),
         }
+    }
+}
+
+/// Who asks the service for a change, with what vouches for them. The service turns it into the
+/// [`Actor`] it audits, and refuses a menu caller whose login session has ended.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The installer at the monitor, with the menu's login session token. Refused with
+    /// `SessionExpired` once the session has ended (idle too long, logged out, password reset).
+    Menu {
+        /// The session's token, as the login gave it.
+        session: SecretString,
+    },
+    /// A caller its face has already authorized, acting as `Actor`: a D-Bus caller by uid after the
+    /// bus's credentials check, vigild itself, or a program embedding the service.
+    Authorized(Actor),
+}
+
+impl From<Actor> for Caller {
+    fn from(actor: Actor) -> Self {
+        Caller::Authorized(actor)
     }
 }
 
@@ -64,6 +86,14 @@ pub enum AuditAction {
     NvrTotpOn,
     /// Two-factor login was turned off for the recorder's account.
     NvrTotpOff,
+    /// A camera was added to the registry.
+    CameraAdded,
+    /// A camera was removed from the registry.
+    CameraRemoved,
+    /// An added camera's stored user name and password were replaced.
+    CredentialsEdited,
+    /// A forget-password flow began.
+    RecoveryStarted,
 }
 
 impl AuditAction {
@@ -83,6 +113,10 @@ impl AuditAction {
             AuditAction::NvrLockoutCleared => "nvr_lockout_cleared",
             AuditAction::NvrTotpOn => "nvr_totp_on",
             AuditAction::NvrTotpOff => "nvr_totp_off",
+            AuditAction::CameraAdded => "camera_added",
+            AuditAction::CameraRemoved => "camera_removed",
+            AuditAction::CredentialsEdited => "credentials_edited",
+            AuditAction::RecoveryStarted => "recovery_started",
         }
     }
 
@@ -102,6 +136,10 @@ impl AuditAction {
             "nvr_lockout_cleared" => AuditAction::NvrLockoutCleared,
             "nvr_totp_on" => AuditAction::NvrTotpOn,
             "nvr_totp_off" => AuditAction::NvrTotpOff,
+            "camera_added" => AuditAction::CameraAdded,
+            "camera_removed" => AuditAction::CameraRemoved,
+            "credentials_edited" => AuditAction::CredentialsEdited,
+            "recovery_started" => AuditAction::RecoveryStarted,
             _ => return None,
         })
     }

@@ -8,7 +8,7 @@ use crate::camera::recovery_client::RecoveryError;
 use crate::mail::is_email_address;
 use crate::model::Credentials;
 use crate::model::camera_label;
-use crate::model::{Actor, AddedCamera, AuditAction};
+use crate::model::{AddedCamera, AuditAction, Caller};
 
 /// How an activation went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +31,9 @@ impl Nvr {
         confirmation: &str,
         reset_email: &str,
         add: bool,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<Activation, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         if !device.inactive {
@@ -98,6 +99,8 @@ impl Nvr {
                     device.address.clone(),
                     Some(device.key.clone()),
                     credentials,
+                    &actor.to_string(),
+                    "added after its activation",
                 )
                 .await
             {

@@ -32,6 +32,16 @@ impl AuditNote {
         }
     }
 
+    /// An entry for an actor already written as text (a flow keeps who started it that way).
+    pub(super) fn by(actor: &str, action: AuditAction, camera: &str, outcome: &str) -> Self {
+        Self {
+            actor: actor.to_owned(),
+            action,
+            camera: camera.to_owned(),
+            outcome: outcome.to_owned(),
+        }
+    }
+
     pub(super) fn append(&self, tx: &Tx<'_>, at: SystemTime) -> Result<AuditEntry, StoreError> {
         tx.append_audit(at, &self.actor, self.action, &self.camera, &self.outcome)
     }

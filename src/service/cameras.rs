@@ -8,19 +8,23 @@ use std::time::Duration;
 
 use crate::camera::client::Certification;
 use crate::camera::monitor::{self, MonitoredCamera, StatusSink};
-use crate::model::camera_key;
 use crate::model::{
     AddedCamera, CameraId, CameraState, CameraStatus, IdentityMatch, NvrEvent, compare_identities,
 };
+use crate::model::{AuditAction, Caller, camera_key, camera_label};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 use crate::store::{DuplicateOf, NewCamera, StoreError, Tx};
 
+use super::audit::AuditNote;
 use super::error::address_error;
 use super::monitor::MonitorSink;
 use super::{
     AddedEntry, CredentialsAre, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Nvr, NvrError,
     camera_error, lock,
 };
+
+/// The audit outcome of an installer's add.
+const ADDED: &str = "added; its password works";
 
 /// A camera's status text after it took a new password that could not be checked yet.
 pub(super) const UNCONFIRMED_PASSWORD: &str =
@@ -151,10 +155,16 @@ impl Nvr {
 
     /// Adds a camera by address: checks the input, verifies the credentials against the camera at once,
     /// and stores it only if they work. Bad input stores nothing.
-    pub async fn add_camera(&self, request: AddCamera) -> Result<AddedCamera, NvrError> {
+    pub async fn add_camera(
+        &self,
+        request: AddCamera,
+        caller: &Caller,
+    ) -> Result<AddedCamera, NvrError> {
+        let actor = self.acting_as(caller)?;
         let address = DeviceAddress::new(&request.host, request.port).map_err(address_error)?;
         let credentials = check_credentials(&request.username, &request.password)?;
-        self.add_verified(address, None, credentials).await
+        self.add_verified(address, None, credentials, &actor.to_string(), ADDED)
+            .await
     }
 
     /// Adds a device from the discovered list.
@@ -163,7 +173,9 @@ impl Nvr {
         key: &str,
         username: &str,
         password: &str,
+        caller: &Caller,
     ) -> Result<AddedCamera, NvrError> {
+        let actor = self.acting_as(caller)?;
         let device = self.discovered_device(key)?;
         if let Some(existing) = device.added_as {
             return Err(NvrError::Duplicate {
@@ -175,15 +187,25 @@ impl Nvr {
             return Err(NvrError::CameraInactive);
         }
         let credentials = check_credentials(username, password)?;
-        self.add_verified(device.address, Some(device.key), credentials)
-            .await
+        self.add_verified(
+            device.address,
+            Some(device.key),
+            credentials,
+            &actor.to_string(),
+            ADDED,
+        )
+        .await
     }
 
+    /// Certifies `credentials` at `address` and stores the camera with its audit entry (by `actor`,
+    /// as the log writes it, with `outcome`), in one transaction.
     pub(super) async fn add_verified(
         &self,
         address: DeviceAddress,
         endpoint_ref: Option<String>,
         credentials: Credentials,
+        actor: &str,
+        outcome: &str,
     ) -> Result<AddedCamera, NvrError> {
         let _command = self.begin_command()?;
         if let Some(existing) = self.added_at_address(&address) {
@@ -207,9 +229,15 @@ impl Nvr {
             let credentials = credentials.clone();
             let status = status.clone();
             let offset = certification.clock_offset_secs;
+            let note = AuditNote::by(
+                actor,
+                AuditAction::CameraAdded,
+                &camera_label(&identity, &stored_address),
+                outcome,
+            );
             self.with_store(move |store| {
                 store.write(|tx| {
-                    tx.insert_added_camera(&NewCamera {
+                    let id = tx.insert_added_camera(&NewCamera {
                         address: &stored_address,
                         endpoint_ref: stored_endpoint.as_deref(),
                         identity: &identity,
@@ -217,7 +245,9 @@ impl Nvr {
                         status: &status,
                         clock_offset_secs: offset,
                         added_at: now,
-                    })
+                    })?;
+                    note.append(tx, now)?;
+                    Ok(id)
                 })
             })
             .await?
@@ -281,8 +311,10 @@ impl Nvr {
         id: CameraId,
         username: &str,
         password: &str,
+        caller: &Caller,
     ) -> Result<AddedCamera, NvrError> {
         let _command = self.begin_command()?;
+        let actor = self.acting_as(caller)?;
         let credentials = check_credentials(username, password)?;
         let camera = self.added_camera(id)?;
         if camera.status.state == CameraState::Locked {
@@ -290,20 +322,27 @@ impl Nvr {
             let retry_after = self.lock_time_left(&camera);
             return Err(NvrError::CameraLocked { retry_after });
         }
-        let address = camera.address;
-        let certification = self.certify(&address, &credentials).await?;
-        self.store_credentials(id, credentials, Some(certification))
+        let certification = self.certify(&camera.address, &credentials).await?;
+        let note = AuditNote::new(
+            &actor,
+            AuditAction::CredentialsEdited,
+            &camera_label(&certification.identity, &camera.address),
+            &format!("stored for user {}; they work", credentials.username),
+        );
+        self.store_credentials(id, credentials, Some(certification), Some(note))
             .await
     }
 
     /// Stores new credentials for an added camera and restarts its monitor with them. With the
     /// `certification` they just passed, the camera is certified; without one (the camera took a new
-    /// password but did not answer the check), it shows Not certified until its monitor logs in.
+    /// password but did not answer the check), it shows Not certified until its monitor logs in. An
+    /// audit `note` is written in the same transaction.
     pub(super) async fn store_credentials(
         &self,
         id: CameraId,
         credentials: Credentials,
         certification: Option<Certification>,
+        note: Option<AuditNote>,
     ) -> Result<AddedCamera, NvrError> {
         let _commit = self.inner.commit.lock().await;
         let mut camera = self.added_camera(id)?;
@@ -337,8 +376,13 @@ impl Nvr {
             let identity = identity.clone();
             let status = status.clone();
             self.with_store(move |store| {
-                store
-                    .write(|tx| tx.update_credentials(id, &credentials, &identity, &status, offset))
+                store.write(|tx| {
+                    tx.update_credentials(id, &credentials, &identity, &status, offset)?;
+                    match note {
+                        Some(note) => note.append(tx, now).map(drop),
+                        None => Ok(()),
+                    }
+                })
             })
             .await??;
         }
@@ -369,9 +413,19 @@ impl Nvr {
         Ok(camera)
     }
 
-    /// Removes an added camera. Its monitor stops at once.
-    pub async fn remove_camera(&self, id: CameraId) -> Result<(), NvrError> {
-        self.remove_camera_with(id, |_| Ok(())).await
+    /// Removes an added camera, with its audit entry. Its monitor stops at once.
+    pub async fn remove_camera(&self, id: CameraId, caller: &Caller) -> Result<(), NvrError> {
+        let actor = self.acting_as(caller)?;
+        let camera = self.added_camera(id)?;
+        let note = AuditNote::new(
+            &actor,
+            AuditAction::CameraRemoved,
+            &camera_label(&camera.identity, &camera.address),
+            "removed",
+        );
+        let at = self.inner.clock.now();
+        self.remove_camera_with(id, move |tx| note.append(tx, at).map(drop))
+            .await
     }
 
     /// Removes an added camera, doing `also` (such as an audit entry) in the same transaction: if

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::{Nvr, NvrError};
 use crate::mail::{MailSender, OutgoingMail, SmtpMailSender, SmtpSecurity, SmtpSettings};
-use crate::model::Actor;
+use crate::model::Caller;
 use crate::store::StoredMailServer;
 
 /// How long a send to the recorder's mail server may take.
@@ -145,8 +145,9 @@ impl Nvr {
     pub async fn set_mail_server(
         &self,
         change: MailServerChange,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<(), NvrError> {
+        let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         check_change(&change)?;
         let old = self

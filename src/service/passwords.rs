@@ -9,7 +9,7 @@ use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::CameraError;
 use crate::model::Credentials;
 use crate::model::camera_label;
-use crate::model::{Actor, AddedCamera, AuditAction, CameraId};
+use crate::model::{Actor, AddedCamera, AuditAction, Caller, CameraId};
 use crate::rules::policy;
 
 /// Cameras changed at once in a password push.
@@ -57,8 +57,9 @@ impl Nvr {
         cameras: &[CameraId],
         password: &str,
         confirmation: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<Vec<PasswordPushOutcome>, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         if cameras.is_empty() {
             return Err(NvrError::InvalidArgument {
@@ -166,14 +167,14 @@ impl Nvr {
             .await;
         match certification {
             Ok(certification) => {
-                self.store_credentials(id, credentials, Some(certification))
+                self.store_credentials(id, credentials, Some(certification), None)
                     .await
             }
             Err(error) => {
                 // Keep the password the camera has, even though it could not be checked just now:
                 // the monitor certifies it at its next check.
                 tracing::warn!(camera = %id, %error, "new password set but not yet certified");
-                self.store_credentials(id, credentials, None).await
+                self.store_credentials(id, credentials, None, None).await
             }
         }
     }

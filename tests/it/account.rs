@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use vigil::clock::SimulatedClock;
-use vigil::model::{Actor, AuditAction};
-use vigil::service::{LoginStep, Nvr, NvrError, Session};
+use vigil::model::{Actor, AuditAction, Caller};
+use vigil::service::{AddCamera, LoginStep, Nvr, NvrError, Session};
 
-use crate::support::{Harness, simulator, test_settings};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, test_settings};
 
 const PASSWORD: &str = "Quiet-Falcon-83";
 
@@ -556,4 +556,77 @@ async fn wrong_support_codes_are_counted_across_a_restart() {
         "still closed for the day after another restart"
     );
     h.stop().await;
+}
+
+/// Camera commands from the menu carry its login session. Once the session has ended (idle past the
+/// limit, or never issued) the service refuses them and changes nothing; with a live one they run
+/// and the audit log names the menu's user.
+#[tokio::test]
+async fn menu_camera_commands_need_a_live_session() {
+    let (h, clock) = harness().await;
+    let nvr = &h.nvr;
+    nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &installer())
+        .await
+        .unwrap();
+    let menu = |session: &Session| Caller::Menu {
+        session: session.token.clone(),
+    };
+    let session = login(nvr, "admin", PASSWORD).await.unwrap();
+    let (host, port) = h.address(0);
+    let camera = nvr
+        .add_camera(
+            AddCamera {
+                host,
+                port,
+                username: "admin".into(),
+                password: CAMERA_PASSWORD.into(),
+            },
+            &menu(&session),
+        )
+        .await
+        .unwrap();
+
+    clock.advance(nvr.settings().account.session_idle + Duration::from_secs(1));
+    assert_eq!(
+        nvr.remove_camera(camera.id, &menu(&session)).await,
+        Err(NvrError::SessionExpired)
+    );
+    assert_eq!(
+        nvr.edit_credentials(camera.id, "admin", CAMERA_PASSWORD, &menu(&session))
+            .await
+            .map(drop),
+        Err(NvrError::SessionExpired)
+    );
+    assert_eq!(
+        nvr.change_camera_passwords(&[camera.id], PASSWORD, PASSWORD, &menu(&session))
+            .await
+            .map(drop),
+        Err(NvrError::SessionExpired)
+    );
+    let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
+    h.discover().await;
+    assert_eq!(
+        nvr.start_recovery(&key, &menu(&session)).await.map(drop),
+        Err(NvrError::SessionExpired)
+    );
+    let never_issued = Caller::Menu {
+        session: SecretString::from("not-a-session".to_owned()),
+    };
+    assert_eq!(
+        nvr.remove_camera(camera.id, &never_issued).await,
+        Err(NvrError::SessionExpired)
+    );
+    assert!(nvr.added_camera(camera.id).is_ok(), "nothing was removed");
+
+    let session = login(nvr, "admin", PASSWORD).await.unwrap();
+    nvr.remove_camera(camera.id, &menu(&session)).await.unwrap();
+    let audit = nvr.audit_log(20).await.unwrap();
+    for action in [AuditAction::CameraAdded, AuditAction::CameraRemoved] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == "gui:admin"),
+            "{action:?} by the menu's user: {audit:?}"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use vigil::model::CameraState;
 
 use crate::bus::{ADMIN_GROUP, As, READ_GROUP, TestBus, command_as};
 use crate::mailbox::{SmtpServer, python_or_skip};
-use crate::support::{CAMERA_PASSWORD, Harness, simulator};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, system};
 
 const VIGILCTL: &str = env!("CARGO_BIN_EXE_vigilctl");
 const PERIOD: Duration = Duration::from_millis(300);
@@ -164,7 +164,7 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
     let key = rig.h.sim.cameras()[1].identity().endpoint_ref.clone();
     rig.h
         .nvr
-        .start_recovery(&key, &vigil::model::Actor::System)
+        .start_recovery(&key, &system())
         .await
         .unwrap()
         .started()
@@ -945,7 +945,16 @@ async fn vigilctl_resets_a_forgotten_password_end_to_end() {
     assert_eq!(readded.len(), 1);
     assert_eq!(readded[0].status.state, CameraState::Online);
     let audit = rig.h.nvr.audit_log(10).await.unwrap();
-    assert!(audit.iter().all(|e| e.actor == "dbus:uid=2"), "{audit:?}");
+    let (setup, by_vigilctl) = audit.split_last().expect("entries");
+    assert_eq!(
+        (setup.action, setup.actor.as_str()),
+        (vigil::model::AuditAction::CameraAdded, "system"),
+        "the test's own add"
+    );
+    assert!(
+        by_vigilctl.iter().all(|e| e.actor == "dbus:uid=2"),
+        "{audit:?}"
+    );
     rig.finish().await;
 }
 
@@ -1252,12 +1261,15 @@ async fn vigilctl_passwd_checks_the_new_password_against_each_cameras_own_user()
     let (host, port) = rig.h.address(0);
     rig.h
         .nvr
-        .add_camera(vigil::service::AddCamera {
-            host,
-            port,
-            username: "keeper".into(),
-            password: crate::support::CAMERA_PASSWORD.into(),
-        })
+        .add_camera(
+            vigil::service::AddCamera {
+                host,
+                port,
+                username: "keeper".into(),
+                password: crate::support::CAMERA_PASSWORD.into(),
+            },
+            &system(),
+        )
         .await
         .expect("adds as keeper");
     let mut child = command_as(As::Admin, VIGILCTL)

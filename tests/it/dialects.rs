@@ -10,7 +10,7 @@ use vigil::model::CameraState;
 use vigil::service::{AddCamera, NvrError};
 use vigil::sim::dialect::Dialect;
 
-use crate::support::{CAMERA_PASSWORD, Harness, eventually, simulator};
+use crate::support::{CAMERA_PASSWORD, Harness, eventually, simulator, system};
 
 const PERIOD: Duration = Duration::from_millis(700);
 /// Two monitor periods, plus room for one check's requests (each may take up to the 2 s request
@@ -88,7 +88,10 @@ async fn one_dialect(dialect: Dialect) -> Result<(), String> {
     // A wrong password: the right error, after exactly one failed login (two where the camera asks
     // for HTTP Digest after refusing the WS-Security token, as a Digest-only camera would).
     let camera = h.sim.cameras()[0].clone();
-    let refused = h.nvr.add_camera(add_request(&h, 0, "Wrong#Guess1")).await;
+    let refused = h
+        .nvr
+        .add_camera(add_request(&h, 0, "Wrong#Guess1"), &system())
+        .await;
     let expected_error = match &refused {
         Err(NvrError::CredentialsRejected) => names_wrong_passwords(dialect),
         Err(NvrError::CameraRefused(_)) => !names_wrong_passwords(dialect),
@@ -110,7 +113,7 @@ async fn one_dialect(dialect: Dialect) -> Result<(), String> {
     // The right password certifies; the camera's identity fills in.
     let added = h
         .nvr
-        .add_camera(add_request(&h, 0, CAMERA_PASSWORD))
+        .add_camera(add_request(&h, 0, CAMERA_PASSWORD), &system())
         .await
         .map_err(|e| fail(format!("right password refused: {e}")))?;
     if added.status.state != CameraState::Online
@@ -268,7 +271,10 @@ async fn clock_in(dialect: Dialect) -> Result<(), String> {
     .await;
     let fail = |what: String| format!("{dialect}: {what}");
     let camera = h.sim.cameras()[0].clone();
-    let refused = h.nvr.add_camera(add_request(&h, 0, CAMERA_PASSWORD)).await;
+    let refused = h
+        .nvr
+        .add_camera(add_request(&h, 0, CAMERA_PASSWORD), &system())
+        .await;
     // Dialects that word a stale timestamp as such say the clock; the others cannot be told from a
     // wrong password (ONVIF gives no subcode for it), and say so in their own way.
     let clock_words = !matches!(

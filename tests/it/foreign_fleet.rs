@@ -15,7 +15,7 @@ use vigil::model::CameraState;
 use vigil::sim::netns::{self, CredentialCounter, LanPlan};
 
 use crate::oxvif_fleet::{self, FLEET_ADMIN, FLEET_PASSWORD, MAX_FLEET};
-use crate::support::eventually;
+use crate::support::{eventually, system};
 
 const NVR: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const CAMERAS: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
@@ -134,7 +134,10 @@ async fn nvr_side(lan: Lan) {
     let added: Vec<_> = futures_util::stream::iter(devices.iter().map(|d| {
         let nvr = nvr.clone();
         let key = d.key.clone();
-        async move { nvr.add_discovered(&key, FLEET_ADMIN, FLEET_PASSWORD).await }
+        async move {
+            nvr.add_discovered(&key, FLEET_ADMIN, FLEET_PASSWORD, &system())
+                .await
+        }
     }))
     .buffer_unordered(8)
     .collect()

@@ -4,6 +4,7 @@
 //! Every screen is saved as a PNG under the target directory, and the clicks are counted.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use i_slint_backend_testing::{
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 
+use vigil::clock::SimulatedClock;
 use vigil::gui::ui::{
     Account, AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, ForgotStep,
     Gate, LoginStep, MailSettings, Problem, Screen, Shell, Theme, TwoFactorStep, WizardStep,
@@ -625,6 +627,49 @@ fn a_camera_id_past_the_menus_int_range_still_names_its_camera() {
     });
     assert!(h.nvr.added_camera(second.id).is_err(), "that one is gone");
     assert!(h.nvr.added_camera(cameras[0].id).is_ok(), "the other stays");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// The menu's login guards its commands in the service, not only on screen: a command sent after the
+/// login has ended (the installer left the confirmation open) is refused, changes nothing, and the
+/// menu asks for the login again.
+#[test]
+fn a_camera_command_after_the_menus_login_has_ended_is_refused() {
+    let rt = runtime();
+    let clock = Arc::new(SimulatedClock::new(vigil::clock::from_unix_secs(
+        1_800_000_000,
+    )));
+    let h = rt.block_on(async {
+        let sim = simulator(1, |_| {}).await;
+        let settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        let state = tempfile::tempdir().unwrap();
+        let h = Harness::start_with_clock(sim, settings, state, clock.clone()).await;
+        h.add(0).await;
+        h
+    });
+    let camera = h.nvr.added_cameras().remove(0);
+    let mut menu = Menu::open(&h, &rt, (1280, 720));
+    menu.wait_until("the camera listed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 1
+    });
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.click(&format!("Remove {}", camera.identity.serial));
+    clock.advance(h.nvr.settings().account.session_idle + Duration::from_secs(1));
+    menu.click("Remove");
+    menu.wait_until("the login asked for again", |w| {
+        let account = w.global::<Account>();
+        !account.get_logged_in()
+            && account.get_login_step() == LoginStep::Password
+            && account.get_failure().problem == Problem::SessionExpired
+    });
+    menu.screenshot("login-ended-command-refused");
+    assert!(
+        h.nvr.added_camera(camera.id).is_ok(),
+        "the camera was not removed"
+    );
     drop(menu);
     rt.block_on(h.stop());
 }

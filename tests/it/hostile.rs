@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use vigil::service::{AddCamera, NvrError};
 
-use crate::support::{CAMERA_PASSWORD, Harness, simulator};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, system};
 
 /// Pulls the MessageID out of a probe without a parser, as an attacker would.
 fn message_id(probe: &str) -> String {
@@ -152,12 +152,15 @@ async fn a_camera_answering_with_poison_is_refused_and_nothing_is_stored() {
         let addr = poisoned_camera(reply).await;
         let result = h
             .nvr
-            .add_camera(AddCamera {
-                host: addr.ip().to_string(),
-                port: addr.port(),
-                username: "admin".into(),
-                password: CAMERA_PASSWORD.into(),
-            })
+            .add_camera(
+                AddCamera {
+                    host: addr.ip().to_string(),
+                    port: addr.port(),
+                    username: "admin".into(),
+                    password: CAMERA_PASSWORD.into(),
+                },
+                &system(),
+            )
             .await;
         assert!(
             matches!(result, Err(NvrError::CameraProtocol(_))),
@@ -167,12 +170,15 @@ async fn a_camera_answering_with_poison_is_refused_and_nothing_is_stored() {
     let silent = poisoned_camera(None).await;
     let result = h
         .nvr
-        .add_camera(AddCamera {
-            host: silent.ip().to_string(),
-            port: silent.port(),
-            username: "admin".into(),
-            password: CAMERA_PASSWORD.into(),
-        })
+        .add_camera(
+            AddCamera {
+                host: silent.ip().to_string(),
+                port: silent.port(),
+                username: "admin".into(),
+                password: CAMERA_PASSWORD.into(),
+            },
+            &system(),
+        )
         .await;
     assert!(
         matches!(&result, Err(NvrError::Unreachable { detail, .. }) if detail == "timed out"),

@@ -5,16 +5,16 @@
 use std::time::Duration;
 
 use vigil::mail::{MailError, SmtpSecurity};
-use vigil::model::Actor;
+use vigil::model::{Actor, Caller};
 use vigil::service::{MailServerChange, NvrError};
 
 use crate::mailbox::{SmtpServer, python_or_skip};
 use crate::support::{Harness, simulator};
 
-fn installer() -> Actor {
-    Actor::Gui {
+fn installer() -> Caller {
+    Caller::from(Actor::Gui {
         user: "installer".into(),
-    }
+    })
 }
 
 fn change(port: u16, username: &str, password: Option<&str>) -> MailServerChange {
@@ -188,7 +188,7 @@ async fn a_forgotten_password_is_reset_with_a_code_from_the_reserved_email() {
         Harness::start_with_clock(sim, settings, tempfile::tempdir().unwrap(), clock.clone()).await;
     let nvr = &h.nvr;
     let (old, new) = ("Quiet-Falcon-83", "Amber-Harbour-57");
-    nvr.activate_nvr(old, old, "owner@example.com", None, &installer())
+    nvr.activate_nvr(old, old, "owner@example.com", None, &Actor::System)
         .await
         .unwrap();
     assert!(matches!(

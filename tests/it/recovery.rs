@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil::clock::{Clock, SimulatedClock};
-use vigil::model::{Actor, AuditAction, CameraState};
+use vigil::model::{Actor, AuditAction, Caller, CameraState};
 use vigil::model::{RecoveryFlow, RecoveryStep};
 use vigil::rules::policy::PolicyRule;
 use vigil::service::{NvrError, RecoveryStart};
@@ -18,10 +18,10 @@ use crate::support::{CAMERA_PASSWORD, Harness, simulator, test_settings};
 const PERIOD: Duration = Duration::from_millis(300);
 const NEW_PASSWORD: &str = "Quiet-Falcon-83";
 
-fn installer() -> Actor {
-    Actor::Gui {
+fn installer() -> Caller {
+    Caller::from(Actor::Gui {
         user: "installer".into(),
-    }
+    })
 }
 
 struct Rig {
@@ -180,7 +180,15 @@ async fn online_path_send_code_verify_new_password_and_add() {
 
     let audit = nvr.audit_log(50).await.unwrap();
     let actions: Vec<AuditAction> = audit.iter().rev().map(|e| e.action).collect();
-    assert_eq!(actions, vec![AuditAction::CodeSent, AuditAction::Reset]);
+    assert_eq!(
+        actions,
+        vec![
+            AuditAction::RecoveryStarted,
+            AuditAction::CodeSent,
+            AuditAction::CameraAdded,
+            AuditAction::Reset
+        ]
+    );
     assert!(audit.iter().all(|e| e.actor == "gui:installer"));
     assert_no_secrets(&audit, &[&code, NEW_PASSWORD]);
     rig.finish().await;
@@ -472,8 +480,12 @@ async fn an_uncertified_added_camera_is_removed_first_and_added_again() {
     assert_eq!(
         actions,
         vec![
+            AuditAction::CameraAdded,
+            AuditAction::CameraAdded,
             AuditAction::RemovalBeforeReset,
+            AuditAction::RecoveryStarted,
             AuditAction::CodeSent,
+            AuditAction::CameraAdded,
             AuditAction::Reset
         ]
     );
@@ -551,11 +563,15 @@ async fn an_inactive_camera_is_activated_and_added() {
     );
     assert!(!nvr.discovered_device(&key).unwrap().inactive);
     let audit = nvr.audit_log(10).await.unwrap();
-    assert_eq!(audit[0].action, AuditAction::Activation);
+    assert_eq!(
+        (audit[0].action, audit[0].outcome.as_str()),
+        (AuditAction::CameraAdded, "added after its activation")
+    );
+    assert_eq!(audit[1].action, AuditAction::Activation);
     assert!(
-        audit[0].outcome.contains("s***@e***.com"),
+        audit[1].outcome.contains("s***@e***.com"),
         "{}",
-        audit[0].outcome
+        audit[1].outcome
     );
     assert_no_secrets(&audit, &[NEW_PASSWORD, "site.owner@example.com"]);
     rig.finish().await;
@@ -830,7 +846,7 @@ async fn the_audit_chain_verifies_and_shows_tampering() {
         nvr.send_code(flow.id, &installer()).await.unwrap();
     }
     let _ = nvr.verify_code(flow.id, "00000001", &installer()).await;
-    assert_eq!(nvr.verify_audit().await, Ok(3));
+    assert_eq!(nvr.verify_audit().await, Ok(4));
 
     let db = rig.h.state.path().join(vigil::store::DATABASE_FILE);
     let raw = rusqlite::Connection::open(&db).unwrap();
@@ -870,7 +886,7 @@ async fn new_codes_and_cancelling_are_audited() {
         .unwrap()
         .started()
         .unwrap();
-    let admin = Actor::Dbus { uid: 1000 };
+    let admin = Caller::from(Actor::Dbus { uid: 1000 });
     nvr.new_challenge(flow.id, &admin).await.unwrap();
     let cancelled = nvr.cancel_recovery(flow.id, &installer()).await.unwrap();
     assert_eq!(cancelled.step, RecoveryStep::Cancelled);
@@ -886,13 +902,18 @@ async fn new_codes_and_cancelling_are_audited() {
     assert_eq!(
         entries,
         vec![
+            (
+                AuditAction::RecoveryStarted,
+                "gui:installer",
+                "started; the camera offers a code by email, the app's QR code, a support code"
+            ),
             (AuditAction::NewCode, "dbus:uid=1000", "new code issued"),
             (AuditAction::RecoveryCancelled, "gui:installer", "cancelled"),
         ]
     );
     let serial = &rig.h.sim.cameras()[0].identity().serial;
     assert!(audit.iter().all(|e| e.camera.starts_with(serial.as_str())));
-    assert_eq!(nvr.verify_audit().await, Ok(2));
+    assert_eq!(nvr.verify_audit().await, Ok(3));
     rig.finish().await;
 }
 
@@ -911,6 +932,7 @@ async fn a_wrong_code_that_cannot_be_stored_still_says_how_many_attempts_are_lef
     // Another process holds the database's write lock longer than the store waits for it.
     let db = rig.h.state.path().join(vigil::store::DATABASE_FILE);
     let raw = rusqlite::Connection::open(&db).unwrap();
+    let started = nvr.audit_log(10).await.unwrap().len();
     raw.execute_batch("BEGIN EXCLUSIVE").unwrap();
     assert_eq!(
         nvr.verify_code(flow.id, "00000001", &installer()).await,
@@ -922,8 +944,9 @@ async fn a_wrong_code_that_cannot_be_stored_still_says_how_many_attempts_are_lef
         5,
         "what was not stored is not shown"
     );
-    assert!(
-        nvr.audit_log(10).await.unwrap().is_empty(),
+    assert_eq!(
+        nvr.audit_log(10).await.unwrap().len(),
+        started,
         "the flow change and its audit entry are stored together or not at all"
     );
     assert_eq!(
@@ -931,7 +954,7 @@ async fn a_wrong_code_that_cannot_be_stored_still_says_how_many_attempts_are_lef
         Err(NvrError::CodeInvalid { attempts_left: 3 })
     );
     assert_eq!(nvr.recovery(flow.id).unwrap().attempts_left(), 3);
-    assert_eq!(nvr.audit_log(10).await.unwrap().len(), 1);
+    assert_eq!(nvr.audit_log(10).await.unwrap().len(), started + 1);
     rig.finish().await;
 }
 

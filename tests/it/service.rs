@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use vigil::model::{CameraState, NvrEvent};
+use vigil::model::{Actor, AuditAction, Caller, CameraState, NvrEvent};
 use vigil::service::{AddCamera, NvrError};
 
-use crate::support::{CAMERA_PASSWORD, Harness, simulator};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, system};
 
 const PERIOD: Duration = Duration::from_millis(300);
 /// Generous bound for "by the next check": one period plus slack for a loaded machine.
@@ -77,10 +77,10 @@ async fn a_second_run_merges_duplicates_and_marks_added_cameras() {
         .key
         .clone();
     assert!(matches!(
-        h.nvr.add_discovered(&key, "admin", CAMERA_PASSWORD).await,
+        h.nvr.add_discovered(&key, "admin", CAMERA_PASSWORD, &system()).await,
         Err(NvrError::Duplicate { existing, .. }) if existing == added.id
     ));
-    h.nvr.remove_camera(added.id).await.unwrap();
+    h.nvr.remove_camera(added.id, &system()).await.unwrap();
     assert!(
         h.nvr
             .discovered_devices()
@@ -105,34 +105,45 @@ async fn adding_verifies_at_once_and_bad_input_stores_nothing() {
         other => panic!("expected InvalidArgument, got {other:?}"),
     };
     assert_eq!(
-        field(h.nvr.add_camera(request("", port, CAMERA_PASSWORD)).await),
-        "host"
-    );
-    assert_eq!(
         field(
             h.nvr
-                .add_camera(request("not a host!", port, CAMERA_PASSWORD))
+                .add_camera(request("", port, CAMERA_PASSWORD), &system())
                 .await
         ),
         "host"
     );
     assert_eq!(
-        field(h.nvr.add_camera(request(&host, 0, CAMERA_PASSWORD)).await),
+        field(
+            h.nvr
+                .add_camera(request("not a host!", port, CAMERA_PASSWORD), &system())
+                .await
+        ),
+        "host"
+    );
+    assert_eq!(
+        field(
+            h.nvr
+                .add_camera(request(&host, 0, CAMERA_PASSWORD), &system())
+                .await
+        ),
         "port"
     );
     assert_eq!(
-        field(h.nvr.add_camera(request(&host, port, "")).await),
+        field(h.nvr.add_camera(request(&host, port, ""), &system()).await),
         "password"
     );
     let unreachable = h
         .nvr
-        .add_camera(request(&host, port + 1000, CAMERA_PASSWORD))
+        .add_camera(request(&host, port + 1000, CAMERA_PASSWORD), &system())
         .await;
     assert!(
         matches!(unreachable, Err(NvrError::Unreachable { .. })),
         "{unreachable:?}"
     );
-    let wrong = h.nvr.add_camera(request(&host, port, "Wrong#Pass9")).await;
+    let wrong = h
+        .nvr
+        .add_camera(request(&host, port, "Wrong#Pass9"), &system())
+        .await;
     assert_eq!(wrong, Err(NvrError::CredentialsRejected));
     assert!(h.nvr.added_cameras().is_empty());
 
@@ -146,7 +157,7 @@ async fn adding_verifies_at_once_and_bad_input_stores_nothing() {
     );
     let again = h
         .nvr
-        .add_camera(request(&host, port, CAMERA_PASSWORD))
+        .add_camera(request(&host, port, CAMERA_PASSWORD), &system())
         .await;
     assert!(matches!(again, Err(NvrError::Duplicate { existing, .. }) if existing == camera.id));
 
@@ -203,12 +214,12 @@ async fn a_password_changed_behind_the_nvrs_back_shows_not_certified_and_is_neve
 
     let wrong = h
         .nvr
-        .edit_credentials(camera.id, "admin", "Still#Wrong2")
+        .edit_credentials(camera.id, "admin", "Still#Wrong2", &system())
         .await;
     assert_eq!(wrong, Err(NvrError::CredentialsRejected));
     let edited = h
         .nvr
-        .edit_credentials(camera.id, "admin", "Changed#Elsewhere1")
+        .edit_credentials(camera.id, "admin", "Changed#Elsewhere1", &system())
         .await
         .unwrap();
     assert_eq!(edited.status.state, CameraState::Online);
@@ -349,12 +360,15 @@ async fn a_camera_that_wants_credentials_for_its_clock_is_listed_and_certifies()
     let (host, port) = h.address(0);
     let wrong = h
         .nvr
-        .add_camera(AddCamera {
-            host: host.clone(),
-            port,
-            username: "admin".into(),
-            password: "Wrong#Pass9".into(),
-        })
+        .add_camera(
+            AddCamera {
+                host: host.clone(),
+                port,
+                username: "admin".into(),
+                password: "Wrong#Pass9".into(),
+            },
+            &system(),
+        )
         .await;
     assert_eq!(wrong, Err(NvrError::CredentialsRejected));
     assert_eq!(camera.stats().failed_logins, 1, "one attempt, one failure");
@@ -394,7 +408,7 @@ async fn a_factory_state_camera_is_listed_inactive_and_not_added_until_activated
     );
     assert_eq!(
         h.nvr
-            .add_discovered(&inactive[0].key, "admin", CAMERA_PASSWORD)
+            .add_discovered(&inactive[0].key, "admin", CAMERA_PASSWORD, &system())
             .await,
         Err(NvrError::CameraInactive)
     );
@@ -406,13 +420,13 @@ async fn a_factory_state_camera_is_listed_inactive_and_not_added_until_activated
 async fn removing_a_camera_stops_its_monitor() {
     let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
     let camera = h.add(0).await;
-    h.nvr.remove_camera(camera.id).await.unwrap();
+    h.nvr.remove_camera(camera.id, &system()).await.unwrap();
     assert!(matches!(
         h.nvr.added_camera(camera.id),
         Err(NvrError::CameraNotFound(_))
     ));
     assert_eq!(
-        h.nvr.remove_camera(camera.id).await,
+        h.nvr.remove_camera(camera.id, &system()).await,
         Err(NvrError::CameraNotFound(camera.id))
     );
     tokio::time::sleep(PERIOD).await;
@@ -454,7 +468,7 @@ async fn a_replaced_key_file_marks_cameras_not_certified_without_trying_them() {
     );
     let fixed = h
         .nvr
-        .edit_credentials(camera.id, "admin", CAMERA_PASSWORD)
+        .edit_credentials(camera.id, "admin", CAMERA_PASSWORD, &system())
         .await
         .unwrap();
     assert_eq!(fixed.status.state, CameraState::Online);
@@ -522,12 +536,15 @@ async fn two_cameras_claiming_one_serial_number_are_a_conflict_shown_not_merged(
     let added = h.add(0).await;
     let refused = h
         .nvr
-        .add_camera(AddCamera {
-            host: impostor_address.ip().to_string(),
-            port: impostor_address.port(),
-            username: "admin".into(),
-            password: CAMERA_PASSWORD.into(),
-        })
+        .add_camera(
+            AddCamera {
+                host: impostor_address.ip().to_string(),
+                port: impostor_address.port(),
+                username: "admin".into(),
+                password: CAMERA_PASSWORD.into(),
+            },
+            &system(),
+        )
         .await;
     assert!(
         matches!(refused, Err(NvrError::SerialConflict { existing, .. }) if existing == added.id),
@@ -545,12 +562,15 @@ async fn a_factory_state_camera_added_by_address_is_refused_as_inactive_whatever
     for (username, password) in [("whoever", "Any-Thing-123"), ("admin", CAMERA_PASSWORD)] {
         let refused = h
             .nvr
-            .add_camera(AddCamera {
-                host: host.clone(),
-                port,
-                username: username.into(),
-                password: password.into(),
-            })
+            .add_camera(
+                AddCamera {
+                    host: host.clone(),
+                    port,
+                    username: username.into(),
+                    password: password.into(),
+                },
+                &system(),
+            )
             .await;
         assert_eq!(refused, Err(NvrError::CameraInactive), "{username}");
     }
@@ -561,5 +581,93 @@ async fn a_factory_state_camera_added_by_address_is_refused_as_inactive_whatever
         camera.users().is_empty(),
         "no user was made by the attempts"
     );
+    h.stop().await;
+}
+
+/// Every change to the camera registry is audited with who made it, in the same transaction as the
+/// change: adding (by address and from the list), editing the credentials, starting a password reset
+/// and removing. A refused command changes nothing and writes no entry.
+#[tokio::test]
+async fn every_registry_change_is_audited_with_its_actor() {
+    let h = Harness::start(simulator(2, |_| {}).await, PERIOD).await;
+    h.discover().await;
+    let program = Caller::from(Actor::Dbus { uid: 1000 });
+    let (host, port) = h.address(0);
+    let by_address = h
+        .nvr
+        .add_camera(
+            AddCamera {
+                host,
+                port,
+                username: "admin".into(),
+                password: CAMERA_PASSWORD.into(),
+            },
+            &program,
+        )
+        .await
+        .unwrap();
+    let second_key = h.sim.cameras()[1].identity().endpoint_ref.clone();
+    let from_list = h
+        .nvr
+        .add_discovered(&second_key, "admin", CAMERA_PASSWORD, &program)
+        .await
+        .unwrap();
+    let refused = h
+        .nvr
+        .edit_credentials(by_address.id, "admin", "Wrong-Guess-1", &program)
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    h.nvr
+        .edit_credentials(by_address.id, "admin", CAMERA_PASSWORD, &program)
+        .await
+        .unwrap();
+    h.nvr.remove_camera(from_list.id, &program).await.unwrap();
+    let started = h
+        .nvr
+        .start_recovery(&second_key, &program)
+        .await
+        .unwrap()
+        .started()
+        .expect("the removed camera's reset starts");
+
+    let audit = h.nvr.audit_log(50).await.unwrap();
+    let mut seen: Vec<(AuditAction, &str)> = audit
+        .iter()
+        .rev()
+        .map(|e| (e.action, e.actor.as_str()))
+        .collect();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            (AuditAction::CameraAdded, "dbus:uid=1000"),
+            (AuditAction::CredentialsEdited, "dbus:uid=1000"),
+            (AuditAction::CameraRemoved, "dbus:uid=1000"),
+            (AuditAction::RecoveryStarted, "dbus:uid=1000"),
+        ],
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == AuditAction::CameraAdded)
+            .count(),
+        2
+    );
+    let serial = &h.sim.cameras()[1].identity().serial;
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.action != AuditAction::CameraAdded
+                && e.action != AuditAction::CredentialsEdited)
+            .all(|e| e.camera.contains(serial.as_str())),
+        "the entries name their camera: {audit:?}"
+    );
+    assert!(
+        audit.iter().all(|e| !e.outcome.contains(CAMERA_PASSWORD)),
+        "no password in the log"
+    );
+    assert_eq!(h.nvr.verify_audit().await, Ok(audit.len()));
+    h.nvr.cancel_recovery(started.id, &system()).await.unwrap();
     h.stop().await;
 }

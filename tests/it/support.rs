@@ -10,6 +10,11 @@ use vigil::sim::{SimConfig, Simulator};
 /// The password simulated cameras start with in these tests.
 pub const CAMERA_PASSWORD: &str = "Harbor-Lamp-62";
 
+/// The caller the tests act as when who asks is not what they test: vigild itself.
+pub fn system() -> vigil::model::Caller {
+    vigil::model::Caller::from(vigil::model::Actor::System)
+}
+
 /// Hands out distinct loopback addresses so parallel tests never share a port: each test gets its own
 /// 127.x.y.1 block for HTTP and WS-Discovery.
 pub fn loopback_block() -> Ipv4Addr {
@@ -203,12 +208,15 @@ impl Harness {
     pub async fn add(&self, index: usize) -> vigil::model::AddedCamera {
         let (host, port) = self.address(index);
         self.nvr
-            .add_camera(vigil::service::AddCamera {
-                host,
-                port,
-                username: "admin".into(),
-                password: CAMERA_PASSWORD.into(),
-            })
+            .add_camera(
+                vigil::service::AddCamera {
+                    host,
+                    port,
+                    username: "admin".into(),
+                    password: CAMERA_PASSWORD.into(),
+                },
+                &system(),
+            )
             .await
             .expect("camera adds")
     }

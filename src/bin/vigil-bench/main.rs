@@ -311,12 +311,15 @@ pub(crate) async fn add_all(sim: &Simulator, state: &Path) -> Result<(), String>
     let nvr = start_service(bench_settings(sim), state, &shutdown).await?;
     for camera in sim.cameras() {
         let addr = camera.identity().http_addr;
-        nvr.add_camera(AddCamera {
-            host: addr.ip().to_string(),
-            port: addr.port(),
-            username: "admin".into(),
-            password: SimConfig::default().admin_password,
-        })
+        nvr.add_camera(
+            AddCamera {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                username: "admin".into(),
+                password: SimConfig::default().admin_password,
+            },
+            &vigil::model::Caller::from(vigil::model::Actor::System),
+        )
         .await
         .map_err(|e| format!("adding {addr}: {e}"))?;
     }

@@ -32,7 +32,7 @@ pub(super) async fn recovery(runs: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .finished()
         .await;
-    let actor = vigil::model::Actor::System;
+    let actor = vigil::model::Caller::from(vigil::model::Actor::System);
     let new_password = "Quiet-Falcon-83";
     let mut timings = Vec::with_capacity(runs);
     for camera in sim.cameras() {

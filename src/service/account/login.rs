@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Nvr, NvrError, lock, password_is, round_up_to_second};
-use crate::model::{Actor, AuditAction};
+use crate::model::{Actor, AuditAction, Caller};
 use crate::rules::hashing;
 use crate::rules::totp::{TotpError, TotpSecret};
 use crate::store::StoredAccount;
@@ -240,6 +240,16 @@ impl Nvr {
             .ok_or(NvrError::SessionExpired)?;
         entry.last_used = now;
         Ok(entry.username.clone())
+    }
+
+    /// The actor a caller acts as: a menu caller as its session's user (refused with
+    /// [`NvrError::SessionExpired`] once the session has ended; the command counts as use), anyone
+    /// else as their face vouched.
+    pub(crate) fn acting_as(&self, caller: &Caller) -> Result<Actor, NvrError> {
+        match caller {
+            Caller::Menu { session } => self.session_user(session).map(|user| Actor::Gui { user }),
+            Caller::Authorized(actor) => Ok(actor.clone()),
+        }
     }
 
     /// Whether a session is live, without counting the question as use (the menu's idle check).

@@ -6,13 +6,18 @@ use super::super::{Nvr, NvrError};
 use super::{CodeKind, FlowSecrets, TOKEN_LIFETIME_UNSTATED, apply_info, recovery_error};
 use crate::camera::recovery_client::ResetToken;
 use crate::model::RecoveryMethod;
-use crate::model::{Actor, AuditAction};
+use crate::model::{Actor, AuditAction, Caller};
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep, camera_to_local};
 
 impl Nvr {
     /// Send Code: the camera emails the code to its reset email. Only with internet; otherwise the
     /// error says to scan the QR code.
-    pub async fn send_code(&self, id: RecoveryId, actor: &Actor) -> Result<RecoveryFlow, NvrError> {
+    pub async fn send_code(
+        &self,
+        id: RecoveryId,
+        caller: &Caller,
+    ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let (_busy, mut flow) = self.lock_flow(id).await?;
         Self::require_step(
             &flow,
@@ -63,8 +68,9 @@ impl Nvr {
     pub async fn new_challenge(
         &self,
         id: RecoveryId,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let (_busy, mut flow) = self.lock_flow(id).await?;
         Self::require_step(
             &flow,
@@ -97,8 +103,9 @@ impl Nvr {
         &self,
         id: RecoveryId,
         code: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         self.verify(id, code, CodeKind::Verification, actor).await
     }
 
@@ -107,8 +114,9 @@ impl Nvr {
         &self,
         id: RecoveryId,
         code: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         self.verify(id, code, CodeKind::Support, actor).await
     }
 

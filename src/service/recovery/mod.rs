@@ -20,8 +20,8 @@ use secrecy::SecretString;
 use super::audit::AuditNote;
 use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::recovery_client::{RecoveryError, RecoveryInfo};
-use crate::model::DeviceAddress;
-use crate::model::{Actor, AuditAction, CameraId, DiscoveredDevice, NvrEvent};
+use crate::model::{Actor, AuditAction, Caller, CameraId, DiscoveredDevice, NvrEvent};
+use crate::model::{DeviceAddress, RecoveryMethod};
 use crate::model::{
     FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
     camera_to_local,
@@ -191,8 +191,9 @@ impl Nvr {
     pub async fn start_recovery(
         &self,
         device_key: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryStart, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         if let Some(id) = device.added_as {
@@ -209,9 +210,17 @@ impl Nvr {
         let flow = self.new_flow(device, info, None, actor).await?;
         let id = {
             let stored = flow.clone();
-            self.with_store(move |store| store.write(|tx| tx.insert_recovery_flow(&stored)))
-                .await?
-                .map_err(|e| self.flow_insert_error(e, &flow.camera_key()))?
+            let note = started_note(actor, &flow);
+            let at = flow.started_at;
+            self.with_store(move |store| {
+                store.write(|tx| {
+                    let id = tx.insert_recovery_flow(&stored)?;
+                    note.append(tx, at)?;
+                    Ok(id)
+                })
+            })
+            .await?
+            .map_err(|e| self.flow_insert_error(e, &flow.camera_key()))?
         };
         Ok(RecoveryStart::Started(Box::new(
             self.register_flow(flow, id),
@@ -226,12 +235,13 @@ impl Nvr {
     pub async fn remove_and_start_recovery(
         &self,
         device_key: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryStart, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let device = self.discovered_device(device_key)?;
         let Some(id) = device.added_as else {
-            return self.start_recovery(device_key, actor).await;
+            return self.start_recovery(device_key, caller).await;
         };
         let camera = self.added_camera(id)?;
         if camera.status.certified() {
@@ -249,6 +259,7 @@ impl Nvr {
         let at = self.inner.clock.now();
         let actor_text = actor.to_string();
         let stored = flow.clone();
+        let started = started_note(actor, &flow);
         let flow_id = self
             .remove_camera_with(id, move |tx| {
                 tx.append_audit(
@@ -258,7 +269,9 @@ impl Nvr {
                     &label,
                     "removed to reset its password; it is added again afterwards",
                 )?;
-                tx.insert_recovery_flow(&stored)
+                let flow_id = tx.insert_recovery_flow(&stored)?;
+                started.append(tx, at)?;
+                Ok(flow_id)
             })
             .await
             .map_err(|e| match e {
@@ -482,4 +495,23 @@ impl Nvr {
             _ => NvrError::RecoveryWrongStep(wrong),
         })
     }
+}
+
+/// The audit entry of a flow that began: its camera, and the ways to a code it offers.
+fn started_note(actor: &Actor, flow: &RecoveryFlow) -> AuditNote {
+    let methods: Vec<&str> = flow
+        .methods
+        .iter()
+        .map(|method| match method {
+            RecoveryMethod::SendCode => "a code by email",
+            RecoveryMethod::AppQr => "the app's QR code",
+            RecoveryMethod::SupportCode => "a support code",
+        })
+        .collect();
+    AuditNote::new(
+        actor,
+        AuditAction::RecoveryStarted,
+        &flow.camera_label(),
+        &format!("started; the camera offers {}", methods.join(", ")),
+    )
 }

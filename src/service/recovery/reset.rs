@@ -9,7 +9,7 @@ use super::super::{Nvr, NvrError, camera_error, lock};
 use super::{FlowSecrets, recovery_error};
 use crate::camera::recovery_client::ResetToken;
 use crate::model::Credentials;
-use crate::model::{Actor, AuditAction};
+use crate::model::{AuditAction, Caller};
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
 
 impl Nvr {
@@ -20,8 +20,9 @@ impl Nvr {
         id: RecoveryId,
         password: &str,
         confirmation: &str,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let (_busy, mut flow) = self.lock_flow(id).await?;
         Self::require_step(
             &flow,
@@ -154,7 +155,7 @@ impl Nvr {
                 .and_then(|d| d.added_as);
             let added = match still_added {
                 Some(id) => {
-                    self.store_credentials(id, credentials, Some(certification))
+                    self.store_credentials(id, credentials, Some(certification), None)
                         .await
                 }
                 None => {
@@ -162,6 +163,8 @@ impl Nvr {
                         flow.address.clone(),
                         Some(flow.device_key.clone()),
                         credentials,
+                        &flow.actor,
+                        "added again after its password reset",
                     )
                     .await
                 }
@@ -192,8 +195,9 @@ impl Nvr {
     pub async fn cancel_recovery(
         &self,
         id: RecoveryId,
-        actor: &Actor,
+        caller: &Caller,
     ) -> Result<RecoveryFlow, NvrError> {
+        let actor = &self.acting_as(caller)?;
         let (_busy, mut flow) = self.lock_flow(id).await?;
         if !flow.step.is_active() {
             return Ok(flow);
