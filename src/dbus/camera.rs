@@ -13,6 +13,7 @@ use zbus::{Variant, interface};
 use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
+use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path};
 use crate::model::{AddedCamera, Caller, CameraId};
 
@@ -220,7 +221,7 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
     let path = camera_path(id);
     let object = connection
         .object_server()
-        .interface::<_, Camera>(&path)
+        .interface::<_, ReadOnly<Camera>>(&path)
         .await?;
     let Some(camera) = object.get().await.shared.nvr.added_camera(id).ok() else {
         return Ok(());

@@ -12,6 +12,7 @@ pub mod camera;
 pub mod error;
 pub mod manager;
 pub mod proxy;
+pub mod read_only;
 pub mod recovery;
 pub mod tree;
 
@@ -25,6 +26,7 @@ use zbus::OwnedObjectPath;
 
 use crate::clock::unix_secs;
 use crate::config::BusChoice;
+use crate::dbus::read_only::ReadOnly;
 use crate::model::RecoveryId;
 use crate::model::{AddedCamera, CameraId, DiscoveredDevice, NvrEvent};
 use crate::service::Nvr;
@@ -91,7 +93,10 @@ pub(crate) async fn publish_camera(server: &zbus::ObjectServer, shared: &Shared,
         return;
     }
     if let Err(error) = server
-        .at(camera_path(id), camera::Camera::new(shared.clone(), id))
+        .at(
+            camera_path(id),
+            ReadOnly(camera::Camera::new(shared.clone(), id)),
+        )
         .await
     {
         tracing::warn!(camera = %id, %error, "cannot put the camera on the bus");
@@ -106,7 +111,7 @@ pub(crate) async fn publish_recovery(server: &zbus::ObjectServer, shared: &Share
     if let Err(error) = server
         .at(
             recovery_path(id),
-            recovery::Recovery::new(shared.clone(), id),
+            ReadOnly(recovery::Recovery::new(shared.clone(), id)),
         )
         .await
     {
@@ -283,14 +288,17 @@ pub async fn serve(
         .at(MANAGER_PATH, tree::ObjectTree::new(shared.clone()))
         .await?;
     server
-        .at(MANAGER_PATH, manager::Manager::new(shared.clone()))
+        .at(
+            MANAGER_PATH,
+            ReadOnly(manager::Manager::new(shared.clone())),
+        )
         .await?;
     let mut registered = Registered::default();
     for camera in nvr.added_cameras() {
         server
             .at(
                 camera_path(camera.id),
-                camera::Camera::new(shared.clone(), camera.id),
+                ReadOnly(camera::Camera::new(shared.clone(), camera.id)),
             )
             .await?;
         registered.cameras.insert(camera.id);
@@ -299,7 +307,7 @@ pub async fn serve(
         server
             .at(
                 recovery_path(flow.id),
-                recovery::Recovery::new(shared.clone(), flow.id),
+                ReadOnly(recovery::Recovery::new(shared.clone(), flow.id)),
             )
             .await?;
         registered.flows.insert(flow.id);
@@ -358,7 +366,7 @@ async fn apply(
             server
                 .at(
                     camera_path(camera.id),
-                    camera::Camera::new(shared.clone(), camera.id),
+                    ReadOnly(camera::Camera::new(shared.clone(), camera.id)),
                 )
                 .await?;
             registered.cameras.insert(camera.id);
@@ -371,7 +379,9 @@ async fn apply(
         }
         NvrEvent::CameraRemoved { id } => {
             registered.cameras.remove(&id);
-            let _ = server.remove::<camera::Camera, _>(camera_path(id)).await;
+            let _ = server
+                .remove::<ReadOnly<camera::Camera>, _>(camera_path(id))
+                .await;
         }
         NvrEvent::RecoveryChanged { flow } => {
             let path = recovery_path(flow.id);
@@ -379,7 +389,10 @@ async fn apply(
                 recovery::emit_changed(connection, flow.id).await?;
             } else {
                 server
-                    .at(path, recovery::Recovery::new(shared.clone(), flow.id))
+                    .at(
+                        path,
+                        ReadOnly(recovery::Recovery::new(shared.clone(), flow.id)),
+                    )
                     .await?;
                 registered.flows.insert(flow.id);
             }
@@ -387,7 +400,7 @@ async fn apply(
         NvrEvent::RecoveryRemoved { id } => {
             registered.flows.remove(&id);
             let _ = server
-                .remove::<recovery::Recovery, _>(recovery_path(id))
+                .remove::<ReadOnly<recovery::Recovery>, _>(recovery_path(id))
                 .await;
         }
         NvrEvent::DiscoveryStarted => manager::emit_discovery_started(connection).await?,
@@ -412,14 +425,19 @@ async fn resync(
     let server = connection.object_server();
     let cameras: BTreeSet<CameraId> = shared.nvr.map_added_cameras(|c| c.id).into_iter().collect();
     for gone in registered.cameras.difference(&cameras) {
-        let _ = server.remove::<camera::Camera, _>(camera_path(*gone)).await;
+        let _ = server
+            .remove::<ReadOnly<camera::Camera>, _>(camera_path(*gone))
+            .await;
     }
     for id in &cameras {
         if registered.cameras.contains(id) {
             camera::emit_all_changed(connection, *id).await?;
         } else {
             server
-                .at(camera_path(*id), camera::Camera::new(shared.clone(), *id))
+                .at(
+                    camera_path(*id),
+                    ReadOnly(camera::Camera::new(shared.clone(), *id)),
+                )
                 .await?;
         }
     }
@@ -427,7 +445,7 @@ async fn resync(
     let flows: BTreeSet<RecoveryId> = shared.nvr.recoveries().iter().map(|f| f.id).collect();
     for gone in registered.flows.difference(&flows) {
         let _ = server
-            .remove::<recovery::Recovery, _>(recovery_path(*gone))
+            .remove::<ReadOnly<recovery::Recovery>, _>(recovery_path(*gone))
             .await;
     }
     for id in &flows {
@@ -437,7 +455,7 @@ async fn resync(
             server
                 .at(
                     recovery_path(*id),
-                    recovery::Recovery::new(shared.clone(), *id),
+                    ReadOnly(recovery::Recovery::new(shared.clone(), *id)),
                 )
                 .await?;
         }

@@ -15,6 +15,7 @@ use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::{authorized, check_text};
+use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path, no_object, recovery_path};
 use crate::model::{Caller, RecoveryMethod};
 use crate::model::{RecoveryFlow, RecoveryId};
@@ -357,7 +358,7 @@ impl Recovery {
 pub async fn emit_changed(connection: &zbus::Connection, id: RecoveryId) -> zbus::Result<()> {
     let object = connection
         .object_server()
-        .interface::<_, Recovery>(&recovery_path(id))
+        .interface::<_, ReadOnly<Recovery>>(&recovery_path(id))
         .await?;
     let Ok(flow) = object.get().await.shared.nvr.recovery(id) else {
         return Ok(());

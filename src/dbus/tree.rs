@@ -17,6 +17,7 @@ use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant, Signature, Variant, interf
 use crate::dbus::auth::Access;
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::authorized;
+use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera, camera_path, recovery, recovery_path};
 use crate::model::AddedCamera;
 
@@ -47,7 +48,10 @@ impl ObjectTree {
             for flow in self.shared.nvr.recoveries() {
                 let path = recovery_path(flow.id);
                 // A flow that ended a moment ago may already be off the bus: leave it out.
-                let Ok(object) = server.interface::<_, recovery::Recovery>(&path).await else {
+                let Ok(object) = server
+                    .interface::<_, ReadOnly<recovery::Recovery>>(&path)
+                    .await
+                else {
                     continue;
                 };
                 let emitter = SignalEmitter::new(connection, path.clone())

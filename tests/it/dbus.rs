@@ -274,6 +274,60 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
         rig.h.sim.cameras()[0].identity().serial
     )));
 
+    // Every property is read-only, and a Set says so by name; a property that does not exist is
+    // unknown.
+    for (path, interface, property, value) in [
+        (
+            "/org/vigil/Nvr1/camera/1",
+            "org.vigil.Nvr1.Camera",
+            "Status",
+            "offline",
+        ),
+        (
+            "/org/vigil/Nvr1/recovery/1",
+            "org.vigil.Nvr1.Recovery",
+            "Step",
+            "completed",
+        ),
+    ] {
+        let set = rig.busctl(
+            As::Root,
+            &[
+                "set-property",
+                "org.vigil.Nvr1",
+                path,
+                interface,
+                property,
+                "s",
+                value,
+            ],
+        );
+        let said = text(&set);
+        assert!(!set.status.success(), "{said}");
+        assert!(said.contains("read-only"), "{property}: {said}");
+    }
+    let proxy = zbus::fdo::PropertiesProxy::builder(&rig.client)
+        .destination("org.vigil.Nvr1")
+        .path("/org/vigil/Nvr1/camera/1")
+        .build()
+        .await
+        .unwrap();
+    let camera_interface =
+        zbus::names::InterfaceName::from_static_str("org.vigil.Nvr1.Camera").unwrap();
+    let value = zbus::Variant::from("offline");
+    assert!(matches!(
+        proxy.set(camera_interface.clone(), "Status", &value).await,
+        Err(zbus::fdo::Error::PropertyReadOnly(_))
+    ));
+    assert!(matches!(
+        proxy.set(camera_interface, "NoSuchThing", &value).await,
+        Err(zbus::fdo::Error::UnknownProperty(_))
+    ));
+    assert_eq!(
+        rig.h.nvr.added_cameras()[0].status.state,
+        CameraState::Online
+    );
+
     // The interface files shipped under systemd/ are exactly what vigild serves.
     for (path, interface) in [
         ("/org/vigil/Nvr1", "org.vigil.Nvr1.Manager"),
