@@ -171,3 +171,41 @@ fn the_reader_finds_contexts_plurals_and_escapes() {
         ]
     );
 }
+
+/// The variants of `export enum Problem` in ui/api.slint.
+fn problems(api: &str) -> Vec<String> {
+    let body = api
+        .split_once("export enum Problem {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(body, _)| body)
+        .expect("ui/api.slint declares Problem");
+    body.lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_problem_has_its_own_explanation() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let api = std::fs::read_to_string(root.join("ui/api.slint")).expect("ui/api.slint");
+    let texts = std::fs::read_to_string(root.join("ui/texts.slint")).expect("ui/texts.slint");
+    let all = problems(&api);
+    assert!(
+        all.len() > 50,
+        "the reader found only {} problems",
+        all.len()
+    );
+    let unexplained: Vec<&String> = all
+        .iter()
+        .filter(|p| !matches!(p.as_str(), "none" | "other"))
+        .filter(|p| !texts.contains(&format!("f.problem == Problem.{p} {{")))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "Texts.explain has no sentence for {unexplained:?}"
+    );
+}

@@ -8,7 +8,7 @@ use slint::SharedString;
 use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
 use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
-use crate::service::NvrError;
+use crate::service::{NvrError, PasswordField};
 
 /// The name an installer knows a camera by: its model, or its address when the model is unknown.
 pub fn camera_name(camera: &AddedCamera) -> String {
@@ -213,11 +213,20 @@ pub fn failure_of(error: &NvrError) -> Failure {
         E::ChallengeReplaced => failure(Problem::ChallengeReplaced, 0, ""),
         E::CodeUsed => failure(Problem::CodeUsed, 0, ""),
         E::SupportLocked => failure(Problem::SupportLocked, 0, ""),
-        E::PolicyViolation { .. } => failure(Problem::PolicyViolation, 0, ""),
+        E::PolicyViolation {
+            field: PasswordField::Password,
+            ..
+        } => failure(Problem::PolicyViolation, 0, ""),
+        E::PolicyViolation {
+            field: PasswordField::DefaultCameraPassword,
+            ..
+        } => failure(Problem::DefaultCameraPolicy, 0, ""),
         E::PasswordMismatch => failure(Problem::PasswordMismatch, 0, ""),
         E::NotCertified { .. } => failure(Problem::NotCertified, 0, ""),
         E::AlreadyActive => failure(Problem::AlreadyActive, 0, ""),
         E::NvrNotActivated => failure(Problem::NotActivated, 0, ""),
+        E::NvrAlreadyActivated => failure(Problem::AlreadyActivated, 0, ""),
+        E::AuditTampered { entry } => failure(Problem::AuditTampered, 0, entry.to_string()),
         E::LoginFailed { attempts_left } => {
             failure(Problem::LoginFailed, *attempts_left as i32, "")
         }
@@ -235,10 +244,10 @@ pub fn failure_of(error: &NvrError) -> Failure {
                 M::LoginRefused => failure(Problem::MailLogin, 0, ""),
                 M::Tls => failure(Problem::MailTls, 0, ""),
                 M::Rejected(code) => failure(Problem::MailRejected, 0, code.as_str()),
-                other => failure(Problem::Other, 0, other.to_string()),
+                M::BadAddress(address) => failure(Problem::MailBadAddress, 0, address.as_str()),
+                M::Other(detail) => failure(Problem::MailSendFailed, 0, detail.as_str()),
             }
         }
-        other => failure(Problem::Other, 0, other.to_string()),
     }
 }
 
@@ -260,6 +269,165 @@ mod tests {
         assert!(good.length && good.classes && good.no_user_name && good.not_common);
         assert!(good.strength >= 2);
         assert!(!password_not_entered().entered);
+    }
+
+    /// One of every kind the service refuses with. The match has no wildcard, so a kind added to
+    /// [`NvrError`] does not compile here until it is listed (and so tested below).
+    fn every_error_kind() -> Vec<NvrError> {
+        use crate::mail::MailError;
+        use crate::model::RecoveryId;
+        let kinds = vec![
+            NvrError::InvalidArgument {
+                field: "port",
+                problem: "out of range".into(),
+            },
+            NvrError::CameraNotFound(CameraId(7)),
+            NvrError::DeviceNotFound("urn:uuid:1".into()),
+            NvrError::SerialConflict {
+                existing: CameraId(1),
+                address: "10.0.0.2".into(),
+            },
+            NvrError::Duplicate {
+                existing: CameraId(1),
+                what: "serial number",
+            },
+            NvrError::Unreachable {
+                address: "10.0.0.9:80".into(),
+                detail: "timed out".into(),
+            },
+            NvrError::CredentialsRejected,
+            NvrError::CameraLocked { retry_after: None },
+            NvrError::CameraInactive,
+            NvrError::CameraRefused("no".into()),
+            NvrError::CameraClock("skew".into()),
+            NvrError::AuthenticationOff,
+            NvrError::CameraBusy("500".into()),
+            NvrError::CameraProtocol("xml".into()),
+            NvrError::Storage("disk".into()),
+            NvrError::Discovery("socket".into()),
+            NvrError::ShuttingDown,
+            NvrError::RecoveryInProgress {
+                flow: RecoveryId(3),
+            },
+            NvrError::RecoveryNotFound(RecoveryId(3)),
+            NvrError::RecoveryNotSupported,
+            NvrError::RecoveryWrongStep("verify the code first"),
+            NvrError::RecoveryExpired,
+            NvrError::NoInternet,
+            NvrError::NoResetEmail,
+            NvrError::SendLimit { retry_after: None },
+            NvrError::ChallengeLimit { retry_after: None },
+            NvrError::MailFailed("smtp".into()),
+            NvrError::CodeInvalid { attempts_left: 2 },
+            NvrError::CodeAttemptsExhausted,
+            NvrError::CodeExpired,
+            NvrError::ChallengeReplaced,
+            NvrError::CodeUsed,
+            NvrError::SupportLocked,
+            NvrError::PolicyViolation {
+                field: PasswordField::Password,
+                unmet: vec![],
+            },
+            NvrError::PolicyViolation {
+                field: PasswordField::DefaultCameraPassword,
+                unmet: vec![],
+            },
+            NvrError::PasswordMismatch,
+            NvrError::NotCertified {
+                camera: CameraId(2),
+            },
+            NvrError::AlreadyActive,
+            NvrError::NoDeviceSecret,
+            NvrError::NoMailServer,
+            NvrError::NvrNotActivated,
+            NvrError::NvrAlreadyActivated,
+            NvrError::AccountLocked { retry_after: None },
+            NvrError::LoginFailed { attempts_left: 1 },
+            NvrError::MailServer(MailError::BadAddress("x".into())),
+            NvrError::MailServer(MailError::Unreachable("mail".into())),
+            NvrError::MailServer(MailError::Timeout("mail".into())),
+            NvrError::MailServer(MailError::LoginRefused),
+            NvrError::MailServer(MailError::Tls),
+            NvrError::MailServer(MailError::Rejected("550".into())),
+            NvrError::MailServer(MailError::Other("closed".into())),
+            NvrError::SessionExpired,
+            NvrError::AuditTampered { entry: 12 },
+        ];
+        for kind in &kinds {
+            match kind {
+                NvrError::InvalidArgument { .. }
+                | NvrError::CameraNotFound(_)
+                | NvrError::DeviceNotFound(_)
+                | NvrError::SerialConflict { .. }
+                | NvrError::Duplicate { .. }
+                | NvrError::Unreachable { .. }
+                | NvrError::CredentialsRejected
+                | NvrError::CameraLocked { .. }
+                | NvrError::CameraInactive
+                | NvrError::CameraRefused(_)
+                | NvrError::CameraClock(_)
+                | NvrError::AuthenticationOff
+                | NvrError::CameraBusy(_)
+                | NvrError::CameraProtocol(_)
+                | NvrError::Storage(_)
+                | NvrError::Discovery(_)
+                | NvrError::ShuttingDown
+                | NvrError::RecoveryInProgress { .. }
+                | NvrError::RecoveryNotFound(_)
+                | NvrError::RecoveryNotSupported
+                | NvrError::RecoveryWrongStep(_)
+                | NvrError::RecoveryExpired
+                | NvrError::NoInternet
+                | NvrError::NoResetEmail
+                | NvrError::SendLimit { .. }
+                | NvrError::ChallengeLimit { .. }
+                | NvrError::MailFailed(_)
+                | NvrError::CodeInvalid { .. }
+                | NvrError::CodeAttemptsExhausted
+                | NvrError::CodeExpired
+                | NvrError::ChallengeReplaced
+                | NvrError::CodeUsed
+                | NvrError::SupportLocked
+                | NvrError::PolicyViolation { .. }
+                | NvrError::PasswordMismatch
+                | NvrError::NotCertified { .. }
+                | NvrError::AlreadyActive
+                | NvrError::NoDeviceSecret
+                | NvrError::NoMailServer
+                | NvrError::NvrNotActivated
+                | NvrError::NvrAlreadyActivated
+                | NvrError::AccountLocked { .. }
+                | NvrError::LoginFailed { .. }
+                | NvrError::MailServer(_)
+                | NvrError::SessionExpired
+                | NvrError::AuditTampered { .. } => {}
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn every_error_kind_has_a_text_of_its_own() {
+        let mut seen = std::collections::HashMap::new();
+        for kind in every_error_kind() {
+            let failure = failure_of(&kind);
+            assert_ne!(
+                failure.problem,
+                Problem::Other,
+                "{kind:?} falls to the catch-all text"
+            );
+            if let Some(earlier) = seen.insert(format!("{:?}", failure.problem), kind.clone()) {
+                let shared_on_purpose = matches!(
+                    (&earlier, &kind),
+                    (NvrError::MailServer(_), NvrError::MailServer(_))
+                );
+                assert!(
+                    shared_on_purpose,
+                    "{earlier:?} and {kind:?} share one text: {:?}",
+                    failure.problem
+                );
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,24 @@ use crate::model::{AddressError, CameraId, DeviceAddress, RecoveryId};
 use crate::rules::policy::PolicyRule;
 use crate::store::StoreError;
 
+/// Which password of a command broke the policy, for commands that take more than one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordField {
+    /// The new password the command sets (a camera's, or the recorder admin's).
+    Password,
+    /// The recorder's default password for activating cameras in factory state.
+    DefaultCameraPassword,
+}
+
+impl std::fmt::Display for PasswordField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Password => "password",
+            Self::DefaultCameraPassword => "default camera password",
+        })
+    }
+}
+
 /// Why a command was refused. Every message says why and what to do next, and never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NvrError {
@@ -161,9 +179,11 @@ pub enum NvrError {
     /// Too many wrong support codes today.
     #[error("too many wrong support codes today; try again tomorrow")]
     SupportLocked,
-    /// The new password breaks the policy; every failing rule is named.
-    #[error("the password does not meet the policy: {}", explain_rules(.unmet))]
+    /// A new password breaks the policy; the field and every failing rule are named.
+    #[error("the {field} does not meet the policy: {}", explain_rules(.unmet))]
     PolicyViolation {
+        /// Which of the command's passwords it is.
+        field: PasswordField,
         /// The rules it fails.
         unmet: Vec<PolicyRule>,
     },

@@ -43,7 +43,7 @@ pub use account::{
 pub use activation::Activation;
 pub use cameras::{AddCamera, check_credentials};
 pub use discovery::DiscoveryRun;
-pub use error::{NvrError, camera_error};
+pub use error::{NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
 pub use passwords::{PasswordPushOutcome, check_new_password};
 pub use recovery::RecoveryStart;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use super::{Nvr, NvrError, camera_error, lock};
+use super::{Nvr, NvrError, PasswordField, camera_error, lock};
 use crate::camera::CameraError;
 use crate::model::Credentials;
 use crate::model::camera_label;
@@ -36,6 +36,7 @@ pub fn check_new_password(
     let assessment = policy::assess(password, username);
     if !assessment.acceptable() {
         return Err(NvrError::PolicyViolation {
+            field: PasswordField::Password,
             unmet: assessment.unmet,
         });
     }

@@ -93,7 +93,7 @@ async fn the_password_meter_and_the_commands_agree() {
         let assessment = nvr.assess_new_password(password, user);
         match check_new_password(password, password, user) {
             Ok(_) => assert!(assessment.acceptable(), "{password}"),
-            Err(NvrError::PolicyViolation { unmet }) => {
+            Err(NvrError::PolicyViolation { unmet, .. }) => {
                 assert_eq!(unmet, assessment.unmet, "{password}");
                 assert!(!unmet.is_empty());
             }

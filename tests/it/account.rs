@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use vigil::clock::SimulatedClock;
 use vigil::model::{Actor, AuditAction, Caller};
-use vigil::service::{AddCamera, LoginStep, Nvr, NvrError, Session};
+use vigil::service::{AddCamera, LoginStep, Nvr, NvrError, PasswordField, Session};
 
 use crate::support::{CAMERA_PASSWORD, Harness, simulator, test_settings};
 
@@ -49,17 +49,27 @@ async fn activation_takes_a_policy_password_and_a_reserved_email_once() {
         login(nvr, "admin", PASSWORD).await.map(drop),
         Err(NvrError::NvrNotActivated)
     );
-    assert!(matches!(
-        nvr.activate_nvr(
+    let weak_admin = nvr
+        .activate_nvr(
             "admin123",
             "admin123",
             "owner@example.com",
             None,
-            &installer()
+            &installer(),
         )
-        .await,
-        Err(NvrError::PolicyViolation { .. })
+        .await;
+    assert!(matches!(
+        weak_admin,
+        Err(NvrError::PolicyViolation {
+            field: PasswordField::Password,
+            ..
+        })
     ));
+    let text = weak_admin.unwrap_err().to_string();
+    assert!(
+        text.starts_with("the password does not meet the policy"),
+        "{text}"
+    );
     assert_eq!(
         nvr.activate_nvr(
             PASSWORD,
@@ -79,17 +89,30 @@ async fn activation_takes_a_policy_password_and_a_reserved_email_once() {
             ..
         })
     ));
-    assert!(matches!(
-        nvr.activate_nvr(
+    let weak_default = nvr
+        .activate_nvr(
             PASSWORD,
             PASSWORD,
             "owner@example.com",
             Some("12345678"),
-            &installer()
+            &installer(),
         )
-        .await,
-        Err(NvrError::PolicyViolation { .. })
-    ));
+        .await;
+    assert!(
+        matches!(
+            weak_default,
+            Err(NvrError::PolicyViolation {
+                field: PasswordField::DefaultCameraPassword,
+                ..
+            })
+        ),
+        "the refusal names the default camera password, not the admin's: {weak_default:?}"
+    );
+    let text = weak_default.unwrap_err().to_string();
+    assert!(
+        text.starts_with("the default camera password does not meet the policy"),
+        "{text}"
+    );
     assert!(
         !nvr.account_status().await.unwrap().activated,
         "refusals store nothing"

@@ -1188,6 +1188,23 @@ async fn only_root_activates_the_recorder_and_admins_read_and_unlock_its_account
         );
     }
     assert!(!rig.h.nvr.account_status().await.unwrap().activated);
+    let weak_default = rig.gdbus(
+        As::Root,
+        "/org/vigil/Nvr1",
+        "org.vigil.Nvr1.Manager.ActivateNvr",
+        &[password, password, "owner@example.com", "12345678"],
+    );
+    let refusal = text(&weak_default);
+    assert!(
+        refusal.contains("org.vigil.Nvr1.Error.PolicyViolation")
+            && refusal.contains("the default camera password does not meet the policy"),
+        "the refusal names the field that failed: {refusal}"
+    );
+    assert!(
+        !refusal.contains("12345678"),
+        "never the password: {refusal}"
+    );
+    assert!(!rig.h.nvr.account_status().await.unwrap().activated);
     let status = |who| {
         rig.gdbus(
             who,

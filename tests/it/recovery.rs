@@ -140,7 +140,7 @@ async fn online_path_send_code_verify_new_password_and_add() {
     let weak = nvr
         .complete_reset(flow.id, "admin1234", "admin1234", &installer())
         .await;
-    let Err(NvrError::PolicyViolation { unmet }) = &weak else {
+    let Err(NvrError::PolicyViolation { unmet, .. }) = &weak else {
         panic!("{weak:?}")
     };
     assert_eq!(

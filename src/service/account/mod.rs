@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
-use super::{Nvr, NvrError, check_new_password, lock};
+use super::{Nvr, NvrError, PasswordField, check_new_password, lock};
 use crate::model::{Actor, AuditAction};
 use crate::rules::hashing;
 use crate::store::{NewAccount, NvrSetting, StoredAccount};
@@ -170,11 +170,17 @@ impl Nvr {
         let reserved_email = reserved_email.trim().to_owned();
         check_email(&reserved_email)?;
         let default_camera_password = match default_camera_password {
-            Some(camera_password) if !camera_password.is_empty() => Some(check_new_password(
-                camera_password,
-                camera_password,
-                NVR_ADMIN,
-            )?),
+            Some(camera_password) if !camera_password.is_empty() => Some(
+                check_new_password(camera_password, camera_password, NVR_ADMIN).map_err(
+                    |refused| match refused {
+                        NvrError::PolicyViolation { unmet, .. } => NvrError::PolicyViolation {
+                            field: PasswordField::DefaultCameraPassword,
+                            unmet,
+                        },
+                        other => other,
+                    },
+                )?,
+            ),
             _ => None,
         };
         if self.stored_account().await?.is_some() {
