@@ -7,8 +7,9 @@
 //! over 700 lines) are checked by `tests/layout.rs`.
 //!
 //! - [`model`]: the domain's nouns, protocol-free: `camera` (address, identity, credentials, id,
-//!   status, added and discovered), `recovery` (a forget-password flow, its methods), `audit`,
-//!   `events`.
+//!   status, added and discovered), `status` (why a camera stands where it does: a reason kind the
+//!   faces translate and the camera's own words), `recovery` (a forget-password flow, its methods),
+//!   `audit`, `events`.
 //! - [`rules`]: the security rules: password `policy`, verification and support `codes`, `totp`,
 //!   the recorder's `device_secret`, password `hashing`, rate `windows`.
 //! - [`service`]: the `Nvr` service API, the only door to behaviour: `cameras`, `discovery`, `monitor`

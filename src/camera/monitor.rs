@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::camera::CameraError;
 use crate::camera::client::CameraConnector;
-use crate::model::{CameraId, CameraState};
+use crate::model::{CameraId, CameraState, ReasonKind, StatusReason};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 
 /// How often and how patiently cameras are checked.
@@ -37,8 +37,8 @@ pub struct Observation {
     pub state: CameraState,
     /// Whether the credentials are now known to be rejected.
     pub credentials_rejected: bool,
-    /// What went wrong and what to do next; `None` when all is well.
-    pub error: Option<String>,
+    /// What went wrong, as a kind and the camera's words; `None` when all is well.
+    pub error: Option<StatusReason>,
     /// The camera's clock offset, when it answered.
     pub clock_offset_secs: Option<i64>,
     /// What the camera said it is, when it was asked.
@@ -66,7 +66,7 @@ pub struct MonitoredCamera {
     /// Whether the camera already refused these credentials (they are held: not sent again).
     pub credentials_rejected: bool,
     /// The stored reason, shown again while the credentials stay held after a restart.
-    pub last_error: Option<String>,
+    pub last_error: Option<StatusReason>,
     /// How long a lock the camera reported before this watch began still lasts: the credentials are
     /// not sent until then, across restarts and reloads too.
     pub locked_for: Option<Duration>,
@@ -80,50 +80,6 @@ pub struct MonitoredCamera {
 
 /// Unreadable answers to the login in a row before the credentials are held.
 pub const UNREADABLE_STRIKES: u32 = 3;
-
-/// Installer-facing words for each outcome.
-pub mod wording {
-    /// The credentials were rejected.
-    pub const REJECTED: &str = "The camera rejected the stored user name or password. Edit the credentials, or use Forget Password in Discovered Devices.";
-    /// The stored password could not be read.
-    pub const UNREADABLE: &str = "The stored password cannot be read (the NVR's key file changed). Enter the credentials again.";
-    /// The camera locked the user.
-    pub fn locked(detail: &str) -> String {
-        format!("{detail}. The NVR waits and will not retry the password until then.")
-    }
-    /// The camera does not answer.
-    pub fn offline(detail: &str) -> String {
-        format!("No answer from the camera ({detail}). Check its power and network cable.")
-    }
-    /// The camera answered with a server error; the check is repeated.
-    pub fn unavailable(detail: &str) -> String {
-        format!("The camera answered with a server error ({detail}). The NVR checks again shortly.")
-    }
-    /// The camera refused the login's timestamp.
-    pub fn clock(words: &str) -> String {
-        format!(
-            "The camera refused the login because its clock is off ({words}). Set the camera's date and time or turn on NTP, then edit the credentials to try again. The NVR will not retry them until then."
-        )
-    }
-    /// The camera reported a lock again at the first try after the last one ended.
-    pub fn locked_again(detail: &str) -> String {
-        format!(
-            "{detail}, again at the first try after the lock ended. The NVR stopped using the password so the lock cannot go on; edit the credentials or use Forget Password."
-        )
-    }
-    /// Three checks in a row the camera answered the login with something unreadable.
-    pub fn unreadable_replies(detail: &str) -> String {
-        format!(
-            "The camera answered the login with something the NVR cannot read, three checks in a row ({detail}). The NVR stopped using the password to be safe; edit the credentials to try again."
-        )
-    }
-    /// The camera refused the credentials in words the NVR cannot classify.
-    pub fn held(words: &str) -> String {
-        format!(
-            "The camera refused the stored credentials: \"{words}\". The NVR will not retry them until they are edited, so the camera cannot lock it out."
-        )
-    }
-}
 
 /// Checks `camera` until `cancel`, reporting every result to `sink`. The first check happens after
 /// `first_check_after`.
@@ -140,14 +96,20 @@ pub async fn watch(
         || camera.held.load(Ordering::SeqCst);
     // Why the credentials are held, shown on every reachability check while they are.
     let mut held_reason = if camera.credentials.is_none() {
-        wording::UNREADABLE.to_owned()
+        StatusReason::bare(ReasonKind::PasswordUnreadable)
     } else {
         camera
             .last_error
             .clone()
             .filter(|_| rejected)
-            .unwrap_or_else(|| wording::REJECTED.to_owned())
+            .unwrap_or_else(|| StatusReason::bare(ReasonKind::CredentialsRejected))
     };
+    // The lock the camera reported last, repeated while it is waited out.
+    let mut lock_reason = camera
+        .last_error
+        .clone()
+        .filter(|reason| reason.kind == ReasonKind::Locked)
+        .unwrap_or_else(|| StatusReason::locked(None));
     let mut last_state = camera.last_state;
     let mut locked_until: Option<Instant> = camera
         .locked_for
@@ -158,7 +120,7 @@ pub async fn watch(
     let mut unreadable_strikes = 0u32;
     let mut backoff_wait = settings.period;
     let mut wait = first_check_after;
-    let hold = |reason: String, held_reason: &mut String, rejected: &mut bool| {
+    let hold = |reason: StatusReason, held_reason: &mut StatusReason, rejected: &mut bool| {
         camera.held.store(true, Ordering::SeqCst);
         *rejected = true;
         *held_reason = reason;
@@ -195,28 +157,27 @@ pub async fn watch(
                     }
                     // Locked again at the first try after a lock: whatever the camera calls it,
                     // trying on every lock's end would keep it locked. Hold.
-                    Err(error @ CameraError::Locked { .. }) if was_locked => {
+                    Err(CameraError::Locked { .. }) if was_locked => {
                         tracing::warn!(camera = %camera.id, address = %camera.address, "camera locked again at the first try after a lock; credentials held");
                         hold(
-                            wording::locked_again(&capitalize(&error.to_string())),
+                            StatusReason::bare(ReasonKind::LockedAgain),
                             &mut held_reason,
                             &mut rejected,
                         )
                     }
-                    Err(error @ CameraError::Locked { retry_after }) => {
+                    Err(CameraError::Locked { retry_after }) => {
                         let wait_out = retry_after
                             .map_or(settings.locked_retry, |r| r.max(settings.locked_retry));
                         locked_until = Instant::now().checked_add(wait_out);
                         locked_before = true;
-                        reachable_only(
-                            CameraState::Locked,
-                            false,
-                            Some(wording::locked(&capitalize(&error.to_string()))),
-                        )
+                        lock_reason = StatusReason::locked(retry_after);
+                        reachable_only(CameraState::Locked, false, Some(lock_reason.clone()))
                     }
-                    Err(CameraError::Offline(detail)) => {
-                        reachable_only(CameraState::Offline, false, Some(wording::offline(&detail)))
-                    }
+                    Err(CameraError::Offline(detail)) => reachable_only(
+                        CameraState::Offline,
+                        false,
+                        Some(StatusReason::with_words(ReasonKind::Offline, detail)),
+                    ),
                     // A passing server error is not a refusal: nothing was verified, nothing refuted.
                     // A camera certified at the last check stays so; the wait backs off meanwhile.
                     Err(CameraError::Unavailable(detail)) => {
@@ -224,13 +185,13 @@ pub async fn watch(
                         reachable_only(
                             passing_state(last_state),
                             false,
-                            Some(wording::unavailable(&detail)),
+                            Some(StatusReason::with_words(ReasonKind::ServerError, detail)),
                         )
                     }
                     // Something unreadable, or the device failing: perhaps passing (a firmware
                     // upgrade serves odd pages for a minute), perhaps a refusal in a form the NVR
                     // cannot read. Tried again with back-off, at most three checks in a row.
-                    Err(error @ (CameraError::BadReply(_) | CameraError::DeviceFault(_)))
+                    Err(CameraError::BadReply(words) | CameraError::DeviceFault(words))
                         if strikes + 1 < UNREADABLE_STRIKES =>
                     {
                         unreadable_strikes = strikes + 1;
@@ -238,13 +199,13 @@ pub async fn watch(
                         reachable_only(
                             passing_state(last_state),
                             false,
-                            Some(wording::unavailable(&error.to_string())),
+                            Some(StatusReason::with_words(ReasonKind::ServerError, words)),
                         )
                     }
-                    Err(error @ (CameraError::BadReply(_) | CameraError::DeviceFault(_))) => {
-                        tracing::warn!(camera = %camera.id, address = %camera.address, %error, "camera answered the login unreadably three checks in a row; credentials held");
+                    Err(CameraError::BadReply(words) | CameraError::DeviceFault(words)) => {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, reply = %words, "camera answered the login unreadably three checks in a row; credentials held");
                         hold(
-                            wording::unreadable_replies(&error.to_string()),
+                            StatusReason::with_words(ReasonKind::UnreadableReplies, words),
                             &mut held_reason,
                             &mut rejected,
                         )
@@ -254,13 +215,19 @@ pub async fn watch(
                     // credentials until new ones are given.
                     Err(refusal) => {
                         tracing::warn!(camera = %camera.id, address = %camera.address, %refusal, "camera refused the stored credentials; they will not be used again until changed");
-                        let reason = match &refusal {
+                        let reason = match refusal {
                             CameraError::CredentialsRejected | CameraError::CredentialsRequired => {
-                                wording::REJECTED.to_owned()
+                                StatusReason::bare(ReasonKind::CredentialsRejected)
                             }
-                            CameraError::ClockRejected(words) => wording::clock(words),
-                            CameraError::Refused { reason, .. } => wording::held(reason),
-                            other => wording::held(&other.to_string()),
+                            CameraError::ClockRejected(words) => {
+                                StatusReason::with_words(ReasonKind::ClockRejected, words)
+                            }
+                            CameraError::Refused { reason, .. } => {
+                                StatusReason::with_words(ReasonKind::Refused, reason)
+                            }
+                            other => {
+                                StatusReason::with_words(ReasonKind::Refused, other.to_string())
+                            }
                         };
                         hold(reason, &mut held_reason, &mut rejected)
                     }
@@ -273,12 +240,7 @@ pub async fn watch(
                     r = connector.clock_offset(&camera.address) => r,
                 };
                 let (state, error) = if locked_now {
-                    (
-                        CameraState::Locked,
-                        Some(wording::locked(
-                            "The camera locked this user after failed logins",
-                        )),
-                    )
+                    (CameraState::Locked, Some(lock_reason.clone()))
                 } else {
                     (CameraState::NotCertified, Some(held_reason.clone()))
                 };
@@ -293,7 +255,7 @@ pub async fn watch(
                     Err(CameraError::Offline(detail)) => reachable_only(
                         CameraState::Offline,
                         rejected,
-                        Some(wording::offline(&detail)),
+                        Some(StatusReason::with_words(ReasonKind::Offline, detail)),
                     ),
                     Err(_) => reachable_only(state, rejected, error),
                 }
@@ -326,7 +288,7 @@ fn passing_state(last_state: CameraState) -> CameraState {
 fn reachable_only(
     state: CameraState,
     credentials_rejected: bool,
-    error: Option<String>,
+    error: Option<StatusReason>,
 ) -> Observation {
     Observation {
         state,
@@ -334,13 +296,5 @@ fn reachable_only(
         error,
         clock_offset_secs: None,
         identity: None,
-    }
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

@@ -134,16 +134,25 @@ impl Camera {
         self.read(header.as_ref(), |c| c.status.certified()).await
     }
 
-    /// The last error, with what to do next; empty when none.
+    /// The last error in English, with what to do next; empty when none.
     #[zbus(property)]
     async fn last_error(
         &self,
         #[zbus(header)] header: Option<Header<'_>>,
     ) -> Result<String, DbusError> {
-        self.read(header.as_ref(), |c| {
-            c.status.last_error.clone().unwrap_or_default()
-        })
-        .await
+        self.read(header.as_ref(), last_error_sentence).await
+    }
+
+    /// The last error's kind, for programs to act on or translate: credentials_rejected,
+    /// password_unreadable, locked, locked_again, offline, server_error, clock_rejected,
+    /// unreadable_replies, refused, password_unconfirmed; empty when none.
+    #[zbus(property)]
+    async fn last_error_kind(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| last_error_kind(c).to_owned())
+            .await
     }
 
     /// Model.
@@ -196,10 +205,30 @@ pub(crate) const PROPERTIES: &[&str] = &[
     "Firmware",
     "Address",
     "LastError",
+    "LastErrorKind",
 ];
 
 /// The status properties, as one PropertiesChanged so clients see them change together.
-const STATUS_PROPERTIES: &[&str] = &["Status", "Certified", "LastError"];
+const STATUS_PROPERTIES: &[&str] = &["Status", "Certified", "LastError", "LastErrorKind"];
+
+/// The English sentence of a camera's last error, or empty.
+pub(crate) fn last_error_sentence(camera: &AddedCamera) -> String {
+    camera
+        .status
+        .last_error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// The word for the kind of a camera's last error, or empty.
+fn last_error_kind(camera: &AddedCamera) -> &'static str {
+    camera
+        .status
+        .last_error
+        .as_ref()
+        .map_or("", |reason| reason.kind.as_str())
+}
 
 /// One property's value, borrowed from `camera` where it can be. The single mapping from a camera to
 /// its properties for PropertiesChanged and GetManagedObjects.
@@ -208,7 +237,8 @@ pub(crate) fn property_value<'a>(camera: &'a AddedCamera, name: &str) -> Option<
         "Id" => Variant::from(camera.id.0),
         "Status" => Variant::from(camera.status.state.as_str()),
         "Certified" => Variant::from(camera.status.certified()),
-        "LastError" => Variant::from(camera.status.last_error.as_deref().unwrap_or_default()),
+        "LastError" => Variant::from(last_error_sentence(camera)),
+        "LastErrorKind" => Variant::from(last_error_kind(camera)),
         "Model" => Variant::from(camera.identity.model.as_str()),
         "Serial" => Variant::from(camera.identity.serial.as_str()),
         "Firmware" => Variant::from(camera.identity.firmware.as_str()),
@@ -239,7 +269,7 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
     .await
 }
 
-/// Signals a status change (Status, Certified, LastError), in one PropertiesChanged.
+/// Signals a status change (Status, Certified, LastError, LastErrorKind), in one PropertiesChanged.
 pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     emit(connection, id, STATUS_PROPERTIES).await
 }

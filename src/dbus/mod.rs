@@ -171,7 +171,7 @@ pub struct CameraRow {
     pub address: String,
     /// The user name the NVR logs in with.
     pub username: String,
-    /// The last error, or empty.
+    /// The last error in English, with what to do next, or empty.
     pub last_error: String,
     /// When it happened (seconds since the epoch), or 0.
     pub last_error_at: i64,
@@ -193,7 +193,7 @@ impl CameraRow {
             mac: camera.identity.mac.clone().unwrap_or_default(),
             address: camera.address.to_string(),
             username: camera.username.clone(),
-            last_error: camera.status.last_error.clone().unwrap_or_default(),
+            last_error: camera::last_error_sentence(camera),
             last_error_at: epoch(camera.status.last_error_at),
         }
     }

@@ -115,6 +115,9 @@ pub trait Camera {
     /// LastError.
     #[zbus(property)]
     fn last_error(&self) -> zbus::Result<String>;
+    /// LastErrorKind.
+    #[zbus(property)]
+    fn last_error_kind(&self) -> zbus::Result<String>;
     /// Serial.
     #[zbus(property)]
     fn serial(&self) -> zbus::Result<String>;

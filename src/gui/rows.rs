@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use slint::SharedString;
 
-use super::ui::{AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem};
-use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice};
+use super::ui::{
+    AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem, StatusReason,
+};
+use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice, ReasonKind};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
 use crate::service::{NvrError, PasswordField};
 
@@ -30,9 +32,32 @@ pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bo
         serial: camera.identity.serial.clone().into(),
         status: camera_status(status.state),
         rejected: status.credentials_rejected,
+        reason: status_reason(status.last_error.as_ref().map(|r| r.kind)),
         locked_minutes,
-        detail: status.last_error.clone().unwrap_or_default().into(),
+        detail: status
+            .last_error
+            .as_ref()
+            .map(|r| r.words.as_str())
+            .unwrap_or_default()
+            .into(),
         selected,
+    }
+}
+
+/// A reason kind as the UI knows it.
+pub fn status_reason(kind: Option<ReasonKind>) -> StatusReason {
+    match kind {
+        None => StatusReason::None,
+        Some(ReasonKind::CredentialsRejected) => StatusReason::CredentialsRejected,
+        Some(ReasonKind::PasswordUnreadable) => StatusReason::PasswordUnreadable,
+        Some(ReasonKind::Locked) => StatusReason::Locked,
+        Some(ReasonKind::LockedAgain) => StatusReason::LockedAgain,
+        Some(ReasonKind::Offline) => StatusReason::Offline,
+        Some(ReasonKind::ServerError) => StatusReason::ServerError,
+        Some(ReasonKind::ClockRejected) => StatusReason::ClockRejected,
+        Some(ReasonKind::UnreadableReplies) => StatusReason::UnreadableReplies,
+        Some(ReasonKind::Refused) => StatusReason::Refused,
+        Some(ReasonKind::PasswordUnconfirmed) => StatusReason::PasswordUnconfirmed,
     }
 }
 

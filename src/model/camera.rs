@@ -250,8 +250,8 @@ pub struct CameraStatus {
     pub state: CameraState,
     /// Whether the stored credentials are known to be rejected (and so are not being used).
     pub credentials_rejected: bool,
-    /// The last error, in words for the installer, with the next step.
-    pub last_error: Option<String>,
+    /// What went wrong last: a kind the faces translate and the camera's words.
+    pub last_error: Option<super::StatusReason>,
     /// When the last error happened.
     pub last_error_at: Option<SystemTime>,
     /// When the camera entered `state`.

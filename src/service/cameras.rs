@@ -12,7 +12,7 @@ use crate::model::{
     AddedCamera, CameraId, CameraState, CameraStatus, IdentityMatch, NvrEvent, compare_identities,
 };
 use crate::model::{AuditAction, Caller, camera_key, camera_label};
-use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity, ReasonKind, StatusReason};
 use crate::store::{DuplicateOf, NewCamera, StoreError, Tx};
 
 use super::audit::AuditNote;
@@ -25,10 +25,6 @@ use super::{
 
 /// The audit outcome of an installer's add.
 const ADDED: &str = "added; its password works";
-
-/// A camera's status text after it took a new password that could not be checked yet.
-pub(super) const UNCONFIRMED_PASSWORD: &str =
-    "The camera took the new password but did not confirm it yet. The NVR checks again shortly.";
 
 /// A request to add a camera by address.
 #[derive(Clone)]
@@ -356,7 +352,7 @@ impl Nvr {
             None => CameraStatus {
                 state: CameraState::NotCertified,
                 credentials_rejected: false,
-                last_error: Some(UNCONFIRMED_PASSWORD.to_owned()),
+                last_error: Some(StatusReason::bare(ReasonKind::PasswordUnconfirmed)),
                 last_error_at: Some(now),
                 since: now,
             },

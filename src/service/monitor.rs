@@ -126,7 +126,8 @@ impl Nvr {
                 camera = %id,
                 address = %entry.camera.address,
                 state = status.state.as_str(),
-                error = status.last_error.as_deref().unwrap_or(""),
+                reason = status.last_error.as_ref().map_or("", |r| r.kind.as_str()),
+                words = status.last_error.as_ref().map_or("", |r| r.words.as_str()),
                 "camera check reported"
             );
         } else {

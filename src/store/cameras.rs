@@ -5,7 +5,7 @@ use rusqlite::params;
 use super::secret::camera_password;
 use super::{NewCamera, StoreError, StoredCamera, Tx, duplicate_or};
 use crate::clock::{from_unix_secs, unix_secs};
-use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus};
+use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, ReasonKind, StatusReason};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 
 impl Tx<'_> {
@@ -13,8 +13,8 @@ impl Tx<'_> {
     pub fn load_added_cameras(&self) -> Result<Vec<StoredCamera>, StoreError> {
         let mut statement = self.tx.prepare(
             "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
-                    username, password_sealed, credentials_rejected, state, state_since, last_error,
-                    last_error_at, clock_offset_secs, added_at
+                    username, password_sealed, credentials_rejected, state, state_since, last_error_words,
+                    last_error_at, clock_offset_secs, added_at, last_error_kind
              FROM added_camera ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -42,6 +42,7 @@ impl Tx<'_> {
                 row.get::<_, Option<i64>>(16)?,
                 row.get::<_, i64>(17)?,
                 row.get::<_, i64>(18)?,
+                row.get::<_, Option<String>>(19)?,
             ))
         })?;
         let mut cameras = Vec::new();
@@ -56,11 +57,25 @@ impl Tx<'_> {
                 credentials_rejected,
                 state,
                 state_since,
-                last_error,
+                last_error_words,
                 last_error_at,
                 clock_offset_secs,
                 added_at,
+                last_error_kind,
             ) = row?;
+            let last_error = last_error_kind.and_then(|kind| {
+                let reason = ReasonKind::parse(&kind).map(|kind| {
+                    StatusReason::with_words(kind, last_error_words.unwrap_or_default())
+                });
+                if reason.is_none() {
+                    tracing::warn!(
+                        camera = id,
+                        kind,
+                        "unknown last error kind in the registry; ignored"
+                    );
+                }
+                reason
+            });
             let credentials = match self.sealer.unseal(&camera_password(&username), &sealed) {
                 Ok(password) => Some(Credentials {
                     username: username.clone(),
@@ -105,9 +120,9 @@ impl Tx<'_> {
         );
         let result = self.tx.execute(
             "INSERT INTO added_camera (host, port, service_path, endpoint_ref, manufacturer, model, firmware,
-                 serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error,
-                 last_error_at, clock_offset_secs, added_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error_words,
+                 last_error_at, clock_offset_secs, added_at, last_error_kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 new.address.host,
                 new.address.port,
@@ -123,10 +138,11 @@ impl Tx<'_> {
                 new.status.credentials_rejected,
                 new.status.state.as_str(),
                 unix_secs(new.status.since),
-                new.status.last_error,
+                words_of(new.status),
                 new.status.last_error_at.map(unix_secs),
                 new.clock_offset_secs,
                 unix_secs(new.added_at),
+                kind_of(new.status),
             ],
         );
         match result {
@@ -154,7 +170,8 @@ impl Tx<'_> {
             .execute(
                 "UPDATE added_camera SET username = ?2, password_sealed = ?3, manufacturer = ?4, model = ?5,
                      firmware = ?6, serial = ?7, mac = ?8, credentials_rejected = ?9, state = ?10,
-                     state_since = ?11, last_error = ?12, last_error_at = ?13, clock_offset_secs = ?14
+                     state_since = ?11, last_error_words = ?12, last_error_at = ?13, clock_offset_secs = ?14,
+                     last_error_kind = ?15
                  WHERE id = ?1",
                 params![
                     id.0,
@@ -168,9 +185,10 @@ impl Tx<'_> {
                     status.credentials_rejected,
                     status.state.as_str(),
                     unix_secs(status.since),
-                    status.last_error,
+                    words_of(status),
                     status.last_error_at.map(unix_secs),
                     clock_offset_secs,
+                    kind_of(status),
                 ],
             )
             .map_err(duplicate_or)?;
@@ -188,17 +206,19 @@ impl Tx<'_> {
         clock_offset_secs: Option<i64>,
     ) -> Result<(), StoreError> {
         let changed = self.tx.execute(
-            "UPDATE added_camera SET credentials_rejected = ?2, state = ?3, state_since = ?4, last_error = ?5,
-                 last_error_at = ?6, clock_offset_secs = coalesce(?7, clock_offset_secs)
+            "UPDATE added_camera SET credentials_rejected = ?2, state = ?3, state_since = ?4,
+                 last_error_words = ?5, last_error_at = ?6, clock_offset_secs = coalesce(?7, clock_offset_secs),
+                 last_error_kind = ?8
              WHERE id = ?1",
             params![
                 id.0,
                 status.credentials_rejected,
                 status.state.as_str(),
                 unix_secs(status.since),
-                status.last_error,
+                words_of(status),
                 status.last_error_at.map(unix_secs),
                 clock_offset_secs,
+                kind_of(status),
             ],
         )?;
         if changed == 0 {
@@ -213,5 +233,190 @@ impl Tx<'_> {
             .tx
             .execute("DELETE FROM added_camera WHERE id = ?1", params![id.0])?
             > 0)
+    }
+}
+
+fn kind_of(status: &CameraStatus) -> Option<&'static str> {
+    status
+        .last_error
+        .as_ref()
+        .map(|reason| reason.kind.as_str())
+}
+
+fn words_of(status: &CameraStatus) -> Option<&str> {
+    status
+        .last_error
+        .as_ref()
+        .map(|reason| reason.words.as_str())
+}
+
+/// Schema 8's Rust part: reads each English sentence earlier builds stored as a camera's last error
+/// into a reason kind and the words inside it. A sentence no build wrote keeps its text as the words
+/// of a refusal (a held camera) or of a server error, so nothing is lost.
+pub(super) fn reasons_from_sentences(
+    tx: &rusqlite::Transaction<'_>,
+    _sealer: &super::secret::Sealer,
+) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String, bool)> = {
+        let mut statement = tx.prepare(
+            "SELECT id, last_error_words, credentials_rejected FROM added_camera
+             WHERE last_error_words IS NOT NULL",
+        )?;
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, sentence, rejected) in rows {
+        let reason = reason_from_sentence(&sentence, rejected);
+        tx.execute(
+            "UPDATE added_camera SET last_error_kind = ?2, last_error_words = ?3 WHERE id = ?1",
+            params![id, reason.kind.as_str(), reason.words],
+        )?;
+    }
+    Ok(())
+}
+
+/// The text between `open` and the last `close` after it, when `sentence` starts with `open`.
+fn inside<'s>(sentence: &'s str, open: &str, close: &str) -> Option<&'s str> {
+    let rest = sentence.strip_prefix(open)?;
+    rest.rfind(close).map(|end| &rest[..end])
+}
+
+fn reason_from_sentence(sentence: &str, rejected: bool) -> StatusReason {
+    use ReasonKind as K;
+    let bare = |kind| StatusReason::bare(kind);
+    let words = |kind, text: &str| StatusReason::with_words(kind, text);
+    if sentence.starts_with("The camera rejected the stored user name or password") {
+        bare(K::CredentialsRejected)
+    } else if sentence.starts_with("The stored password cannot be read") {
+        bare(K::PasswordUnreadable)
+    } else if sentence.contains("again at the first try after the lock ended") {
+        bare(K::LockedAgain)
+    } else if sentence.contains("The NVR waits and will not retry the password") {
+        bare(K::Locked)
+    } else if sentence.starts_with("The camera took the new password but did not confirm it") {
+        bare(K::PasswordUnconfirmed)
+    } else if let Some(detail) = inside(sentence, "No answer from the camera (", "). Check") {
+        words(K::Offline, detail)
+    } else if let Some(detail) = inside(
+        sentence,
+        "The camera answered with a server error (",
+        "). The NVR",
+    ) {
+        words(K::ServerError, detail)
+    } else if let Some(detail) = inside(
+        sentence,
+        "The camera refused the login because its clock is off (",
+        "). Set",
+    ) {
+        words(K::ClockRejected, detail)
+    } else if let Some(detail) = inside(
+        sentence,
+        "The camera answered the login with something the NVR cannot read, three checks in a row (",
+        "). The NVR",
+    ) {
+        words(K::UnreadableReplies, detail)
+    } else if let Some(detail) = inside(
+        sentence,
+        "The camera refused the stored credentials: \"",
+        "\". The NVR",
+    ) {
+        words(K::Refused, detail)
+    } else if rejected {
+        words(K::Refused, sentence)
+    } else {
+        words(K::ServerError, sentence)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sentence_earlier_builds_stored_reads_back_as_its_kind_and_words() {
+        use ReasonKind as K;
+        // The sentences as the monitor wrote them before schema 8.
+        let earlier = [
+            (
+                "The camera rejected the stored user name or password. Edit the credentials, or use Forget Password in Discovered Devices.",
+                true,
+                K::CredentialsRejected,
+                "",
+            ),
+            (
+                "The stored password cannot be read (the NVR's key file changed). Enter the credentials again.",
+                true,
+                K::PasswordUnreadable,
+                "",
+            ),
+            (
+                "The camera has locked this user after failed logins; it unlocks in about 5 min. The NVR waits and will not retry the password until then.",
+                false,
+                K::Locked,
+                "",
+            ),
+            (
+                "The camera has locked this user after failed logins, again at the first try after the lock ended. The NVR stopped using the password so the lock cannot go on; edit the credentials or use Forget Password.",
+                true,
+                K::LockedAgain,
+                "",
+            ),
+            (
+                "No answer from the camera (connection refused). Check its power and network cable.",
+                false,
+                K::Offline,
+                "connection refused",
+            ),
+            (
+                "The camera answered with a server error (HTTP 503). The NVR checks again shortly.",
+                false,
+                K::ServerError,
+                "HTTP 503",
+            ),
+            (
+                "The camera refused the login because its clock is off (Timestamp (too) old). Set the camera's date and time or turn on NTP, then edit the credentials to try again. The NVR will not retry them until then.",
+                true,
+                K::ClockRejected,
+                "Timestamp (too) old",
+            ),
+            (
+                "The camera answered the login with something the NVR cannot read, three checks in a row (the camera sent a reply that could not be read: <html>). The NVR stopped using the password to be safe; edit the credentials to try again.",
+                true,
+                K::UnreadableReplies,
+                "the camera sent a reply that could not be read: <html>",
+            ),
+            (
+                "The camera refused the stored credentials: \"Sender not allowed\". The NVR will not retry them until they are edited, so the camera cannot lock it out.",
+                true,
+                K::Refused,
+                "Sender not allowed",
+            ),
+            (
+                "The camera took the new password but did not confirm it yet. The NVR checks again shortly.",
+                false,
+                K::PasswordUnconfirmed,
+                "",
+            ),
+            (
+                "Something no build wrote",
+                true,
+                K::Refused,
+                "Something no build wrote",
+            ),
+            (
+                "Something no build wrote",
+                false,
+                K::ServerError,
+                "Something no build wrote",
+            ),
+        ];
+        for (sentence, rejected, kind, words) in earlier {
+            assert_eq!(
+                reason_from_sentence(sentence, rejected),
+                StatusReason::with_words(kind, words),
+                "{sentence}"
+            );
+        }
     }
 }

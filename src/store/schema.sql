@@ -4,6 +4,8 @@
 
 -- Added cameras; an id is never reused, so a stale reference cannot reach another camera. Passwords are sealed with XChaCha20-Poly1305 under the key file, never stored clear.
 -- `credentials_rejected` survives restarts so the NVR never retries credentials a camera refused.
+-- The last error is a reason kind (model::ReasonKind's word) and the camera's own words; migration
+-- 0008 renamed the words' column and added the kind, written as SQLite writes an added column.
 CREATE TABLE added_camera (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     host                 TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
@@ -20,10 +22,11 @@ CREATE TABLE added_camera (
     credentials_rejected INTEGER NOT NULL DEFAULT 0 CHECK (credentials_rejected IN (0, 1)),
     state                TEXT    NOT NULL CHECK (state IN ('online', 'not_certified', 'locked', 'offline')),
     state_since          INTEGER NOT NULL,
-    last_error           TEXT,
+    last_error_words     TEXT,
     last_error_at        INTEGER,
     clock_offset_secs    INTEGER NOT NULL DEFAULT 0,
-    added_at             INTEGER NOT NULL,
+    added_at             INTEGER NOT NULL, last_error_kind TEXT
+    CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32),
     UNIQUE (host, port)
 );
 CREATE UNIQUE INDEX added_camera_serial ON added_camera (manufacturer, serial) WHERE serial <> '';

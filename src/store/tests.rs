@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::clock::from_unix_secs;
-use crate::model::CameraState;
+use crate::model::{CameraState, ReasonKind, StatusReason};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 
@@ -65,8 +65,10 @@ fn seed_fixture(conn: &Connection, version: u32) {
     if version >= 1 {
         conn.execute_batch(
             "INSERT INTO added_camera (host, port, service_path, manufacturer, model, serial, username,
-                 password_sealed, state, state_since, added_at)
-             VALUES ('10.0.0.9', 80, '/onvif/device_service', 'Acme', 'X', 'OLD1', 'admin', x'00', 'online',
+                 password_sealed, credentials_rejected, state, state_since, last_error, last_error_at, added_at)
+             VALUES ('10.0.0.9', 80, '/onvif/device_service', 'Acme', 'X', 'OLD1', 'admin', x'00', 1,
+                 'not_certified', 1700000000,
+                 'The camera refused the login because its clock is off (Timestamp is stale). Set the camera''s date and time or turn on NTP, then edit the credentials to try again. The NVR will not retry them until then.',
                  1700000000, 1700000000)",
         )
         .unwrap();
@@ -111,6 +113,14 @@ fn every_earlier_version_upgrades_to_the_current_schema_keeping_its_rows() {
             assert!(
                 cameras[0].credentials.is_none(),
                 "an undecryptable password is not invented"
+            );
+            assert_eq!(
+                cameras[0].camera.status.last_error,
+                Some(StatusReason::with_words(
+                    ReasonKind::ClockRejected,
+                    "Timestamp is stale"
+                )),
+                "the English sentence of an earlier build reads back as a kind and the camera's words (from {from})"
             );
         }
     }
@@ -294,7 +304,10 @@ fn status_updates_persist_and_removal_reports_absence() {
     let rejected = CameraStatus {
         state: CameraState::NotCertified,
         credentials_rejected: true,
-        last_error: Some("rejected".into()),
+        last_error: Some(StatusReason::with_words(
+            ReasonKind::Refused,
+            "Sender not authorized",
+        )),
         last_error_at: Some(from_unix_secs(1_790_000_100)),
         since: from_unix_secs(1_790_000_100),
     };

@@ -7,6 +7,7 @@ use rusqlite::Connection;
 
 use super::StoreError;
 use super::audit;
+use super::cameras;
 use super::secret::Sealer;
 
 /// The Rust part of a step, run in the step's transaction after its SQL.
@@ -58,6 +59,11 @@ pub const STEPS: &[Step] = &[
         version: 7,
         sql: include_str!("migrations/0007_mail_server_certificate.sql"),
         compute: None,
+    },
+    Step {
+        version: 8,
+        sql: include_str!("migrations/0008_status_reason_kind.sql"),
+        compute: Some(cameras::reasons_from_sentences),
     },
 ];
 

@@ -197,6 +197,7 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
         ".Firmware",
         ".Address",
         ".LastError",
+        ".LastErrorKind",
         "emits-change",
     ] {
         assert!(camera.contains(expected), "{expected} missing:\n{camera}");
@@ -591,7 +592,7 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     }
     let camera = &objects[&vigil::dbus::camera_path(vigil::model::CameraId(1))];
     let camera = &camera["org.vigil.Nvr1.Camera"];
-    assert_eq!(camera.len(), 8, "{camera:?}");
+    assert_eq!(camera.len(), 9, "{camera:?}");
     assert_eq!(
         String::try_from(camera["Serial"].try_clone().unwrap()).unwrap(),
         rig.h.sim.cameras()[0].identity().serial
@@ -656,6 +657,10 @@ async fn signals_follow_status_changes_and_new_cameras() {
             .await
             .unwrap()
             .contains("Edit the credentials")
+    );
+    assert_eq!(
+        proxy.last_error_kind().await.unwrap(),
+        "credentials_rejected"
     );
 
     let second = rig.h.add(1).await;

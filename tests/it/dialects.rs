@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use vigil::model::CameraState;
+use vigil::model::{CameraState, ReasonKind};
 use vigil::service::{AddCamera, NvrError};
 use vigil::sim::dialect::Dialect;
 
@@ -332,8 +332,12 @@ async fn an_unclassified_refusal_of_a_certified_camera_holds_its_password_and_sh
         .await;
     let status = h.nvr.added_camera(added.id).unwrap().status;
     assert!(status.credentials_rejected, "{status:?}");
-    let words = status.last_error.unwrap_or_default();
-    assert!(words.contains("Request denied by policy"), "{words}");
+    let reason = status.last_error.expect("a reason");
+    assert_eq!(reason.kind, ReasonKind::Refused);
+    assert!(
+        reason.words.contains("Request denied by policy"),
+        "the camera's own words: {reason:?}"
+    );
     let attempts = camera.stats().login_attempts;
     assert!(answered_more(&camera, camera.stats().requests, 3).await);
     assert_eq!(camera.stats().login_attempts, attempts);
@@ -358,7 +362,9 @@ async fn a_passing_server_error_is_not_a_refusal() {
                 nvr.added_camera(added.id)
                     .ok()
                     .and_then(|c| c.status.last_error)
-                    .is_some_and(|e| e.contains("server error"))
+                    .is_some_and(|e| {
+                        e.kind == ReasonKind::ServerError && e.to_string().contains("server error")
+                    })
             }
         },
     )
@@ -417,9 +423,8 @@ async fn a_lock_outlasts_a_restart_and_a_second_lock_holds_the_password() {
     assert!(
         status
             .last_error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("again"),
+            .as_ref()
+            .is_some_and(|r| r.kind == ReasonKind::LockedAgain && r.to_string().contains("again")),
         "{status:?}"
     );
     let attempts = camera.stats().login_attempts;

@@ -744,6 +744,90 @@ fn the_menu_comes_back_in_the_language_chosen_last_time() {
     rt.block_on(h.stop());
 }
 
+/// A camera's status reason reaches the menu as a kind the menu translates and the camera's own
+/// words, so the Russian menu shows no English sentence of the monitor's.
+#[test]
+fn a_cameras_status_reason_is_shown_in_the_menus_language() {
+    use vigil::sim::dialect::Dialect;
+    let rt = runtime();
+    let (h, rejected, refused) = rt.block_on(async {
+        let sim = simulator(2, |_| {}).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        let rejected = h.add(0).await;
+        let refused = h.add(1).await;
+        // Both passwords change behind the recorder's back; one camera refuses in words no
+        // catalogue holds.
+        h.sim.cameras()[0].set_password_directly("admin", "Changed#Elsewhere7");
+        h.sim.cameras()[1].set_dialect(Dialect::Unclassified);
+        h.sim.cameras()[1].set_password_directly("admin", "Changed#Elsewhere7");
+        for camera in [&rejected, &refused] {
+            h.wait_for_state(
+                camera.id,
+                CameraState::NotCertified,
+                Duration::from_secs(10),
+            )
+            .await;
+        }
+        (h, rejected, refused)
+    });
+    let english = [&rejected, &refused].map(|camera| {
+        h.nvr
+            .added_camera(camera.id)
+            .unwrap()
+            .status
+            .last_error
+            .expect("a reason")
+            .to_string()
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.wait_until("both cameras not certified", |w| {
+        let rows = w.global::<DeviceAccess>().get_added();
+        rows.row_count() == 2
+            && rows
+                .iter()
+                .all(|row| row.status == CameraStatus::NotCertified)
+    });
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.click("System");
+    menu.click("Русский");
+    menu.click("Device Access");
+    menu.screenshot("18-reasons-russian");
+    for sentence in &english {
+        assert!(
+            !menu.shows_text(sentence),
+            "the monitor's English reaches the Russian menu: {sentence}"
+        );
+    }
+    assert!(
+        menu.shows_text(
+            "Камера отклонила сохранённый пароль. Измените учётные данные или нажмите «Забыли пароль»."
+        ),
+        "the rejected password in Russian"
+    );
+    assert!(
+        menu.shows_text(
+            "Камера отклонила сохранённые учётные данные. Регистратор не будет повторять их, пока их не изменят, чтобы камера не заблокировала его."
+        ),
+        "the held refusal in Russian"
+    );
+    let words = h
+        .nvr
+        .added_camera(refused.id)
+        .unwrap()
+        .status
+        .last_error
+        .expect("a reason")
+        .words;
+    assert!(
+        menu.shows_text(&format!("Камера ответила: «{words}»")),
+        "the camera's own words, introduced in Russian: {words}"
+    );
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)

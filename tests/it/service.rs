@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vigil::model::{Actor, AuditAction, Caller, CameraState, NvrEvent};
+use vigil::model::{Actor, AuditAction, Caller, CameraState, NvrEvent, ReasonKind};
 use vigil::service::{AddCamera, NvrError};
 
 use crate::support::{CAMERA_PASSWORD, Harness, simulator, system};
@@ -179,13 +179,9 @@ async fn a_password_changed_behind_the_nvrs_back_shows_not_certified_and_is_neve
         .await;
     let status = h.nvr.added_camera(camera.id).unwrap().status;
     assert!(status.credentials_rejected);
-    assert!(
-        status
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("Edit the credentials")
-    );
+    let reason = status.last_error.clone().unwrap();
+    assert_eq!(reason.kind, ReasonKind::CredentialsRejected);
+    assert!(reason.to_string().contains("Edit the credentials"));
     assert!(status.last_error_at.is_some());
     let attempts = sim_camera.stats().login_attempts;
     assert_eq!(
@@ -271,12 +267,10 @@ async fn a_camera_lockout_shows_locked() {
         !status.credentials_rejected,
         "a lock is not a wrong password"
     );
+    let reason = status.last_error.clone().unwrap();
+    assert_eq!(reason.kind, ReasonKind::Locked);
     assert!(
-        status
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("unlocks in about 30 min"),
+        reason.to_string().contains("unlocks in about 30 min"),
         "{status:?}"
     );
     h.stop().await;
@@ -298,7 +292,9 @@ async fn offline_and_back_online() {
     assert!(h.sim.cameras()[1].set_online(false).await);
     let offline = next_state().await;
     assert_eq!(offline.state, CameraState::Offline);
-    assert!(offline.last_error.as_deref().unwrap().contains("No answer"));
+    let reason = offline.last_error.clone().unwrap();
+    assert_eq!(reason.kind, ReasonKind::Offline);
+    assert!(reason.to_string().contains("No answer"));
     assert!(h.sim.cameras()[1].set_online(true).await);
     let online = next_state().await;
     assert_eq!(
@@ -460,12 +456,9 @@ async fn a_replaced_key_file_marks_cameras_not_certified_without_trying_them() {
         "no login with an unreadable password"
     );
     let status = h.nvr.added_camera(camera.id).unwrap().status;
-    assert!(
-        status
-            .last_error
-            .unwrap()
-            .contains("Enter the credentials again")
-    );
+    let reason = status.last_error.unwrap();
+    assert_eq!(reason.kind, ReasonKind::PasswordUnreadable);
+    assert!(reason.to_string().contains("Enter the credentials again"));
     let fixed = h
         .nvr
         .edit_credentials(camera.id, "admin", CAMERA_PASSWORD, &system())
