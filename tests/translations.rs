@@ -209,3 +209,52 @@ fn every_problem_has_its_own_explanation() {
         "Texts.explain has no sentence for {unexplained:?}"
     );
 }
+
+/// The dark style draws a field's placeholder nearly as bright as a value typed in, so an installer
+/// takes a hint for a filled-in field. The menu says what goes in a field in its label instead.
+#[test]
+fn no_entry_field_carries_a_hint_that_looks_like_a_value() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    slint_files(&root.join("ui"), &mut files);
+    let with_placeholders: Vec<String> = files
+        .iter()
+        .filter(|file| {
+            std::fs::read_to_string(file)
+                .expect("readable")
+                .contains("placeholder-text:")
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(
+        with_placeholders.is_empty(),
+        "placeholders (drawn like values) in {with_placeholders:?}"
+    );
+}
+
+#[test]
+fn the_catalogue_holds_no_text_the_menu_no_longer_has() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let po = std::fs::read_to_string(root.join("ui/translations/ru/LC_MESSAGES/vigil.po"))
+        .expect("the Russian catalogue");
+    let mut files = Vec::new();
+    slint_files(&root.join("ui"), &mut files);
+    let mut in_menu = BTreeSet::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).expect("readable");
+        for (context, msgid, _) in texts_of(&source) {
+            in_menu.insert((context, msgid));
+        }
+    }
+    let stale: Vec<String> = translated(&po)
+        .into_iter()
+        .filter(|entry| !in_menu.contains(entry))
+        .map(|(context, msgid)| format!("[{context}] {msgid}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "{} entries of the catalogue are no longer in the menu:\n{}",
+        stale.len(),
+        stale.join("\n")
+    );
+}

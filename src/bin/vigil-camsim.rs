@@ -41,7 +41,8 @@ enum Command {
         /// The running simulator's control socket.
         #[arg(long)]
         control: PathBuf,
-        /// The text of the QR code (`vigil-recovery:v1?...`).
+        /// The text of the QR code (`vigil-recovery:v1?...`), or the camera's serial number to scan
+        /// the QR code the recorder shows for it now.
         payload: String,
     },
     /// Play the vendor's support desk: print the support code for a serial number and a date.

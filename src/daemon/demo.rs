@@ -26,6 +26,9 @@ pub struct DemoOptions {
     pub cameras: usize,
     /// Where the demo cameras' emails (verification codes) are written, one file each.
     pub mail_dir: std::path::PathBuf,
+    /// The cameras' control socket, so `vigil-camsim app-scan` and `support-code` can play the
+    /// vendor's phone app and support desk for them.
+    pub control_socket: std::path::PathBuf,
 }
 
 /// Starts the simulated cameras and rewrites `settings` so discovery finds them on loopback only.
@@ -52,8 +55,9 @@ pub async fn start_cameras(
     if let Some(camera) = simulator.camera(0) {
         camera.set_clock_offset(3600);
     }
-    // One camera without internet, to show the QR path of Forget Password.
-    if let Some(camera) = simulator.camera(3) {
+    // The camera whose password `populate` changes behind the NVR's back has no internet either: its
+    // Forget Password is the QR path (remove first, then the phone app).
+    if let Some(camera) = simulator.camera(1) {
         camera.set_internet(false);
     }
     tracing::info!(dir = %options.mail_dir.display(), "demo cameras write their emails (verification codes) here");
@@ -95,6 +99,16 @@ pub async fn start_cameras(
     // A lively demo: statuses change within seconds rather than the production ten.
     settings.monitor.period = settings.monitor.period.min(Duration::from_secs(3));
     Ok(simulator)
+}
+
+/// Serves the demo cameras' control socket until the simulator stops.
+pub fn serve_control(simulator: std::sync::Arc<Simulator>, path: std::path::PathBuf) {
+    tokio::spawn(async move {
+        tracing::info!(socket = %path.display(), "demo cameras' control socket: `vigil-camsim app-scan --control SOCKET SERIAL` plays the phone app, `vigil-camsim support-code --control SOCKET SERIAL` the support desk");
+        if let Err(error) = crate::sim::control::serve(simulator, &path).await {
+            tracing::warn!(socket = %path.display(), %error, "the demo cameras' control socket is not served");
+        }
+    });
 }
 
 /// Adds the active demo cameras except one (left for the Discovered list), then changes one camera's

@@ -107,6 +107,7 @@ pub fn launch(launch: Launch) -> ExitCode {
     let demo = launch.demo.then(|| DemoOptions {
         cameras: usize::from(launch.demo_cameras),
         mail_dir: state_dir.join("demo-mail"),
+        control_socket: state_dir.join("demo-cameras.sock"),
     });
     // The menu's fonts go on disk before any thread starts (they set the process's fontconfig).
     let _menu_fonts = if launch.headless {

@@ -57,9 +57,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let simulator = match &options.demo {
-        Some(demo_options) => Some(Arc::new(
-            demo::start_cameras(demo_options, &mut settings).await?,
-        )),
+        Some(demo_options) => {
+            let simulator = Arc::new(demo::start_cameras(demo_options, &mut settings).await?);
+            demo::serve_control(simulator.clone(), demo_options.control_socket.clone());
+            Some(simulator)
+        }
         None => None,
     };
     let state_dir = options.state_dir.clone();

@@ -5,7 +5,7 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use super::bridge::Adapter;
 use super::device_access::untick_all;
-use super::rows::{self, failure, failure_of, no_failure};
+use super::rows::{self, failure, failure_of, field_failure, no_failure};
 use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, Problem, PushResult};
 use crate::model::CameraId;
 use crate::service::{AddCamera, NvrError};
@@ -73,7 +73,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     dialog.on_add_discovered(move |key, user, password| {
         if user.trim().is_empty() {
-            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+            return a.dialog_failure(field_failure(Problem::EmptyField, 0, "username", ""));
         }
         let (nvr, caller) = (a.nvr.clone(), a.caller());
         a.dialog_call(
@@ -89,13 +89,13 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     dialog.on_add_by_address(move |host, port, user, password| {
         let host = host.trim().to_owned();
         if host.is_empty() {
-            return a.dialog_failure(failure(Problem::EmptyField, 0, "IP address"));
+            return a.dialog_failure(field_failure(Problem::EmptyField, 0, "host", ""));
         }
         let Some(port) = rows::port_of(&port) else {
             return a.dialog_failure(failure(Problem::PortInvalid, 0, ""));
         };
         if user.trim().is_empty() {
-            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+            return a.dialog_failure(field_failure(Problem::EmptyField, 0, "username", ""));
         }
         let (nvr, caller) = (a.nvr.clone(), a.caller());
         let request = AddCamera {
@@ -141,7 +141,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let a = adapter.clone();
     dialog.on_edit_credentials(move |id, user, password| {
         if user.trim().is_empty() {
-            return a.dialog_failure(failure(Problem::EmptyField, 0, "user name"));
+            return a.dialog_failure(field_failure(Problem::EmptyField, 0, "username", ""));
         }
         let Some(camera) = rows::camera_id_of(&id) else {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));

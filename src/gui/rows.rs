@@ -10,7 +10,7 @@ use super::ui::{
 };
 use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice, ReasonKind};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
-use crate::service::{NvrError, PasswordField};
+use crate::service::{ArgumentProblem, NvrError, PasswordField};
 
 /// The name an installer knows a camera by: its model, or its address when the model is unknown.
 pub fn camera_name(camera: &AddedCamera) -> String {
@@ -169,6 +169,33 @@ pub fn failure(problem: Problem, n: i32, detail: impl Into<SharedString>) -> Fai
         problem,
         n,
         detail: detail.into(),
+        field: SharedString::new(),
+    }
+}
+
+/// A failure about one entry, named by its key (Texts.field-name says it in the menu's words).
+pub fn field_failure(
+    problem: Problem,
+    n: i32,
+    field: &str,
+    detail: impl Into<SharedString>,
+) -> Failure {
+    Failure {
+        field: field.into(),
+        ..failure(problem, n, detail)
+    }
+}
+
+/// What is wrong with an entry, as the number Texts.explain reads for Problem::InvalidInput, and the
+/// words that go with it.
+fn argument_problem(problem: &ArgumentProblem) -> (i32, String) {
+    match problem {
+        ArgumentProblem::Other(words) => (0, words.clone()),
+        ArgumentProblem::Empty => (1, String::new()),
+        ArgumentProblem::TooLong { max } => (2, max.to_string()),
+        ArgumentProblem::BadCharacters => (3, String::new()),
+        ArgumentProblem::NotEmailAddress => (4, String::new()),
+        ArgumentProblem::NotDigits { digits } => (5, digits.to_string()),
     }
 }
 
@@ -198,7 +225,8 @@ pub fn failure_of(error: &NvrError) -> Failure {
     use NvrError as E;
     match error {
         E::InvalidArgument { field, problem } => {
-            failure(Problem::InvalidInput, 0, format!("{field}: {problem}"))
+            let (kind, words) = argument_problem(problem);
+            field_failure(Problem::InvalidInput, kind, field, words)
         }
         E::CameraNotFound(_) => failure(Problem::CameraNotFound, 0, ""),
         E::DeviceNotFound(_) => failure(Problem::DeviceNotFound, 0, ""),
@@ -304,7 +332,7 @@ mod tests {
         let kinds = vec![
             NvrError::InvalidArgument {
                 field: "port",
-                problem: "out of range".into(),
+                problem: ArgumentProblem::Empty,
             },
             NvrError::CameraNotFound(CameraId(7)),
             NvrError::DeviceNotFound("urn:uuid:1".into()),

@@ -9,6 +9,7 @@ use crate::mail::is_email_address;
 use crate::model::Credentials;
 use crate::model::camera_label;
 use crate::model::{AddedCamera, AuditAction, Caller};
+use crate::service::ArgumentProblem;
 
 /// How an activation went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +41,14 @@ impl Nvr {
             return Err(NvrError::AlreadyActive);
         }
         let reset_email = reset_email.trim();
-        if !is_email_address(reset_email) {
+        if reset_email.is_empty() || !is_email_address(reset_email) {
             return Err(NvrError::InvalidArgument {
-                field: "reset_email",
-                problem: "the reset email is not an email address".into(),
+                field: "reset email",
+                problem: if reset_email.is_empty() {
+                    ArgumentProblem::Empty
+                } else {
+                    ArgumentProblem::NotEmailAddress
+                },
             });
         }
         const ADMIN: &str = "admin";

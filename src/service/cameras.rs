@@ -19,8 +19,8 @@ use super::audit::AuditNote;
 use super::error::address_error;
 use super::monitor::MonitorSink;
 use super::{
-    AddedEntry, CredentialsAre, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Nvr, NvrError,
-    camera_error, lock,
+    AddedEntry, ArgumentProblem, CredentialsAre, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Nvr,
+    NvrError, camera_error, lock,
 };
 
 /// The audit outcome of an installer's add.
@@ -51,36 +51,34 @@ impl std::fmt::Debug for AddCamera {
 
 /// Checks a user name and password given for a camera.
 pub fn check_credentials(username: &str, password: &str) -> Result<Credentials, NvrError> {
-    let invalid = |field, problem: &str| NvrError::InvalidArgument {
-        field,
-        problem: problem.to_owned(),
-    };
+    let invalid = |field, problem| NvrError::InvalidArgument { field, problem };
     if username.trim().is_empty() {
-        return Err(invalid("username", "the user name is empty"));
+        return Err(invalid("username", ArgumentProblem::Empty));
     }
     if username.chars().count() > MAX_USERNAME_CHARS {
         return Err(invalid(
             "username",
-            "the user name is longer than 32 characters",
+            ArgumentProblem::TooLong {
+                max: MAX_USERNAME_CHARS,
+            },
         ));
     }
     if username.chars().any(char::is_control) || username.trim() != username {
-        return Err(invalid(
-            "username",
-            "the user name has spaces at its ends or control characters",
-        ));
+        return Err(invalid("username", ArgumentProblem::BadCharacters));
     }
     if password.is_empty() {
-        return Err(invalid("password", "the password is empty"));
+        return Err(invalid("password", ArgumentProblem::Empty));
     }
     if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(invalid(
             "password",
-            "the password is longer than 64 characters",
+            ArgumentProblem::TooLong {
+                max: MAX_PASSWORD_CHARS,
+            },
         ));
     }
     if password.chars().any(char::is_control) {
-        return Err(invalid("password", "the password has control characters"));
+        return Err(invalid("password", ArgumentProblem::BadCharacters));
     }
     Ok(Credentials::new(username, password))
 }

@@ -2,6 +2,7 @@
 //! each device that answers, the discovered list (one entry per camera, conflicts shown, never merged on
 //! a MAC alone), and listing a camera by its address alone.
 
+use crate::service::ArgumentProblem;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -259,18 +260,18 @@ impl Nvr {
             let expanded =
                 parse_unicast_targets(target).map_err(|problem| NvrError::InvalidArgument {
                     field: "targets",
-                    problem,
+                    problem: ArgumentProblem::Other(problem),
                 })?;
             targets.extend(expanded);
         }
         if targets.len() > discovery::MAX_UNICAST_TARGETS {
             return Err(NvrError::InvalidArgument {
                 field: "targets",
-                problem: format!(
+                problem: ArgumentProblem::Other(format!(
                     "{} addresses in all; at most {}",
                     targets.len(),
                     discovery::MAX_UNICAST_TARGETS
-                ),
+                )),
             });
         }
         let (done_tx, done_rx) = watch::channel(None);

@@ -8,6 +8,36 @@ use crate::model::{AddressError, CameraId, DeviceAddress, RecoveryId};
 use crate::rules::policy::PolicyRule;
 use crate::store::StoreError;
 
+/// What is wrong with an argument, as a kind the menu says in its language; D-Bus and the log get the
+/// English words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgumentProblem {
+    /// Nothing was given.
+    #[error("is empty")]
+    Empty,
+    /// Longer than allowed.
+    #[error("is longer than {max} characters")]
+    TooLong {
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// Spaces at its ends, or control characters.
+    #[error("has spaces at its ends or control characters")]
+    BadCharacters,
+    /// Not an email address.
+    #[error("is not an address such as name@example.com")]
+    NotEmailAddress,
+    /// Not a code of the right number of digits.
+    #[error("must be {digits} digits")]
+    NotDigits {
+        /// How many digits the code has.
+        digits: usize,
+    },
+    /// Anything else, in English words that name no secret.
+    #[error("{0}")]
+    Other(String),
+}
+
 /// Which password of a command broke the policy, for commands that take more than one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordField {
@@ -32,10 +62,10 @@ pub enum NvrError {
     /// An argument is wrong.
     #[error("{field}: {problem}")]
     InvalidArgument {
-        /// Which argument.
+        /// Which argument: a stable key the menu names in its own words ("user name", "port").
         field: &'static str,
         /// What is wrong with it.
-        problem: String,
+        problem: ArgumentProblem,
     },
     /// No added camera with that id.
     #[error("there is no added camera with id {0}; refresh the list")]
@@ -322,6 +352,6 @@ pub(crate) fn address_error(error: AddressError) -> NvrError {
     };
     NvrError::InvalidArgument {
         field,
-        problem: error.to_string(),
+        problem: ArgumentProblem::Other(error.to_string()),
     }
 }

@@ -1,6 +1,7 @@
 //! The service API of the recorder's own mail server (Settings > Network > Email): set it, read it
 //! (never its password), and send a test email that says what to fix when it fails.
 
+use crate::service::ArgumentProblem;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -67,7 +68,10 @@ impl std::fmt::Debug for MailServerChange {
 fn invalid(field: &'static str, problem: &str) -> NvrError {
     NvrError::InvalidArgument {
         field,
-        problem: problem.to_owned(),
+        problem: match problem {
+            "is empty" => ArgumentProblem::Empty,
+            _ => ArgumentProblem::Other(problem.to_owned()),
+        },
     }
 }
 
@@ -115,10 +119,10 @@ fn check_change(change: &MailServerChange) -> Result<(), NvrError> {
         ));
     }
     if !crate::mail::is_email_address(change.from.trim()) {
-        return Err(invalid(
-            "sender address",
-            "is not an address such as nvr@example.com",
-        ));
+        return Err(NvrError::InvalidArgument {
+            field: "sender address",
+            problem: ArgumentProblem::NotEmailAddress,
+        });
     }
     Ok(())
 }
@@ -207,10 +211,10 @@ impl Nvr {
         let _command = self.begin_command()?;
         let to = to.trim();
         if !crate::mail::is_email_address(to) {
-            return Err(invalid(
-                "recipient",
-                "is not an address such as you@example.com",
-            ));
+            return Err(NvrError::InvalidArgument {
+                field: "recipient",
+                problem: ArgumentProblem::NotEmailAddress,
+            });
         }
         let sender = self.recorder_mail_sender().await?;
         sender

@@ -43,7 +43,7 @@ pub use account::{
 pub use activation::Activation;
 pub use cameras::{AddCamera, check_credentials};
 pub use discovery::DiscoveryRun;
-pub use error::{NvrError, PasswordField, camera_error};
+pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
 pub use passwords::{PasswordPushOutcome, check_new_password};
 pub use recovery::RecoveryStart;
@@ -316,7 +316,10 @@ impl Nvr {
         if !MENU_LANGUAGES.contains(&language) {
             return Err(NvrError::InvalidArgument {
                 field: "language",
-                problem: format!("'{language}' is not one of {}", MENU_LANGUAGES.join(", ")),
+                problem: ArgumentProblem::Other(format!(
+                    "'{language}' is not one of {}",
+                    MENU_LANGUAGES.join(", ")
+                )),
             });
         }
         let language = language.to_owned();

@@ -1,6 +1,7 @@
 //! Changing the password of certified cameras with their current one, one or many at once (each with
 //! its own outcome), and the policy every new camera password meets.
 
+use crate::service::ArgumentProblem;
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -65,7 +66,7 @@ impl Nvr {
         if cameras.is_empty() {
             return Err(NvrError::InvalidArgument {
                 field: "cameras",
-                problem: "no camera chosen".into(),
+                problem: ArgumentProblem::Other("no camera chosen".into()),
             });
         }
         if password != confirmation {

@@ -287,8 +287,18 @@ impl Simulator {
     /// Plays the vendor's phone app and cloud: the app scans `payload`, the cloud computes the code from
     /// the camera's own secret and emails it to the camera's reset email. Returns the masked address.
     pub async fn app_scan(&self, payload: &str) -> Result<String, String> {
-        let parsed =
-            recovery::parse_qr_payload(payload).ok_or("that is not a vigil recovery QR code")?;
+        let parsed = match recovery::parse_qr_payload(payload) {
+            Some(parsed) => parsed,
+            // A serial number: the phone scans the QR code the recorder shows for that camera now,
+            // which carries the camera's current challenge.
+            None => self
+                .camera_by_serial(payload.trim())
+                .ok_or(
+                    "that is not a vigil recovery QR code, nor a serial number the vendor knows",
+                )?
+                .shown_qr()
+                .ok_or("this camera shows no QR code now; open Forget Password on it first")?,
+        };
         let camera = self
             .camera_by_serial(&parsed.device)
             .ok_or("the vendor does not know this device")?;

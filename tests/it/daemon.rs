@@ -259,6 +259,49 @@ fn passwords_never_reach_the_log_even_at_trace_level() {
     }
 }
 
+/// The demo opens its cameras' control socket in the state directory, so the README's vendor steps
+/// work on it: the support desk's code, and the phone app (which needs a QR code on screen first).
+#[test]
+fn the_demo_serves_its_cameras_control_socket_for_the_vendor_tools() {
+    let _demo = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().to_str().unwrap();
+    let mut child = start_vigild(&[], &["--demo", "--headless", "--state-dir", state], "info");
+    let (served, log) = wait_for_line(&mut child, Duration::from_secs(30), |line| {
+        line.contains("demo camera added")
+    });
+    let socket = dir.path().join("demo-cameras.sock");
+    let camsim = |args: &[&str]| {
+        Command::new(CAMSIM)
+            .args(args)
+            .output()
+            .expect("vigil-camsim runs")
+    };
+    let socket_arg = socket.to_str().unwrap();
+    let support = camsim(&["support-code", "--control", socket_arg, "VS0001000002"]);
+    let scan = camsim(&["app-scan", "--control", socket_arg, "VS0001000002"]);
+    signal(&child, libc::SIGTERM);
+    wait_with_deadline(&mut child, Duration::from_secs(10)).expect("stops");
+    let log = log.join().unwrap();
+    assert!(served.is_some(), "the demo ran:\n{log}");
+    assert!(
+        log.contains("demo-cameras.sock"),
+        "the log names the socket"
+    );
+    let code = String::from_utf8_lossy(&support.stdout);
+    assert!(
+        support.status.success() && code.trim().len() == 10,
+        "a support code from the demo's socket: {code} {}",
+        String::from_utf8_lossy(&support.stderr)
+    );
+    assert_eq!(scan.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&scan.stderr).contains("open Forget Password on it first"),
+        "the phone app needs a QR code on screen: {}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+}
+
 #[test]
 fn kill_9_during_a_run_of_adds_leaves_a_consistent_registry() {
     let _demo = DEMO.lock().unwrap_or_else(|e| e.into_inner());

@@ -793,7 +793,7 @@ fn a_cameras_status_reason_is_shown_in_the_menus_language() {
     menu.click("System");
     menu.click("Русский");
     menu.click("Device Access");
-    menu.screenshot("18-reasons-russian");
+    menu.screenshot("i14-05-reasons-russian");
     for sentence in &english {
         assert!(
             !menu.shows_text(sentence),
@@ -824,6 +824,190 @@ fn a_cameras_status_reason_is_shown_in_the_menus_language() {
         menu.shows_text(&format!("Камера ответила: «{words}»")),
         "the camera's own words, introduced in Russian: {words}"
     );
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// The demo as the README walks it: the camera whose password changed behind the recorder's back has
+/// no internet, so its Forget Password is remove first, then the QR code; Send Code stays on screen,
+/// disabled with the reason; the phone app (the simulator's vendor side, scanning the QR code the
+/// recorder shows for that serial number) has the code emailed into demo-mail; the code, a new
+/// password, and the camera is back.
+#[test]
+fn the_demos_qr_path_can_be_walked_to_the_end() {
+    use vigil::daemon::demo::{self, DemoOptions};
+    let _demo = crate::daemon::DEMO
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let rt = runtime();
+    let state = tempfile::tempdir().unwrap();
+    let mail_dir = state.path().join("demo-mail");
+    let (h, serial) = rt.block_on(async {
+        let options = DemoOptions {
+            cameras: 8,
+            mail_dir: mail_dir.clone(),
+            control_socket: state.path().join("demo-cameras.sock"),
+        };
+        let mut settings = vigil::config::Config::default()
+            .resolve("test")
+            .expect("defaults resolve");
+        let sim = demo::start_cameras(&options, &mut settings)
+            .await
+            .expect("the demo cameras start");
+        settings.discovery.probe_window = Duration::from_millis(300);
+        settings.discovery.on_start = false;
+        settings.discovery.refresh_interval = None;
+        settings.monitor.period = Duration::from_millis(300);
+        settings.monitor.offline_backoff_max = Duration::from_millis(600);
+        settings.request_timeout = Duration::from_secs(2);
+        let h = Harness::start_with(sim, settings, state).await;
+        demo::populate(&h.nvr, &h.sim).await;
+        let serial = h.sim.cameras()[1].identity().serial.clone();
+        let added = h
+            .nvr
+            .added_cameras()
+            .into_iter()
+            .find(|c| c.identity.serial == serial)
+            .expect("demo camera 2 is added");
+        h.wait_for_state(added.id, CameraState::NotCertified, Duration::from_secs(10))
+            .await;
+        (h, serial)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    let clicks_before = menu.clicks;
+    menu.click(&format!("Forget Password {serial}"));
+    menu.wait_until("the remove-first step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::RemoveFirst
+    });
+    menu.click("Remove and continue");
+    menu.wait_until("the code step", |w| {
+        let fp = w.global::<ForgetPassword>();
+        fp.get_step() == WizardStep::GetCode && !fp.get_busy()
+    });
+    let fp = menu.window.global::<ForgetPassword>();
+    assert!(fp.get_by_qr(), "the QR code is offered");
+    assert!(!fp.get_internet(), "demo camera 2 has no internet");
+    let send = menu.button("Send Code");
+    assert!(
+        !send.accessible_enabled().unwrap_or(true),
+        "Send Code stays on screen, disabled"
+    );
+    assert!(
+        menu.shows_text(
+            "Send Code needs the camera to reach the internet, and it cannot now. Scan the QR code with the phone app instead."
+        ),
+        "and says why"
+    );
+    assert_eq!(
+        menu.count_buttons("New code"),
+        1,
+        "a new code is always offered"
+    );
+    menu.screenshot("i15-01-demo-qr-path");
+
+    // The phone app scans the QR code on the screen; the vendor's cloud emails the code.
+    let sent_to = rt
+        .block_on(h.sim.app_scan(&serial))
+        .expect("the phone app reads the QR code the recorder shows");
+    assert!(sent_to.contains('@'), "{sent_to}");
+    let code = std::fs::read_dir(&mail_dir)
+        .expect("demo-mail")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .find(|mail| mail.contains(&serial))
+        .and_then(|mail| {
+            mail.split(|c: char| !c.is_ascii_digit())
+                .find(|run| run.len() == 8)
+                .map(str::to_owned)
+        })
+        .expect("the code's email in demo-mail");
+    menu.type_on_screen_keyboard("Verification code", &code);
+    let keys = code.len();
+    menu.click("Verify");
+    menu.wait_until("the new-password step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
+    });
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Set password");
+    menu.wait_until("the result", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::Done
+    });
+    let fp = menu.window.global::<ForgetPassword>();
+    assert!(fp.get_readded(), "the camera is added again");
+    assert_eq!(fp.get_result_status(), CameraStatus::Online);
+    menu.click("Done");
+    println!(
+        "demo_qr_path_clicks={} on_screen_keyboard_presses={keys} (from Forget Password to Done, the code typed on the keyboard; the passwords typed)",
+        menu.clicks - clicks_before
+    );
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// Hints never look like filled-in values, and a refused entry is named in the menu's own words and
+/// language (not an internal field name), with the right problem: an empty field is empty.
+#[test]
+fn hints_look_like_hints_and_errors_name_the_field_in_the_menus_words() {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(2, |c| c.inactive = 1).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.nvr.set_menu_language("ru").await.unwrap();
+        h.discover().await;
+        h
+    });
+    let mut menu = Menu::open_first_boot(&h, &rt, (1920, 1080));
+    menu.wait_until("the activation screen in Russian", |w| {
+        w.global::<Account>().get_gate() == Gate::Activate
+            && w.global::<Shell>().get_language() == 1
+    });
+    menu.type_into("Admin password", NVR_PASSWORD);
+    menu.type_into("Confirm password", NVR_PASSWORD);
+    menu.click("Activate the recorder");
+    menu.wait_until("the empty reserved email refused", |w| {
+        w.global::<Account>().get_failure().problem == Problem::InvalidInput
+    });
+    assert!(
+        menu.shows_text("Поле «Резервная эл. почта» не заполнено. Заполните его."),
+        "the field in the menu's words and language"
+    );
+    menu.screenshot("i15-05-empty-reserved-email-russian");
+    menu.type_into("Reserved email", "owner@example.com");
+    menu.click("Activate the recorder");
+    menu.wait_until("activated", |w| {
+        w.global::<Account>().get_gate() == Gate::Open
+    });
+
+    // Back to English for the camera's Activate dialog: an empty reset email is empty, and named so.
+    menu.window.global::<Shell>().invoke_language_selected(0);
+    menu.wait_until("the menu in English", |w| {
+        w.global::<Shell>().get_language() == 0
+    });
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.wait_until("Device Access open", |w| {
+        w.global::<Shell>().get_screen() == Screen::DeviceAccess
+    });
+    menu.click("Discovered Devices");
+    let inactive = h.sim.cameras()[1].identity().serial.clone();
+    menu.click(&format!("Activate {inactive}"));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.type_into("Reset email", "");
+    menu.click("Activate");
+    menu.wait_until("the empty reset email refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::InvalidInput
+    });
+    assert!(
+        menu.shows_text("Reset email is empty. Fill it in."),
+        "not 'reset_email: the reset email is not an email address'"
+    );
+    menu.screenshot("i15-05-empty-reset-email");
     drop(menu);
     rt.block_on(h.stop());
 }

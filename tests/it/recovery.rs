@@ -528,7 +528,7 @@ async fn an_inactive_camera_is_activated_and_added() {
         )
         .await,
         Err(NvrError::InvalidArgument {
-            field: "reset_email",
+            field: "reset email",
             ..
         })
     ));

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
-use super::{Nvr, NvrError, PasswordField, check_new_password, lock};
+use super::{ArgumentProblem, Nvr, NvrError, PasswordField, check_new_password, lock};
 use crate::model::{Actor, AuditAction};
 use crate::rules::hashing;
 use crate::store::{NewAccount, NvrSetting, StoredAccount};
@@ -52,23 +52,23 @@ pub struct SupportIdentity {
 /// Whether `email` looks like a mail address one can send to: one `@`, a dotted domain, no spaces or
 /// control characters, at most 254 characters.
 pub(super) fn check_email(email: &str) -> Result<(), NvrError> {
-    let bad = |problem: &str| NvrError::InvalidArgument {
+    let bad = |problem| NvrError::InvalidArgument {
         field: "reserved email",
-        problem: problem.to_owned(),
+        problem,
     };
     if email.is_empty() {
-        return Err(bad("is empty"));
+        return Err(bad(ArgumentProblem::Empty));
     }
     if email.len() > 254 {
-        return Err(bad("is longer than 254 characters"));
+        return Err(bad(ArgumentProblem::TooLong { max: 254 }));
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("contains spaces or control characters"));
+        return Err(bad(ArgumentProblem::BadCharacters));
     }
     if crate::mail::is_email_address(email) {
         Ok(())
     } else {
-        Err(bad("is not an address such as name@example.com"))
+        Err(bad(ArgumentProblem::NotEmailAddress))
     }
 }
 

@@ -8,6 +8,7 @@ use crate::camera::recovery_client::ResetToken;
 use crate::model::RecoveryMethod;
 use crate::model::{Actor, AuditAction, Caller};
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep, camera_to_local};
+use crate::service::ArgumentProblem;
 
 impl Nvr {
     /// Send Code: the camera emails the code to its reset email. Only with internet; otherwise the
@@ -131,7 +132,9 @@ impl Nvr {
         if code.len() != kind.digits() || !code.chars().all(|c| c.is_ascii_digit()) {
             return Err(NvrError::InvalidArgument {
                 field: "code",
-                problem: format!("the {} is {} digits", kind.name(), kind.digits()),
+                problem: ArgumentProblem::NotDigits {
+                    digits: kind.digits(),
+                },
             });
         }
         let support = kind == CodeKind::Support;

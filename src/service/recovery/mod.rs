@@ -111,13 +111,6 @@ impl CodeKind {
             CodeKind::Support => 10,
         }
     }
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            CodeKind::Verification => "verification code",
-            CodeKind::Support => "support code",
-        }
-    }
 }
 
 pub(super) fn recovery_error(error: RecoveryError, address: &DeviceAddress) -> NvrError {

@@ -445,6 +445,18 @@ impl SimCamera {
         self.recovery().stats.clone()
     }
 
+    /// What the recorder's QR code shows for this camera now: its current, unused challenge, as the
+    /// phone app reads it from the screen. `None` when there is none.
+    pub fn shown_qr(&self) -> Option<QrPayload> {
+        let r = self.recovery();
+        let challenge = r.challenge.as_ref().filter(|c| !c.used)?;
+        Some(QrPayload {
+            device: self.identity().serial.clone(),
+            nonce: challenge.nonce,
+            expires_unix: unix_secs(challenge.expires),
+        })
+    }
+
     /// The vendor's phone-app cloud: computes the code for a scanned challenge from this camera's secret
     /// and emails it to the reset email registered for the camera. Returns the masked address.
     pub async fn vendor_send_app_code(
