@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use secrecy::SecretString;
 
 use super::ui::{AppWindow, Problem, Screen};
-use crate::model::{Actor, Caller, CameraId, RecoveryId};
+use crate::model::{Actor, Caller, CameraId, RecoveryId, RecoveryTarget};
 use crate::service::{Nvr, NvrError};
 
 /// Work for the UI thread.
@@ -82,8 +82,8 @@ pub(super) struct Adapter {
 /// The wizard's hold on the service: which device it started on and which flow it drives.
 #[derive(Default)]
 pub(super) struct Wizard {
-    /// The discovered device it started on.
-    pub(super) device_key: String,
+    /// What it started on: a discovered device or an added camera.
+    pub(super) target: Option<RecoveryTarget>,
     /// The flow it drives.
     pub(super) flow: Option<RecoveryId>,
     /// A certified camera sent to Change password instead.

@@ -7,7 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::bridge::Adapter;
 use super::rows::{self, failure_of, no_failure};
 use super::ui::{AddedRow, AppWindow, DeviceAccess, DiscoveredRow, Shell};
-use crate::model::{CameraId, CameraState};
+use crate::model::{CameraId, CameraState, RecoveryTarget};
 use crate::service::NvrError;
 
 pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
@@ -67,16 +67,14 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         });
     });
     let a = adapter.clone();
-    access.on_forget_added(move |id| {
-        match rows::camera_id_of(&id)
-            .ok_or(NvrError::CameraNotFound(CameraId(0)))
-            .and_then(|camera| a.nvr.discovered_device_of(camera))
-        {
-            Ok(device) => a.start_wizard(device.key),
-            Err(error) => a.sink.post(move |w| {
+    access.on_forget_added(move |id| match rows::camera_id_of(&id) {
+        Some(camera) => a.start_wizard(RecoveryTarget::Added(camera)),
+        None => {
+            let error = NvrError::CameraNotFound(CameraId(0));
+            a.sink.post(move |w| {
                 w.global::<DeviceAccess>()
                     .set_notice_failure(failure_of(&error));
-            }),
+            })
         }
     });
 }

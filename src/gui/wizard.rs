@@ -7,7 +7,7 @@ use super::bridge::{Adapter, Wizard};
 use super::rows::{self, failure, failure_of, no_failure};
 use super::ui::{AppWindow, CameraStatus, Dialog, DialogKind, ForgetPassword, Problem, WizardStep};
 use crate::model::Caller;
-use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep};
+use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep, RecoveryTarget};
 use crate::service::{Nvr, NvrError, RecoveryStart};
 
 // ── The Forget Password wizard ─────────────────────────────────────────────────────────────────
@@ -56,20 +56,26 @@ impl Adapter {
         }
     }
 
-    /// Opens the wizard on a discovered device.
-    pub(super) fn start_wizard(&self, device_key: String) {
+    /// Opens the wizard on a discovered device or an added camera.
+    pub(super) fn start_wizard(&self, target: RecoveryTarget) {
         {
             let mut wizard = self.wizard();
             *wizard = Wizard {
-                device_key: device_key.clone(),
+                target: Some(target.clone()),
                 ..Wizard::default()
             };
         }
-        let label = self
-            .nvr
-            .discovered_device(&device_key)
-            .map(|d| crate::model::camera_label(&d.identity, &d.address))
-            .unwrap_or_default();
+        let label = match &target {
+            RecoveryTarget::Discovered(key) => self
+                .nvr
+                .discovered_device(key)
+                .map(|d| crate::model::camera_label(&d.identity, &d.address)),
+            RecoveryTarget::Added(id) => self
+                .nvr
+                .added_camera(*id)
+                .map(|c| crate::model::camera_label(&c.identity, &c.address)),
+        }
+        .unwrap_or_default();
         self.sink.post(move |w| {
             let fp = w.global::<ForgetPassword>();
             fp.set_camera(label.into());
@@ -80,7 +86,7 @@ impl Adapter {
         });
         let a = self.clone();
         self.runtime.spawn(async move {
-            match a.nvr.start_recovery(&device_key, &a.caller()).await {
+            match a.nvr.start_recovery(target, &a.caller()).await {
                 Ok(start) => a.show_start(start),
                 Err(error) => a.wizard_failure(&error),
             }
@@ -230,11 +236,13 @@ pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
 pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     let fp = window.global::<ForgetPassword>();
     let a = adapter.clone();
-    fp.on_start(move |key| a.start_wizard(key.to_string()));
+    fp.on_start(move |key| a.start_wizard(RecoveryTarget::Discovered(key.to_string())));
 
     let a = adapter.clone();
     fp.on_remove_and_continue(move || {
-        let key = a.wizard().device_key.clone();
+        let Some(target) = a.wizard().target.clone() else {
+            return;
+        };
         a.sink.post(|w| {
             let fp = w.global::<ForgetPassword>();
             fp.set_busy(true);
@@ -242,7 +250,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         });
         let a2 = a.clone();
         a.runtime.spawn(async move {
-            match a2.nvr.remove_and_start_recovery(&key, &a2.caller()).await {
+            match a2.nvr.remove_and_start_recovery(target, &a2.caller()).await {
                 Ok(start) => a2.show_start(start),
                 Err(error) => a2.wizard_failure(&error),
             }

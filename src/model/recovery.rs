@@ -25,6 +25,41 @@ pub enum RecoveryMethod {
     SupportCode,
 }
 
+/// What Forget Password starts on: a discovered device by its key, or an added camera, reached at its
+/// stored address whether discovery sees it or not (a camera added by IP, or one that stopped
+/// answering probes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryTarget {
+    /// A device in the discovered list, by its key.
+    Discovered(String),
+    /// An added camera.
+    Added(CameraId),
+}
+
+impl From<&str> for RecoveryTarget {
+    fn from(key: &str) -> Self {
+        RecoveryTarget::Discovered(key.to_owned())
+    }
+}
+
+impl From<&String> for RecoveryTarget {
+    fn from(key: &String) -> Self {
+        RecoveryTarget::Discovered(key.clone())
+    }
+}
+
+impl From<String> for RecoveryTarget {
+    fn from(key: String) -> Self {
+        RecoveryTarget::Discovered(key)
+    }
+}
+
+impl From<CameraId> for RecoveryTarget {
+    fn from(camera: CameraId) -> Self {
+        RecoveryTarget::Added(camera)
+    }
+}
+
 /// The NVR's id for a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RecoveryId(pub i64);

@@ -1012,6 +1012,86 @@ fn hints_look_like_hints_and_errors_name_the_field_in_the_menus_words() {
     rt.block_on(h.stop());
 }
 
+/// Forget Password on Added Devices works on a camera however it was added: one added by IP that
+/// discovery never listed is reached at its stored address. An offline camera is told as offline,
+/// with what to check, and stays added.
+#[test]
+fn forget_password_on_a_camera_added_by_ip_or_offline_has_no_dead_end() {
+    let rt = runtime();
+    let (h, by_ip, offline) = rt.block_on(async {
+        let sim = simulator(2, |_| {}).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        // Added by address, with no discovery run: the discovered list stays empty.
+        let add = |index: usize| {
+            let (host, port) = h.address(index);
+            vigil::service::AddCamera {
+                host,
+                port,
+                username: "admin".into(),
+                password: crate::support::CAMERA_PASSWORD.into(),
+            }
+        };
+        let by_ip = h
+            .nvr
+            .add_camera(add(0), &crate::support::system())
+            .await
+            .unwrap();
+        let offline = h
+            .nvr
+            .add_camera(add(1), &crate::support::system())
+            .await
+            .unwrap();
+        assert!(h.nvr.discovered_devices().is_empty());
+        h.sim.cameras()[0].set_password_directly("admin", "Forgotten-Pass-19");
+        assert!(h.sim.cameras()[1].set_online(false).await);
+        h.wait_for_state(by_ip.id, CameraState::NotCertified, Duration::from_secs(10))
+            .await;
+        h.wait_for_state(offline.id, CameraState::Offline, Duration::from_secs(10))
+            .await;
+        (h, by_ip, offline)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+
+    menu.click(&format!("Forget Password {}", offline.identity.serial));
+    menu.wait_until("the offline camera refused with the reason", |w| {
+        let fp = w.global::<ForgetPassword>();
+        fp.get_failure().problem == Problem::Unreachable && !fp.get_busy()
+    });
+    let address = offline.address.to_string();
+    assert!(
+        menu.shows_text(&format!(
+            "No camera answers at {address}. Check the address, port and cabling."
+        )),
+        "told as offline, with what to check"
+    );
+    menu.screenshot("i15-03-forget-password-offline");
+    menu.click("Close");
+    assert!(
+        h.nvr.added_camera(offline.id).is_ok(),
+        "the offline camera stays added"
+    );
+
+    menu.click(&format!("Forget Password {}", by_ip.identity.serial));
+    menu.wait_until("the remove-first step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::RemoveFirst
+    });
+    menu.click("Remove and continue");
+    menu.wait_until("the code step for the camera added by IP", |w| {
+        let fp = w.global::<ForgetPassword>();
+        fp.get_step() == WizardStep::GetCode && !fp.get_busy()
+    });
+    assert_eq!(
+        menu.window.global::<ForgetPassword>().get_serial().as_str(),
+        by_ip.identity.serial
+    );
+    menu.screenshot("i15-03-forget-password-added-by-ip");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)

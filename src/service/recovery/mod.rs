@@ -21,7 +21,7 @@ use super::audit::AuditNote;
 use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::recovery_client::{RecoveryError, RecoveryInfo};
 use crate::model::{Actor, AuditAction, Caller, CameraId, DiscoveredDevice, NvrEvent};
-use crate::model::{DeviceAddress, RecoveryMethod};
+use crate::model::{CameraState, DeviceAddress, RecoveryMethod, RecoveryTarget};
 use crate::model::{
     FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
     camera_to_local,
@@ -183,16 +183,21 @@ impl Nvr {
     /// [`Nvr::remove_and_start_recovery`]).
     pub async fn start_recovery(
         &self,
-        device_key: &str,
+        target: impl Into<RecoveryTarget>,
         caller: &Caller,
     ) -> Result<RecoveryStart, NvrError> {
         let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let device = self.discovered_device(device_key)?;
+        let device = self.recovery_device(&target.into())?;
         if let Some(id) = device.added_as {
             let camera = self.added_camera(id)?;
             if camera.status.certified() {
                 return Ok(RecoveryStart::ChangePasswordInstead { camera: id });
+            }
+            if camera.status.state == CameraState::Offline {
+                // Ask before offering to remove it: an offline camera is told as offline, with what to
+                // check, and stays added.
+                self.fresh_recovery_info(&device.address, false).await?;
             }
             if self.settings().recovery.remove_first {
                 return Ok(RecoveryStart::RemoveFirst { camera: id });
@@ -227,14 +232,15 @@ impl Nvr {
     /// [`RecoveryStart::ChangePasswordInstead`].
     pub async fn remove_and_start_recovery(
         &self,
-        device_key: &str,
+        target: impl Into<RecoveryTarget>,
         caller: &Caller,
     ) -> Result<RecoveryStart, NvrError> {
+        let target = target.into();
         let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let device = self.discovered_device(device_key)?;
+        let device = self.recovery_device(&target)?;
         let Some(id) = device.added_as else {
-            return self.start_recovery(device_key, caller).await;
+            return self.start_recovery(target, caller).await;
         };
         let camera = self.added_camera(id)?;
         if camera.status.certified() {
@@ -328,6 +334,30 @@ impl Nvr {
 
     /// A new flow for `device`, not yet stored. Refused when the camera (now known by its serial)
     /// already has one.
+    /// The device Forget Password works on. An added camera that discovery does not list is reached
+    /// at its stored address; its key is its endpoint reference, or empty when it has none.
+    fn recovery_device(&self, target: &RecoveryTarget) -> Result<DiscoveredDevice, NvrError> {
+        match target {
+            RecoveryTarget::Discovered(key) => self.discovered_device(key),
+            RecoveryTarget::Added(id) => {
+                if let Ok(device) = self.discovered_device_of(*id) {
+                    return Ok(device);
+                }
+                let camera = self.added_camera(*id)?;
+                Ok(DiscoveredDevice {
+                    key: camera.endpoint_ref.clone().unwrap_or_default(),
+                    address: camera.address.clone(),
+                    identity: camera.identity.clone(),
+                    information_complete: true,
+                    inactive: false,
+                    added_as: Some(*id),
+                    last_seen: camera.status.since,
+                    conflict_with: None,
+                })
+            }
+        }
+    }
+
     pub(super) async fn new_flow(
         &self,
         device: DiscoveredDevice,

@@ -149,10 +149,18 @@ impl Nvr {
         };
         let mut result_camera = None;
         if flow.add_after_reset {
+            // Still added (the camera was not removed first): found by its key, or by its address
+            // when it has no key (added by IP).
             let still_added = self
                 .discovered_device(&flow.device_key)
                 .ok()
-                .and_then(|d| d.added_as);
+                .and_then(|d| d.added_as)
+                .or_else(|| {
+                    self.added_cameras()
+                        .into_iter()
+                        .find(|c| c.address == flow.address)
+                        .map(|c| c.id)
+                });
             let added = match still_added {
                 Some(id) => {
                     self.store_credentials(id, credentials, Some(certification), None)
@@ -161,7 +169,7 @@ impl Nvr {
                 None => {
                     self.add_verified(
                         flow.address.clone(),
-                        Some(flow.device_key.clone()),
+                        Some(flow.device_key.clone()).filter(|key| !key.is_empty()),
                         credentials,
                         &flow.actor,
                         "added again after its password reset",
