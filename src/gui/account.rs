@@ -12,8 +12,8 @@ use super::bridge::{Adapter, session};
 use super::rows::{account_failure_of, failure, no_failure};
 use super::shell::show_screen;
 use super::ui::{
-    Account, AppWindow, Dialog, DialogKind, ForgetPassword, ForgotStep, Gate, LoginStep,
-    MailSettings, Problem, Screen, Shell, TwoFactorStep, WizardStep,
+    Account, AppWindow, DeviceAccess, Dialog, DialogKind, ForgetPassword, ForgotStep, Gate,
+    LoginStep, MailSettings, Problem, Screen, Shell, TwoFactorStep, WizardStep,
 };
 use crate::service::{LoginStep as Step, NVR_ADMIN, NvrError, Session};
 
@@ -106,6 +106,8 @@ impl Adapter {
             }
             w.global::<Dialog>().set_kind(DialogKind::None);
             w.global::<Dialog>().set_busy(false);
+            w.global::<DeviceAccess>().invoke_clear_notice();
+            super::device_access::untick_all(w);
             w.global::<Shell>().set_screen(Screen::Home);
         });
     }

@@ -6,7 +6,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::bridge::Adapter;
 use super::rows::{self, failure_of, no_failure};
-use super::ui::{AddedRow, AppWindow, DeviceAccess, DiscoveredRow, Shell};
+use super::ui::{AddedRow, AppWindow, DeviceAccess, DiscoveredRow, Failure, NoticeKind, Shell};
 use crate::model::{CameraId, CameraState, RecoveryTarget};
 use crate::service::NvrError;
 
@@ -18,7 +18,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let a2 = a.clone();
         a.sink.post(|w| {
             let access = w.global::<DeviceAccess>();
-            access.set_notice_failure(no_failure());
+            access.invoke_clear_notice();
             access.set_discovering(true);
         });
         a.runtime.spawn(async move {
@@ -26,9 +26,8 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                 let failure = failure_of(&error);
                 let discovering = a2.nvr.discovery_running();
                 a2.sink.post(move |w| {
-                    let access = w.global::<DeviceAccess>();
-                    access.set_notice_failure(failure);
-                    access.set_discovering(discovering);
+                    show_notice_failure(w, failure);
+                    w.global::<DeviceAccess>().set_discovering(discovering);
                 });
             }
         });
@@ -50,7 +49,10 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     access.on_remove(move |id| {
         let a2 = a.clone();
         let camera = rows::camera_id_of(&id);
+        a.sink
+            .post(|w| w.global::<DeviceAccess>().invoke_clear_notice());
         a.runtime.spawn(async move {
+            let name = camera.and_then(|c| a2.nvr.with_added_camera(c, rows::notice_name));
             let result = match camera {
                 Some(camera) => a2.nvr.remove_camera(camera, &a2.caller()).await,
                 None => Err(NvrError::CameraNotFound(CameraId(0))),
@@ -60,23 +62,41 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             {
                 return;
             }
-            a2.sink.post(move |w| {
-                let failure = result.err().map_or_else(no_failure, |e| failure_of(&e));
-                w.global::<DeviceAccess>().set_notice_failure(failure);
+            a2.sink.post(move |w| match result {
+                Ok(()) => show_notice(w, NoticeKind::Removed, name.unwrap_or_default(), 1),
+                Err(error) => show_notice_failure(w, failure_of(&error)),
             });
         });
     });
     let a = adapter.clone();
     access.on_forget_added(move |id| match rows::camera_id_of(&id) {
-        Some(camera) => a.start_wizard(RecoveryTarget::Added(camera)),
+        Some(camera) => {
+            a.sink
+                .post(|w| w.global::<DeviceAccess>().invoke_clear_notice());
+            a.start_wizard(RecoveryTarget::Added(camera))
+        }
         None => {
             let error = NvrError::CameraNotFound(CameraId(0));
-            a.sink.post(move |w| {
-                w.global::<DeviceAccess>()
-                    .set_notice_failure(failure_of(&error));
-            })
+            a.sink
+                .post(move |w| show_notice_failure(w, failure_of(&error)))
         }
     });
+}
+
+/// Says what an action did, about one camera (or `count` of them), over the bottom of the lists.
+pub(super) fn show_notice(window: &AppWindow, kind: NoticeKind, camera: String, count: i32) {
+    let access = window.global::<DeviceAccess>();
+    access.set_notice_failure(no_failure());
+    access.set_notice_camera(camera.into());
+    access.set_notice_count(count);
+    access.set_notice_kind(kind);
+}
+
+/// Says why an action failed, over the bottom of the lists, until it is closed or the next action.
+pub(super) fn show_notice_failure(window: &AppWindow, failure: Failure) {
+    let access = window.global::<DeviceAccess>();
+    access.set_notice_kind(NoticeKind::None);
+    access.set_notice_failure(failure);
 }
 
 pub(super) fn untick_all(window: &AppWindow) {

@@ -5,8 +5,9 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use super::bridge::Adapter;
 use super::device_access::untick_all;
+use super::device_access::{show_notice, show_notice_failure};
 use super::rows::{self, failure, failure_of, field_failure, no_failure};
-use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, Problem, PushResult};
+use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, NoticeKind, Problem, PushResult};
 use crate::model::CameraId;
 use crate::service::{AddCamera, NvrError};
 
@@ -81,7 +82,10 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                 nvr.add_discovered(&key, user.trim(), &password, &caller)
                     .await
             },
-            |w, _| close_dialog(w),
+            |w, camera| {
+                close_dialog(w);
+                show_notice(w, NoticeKind::Added, rows::notice_name(&camera), 1);
+            },
         );
     });
 
@@ -107,7 +111,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         a.dialog_call(
             async move {
                 match nvr.add_camera(request, &caller).await {
-                    Ok(_) => Ok(None),
+                    Ok(camera) => Ok(Err(camera)),
                     // A camera in factory state lets any login in: it is offered for activation
                     // instead, listed by asking its address directly.
                     Err(NvrError::CameraInactive) => nvr
@@ -115,17 +119,19 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                         .await
                         .ok()
                         .filter(|device| device.inactive)
-                        .map(Some)
+                        .map(Ok)
                         .ok_or(NvrError::CameraInactive),
                     Err(error) => Err(error),
                 }
             },
+            // Ok: an inactive device to activate instead; Err: the camera, added.
             |w, inactive| match inactive {
-                None => {
+                Err(camera) => {
                     close_dialog(w);
                     w.global::<DeviceAccess>().set_tab(0);
+                    show_notice(w, NoticeKind::Added, rows::notice_name(&camera), 1);
                 }
-                Some(device) => {
+                Ok(device) => {
                     let dialog = w.global::<Dialog>();
                     dialog.set_camera_name(
                         format!("{} {}", rows::device_model(&device), device.address).into(),
@@ -167,12 +173,17 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             },
             |w, activation| {
                 close_dialog(w);
-                // Activated, but not added: say why, on the list.
-                let failure = activation
-                    .add_error
-                    .as_ref()
-                    .map_or_else(no_failure, failure_of);
-                w.global::<DeviceAccess>().set_notice_failure(failure);
+                match (&activation.camera, &activation.add_error) {
+                    (Some(camera), _) => show_notice(
+                        w,
+                        NoticeKind::ActivatedAndAdded,
+                        rows::notice_name(camera),
+                        1,
+                    ),
+                    // Activated, but not added: say why, on the list.
+                    (None, Some(error)) => show_notice_failure(w, failure_of(error)),
+                    (None, None) => show_notice(w, NoticeKind::Activated, String::new(), 1),
+                }
             },
         );
     });
@@ -208,7 +219,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                     .into_iter()
                     .map(|outcome| {
                         let name = nvr
-                            .with_added_camera(outcome.camera, rows::camera_name)
+                            .with_added_camera(outcome.camera, rows::notice_name)
                             .unwrap_or_else(|| outcome.camera.to_string());
                         match outcome.result {
                             Ok(_) => PushResult {
@@ -229,6 +240,13 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                 if results.iter().all(|r| r.ok) {
                     close_dialog(w);
                     untick_all(w);
+                    let first = results.first().map(|r| r.name.to_string());
+                    show_notice(
+                        w,
+                        NoticeKind::PasswordsChanged,
+                        first.unwrap_or_default(),
+                        i32::try_from(results.len()).unwrap_or(i32::MAX),
+                    );
                 } else {
                     w.global::<Dialog>()
                         .set_results(ModelRc::new(VecModel::from(results)));
@@ -243,9 +261,15 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
         };
         let (nvr, caller) = (a.nvr.clone(), a.caller());
+        let name = nvr
+            .with_added_camera(camera, rows::notice_name)
+            .unwrap_or_default();
         a.dialog_call(
             async move { nvr.remove_camera(camera, &caller).await },
-            |w, ()| close_dialog(w),
+            move |w, ()| {
+                close_dialog(w);
+                show_notice(w, NoticeKind::Removed, name, 1);
+            },
         );
     });
 }

@@ -21,6 +21,18 @@ pub fn camera_name(camera: &AddedCamera) -> String {
     }
 }
 
+/// A camera as a notice names it: model and serial number, so two of one model differ.
+pub fn notice_name(camera: &AddedCamera) -> String {
+    match (
+        camera.identity.model.is_empty(),
+        camera.identity.serial.is_empty(),
+    ) {
+        (false, false) => format!("{} {}", camera.identity.model, camera.identity.serial),
+        (false, true) => format!("{} {}", camera.identity.model, camera.address),
+        _ => camera_name(camera),
+    }
+}
+
 /// One row of Added Devices; `selected` is kept from the row it replaces.
 pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bool) -> AddedRow {
     let status = &camera.status;

@@ -5,7 +5,9 @@ use slint::ComponentHandle;
 
 use super::bridge::{Adapter, session};
 use super::rows::no_failure;
-use super::ui::{Account, AppWindow, Gate, Keyboard, LoginStep, MailSettings, Screen, Shell};
+use super::ui::{
+    Account, AppWindow, DeviceAccess, Gate, Keyboard, LoginStep, MailSettings, Screen, Shell,
+};
 
 /// Shows the menu in `language` ("en" or "ru"); whether it could.
 pub(super) fn show_language(window: &AppWindow, language: &str) -> bool {
@@ -101,5 +103,9 @@ pub(super) fn wire_navigation(window: &AppWindow, adapter: &Adapter) {
 }
 
 pub(super) fn show_screen(window: &AppWindow, target: Screen) {
+    // A notice belongs to the action that raised it: leaving the screen ends it.
+    if window.global::<Shell>().get_screen() != target {
+        window.global::<DeviceAccess>().invoke_clear_notice();
+    }
     window.global::<Shell>().set_screen(target);
 }

@@ -5,7 +5,9 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use super::bridge::{Adapter, Wizard};
 use super::rows::{self, failure, failure_of, no_failure};
-use super::ui::{AppWindow, CameraStatus, Dialog, DialogKind, ForgetPassword, Problem, WizardStep};
+use super::ui::{
+    AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, Problem, WizardStep,
+};
 use crate::model::Caller;
 use crate::model::{RecoveryFlow, RecoveryId, RecoveryStep, RecoveryTarget};
 use crate::service::{Nvr, NvrError, RecoveryStart};
@@ -77,6 +79,7 @@ impl Adapter {
         }
         .unwrap_or_default();
         self.sink.post(move |w| {
+            w.global::<DeviceAccess>().invoke_clear_notice();
             let fp = w.global::<ForgetPassword>();
             fp.set_camera(label.into());
             fp.set_failure(no_failure());

@@ -1092,6 +1092,97 @@ fn forget_password_on_a_camera_added_by_ip_or_offline_has_no_dead_end() {
     rt.block_on(h.stop());
 }
 
+/// A notice belongs to the action that raised it: it sits over the bottom of the lists (the buttons
+/// stay where the pointer is), a success says what was done (one password changed, a camera
+/// activated and added, one removed), and a failure ends with the next action, a tab change, leaving
+/// the screen or logging out.
+#[test]
+fn a_notice_belongs_to_the_action_that_raised_it() {
+    let rt = runtime();
+    let (h, camera) = rt.block_on(async {
+        let sim = simulator(3, |c| c.inactive = 1).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.discover().await;
+        let camera = h.add(0).await;
+        h.add(1).await;
+        (h, camera)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    let toolbar = || menu.button("Add by IP").absolute_position();
+    let before = toolbar();
+    let shown = |menu: &Menu| {
+        let access = menu.window.global::<DeviceAccess>();
+        access.get_notice_failure().problem != Problem::None
+            || access.get_notice_kind() != vigil::gui::ui::NoticeKind::None
+    };
+    let raise_failure = |menu: &Menu| {
+        menu.window
+            .global::<DeviceAccess>()
+            .set_notice_failure(vigil::gui::rows::failure_of(
+                &vigil::service::NvrError::ShuttingDown,
+            ));
+    };
+    raise_failure(&menu);
+    assert_eq!(toolbar(), before, "the notice moves no button");
+    menu.screenshot("i15-04-notice-over-the-list");
+    menu.click("Discovered Devices");
+    assert!(!shown(&menu), "a tab change ends it");
+    menu.click("Added Devices");
+    raise_failure(&menu);
+    menu.click("System");
+    menu.click("Device Access");
+    assert!(!shown(&menu), "leaving the screen ends it");
+    raise_failure(&menu);
+    menu.click("System");
+    menu.click("Log out");
+    menu.wait_until("logged out", |w| !w.global::<Account>().get_logged_in());
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    assert!(!shown(&menu), "logging out ends it");
+
+    // One camera's Change password says it worked.
+    menu.click(&format!("Change password {}", camera.identity.serial));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Change password");
+    menu.wait_until("the password changed and said so", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>().get_notice_kind()
+                == vigil::gui::ui::NoticeKind::PasswordsChanged
+    });
+    let name = format!("{} {}", camera.identity.model, camera.identity.serial);
+    assert!(
+        menu.shows_text(&format!("The password of {name} is changed.")),
+        "the change is confirmed by name"
+    );
+    menu.screenshot("i15-08-password-changed");
+
+    // Activating a camera in factory state says it was activated and added.
+    let inactive = h.sim.cameras()[2].identity().serial.clone();
+    menu.click("Discovered Devices");
+    menu.click(&format!("Activate {inactive}"));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.type_into("Reset email", "installer@example.com");
+    menu.click("Activate");
+    menu.wait_until("activated, added and said so", |w| {
+        w.global::<DeviceAccess>().get_notice_kind()
+            == vigil::gui::ui::NoticeKind::ActivatedAndAdded
+    });
+    let model = h.sim.cameras()[2].identity().model.clone();
+    assert!(menu.shows_text(&format!("{model} {inactive} is activated and added.")));
+    menu.wait_until("the activated camera listed as added", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 3
+    });
+    menu.screenshot("i15-12-activated-and-added");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)
