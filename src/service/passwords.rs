@@ -10,7 +10,7 @@ use super::{Nvr, NvrError, PasswordField, camera_error, lock};
 use crate::camera::CameraError;
 use crate::model::Credentials;
 use crate::model::camera_label;
-use crate::model::{Actor, AddedCamera, AuditAction, Caller, CameraId};
+use crate::model::{Actor, AddedCamera, AuditAction, Caller, CameraId, CameraState};
 use crate::rules::policy;
 
 /// Cameras changed at once in a password push.
@@ -115,6 +115,22 @@ impl Nvr {
             let entry = added.get(&id).ok_or(NvrError::CameraNotFound(id))?;
             (entry.camera.clone(), entry.credentials.clone())
         };
+        // Why a camera that is not certified is skipped: the reason it is not, so an offline or locked
+        // camera is not sent to Forget Password.
+        match camera.status.state {
+            CameraState::Offline => {
+                return Err(NvrError::Unreachable {
+                    address: camera.address.to_string(),
+                    detail: "the camera is offline".into(),
+                });
+            }
+            CameraState::Locked => {
+                return Err(NvrError::CameraLocked {
+                    retry_after: self.lock_time_left(&camera),
+                });
+            }
+            CameraState::Online | CameraState::NotCertified => {}
+        }
         let Some(current) = current.filter(|_| camera.status.certified()) else {
             return Err(NvrError::NotCertified { camera: id });
         };

@@ -1183,6 +1183,52 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
     rt.block_on(h.stop());
 }
 
+/// A password change on several cameras says of an offline one that it is offline (with what to check),
+/// not that it is not certified.
+#[test]
+fn a_bulk_password_change_tells_an_offline_camera_as_offline() {
+    let rt = runtime();
+    let (h, online, offline) = rt.block_on(async {
+        let sim = simulator(2, |_| {}).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        let online = h.add(0).await;
+        let offline = h.add(1).await;
+        assert!(h.sim.cameras()[1].set_online(false).await);
+        h.wait_for_state(offline.id, CameraState::Offline, Duration::from_secs(10))
+            .await;
+        (h, online, offline)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.click(&format!("Tick {}", online.identity.serial));
+    menu.click(&format!("Tick {}", offline.identity.serial));
+    menu.click("Change password for the ticked cameras");
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Change password");
+    menu.wait_until("each camera's outcome", |w| {
+        w.global::<Dialog>().get_results().row_count() == 2
+    });
+    let results = menu.window.global::<Dialog>().get_results();
+    let offline_result = results
+        .iter()
+        .find(|r| !r.ok)
+        .expect("the offline camera's outcome");
+    assert_eq!(offline_result.failure.problem, Problem::Unreachable);
+    assert!(
+        menu.shows_text(&format!(
+            "No camera answers at {}. Check the address, port and cabling.",
+            offline.address
+        )),
+        "told as offline, with what to check"
+    );
+    menu.screenshot("i15-07-bulk-change-offline");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)
