@@ -284,10 +284,8 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     });
     let a = adapter.clone();
     fp.on_reset(move |password, confirmation| {
-        // Rules the meter already shows are checked here too, so a weak password never leaves the
-        // new-password step.
-        a.sink
-            .post(|w| w.global::<ForgetPassword>().set_step(WizardStep::Working));
+        // The step stays while the camera is asked (busy): a refusal (a weak password, a
+        // mismatch) keeps what was typed, as every dialog of the menu does.
         a.wizard_call(move |nvr, id, caller| async move {
             nvr.complete_reset(id, &password, &confirmation, &caller)
                 .await

@@ -931,8 +931,26 @@ fn the_demos_qr_path_can_be_walked_to_the_end() {
     menu.wait_until("the new-password step", |w| {
         w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
     });
+    // A refusal keeps what was typed, and its message goes once the entry is corrected.
     menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", "Other-Falcon-99");
+    menu.click_uncounted("Set password");
+    menu.wait_until("the mismatch refused", |w| {
+        let fp = w.global::<ForgetPassword>();
+        fp.get_failure().problem == Problem::PasswordMismatch && !fp.get_busy()
+    });
+    assert!(menu.shows_text("The password and its confirmation are not the same."));
+    assert_eq!(
+        menu.field("New password").accessible_value().as_deref(),
+        Some(NEW_PASSWORD),
+        "the refusal keeps the new password typed"
+    );
+    menu.screenshot("i15-06-mismatch-kept");
     menu.type_into("Confirm password", NEW_PASSWORD);
+    assert!(
+        !menu.shows_text("The password and its confirmation are not the same."),
+        "the message goes once the confirmation is corrected"
+    );
     menu.click("Set password");
     menu.wait_until("the result", |w| {
         w.global::<ForgetPassword>().get_step() == WizardStep::Done
