@@ -54,7 +54,11 @@ impl Adapter {
                 .await
                 .map(|status| status.totp_enabled)
                 .unwrap_or(false);
+            let reserved_email = a.nvr.reserved_email(&a.caller()).await.unwrap_or_default();
             a.sink.post(move |w| {
+                // A camera's Activate dialog offers the recorder's reserved email as its reset email.
+                w.global::<Dialog>()
+                    .set_suggested_email(reserved_email.into());
                 let account = w.global::<Account>();
                 account.set_busy(false);
                 account.set_failure(no_failure());

@@ -134,11 +134,7 @@ impl Adapter {
             .iter()
             .filter(|c| c.status.state == CameraState::Online)
             .count() as i32;
-        let not_certified = |id: CameraId| {
-            cameras
-                .iter()
-                .any(|c| c.id == id && c.status.state != CameraState::Online)
-        };
+        let state_of = |id: CameraId| cameras.iter().find(|c| c.id == id).map(|c| c.status.state);
         let mut devices = nvr.discovered_devices();
         devices.sort_by(|a, b| {
             (
@@ -154,7 +150,7 @@ impl Adapter {
         });
         let discovered = devices
             .iter()
-            .map(|d| rows::discovered_row(d, d.added_as.is_some_and(not_certified)))
+            .map(|d| rows::discovered_row(d, d.added_as.and_then(state_of)))
             .collect();
         Snapshot {
             added,

@@ -248,6 +248,8 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                         i32::try_from(results.len()).unwrap_or(i32::MAX),
                     );
                 } else {
+                    // The outcomes are listed by name; the ticks of a finished action go.
+                    untick_all(w);
                     w.global::<Dialog>()
                         .set_results(ModelRc::new(VecModel::from(results)));
                 }

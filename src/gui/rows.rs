@@ -83,7 +83,8 @@ pub fn camera_status(state: CameraState) -> CameraStatus {
     }
 }
 
-/// What a discovered device is called in the menu: maker and model, or what is known.
+/// What a discovered device is called in the menu: its model as Added Devices names it, or what is
+/// known.
 pub fn device_model(device: &DiscoveredDevice) -> String {
     if device.identity.model.is_empty() {
         if device.information_complete {
@@ -91,20 +92,16 @@ pub fn device_model(device: &DiscoveredDevice) -> String {
         } else {
             "ONVIF camera (model after login)".to_owned()
         }
-    } else if device.identity.manufacturer.is_empty()
-        || device
-            .identity
-            .model
-            .starts_with(&device.identity.manufacturer)
-    {
-        device.identity.model.clone()
     } else {
-        format!("{} {}", device.identity.manufacturer, device.identity.model)
+        device.identity.model.clone()
     }
 }
 
-/// One row of Discovered Devices. `added_not_certified` comes from the added camera it is, if any.
-pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> DiscoveredRow {
+/// One row of Discovered Devices. `added_state` is the state of the added camera it is, if any.
+pub fn discovered_row(
+    device: &DiscoveredDevice,
+    added_state: Option<CameraState>,
+) -> DiscoveredRow {
     let model = device_model(device);
     DiscoveredRow {
         key: device.key.clone().into(),
@@ -113,8 +110,9 @@ pub fn discovered_row(device: &DiscoveredDevice, added_not_certified: bool) -> D
         serial: device.identity.serial.clone().into(),
         firmware: device.identity.firmware.clone().into(),
         inactive: device.inactive,
-        added: device.added_as.is_some(),
-        added_not_certified: device.added_as.is_some() && added_not_certified,
+        added: device.added_as.is_some() && added_state.is_some(),
+        added_not_certified: added_state.is_some_and(|state| state != CameraState::Online),
+        added_status: camera_status(added_state.unwrap_or(CameraState::Online)),
         needs_login: !device.information_complete,
         conflict_with: device
             .conflict_with

@@ -1154,6 +1154,7 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
     menu.click("Device Access");
     assert!(!shown(&menu), "leaving the screen ends it");
     raise_failure(&menu);
+    menu.click(&format!("Tick {}", camera.identity.serial));
     menu.click("System");
     menu.click("Log out");
     menu.wait_until("logged out", |w| !w.global::<Account>().get_logged_in());
@@ -1161,6 +1162,14 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
     menu.click("Device Access");
     menu.log_in();
     assert!(!shown(&menu), "logging out ends it");
+    assert!(
+        menu.window
+            .global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .all(|r| !r.selected),
+        "logging out clears the ticks"
+    );
 
     // One camera's Change password says it worked.
     menu.click(&format!("Change password {}", camera.identity.serial));
@@ -1183,9 +1192,13 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
     let inactive = h.sim.cameras()[2].identity().serial.clone();
     menu.click("Discovered Devices");
     menu.click(&format!("Activate {inactive}"));
+    assert_eq!(
+        menu.field("Reset email").accessible_value().as_deref(),
+        Some("owner@example.com"),
+        "the recorder's reserved email is offered as the camera's reset email"
+    );
     menu.type_into("New password", NEW_PASSWORD);
     menu.type_into("Confirm password", NEW_PASSWORD);
-    menu.type_into("Reset email", "installer@example.com");
     menu.click("Activate");
     menu.wait_until("activated, added and said so", |w| {
         w.global::<DeviceAccess>().get_notice_kind()
@@ -1243,6 +1256,73 @@ fn a_bulk_password_change_tells_an_offline_camera_as_offline() {
         "told as offline, with what to check"
     );
     menu.screenshot("i15-07-bulk-change-offline");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// Discovered Devices gives every camera a state (an active camera that is not added says Active; an
+/// unplugged added one says offline), names models as Added Devices does, and offers no Forget
+/// Password that would only redirect (a certified added camera changes its password on Added Devices).
+#[test]
+fn discovered_devices_state_every_camera_and_offer_only_what_works() {
+    let rt = runtime();
+    let (h, certified, unplugged) = rt.block_on(async {
+        let sim = simulator(4, |c| c.inactive = 1).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.discover().await;
+        let certified = h.add(0).await;
+        let unplugged = h.add(1).await;
+        assert!(h.sim.cameras()[1].set_online(false).await);
+        h.wait_for_state(unplugged.id, CameraState::Offline, Duration::from_secs(10))
+            .await;
+        (h, certified, unplugged)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.click("Discovered Devices");
+    menu.wait_until("four cameras listed, one offline", |w| {
+        let rows = w.global::<DeviceAccess>().get_discovered();
+        rows.row_count() == 4
+            && rows
+                .iter()
+                .any(|r| r.added && r.added_status == CameraStatus::Offline)
+    });
+    for state in ["Added", "Added, offline", "Active", "Inactive"] {
+        assert!(menu.shows_text(state), "the state {state} is shown");
+    }
+    assert!(
+        !menu.shows_text("Added, not certified"),
+        "an unplugged camera is offline, not not certified"
+    );
+    assert_eq!(
+        menu.count_buttons(&format!("Forget Password {}", certified.identity.serial)),
+        0,
+        "a certified added camera offers no Forget Password that only redirects"
+    );
+    let active = h.sim.cameras()[2].identity().serial.clone();
+    assert_eq!(menu.count_buttons(&format!("Forget Password {active}")), 1);
+    assert_eq!(
+        menu.count_buttons(&format!("Forget Password {}", unplugged.identity.serial)),
+        1
+    );
+    let discovered_model = menu
+        .window
+        .global::<DeviceAccess>()
+        .get_discovered()
+        .iter()
+        .find(|r| r.serial == certified.identity.serial.as_str())
+        .map(|r| r.model.to_string());
+    let added_name = menu
+        .window
+        .global::<DeviceAccess>()
+        .get_added()
+        .iter()
+        .find(|r| r.serial == certified.identity.serial.as_str())
+        .map(|r| r.name.to_string());
+    assert_eq!(discovered_model, added_name, "one model name on both tabs");
+    menu.screenshot("i15-11-discovered-states");
     drop(menu);
     rt.block_on(h.stop());
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::SecretString;
 
 use super::{ArgumentProblem, Nvr, NvrError, PasswordField, check_new_password, lock};
-use crate::model::{Actor, AuditAction};
+use crate::model::{Actor, AuditAction, Caller};
 use crate::rules::hashing;
 use crate::store::{NewAccount, NvrSetting, StoredAccount};
 
@@ -99,6 +99,16 @@ pub(super) fn round_up_to_second(time: SystemTime) -> SystemTime {
 }
 
 impl Nvr {
+    /// The recorder's reserved email, offered as a new camera's reset email. Only for a live login or
+    /// an authorized caller.
+    pub async fn reserved_email(&self, caller: &Caller) -> Result<String, NvrError> {
+        self.acting_as(caller)?;
+        self.stored_account()
+            .await?
+            .map(|account| account.reserved_email)
+            .ok_or(NvrError::NvrNotActivated)
+    }
+
     async fn stored_account(&self) -> Result<Option<StoredAccount>, NvrError> {
         Ok(self
             .with_store(|store| store.read(|tx| tx.nvr_account()))
