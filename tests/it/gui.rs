@@ -1327,6 +1327,98 @@ fn discovered_devices_state_every_camera_and_offer_only_what_works() {
     rt.block_on(h.stop());
 }
 
+/// Added Devices with eight cameras at 1280×720: no row under the status bar, a reason's words
+/// readable in full, and each action in the same place on every row.
+#[test]
+fn added_devices_lay_out_eight_cameras_at_720p() {
+    use vigil::sim::dialect::Dialect;
+    let rt = runtime();
+    let (h, held) = rt.block_on(async {
+        let sim = simulator(8, |_| {}).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        let mut added = Vec::new();
+        for index in 0..8 {
+            added.push(h.add(index).await);
+        }
+        // One camera refuses in long words of its own; one is unplugged.
+        h.sim.cameras()[2].set_dialect(Dialect::Unclassified);
+        h.sim.cameras()[2].set_password_directly("admin", "Changed#Elsewhere7");
+        assert!(h.sim.cameras()[5].set_online(false).await);
+        h.wait_for_state(
+            added[2].id,
+            CameraState::NotCertified,
+            Duration::from_secs(10),
+        )
+        .await;
+        h.wait_for_state(added[5].id, CameraState::Offline, Duration::from_secs(10))
+            .await;
+        (h, added[2].clone())
+    });
+    let mut menu = Menu::open(&h, &rt, (1280, 720));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.wait_until("eight cameras listed", |w| {
+        w.global::<DeviceAccess>().get_added().row_count() == 8
+    });
+    menu.screenshot("i15-10-eight-cameras");
+    let serials: Vec<String> = h
+        .sim
+        .cameras()
+        .iter()
+        .map(|c| c.identity().serial.clone())
+        .collect();
+    // Every action in the same column on every row.
+    for action in ["Edit", "Remove"] {
+        let xs: Vec<f32> = serials
+            .iter()
+            .map(|serial| {
+                menu.button(&format!("{action} {serial}"))
+                    .absolute_position()
+                    .x
+            })
+            .collect();
+        assert!(
+            xs.iter().all(|x| (x - xs[0]).abs() < 0.5),
+            "{action} lines up: {xs:?}"
+        );
+    }
+    let middle_x = |serial: &str| {
+        let label = if serial == serials[2] || serial == serials[5] {
+            format!("Forget Password {serial}")
+        } else {
+            format!("Change password {serial}")
+        };
+        menu.button(&label).absolute_position().x
+    };
+    assert!((middle_x(&serials[2]) - middle_x(&serials[0])).abs() < 0.5);
+    // The camera's own words are read in full: their text ends inside its row, above the next row.
+    let words = h
+        .nvr
+        .added_camera(held.id)
+        .unwrap()
+        .status
+        .last_error
+        .unwrap()
+        .words;
+    let said = ElementHandle::find_by_accessible_label(
+        &menu.window,
+        &format!("The camera said: “{words}”"),
+    )
+    .next()
+    .expect("the camera's words on the row");
+    let next_row = menu.button(&format!("Edit {}", serials[3]));
+    assert!(
+        said.absolute_position().y + said.size().height <= next_row.absolute_position().y,
+        "the words end inside their row"
+    );
+    // Nothing off the bottom of the screen.
+    let last = menu.button(&format!("Remove {}", serials[7]));
+    assert!(last.absolute_position().y + last.size().height <= 720.0);
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)
