@@ -25,10 +25,12 @@ impl Config {
             problem,
         };
         let (monitor, request_timeout) = resolve_cameras(&self.cameras, &refuse)?;
+        in_range(&refuse, "cameras.channels", self.cameras.channels, 1, 256)?;
         Ok(Settings {
             discovery: resolve_discovery(&self.discovery, &refuse)?,
             monitor,
             request_timeout,
+            channels: u16::try_from(self.cameras.channels).unwrap_or(256),
             recovery: RecoverySettings {
                 remove_first: self.recovery.remove_first,
                 add_after_reset: self.recovery.add_after_reset,

@@ -128,6 +128,8 @@ pub struct CameraConfig {
     pub locked_retry_secs: u64,
     /// How long one camera request may take, milliseconds.
     pub request_timeout_ms: u64,
+    /// How many channels (D1, D2, ...) the recorder has: the most cameras it adds.
+    pub channels: u64,
 }
 
 impl Default for CameraConfig {
@@ -137,6 +139,7 @@ impl Default for CameraConfig {
             offline_backoff_max_ms: 60_000,
             locked_retry_secs: 300,
             request_timeout_ms: 5_000,
+            channels: 16,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Settings {
     pub monitor: MonitorSettings,
     /// Per-request camera timeout.
     pub request_timeout: Duration,
+    /// The recorder's channel count (1-256): each added camera has one of channels 1 to this.
+    pub channels: u16,
     /// The forget-password flow.
     pub recovery: RecoverySettings,
     /// The D-Bus face.

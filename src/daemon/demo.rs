@@ -96,6 +96,10 @@ pub async fn start_cameras(
         .collect();
     discovery.announcement_address = Some(DEMO_ANNOUNCEMENTS);
     discovery.on_start = true;
+    // A channel for every demo camera, however many were asked for.
+    settings.channels = settings
+        .channels
+        .max(u16::try_from(options.cameras).unwrap_or(256).min(256));
     // A lively demo: statuses change within seconds rather than the production ten.
     settings.monitor.period = settings.monitor.period.min(Duration::from_secs(3));
     Ok(simulator)

@@ -69,6 +69,8 @@ pub enum DbusError {
     NotActivated(String),
     /// A wrong user name or password for the recorder's account.
     LoginFailed(String),
+    /// No channel is free, or the channel asked for holds another camera.
+    NoFreeChannel(String),
     /// Something inside vigild failed.
     Failed(String),
 }
@@ -81,6 +83,9 @@ impl From<NvrError> for DbusError {
             NvrError::CameraNotFound(_)
             | NvrError::DeviceNotFound(_)
             | NvrError::RecoveryNotFound(_) => DbusError::NotFound(text),
+            NvrError::NoFreeChannel { .. } | NvrError::ChannelTaken { .. } => {
+                DbusError::NoFreeChannel(text)
+            }
             NvrError::Duplicate { .. } | NvrError::SerialConflict { .. } => {
                 DbusError::Duplicate(text)
             }

@@ -241,6 +241,8 @@ pub fn failure_of(error: &NvrError) -> Failure {
         E::CameraNotFound(_) => failure(Problem::CameraNotFound, 0, ""),
         E::DeviceNotFound(_) => failure(Problem::DeviceNotFound, 0, ""),
         E::Duplicate { .. } => failure(Problem::Duplicate, 0, ""),
+        E::NoFreeChannel { channels } => failure(Problem::NoFreeChannel, i32::from(*channels), ""),
+        E::ChannelTaken { channel, .. } => failure(Problem::ChannelTaken, i32::from(*channel), ""),
         E::Unreachable { address, .. } => failure(Problem::Unreachable, 0, address.as_str()),
         E::CredentialsRejected => failure(Problem::CredentialsRejected, 0, ""),
         E::CameraLocked { retry_after } => {
@@ -358,6 +360,11 @@ mod tests {
                 address: "10.0.0.9:80".into(),
                 detail: "timed out".into(),
             },
+            NvrError::NoFreeChannel { channels: 16 },
+            NvrError::ChannelTaken {
+                channel: 3,
+                holder: CameraId(1),
+            },
             NvrError::CredentialsRejected,
             NvrError::CameraLocked { retry_after: None },
             NvrError::CameraInactive,
@@ -423,6 +430,8 @@ mod tests {
                 | NvrError::DeviceNotFound(_)
                 | NvrError::SerialConflict { .. }
                 | NvrError::Duplicate { .. }
+                | NvrError::NoFreeChannel { .. }
+                | NvrError::ChannelTaken { .. }
                 | NvrError::Unreachable { .. }
                 | NvrError::CredentialsRejected
                 | NvrError::CameraLocked { .. }

@@ -94,6 +94,10 @@ pub enum AuditAction {
     CredentialsEdited,
     /// A forget-password flow began.
     RecoveryStarted,
+    /// An added camera was moved to another channel.
+    ChannelMoved,
+    /// An added camera was given a name.
+    CameraRenamed,
 }
 
 impl AuditAction {
@@ -117,6 +121,8 @@ impl AuditAction {
             AuditAction::CameraRemoved => "camera_removed",
             AuditAction::CredentialsEdited => "credentials_edited",
             AuditAction::RecoveryStarted => "recovery_started",
+            AuditAction::ChannelMoved => "channel_moved",
+            AuditAction::CameraRenamed => "camera_renamed",
         }
     }
 
@@ -140,6 +146,8 @@ impl AuditAction {
             "camera_removed" => AuditAction::CameraRemoved,
             "credentials_edited" => AuditAction::CredentialsEdited,
             "recovery_started" => AuditAction::RecoveryStarted,
+            "channel_moved" => AuditAction::ChannelMoved,
+            "camera_renamed" => AuditAction::CameraRenamed,
             _ => return None,
         })
     }

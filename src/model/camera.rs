@@ -295,6 +295,37 @@ pub struct AddedCamera {
     pub clock_offset_secs: i64,
     /// When it was added.
     pub added_at: SystemTime,
+    /// Its channel, 1 to 256 (shown D1, D2, ...); `None` only for a camera a registry held past its
+    /// channels when channels came.
+    pub channel: Option<u16>,
+    /// The name the installer gave it; empty for the default, [`AddedCamera::display_name`].
+    pub name: String,
+}
+
+impl AddedCamera {
+    /// What the menu and D-Bus call it: the installer's name, else its model and the last four
+    /// characters of its serial number (so two cameras of one model differ), else its address.
+    pub fn display_name(&self) -> String {
+        if !self.name.is_empty() {
+            return self.name.clone();
+        }
+        let serial = &self.identity.serial;
+        let tail: String = serial
+            .chars()
+            .skip(serial.chars().count().saturating_sub(4))
+            .collect();
+        match (self.identity.model.is_empty(), tail.is_empty()) {
+            (false, false) => format!("{} {tail}", self.identity.model),
+            (false, true) => self.identity.model.clone(),
+            _ => self.address.to_string(),
+        }
+    }
+
+    /// The channel as the installer reads it: "D3", or "-" without one.
+    pub fn channel_label(&self) -> String {
+        self.channel
+            .map_or_else(|| "-".to_owned(), |c| format!("D{c}"))
+    }
 }
 
 /// A camera seen on the LAN and not (necessarily) added.

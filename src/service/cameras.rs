@@ -89,6 +89,7 @@ pub(super) fn duplicate_word(of: DuplicateOf) -> &'static str {
         DuplicateOf::Serial => "serial number",
         DuplicateOf::EndpointRef => "endpoint",
         DuplicateOf::ActiveRecovery => "password recovery in progress",
+        DuplicateOf::Channel => "channel",
     }
 }
 
@@ -208,6 +209,15 @@ impl Nvr {
                 what: "address",
             });
         }
+        // No login to a camera that could not be given a channel.
+        let channels = self.settings().channels;
+        if self
+            .with_store(move |store| store.read(|tx| tx.free_channel(channels)))
+            .await??
+            .is_none()
+        {
+            return Err(NvrError::NoFreeChannel { channels });
+        }
         let certification = self.certify(&address, &credentials).await?;
         let endpoint_ref =
             endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
@@ -216,7 +226,7 @@ impl Nvr {
         self.find_duplicate(&address, endpoint_ref.as_deref(), &certification.identity)?;
         let now = self.inner.clock.now();
         let status = CameraStatus::certified_since(now);
-        let id = {
+        let (id, channel) = {
             let stored_address = address.clone();
             let stored_endpoint = endpoint_ref.clone();
             let identity = certification.identity.clone();
@@ -239,6 +249,7 @@ impl Nvr {
                         status: &status,
                         clock_offset_secs: offset,
                         added_at: now,
+                        channels,
                     })?;
                     note.append(tx, now)?;
                     Ok(id)
@@ -271,6 +282,7 @@ impl Nvr {
                         )),
                     }
                 }
+                StoreError::NoFreeChannel(channels) => NvrError::NoFreeChannel { channels },
                 other => other.into(),
             })?
         };
@@ -283,8 +295,10 @@ impl Nvr {
             status,
             clock_offset_secs: certification.clock_offset_secs,
             added_at: now,
+            channel: Some(channel),
+            name: String::new(),
         };
-        tracing::info!(camera = %id, address = %camera.address, model = %camera.identity.model, "camera added");
+        tracing::info!(camera = %id, channel, address = %camera.address, model = %camera.identity.model, "camera added");
         self.install(
             camera.clone(),
             Some(credentials),

@@ -83,6 +83,24 @@ pub enum NvrError {
         /// Where that camera is.
         address: String,
     },
+    /// Every channel holds a camera.
+    #[error(
+        "all {channels} channels hold a camera; remove a camera, or raise [cameras] channels (up to 256)"
+    )]
+    NoFreeChannel {
+        /// The recorder's channel count.
+        channels: u16,
+    },
+    /// Another camera is on the channel asked for.
+    #[error(
+        "channel D{channel} holds camera {holder}; choose a free channel, or move that camera first"
+    )]
+    ChannelTaken {
+        /// The channel.
+        channel: u16,
+        /// The camera on it.
+        holder: CameraId,
+    },
     /// The camera is already added.
     #[error("this camera is already added (id {existing}, same {what})")]
     Duplicate {

@@ -27,6 +27,7 @@ mod account;
 mod activation;
 mod audit;
 mod cameras;
+mod channels;
 mod discovery;
 mod error;
 mod mail_server;
@@ -42,6 +43,7 @@ pub use account::{
 };
 pub use activation::Activation;
 pub use cameras::{AddCamera, check_credentials};
+pub use channels::MAX_CAMERA_NAME_CHARS;
 pub use discovery::DiscoveryRun;
 pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};

@@ -14,7 +14,7 @@ impl Tx<'_> {
         let mut statement = self.tx.prepare(
             "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
                     username, password_sealed, credentials_rejected, state, state_since, last_error_words,
-                    last_error_at, clock_offset_secs, added_at, last_error_kind
+                    last_error_at, clock_offset_secs, added_at, last_error_kind, channel, name
              FROM added_camera ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -43,6 +43,8 @@ impl Tx<'_> {
                 row.get::<_, i64>(17)?,
                 row.get::<_, i64>(18)?,
                 row.get::<_, Option<String>>(19)?,
+                row.get::<_, Option<u16>>(20)?,
+                row.get::<_, String>(21)?,
             ))
         })?;
         let mut cameras = Vec::new();
@@ -62,6 +64,8 @@ impl Tx<'_> {
                 clock_offset_secs,
                 added_at,
                 last_error_kind,
+                channel,
+                name,
             ) = row?;
             let last_error = last_error_kind.and_then(|kind| {
                 let reason = ReasonKind::parse(&kind).map(|kind| {
@@ -105,6 +109,8 @@ impl Tx<'_> {
                     },
                     clock_offset_secs,
                     added_at: from_unix_secs(added_at),
+                    channel,
+                    name,
                 },
                 credentials,
             });
@@ -112,8 +118,11 @@ impl Tx<'_> {
         Ok(cameras)
     }
 
-    /// Adds a camera in one transaction and returns its id.
-    pub fn insert_added_camera(&self, new: &NewCamera<'_>) -> Result<CameraId, StoreError> {
+    /// Adds a camera on the lowest free channel up to `new.channels`, and returns its id and channel.
+    pub fn insert_added_camera(&self, new: &NewCamera<'_>) -> Result<(CameraId, u16), StoreError> {
+        let channel = self
+            .free_channel(new.channels)?
+            .ok_or(StoreError::NoFreeChannel(new.channels))?;
         let sealed = self.sealer.seal(
             &camera_password(&new.credentials.username),
             &new.credentials.password,
@@ -121,8 +130,8 @@ impl Tx<'_> {
         let result = self.tx.execute(
             "INSERT INTO added_camera (host, port, service_path, endpoint_ref, manufacturer, model, firmware,
                  serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error_words,
-                 last_error_at, clock_offset_secs, added_at, last_error_kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                 last_error_at, clock_offset_secs, added_at, last_error_kind, channel)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             params![
                 new.address.host,
                 new.address.port,
@@ -143,10 +152,11 @@ impl Tx<'_> {
                 new.clock_offset_secs,
                 unix_secs(new.added_at),
                 kind_of(new.status),
+                channel,
             ],
         );
         match result {
-            Ok(_) => Ok(CameraId(self.tx.last_insert_rowid())),
+            Ok(_) => Ok((CameraId(self.tx.last_insert_rowid()), channel)),
             Err(error) => Err(duplicate_or(error)),
         }
     }
@@ -192,6 +202,44 @@ impl Tx<'_> {
                 ],
             )
             .map_err(duplicate_or)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// The lowest channel up to `channels` no camera holds, if any.
+    pub fn free_channel(&self, channels: u16) -> Result<Option<u16>, StoreError> {
+        let mut statement = self.tx.prepare(
+            "SELECT channel FROM added_camera WHERE channel IS NOT NULL ORDER BY channel",
+        )?;
+        let taken: Vec<u16> = statement
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok((1..=channels).find(|c| taken.binary_search(c).is_err()))
+    }
+
+    /// Moves a camera to another channel; another camera there is a `DuplicateOf::Channel`.
+    pub fn set_camera_channel(&self, id: CameraId, channel: u16) -> Result<(), StoreError> {
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE added_camera SET channel = ?2 WHERE id = ?1",
+                params![id.0, channel],
+            )
+            .map_err(duplicate_or)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Names a camera (empty: the default name).
+    pub fn set_camera_name(&self, id: CameraId, name: &str) -> Result<(), StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE added_camera SET name = ?2 WHERE id = ?1",
+            params![id.0, name],
+        )?;
         if changed == 0 {
             return Err(StoreError::NotFound(id));
         }
@@ -248,6 +296,27 @@ fn words_of(status: &CameraStatus) -> Option<&str> {
         .last_error
         .as_ref()
         .map(|reason| reason.words.as_str())
+}
+
+/// Schema 9's Rust part: the cameras added so far take channels 1, 2, ... in the order they were
+/// added; past 256 they have none.
+pub(super) fn channels_in_order_added(
+    tx: &rusqlite::Transaction<'_>,
+    _sealer: &super::secret::Sealer,
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> = {
+        let mut statement = tx.prepare("SELECT id FROM added_camera ORDER BY id LIMIT 256")?;
+        statement
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for (channel, id) in (1u16..).zip(ids) {
+        tx.execute(
+            "UPDATE added_camera SET channel = ?2 WHERE id = ?1",
+            params![id, channel],
+        )?;
+    }
+    Ok(())
 }
 
 /// Schema 8's Rust part: reads each English sentence earlier builds stored as a camera's last error

@@ -51,6 +51,8 @@ pub enum DuplicateOf {
     EndpointRef,
     /// The camera already has a forget-password flow going.
     ActiveRecovery,
+    /// Another camera is on that channel.
+    Channel,
 }
 
 /// Why a store operation failed.
@@ -83,6 +85,9 @@ pub enum StoreError {
     /// No such camera.
     #[error("no added camera with id {0}")]
     NotFound(CameraId),
+    /// Every channel up to the recorder's channel count holds a camera.
+    #[error("all {0} channels hold a camera")]
+    NoFreeChannel(u16),
     /// The key file is unusable.
     #[error(transparent)]
     Secret(#[from] SecretError),
@@ -114,6 +119,8 @@ pub struct NewCamera<'a> {
     pub clock_offset_secs: i64,
     /// When.
     pub added_at: SystemTime,
+    /// The recorder's channel count: the camera takes the lowest free channel up to it.
+    pub channels: u16,
 }
 
 /// The registry.
@@ -313,6 +320,9 @@ fn duplicate_or(error: rusqlite::Error) -> StoreError {
         }
         if message.contains("added_camera.endpoint_ref") {
             return StoreError::Duplicate(DuplicateOf::EndpointRef);
+        }
+        if message.contains("added_camera.channel") {
+            return StoreError::Duplicate(DuplicateOf::Channel);
         }
     }
     StoreError::Sqlite(error)

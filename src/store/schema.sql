@@ -6,6 +6,8 @@
 -- `credentials_rejected` survives restarts so the NVR never retries credentials a camera refused.
 -- The last error is a reason kind (model::ReasonKind's word) and the camera's own words; migration
 -- 0008 renamed the words' column and added the kind, written as SQLite writes an added column.
+-- Migration 0009 added the channel (D1, D2, ...; one camera per channel) and the installer's name for the
+-- camera (empty: its model and the end of its serial number).
 CREATE TABLE added_camera (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     host                 TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
@@ -26,10 +28,11 @@ CREATE TABLE added_camera (
     last_error_at        INTEGER,
     clock_offset_secs    INTEGER NOT NULL DEFAULT 0,
     added_at             INTEGER NOT NULL, last_error_kind TEXT
-    CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32),
+    CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32), channel INTEGER CHECK (channel IS NULL OR channel BETWEEN 1 AND 256), name TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 64),
     UNIQUE (host, port)
 );
 CREATE UNIQUE INDEX added_camera_serial ON added_camera (manufacturer, serial) WHERE serial <> '';
+CREATE UNIQUE INDEX added_camera_channel ON added_camera (channel) WHERE channel IS NOT NULL;
 CREATE UNIQUE INDEX added_camera_endpoint ON added_camera (endpoint_ref) WHERE endpoint_ref IS NOT NULL;
 
 -- Forget-password flows. One active flow per camera (camera_key: its serial, else its endpoint). The reset

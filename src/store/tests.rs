@@ -35,7 +35,9 @@ fn insert(store: &Store, host: &str, serial: &str) -> Result<CameraId, StoreErro
             status: &status(),
             clock_offset_secs: 0,
             added_at: from_unix_secs(1_790_000_000),
+            channels: 256,
         })
+        .map(|(id, _channel)| id)
     })
 }
 
@@ -62,7 +64,17 @@ fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
 
 /// Rows a database of `version` would hold, written with that version's own columns.
 fn seed_fixture(conn: &Connection, version: u32) {
-    if version >= 1 {
+    if version >= 8 {
+        conn.execute_batch(
+            "INSERT INTO added_camera (host, port, service_path, manufacturer, model, serial, username,
+                 password_sealed, credentials_rejected, state, state_since, last_error_words,
+                 last_error_kind, last_error_at, added_at)
+             VALUES ('10.0.0.9', 80, '/onvif/device_service', 'Acme', 'X', 'OLD1', 'admin', x'00', 1,
+                 'not_certified', 1700000000, 'Timestamp is stale', 'clock_rejected', 1700000000,
+                 1700000000)",
+        )
+        .unwrap();
+    } else if version >= 1 {
         conn.execute_batch(
             "INSERT INTO added_camera (host, port, service_path, manufacturer, model, serial, username,
                  password_sealed, credentials_rejected, state, state_since, last_error, last_error_at, added_at)
@@ -121,6 +133,11 @@ fn every_earlier_version_upgrades_to_the_current_schema_keeping_its_rows() {
                     "Timestamp is stale"
                 )),
                 "the English sentence of an earlier build reads back as a kind and the camera's words (from {from})"
+            );
+            assert_eq!(
+                cameras[0].camera.channel,
+                Some(1),
+                "a camera added before channels takes channel 1 (from {from})"
             );
         }
     }
@@ -229,6 +246,7 @@ fn reads_run_beside_an_open_write_and_cannot_write() {
                     status: &status(),
                     clock_offset_secs: 0,
                     added_at: from_unix_secs(1_790_000_000),
+                    channels: 256,
                 })?;
                 started_tx.send(()).unwrap();
                 released.recv().unwrap();
@@ -323,4 +341,50 @@ fn status_updates_persist_and_removal_reports_absence() {
         store.write(|tx| tx.update_status(id, &rejected, None)),
         Err(StoreError::NotFound(_))
     ));
+}
+
+#[test]
+fn a_camera_takes_the_lowest_free_channel_and_none_past_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let add = |host: &str, serial: &str, channels: u16| {
+        let address = DeviceAddress::new(host, 80).unwrap();
+        let identity = DeviceIdentity {
+            serial: serial.into(),
+            ..DeviceIdentity::default()
+        };
+        store.write(|tx| {
+            tx.insert_added_camera(&NewCamera {
+                address: &address,
+                endpoint_ref: None,
+                identity: &identity,
+                credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
+                status: &status(),
+                clock_offset_secs: 0,
+                added_at: from_unix_secs(1_790_000_000),
+                channels,
+            })
+        })
+    };
+    let (first, one) = add("10.0.0.1", "S1", 2).unwrap();
+    let (_, two) = add("10.0.0.2", "S2", 2).unwrap();
+    assert_eq!((one, two), (1, 2));
+    assert!(matches!(
+        add("10.0.0.3", "S3", 2),
+        Err(StoreError::NoFreeChannel(2))
+    ));
+    assert!(matches!(
+        store.write(|tx| tx.set_camera_channel(first, 2)),
+        Err(StoreError::Duplicate(DuplicateOf::Channel))
+    ));
+    store.write(|tx| tx.set_camera_channel(first, 5)).unwrap();
+    let (_, reused) = add("10.0.0.3", "S3", 2).unwrap();
+    assert_eq!(reused, 1, "the channel the moved camera left is free again");
+    store.write(|tx| tx.set_camera_name(first, "Gate")).unwrap();
+    let loaded = store.write(|tx| tx.load_added_cameras()).unwrap();
+    let gate = loaded.iter().find(|c| c.camera.id == first).unwrap();
+    assert_eq!(
+        (gate.camera.channel, gate.camera.name.as_str()),
+        (Some(5), "Gate")
+    );
 }

@@ -65,6 +65,11 @@ pub const STEPS: &[Step] = &[
         sql: include_str!("migrations/0008_status_reason_kind.sql"),
         compute: Some(cameras::reasons_from_sentences),
     },
+    Step {
+        version: 9,
+        sql: include_str!("migrations/0009_channels_and_names.sql"),
+        compute: Some(cameras::channels_in_order_added),
+    },
 ];
 
 /// The schema this build writes.

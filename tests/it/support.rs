@@ -114,6 +114,8 @@ pub fn test_settings(sim: &Simulator, monitor_period: Duration) -> vigil::config
     settings.monitor.offline_backoff_max = monitor_period * 2;
     settings.monitor.locked_retry = Duration::from_secs(60);
     settings.request_timeout = Duration::from_secs(2);
+    // Tests add up to hundreds of cameras; the channel limit has tests of its own.
+    settings.channels = 256;
     // Never the machine's own: tests that need a device secret provision one.
     settings.account.device_secret_file = None;
     settings

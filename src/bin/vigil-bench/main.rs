@@ -227,6 +227,8 @@ fn quiet_settings() -> Settings {
     settings.discovery.announcement_address = None;
     settings.discovery.on_start = false;
     settings.discovery.refresh_interval = None;
+    // The fleets are bigger than a recorder's default channel count.
+    settings.channels = 256;
     settings
 }
 
