@@ -1,7 +1,8 @@
 //! `org.vigil.Nvr1.Camera` at `/org/vigil/Nvr1/camera/<id>`: one added camera's status, certified, model,
-//! serial, firmware, address and last error as properties (PropertiesChanged when they change; the
-//! manager's ListCameras has the rest), and its commands: edit credentials, change its
-//! password with the current one, remove. The password is never a property.
+//! serial, firmware, address, last error, channel and name as properties (PropertiesChanged when they
+//! change; the manager's ListCameras has the rest), and its commands: edit credentials, change its
+//! password with the current one, move it to another channel, name it, remove. The password is never
+//! a property.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -97,6 +98,40 @@ impl Camera {
         .await
     }
 
+    /// Moves the camera to a free channel (1 to the recorder's channel count).
+    async fn set_channel(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        channel: u16,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            self.shared
+                .nvr
+                .set_camera_channel(self.id, channel, &Caller::from(actor))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Names the camera (at most 32 characters); an empty name gives back the default (model and the
+    /// end of its serial number).
+    async fn set_name(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        name: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("name", &name, 128)?;
+            self.shared
+                .nvr
+                .set_camera_name(self.id, &name, &Caller::from(actor))
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Removes the camera from the NVR.
     async fn remove(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
@@ -113,6 +148,18 @@ impl Camera {
     #[zbus(property(emits_changed_signal = "const"))]
     async fn id(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<i64, DbusError> {
         self.read(header.as_ref(), |c| c.id.0).await
+    }
+
+    /// The camera's channel (1 for D1, ...), or 0 when it has none.
+    #[zbus(property)]
+    async fn channel(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<u16, DbusError> {
+        self.read(header.as_ref(), |c| c.channel.unwrap_or(0)).await
+    }
+
+    /// The camera's name: the installer's, or its model and the end of its serial number.
+    #[zbus(property)]
+    async fn name(&self, #[zbus(header)] header: Option<Header<'_>>) -> Result<String, DbusError> {
+        self.read(header.as_ref(), AddedCamera::display_name).await
     }
 
     /// `online`, `not_certified`, `locked` or `offline`.
@@ -206,6 +253,8 @@ pub(crate) const PROPERTIES: &[&str] = &[
     "Address",
     "LastError",
     "LastErrorKind",
+    "Channel",
+    "Name",
 ];
 
 /// The status properties, as one PropertiesChanged so clients see them change together.
@@ -239,6 +288,8 @@ pub(crate) fn property_value<'a>(camera: &'a AddedCamera, name: &str) -> Option<
         "Certified" => Variant::from(camera.status.certified()),
         "LastError" => Variant::from(last_error_sentence(camera)),
         "LastErrorKind" => Variant::from(last_error_kind(camera)),
+        "Channel" => Variant::from(camera.channel.unwrap_or(0)),
+        "Name" => Variant::from(camera.display_name()),
         "Model" => Variant::from(camera.identity.model.as_str()),
         "Serial" => Variant::from(camera.identity.serial.as_str()),
         "Firmware" => Variant::from(camera.identity.firmware.as_str()),
@@ -277,6 +328,6 @@ pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) ->
 /// Signals every property that can change, in one PropertiesChanged.
 pub async fn emit_all_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     let mut names = STATUS_PROPERTIES.to_vec();
-    names.extend(["Model", "Serial", "Firmware", "Address"]);
+    names.extend(["Model", "Serial", "Firmware", "Address", "Channel", "Name"]);
     emit(connection, id, &names).await
 }

@@ -144,7 +144,7 @@ pub fn epoch(time: Option<SystemTime>) -> i64 {
     time.map(unix_secs).unwrap_or(0)
 }
 
-/// One added camera in ListCameras: `(oxsbbsssssssx)`.
+/// One added camera in ListCameras: `(oxsbbssssssssxqs)`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
 pub struct CameraRow {
     /// Its object path.
@@ -175,6 +175,10 @@ pub struct CameraRow {
     pub last_error: String,
     /// When it happened (seconds since the epoch), or 0.
     pub last_error_at: i64,
+    /// Its channel (1 for D1, ...), or 0 when it has none.
+    pub channel: u16,
+    /// Its name: the installer's, or its model and the end of its serial number.
+    pub name: String,
 }
 
 impl CameraRow {
@@ -195,6 +199,8 @@ impl CameraRow {
             username: camera.username.clone(),
             last_error: camera::last_error_sentence(camera),
             last_error_at: epoch(camera.status.last_error_at),
+            channel: camera.channel.unwrap_or(0),
+            name: camera.display_name(),
         }
     }
 }

@@ -104,8 +104,18 @@ pub trait Camera {
     fn edit_credentials(&self, username: &str, password: &str) -> zbus::Result<()>;
     /// ChangePassword.
     fn change_password(&self, password: &str, confirmation: &str) -> zbus::Result<()>;
+    /// SetChannel.
+    fn set_channel(&self, channel: u16) -> zbus::Result<()>;
+    /// SetName.
+    fn set_name(&self, name: &str) -> zbus::Result<()>;
     /// Remove.
     fn remove(&self) -> zbus::Result<()>;
+    /// Channel.
+    #[zbus(property)]
+    fn channel(&self) -> zbus::Result<u16>;
+    /// Name.
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
     /// Status.
     #[zbus(property)]
     fn status(&self) -> zbus::Result<String>;

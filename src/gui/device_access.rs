@@ -125,7 +125,8 @@ impl Adapter {
     pub(super) fn snapshot(&self) -> Snapshot {
         let nvr = &self.nvr;
         let mut cameras = nvr.added_cameras();
-        cameras.sort_by_key(|c| c.id);
+        // By channel, as a recorder lists them; a camera without one last.
+        cameras.sort_by_key(|c| (c.channel.is_none(), c.channel, c.id));
         let added: Vec<AddedRow> = cameras
             .iter()
             .map(|c| rows::added_row(c, nvr.lock_time_left(c), false))

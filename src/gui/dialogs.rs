@@ -258,6 +258,72 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
     });
 
     let a = adapter.clone();
+    dialog.on_open_channel_and_name(move |id| {
+        let Some(camera) = rows::camera_id_of(&id).and_then(|c| a.nvr.added_camera(c).ok()) else {
+            return;
+        };
+        let channels = a.nvr.channel_count();
+        let taken: Vec<u16> = a
+            .nvr
+            .added_cameras()
+            .iter()
+            .filter(|c| c.id != camera.id)
+            .filter_map(|c| c.channel)
+            .collect();
+        // Its own channel first, then every free one.
+        let mut choices: Vec<SharedString> = camera
+            .channel
+            .map(|c| SharedString::from(format!("D{c}")))
+            .into_iter()
+            .collect();
+        choices.extend(
+            (1..=channels)
+                .filter(|c| Some(*c) != camera.channel && !taken.contains(c))
+                .map(|c| SharedString::from(format!("D{c}"))),
+        );
+        a.sink.post(move |w| {
+            w.global::<DeviceAccess>().invoke_clear_notice();
+            let dialog = w.global::<Dialog>();
+            dialog.set_camera_id(id);
+            dialog.set_camera_name(rows::notice_name(&camera).into());
+            dialog.set_name(camera.name.clone().into());
+            dialog.set_free_channels(ModelRc::new(VecModel::from(choices)));
+            dialog.set_failure(no_failure());
+            dialog.set_kind(DialogKind::ChannelAndName);
+        });
+    });
+
+    let a = adapter.clone();
+    dialog.on_set_channel_and_name(move |id, channel, name| {
+        let Some(camera) = rows::camera_id_of(&id) else {
+            return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));
+        };
+        let channel = channel
+            .trim()
+            .trim_start_matches(['D', 'd'])
+            .parse::<u16>()
+            .ok();
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
+        a.dialog_call(
+            async move {
+                if let Some(channel) = channel {
+                    nvr.set_camera_channel(camera, channel, &caller).await?;
+                }
+                nvr.set_camera_name(camera, &name, &caller).await
+            },
+            |w, camera| {
+                close_dialog(w);
+                show_notice(
+                    w,
+                    NoticeKind::ChannelAndName,
+                    format!("{} {}", camera.channel_label(), camera.display_name()),
+                    1,
+                );
+            },
+        );
+    });
+
+    let a = adapter.clone();
     dialog.on_remove_camera(move |id| {
         let Some(camera) = rows::camera_id_of(&id) else {
             return a.dialog_failure(failure(Problem::CameraNotFound, 0, ""));

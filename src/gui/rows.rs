@@ -39,7 +39,13 @@ pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bo
     let locked_minutes = lock_left.map_or(0, |left| left.as_secs().div_ceil(60) as i32);
     AddedRow {
         id: camera.id.0.to_string().into(),
-        name: camera_name(camera).into(),
+        channel: camera.channel_label().into(),
+        name: camera.display_name().into(),
+        model: if camera.identity.model.is_empty() {
+            "ONVIF camera".into()
+        } else {
+            camera.identity.model.clone().into()
+        },
         address: camera.address.to_string().into(),
         serial: camera.identity.serial.clone().into(),
         status: camera_status(status.state),

@@ -11,6 +11,11 @@ use crate::store::{DuplicateOf, StoreError};
 pub const MAX_CAMERA_NAME_CHARS: usize = 32;
 
 impl Nvr {
+    /// The recorder's channel count.
+    pub fn channel_count(&self) -> u16 {
+        self.settings().channels
+    }
+
     /// Moves an added camera to `channel` (1 to the recorder's channel count), which must be free.
     pub async fn set_camera_channel(
         &self,

@@ -592,7 +592,7 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     }
     let camera = &objects[&vigil::dbus::camera_path(vigil::model::CameraId(1))];
     let camera = &camera["org.vigil.Nvr1.Camera"];
-    assert_eq!(camera.len(), 9, "{camera:?}");
+    assert_eq!(camera.len(), 11, "{camera:?}");
     assert_eq!(
         String::try_from(camera["Serial"].try_clone().unwrap()).unwrap(),
         rig.h.sim.cameras()[0].identity().serial
@@ -838,7 +838,25 @@ async fn vigilctl_lists_reports_and_exits_with_documented_codes() {
     let cameras = rig.vigilctl(As::Reader, &["cameras"]);
     assert!(cameras.status.success(), "{}", text(&cameras));
     let table = String::from_utf8_lossy(&cameras.stdout);
-    assert!(table.starts_with("ID  STATUS"), "{table}");
+    assert!(table.starts_with("CH  ID  NAME"), "{table}");
+    assert!(
+        table.contains("\nD1  1 "),
+        "the channel leads each line: {table}"
+    );
+    let refused = rig.vigilctl(As::Reader, &["rename", "1", "Gate"]);
+    assert!(!refused.status.success(), "the read group may not rename");
+    let renamed = rig.vigilctl(As::Admin, &["rename", "1", "Gate"]);
+    assert!(renamed.status.success(), "{}", text(&renamed));
+    let moved = rig.vigilctl(As::Admin, &["channel", "1", "5"]);
+    assert!(moved.status.success(), "{}", text(&moved));
+    let beyond = rig.vigilctl(As::Admin, &["channel", "1", "300"]);
+    assert!(!beyond.status.success(), "past the channel count");
+    let listed = rig.vigilctl(As::Reader, &["--json", "cameras"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(
+        (listed[0]["channel"].as_u64(), listed[0]["name"].as_str()),
+        (Some(5), Some("Gate"))
+    );
     assert!(table.contains("online") && table.contains(&rig.h.sim.cameras()[0].identity().serial));
     let json = rig.vigilctl(As::Reader, &["--json", "cameras"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");

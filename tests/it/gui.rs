@@ -1320,7 +1320,7 @@ fn discovered_devices_state_every_camera_and_offer_only_what_works() {
         .get_added()
         .iter()
         .find(|r| r.serial == certified.identity.serial.as_str())
-        .map(|r| r.name.to_string());
+        .map(|r| r.model.to_string());
     assert_eq!(discovered_model, added_name, "one model name on both tabs");
     menu.screenshot("i15-11-discovered-states");
     drop(menu);
@@ -1415,6 +1415,115 @@ fn added_devices_lay_out_eight_cameras_at_720p() {
     // Nothing off the bottom of the screen.
     let last = menu.button(&format!("Remove {}", serials[7]));
     assert!(last.absolute_position().y + last.size().height <= 720.0);
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// Every added camera has a channel and a name: Added Devices lists by channel, an add past the last
+/// channel is refused before any login, a camera moves to a free channel, and the installer names it.
+#[test]
+fn cameras_have_channels_and_names() {
+    let rt = runtime();
+    let (h, cameras) = rt.block_on(async {
+        let sim = simulator(4, |_| {}).await;
+        let mut settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        settings.channels = 3;
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        let mut cameras = Vec::new();
+        for index in 0..3 {
+            cameras.push(h.add(index).await);
+        }
+        (h, cameras)
+    });
+    assert_eq!(
+        cameras.iter().map(|c| c.channel).collect::<Vec<_>>(),
+        vec![Some(1), Some(2), Some(3)]
+    );
+    // Two of one model are told apart by the end of their serial numbers.
+    assert_eq!(
+        cameras[0].display_name(),
+        format!(
+            "{} {}",
+            cameras[0].identity.model,
+            &cameras[0].identity.serial[cameras[0].identity.serial.len() - 4..]
+        )
+    );
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+
+    // The fourth camera: every channel is taken, and the camera never sees a login.
+    let (host, port) = h.address(3);
+    menu.click("Add by IP");
+    menu.type_into("IP address", &host);
+    menu.type_into("Port", &port.to_string());
+    menu.type_into("Password", crate::support::CAMERA_PASSWORD);
+    menu.click("Add");
+    menu.wait_until("the add refused for want of a channel", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::NoFreeChannel
+    });
+    assert!(menu.shows_text(
+        "All 3 channels hold a camera. Remove a camera first, or raise the recorder's channel count."
+    ));
+    assert_eq!(h.sim.cameras()[3].stats().login_attempts, 0);
+    menu.screenshot("i15-s2-no-free-channel");
+    menu.click("Cancel");
+
+    // Channel D2 freed; the camera on D3 moves there (by the service, as D-Bus and vigilctl do), and
+    // the list follows the channels.
+    rt.block_on(
+        h.nvr
+            .remove_camera(cameras[1].id, &crate::support::system()),
+    )
+    .unwrap();
+    rt.block_on(
+        h.nvr
+            .set_camera_channel(cameras[2].id, 2, &crate::support::system()),
+    )
+    .unwrap();
+    assert!(matches!(
+        rt.block_on(
+            h.nvr
+                .set_camera_channel(cameras[2].id, 1, &crate::support::system())
+        ),
+        Err(vigil::service::NvrError::ChannelTaken { channel: 1, .. })
+    ));
+    menu.wait_until("the moved camera listed on D2", |w| {
+        let rows: Vec<_> = w.global::<DeviceAccess>().get_added().iter().collect();
+        rows.len() == 2 && rows[1].channel == "D2"
+    });
+
+    // The installer names a camera: Channel and name, from its channel button.
+    let serial = cameras[0].identity.serial.clone();
+    menu.click(&format!("Channel and name {serial}"));
+    menu.wait_until("Channel and name open", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::ChannelAndName
+    });
+    menu.type_into("Camera name", "Front gate");
+    menu.screenshot("i15-s2-channel-and-name");
+    menu.click("Save channel and name");
+    menu.wait_until("named", |w| {
+        w.global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .any(|r| r.name == "Front gate" && r.channel == "D1")
+    });
+    assert!(menu.shows_text("Saved: D1 Front gate."));
+    assert_eq!(
+        h.nvr.added_camera(cameras[0].id).unwrap().name,
+        "Front gate",
+        "kept in the registry"
+    );
+    let audit = rt
+        .block_on(h.nvr.audit_log(20))
+        .expect("the audit log")
+        .into_iter()
+        .map(|e| e.action)
+        .collect::<Vec<_>>();
+    assert!(audit.contains(&vigil::model::AuditAction::ChannelMoved));
+    assert!(audit.contains(&vigil::model::AuditAction::CameraRenamed));
+    menu.screenshot("i15-s2-named");
     drop(menu);
     rt.block_on(h.stop());
 }

@@ -71,12 +71,27 @@ pub(crate) async fn cameras(ctx: &Context) -> Result<u8, Failure> {
         print_json(&json!(cameras));
     } else {
         print_table(
-            &["ID", "STATUS", "MODEL", "SERIAL", "ADDRESS", "LAST ERROR"],
-            cameras
-                .iter()
+            &[
+                "CH",
+                "ID",
+                "NAME",
+                "STATUS",
+                "MODEL",
+                "SERIAL",
+                "ADDRESS",
+                "LAST ERROR",
+            ],
+            by_channel(&cameras)
+                .into_iter()
                 .map(|c| {
                     vec![
+                        if c.channel == 0 {
+                            "-".to_owned()
+                        } else {
+                            format!("D{}", c.channel)
+                        },
                         c.id.to_string(),
+                        c.name.clone(),
                         c.status.replace('_', " "),
                         c.model.clone(),
                         c.serial.clone(),
@@ -88,6 +103,13 @@ pub(crate) async fn cameras(ctx: &Context) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// The cameras in channel order, those without a channel last.
+fn by_channel(cameras: &[vigil::dbus::CameraRow]) -> Vec<&vigil::dbus::CameraRow> {
+    let mut sorted: Vec<_> = cameras.iter().collect();
+    sorted.sort_by_key(|c| (c.channel == 0, c.channel, c.id));
+    sorted
 }
 
 /// Runs discovery and lists the discovered devices.
@@ -162,6 +184,39 @@ pub(crate) async fn remove(ctx: &Context, camera: i64) -> Result<u8, Failure> {
         print_json(&json!({ "removed": camera }));
     } else {
         println!("Camera {camera} removed.");
+    }
+    Ok(0)
+}
+
+/// The camera object of `id`.
+async fn camera_object(ctx: &Context, id: i64) -> Result<CameraProxy<'static>, Failure> {
+    Ok(CameraProxy::builder(&ctx.connection)
+        .path(camera_path(id)?)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await?)
+}
+
+/// Moves an added camera to a free channel.
+pub(crate) async fn channel(ctx: &Context, id: i64, channel: u16) -> Result<u8, Failure> {
+    camera_object(ctx, id).await?.set_channel(channel).await?;
+    if ctx.json {
+        print_json(&json!({ "camera": id, "channel": channel }));
+    } else {
+        println!("Camera {id} is on channel D{channel}.");
+    }
+    Ok(0)
+}
+
+/// Names an added camera.
+pub(crate) async fn rename(ctx: &Context, id: i64, name: &str) -> Result<u8, Failure> {
+    let camera = camera_object(ctx, id).await?;
+    camera.set_name(name).await?;
+    let shown = camera.name().await?;
+    if ctx.json {
+        print_json(&json!({ "camera": id, "name": shown }));
+    } else {
+        println!("Camera {id} is named {shown}.");
     }
     Ok(0)
 }

@@ -61,6 +61,10 @@ enum Command {
     },
     /// Remove an added camera.
     Remove { camera: i64 },
+    /// Move an added camera to a free channel (1 for D1, ...).
+    Channel { camera: i64, channel: u16 },
+    /// Name an added camera ("" for its default name: model and the end of its serial number).
+    Rename { camera: i64, name: String },
     /// Activate a camera in factory state (the new admin password is asked for twice).
     Activate {
         key: String,
@@ -230,6 +234,8 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Add { host, port, user } => commands::add(&ctx, host, port, user).await,
         Command::AddDiscovered { key, user } => commands::add_discovered(&ctx, key, user).await,
         Command::Remove { camera } => commands::remove(&ctx, camera).await,
+        Command::Channel { camera, channel } => commands::channel(&ctx, camera, channel).await,
+        Command::Rename { camera, name } => commands::rename(&ctx, camera, &name).await,
         Command::Activate {
             key,
             reset_email,
