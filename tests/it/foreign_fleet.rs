@@ -74,6 +74,8 @@ async fn start_nvr(
         .resolve("test")
         .expect("defaults resolve");
     settings.discovery.multicast = true;
+    // The whole fleet is added: more cameras than the default channel count.
+    settings.channels = 256;
     settings.discovery.interfaces = vec![netns::NVR_LINK.to_owned()];
     settings.discovery.unicast_targets.clear();
     settings.discovery.announcement_address = None;
