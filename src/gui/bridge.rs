@@ -84,6 +84,8 @@ pub(super) struct Adapter {
 pub(super) struct Wizard {
     /// What it started on: a discovered device or an added camera.
     pub(super) target: Option<RecoveryTarget>,
+    /// The camera as the wizard names it, fixed at the start (it may be removed on the way).
+    pub(super) label: Option<String>,
     /// The flow it drives.
     pub(super) flow: Option<RecoveryId>,
     /// A certified camera sent to Change password instead.

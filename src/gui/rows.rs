@@ -33,6 +33,16 @@ pub fn notice_name(camera: &AddedCamera) -> String {
     }
 }
 
+/// An added camera as the wizard names it: channel, name and address.
+pub fn wizard_name(camera: &AddedCamera) -> String {
+    format!(
+        "{} {} ({})",
+        camera.channel_label(),
+        camera.display_name(),
+        camera.address
+    )
+}
+
 /// One row of Added Devices; `selected` is kept from the row it replaces.
 pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bool) -> AddedRow {
     let status = &camera.status;

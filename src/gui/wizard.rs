@@ -17,6 +17,10 @@ use crate::service::{Nvr, NvrError, RecoveryStart};
 /// What the wizard shows of a flow, computed off the UI thread (the QR image is made here too).
 pub(super) struct FlowView {
     flow: RecoveryFlow,
+    /// The camera as the menu names it: channel and name when it is (or was) added.
+    label: String,
+    /// The camera added again after the reset, named so.
+    result_label: Option<String>,
     seconds_left: i32,
     qr: Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>>,
     result_status: Option<CameraStatus>,
@@ -50,8 +54,18 @@ impl Adapter {
             .result_camera
             .and_then(|id| self.nvr.with_added_camera(id, |c| c.status.state))
             .map(rows::camera_status);
+        let result_label = flow
+            .result_camera
+            .and_then(|id| self.nvr.with_added_camera(id, rows::wizard_name));
+        let label = self
+            .wizard()
+            .label
+            .clone()
+            .unwrap_or_else(|| flow.camera_label());
         FlowView {
             flow,
+            label,
+            result_label,
             seconds_left,
             qr,
             result_status,
@@ -67,17 +81,28 @@ impl Adapter {
                 ..Wizard::default()
             };
         }
-        let label = match &target {
+        // An added camera is named as Added Devices names it (channel and name); another by its serial
+        // number and address.
+        let added = match &target {
             RecoveryTarget::Discovered(key) => self
                 .nvr
                 .discovered_device(key)
-                .map(|d| crate::model::camera_label(&d.identity, &d.address)),
-            RecoveryTarget::Added(id) => self
-                .nvr
-                .added_camera(*id)
-                .map(|c| crate::model::camera_label(&c.identity, &c.address)),
-        }
-        .unwrap_or_default();
+                .ok()
+                .and_then(|d| d.added_as),
+            RecoveryTarget::Added(id) => Some(*id),
+        };
+        let label = match added.and_then(|id| self.nvr.with_added_camera(id, rows::wizard_name)) {
+            Some(label) => label,
+            None => match &target {
+                RecoveryTarget::Discovered(key) => self
+                    .nvr
+                    .discovered_device(key)
+                    .map(|d| crate::model::camera_label(&d.identity, &d.address))
+                    .unwrap_or_default(),
+                RecoveryTarget::Added(_) => String::new(),
+            },
+        };
+        self.wizard().label = Some(label.clone()).filter(|l| !l.is_empty());
         self.sink.post(move |w| {
             w.global::<DeviceAccess>().invoke_clear_notice();
             let fp = w.global::<ForgetPassword>();
@@ -194,7 +219,7 @@ pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
     let fp = window.global::<ForgetPassword>();
     let flow = &view.flow;
     fp.set_busy(false);
-    fp.set_camera(flow.camera_label().into());
+    fp.set_camera(view.label.clone().into());
     fp.set_user_name(flow.reset_user.clone().into());
     fp.set_masked_email(flow.masked_email.clone().unwrap_or_default().into());
     fp.set_internet(flow.internet);
@@ -217,7 +242,12 @@ pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
         RecoveryStep::Completed => {
             fp.set_readded(flow.result_camera.is_some());
             fp.set_result_status(view.result_status.unwrap_or(CameraStatus::Offline));
-            fp.set_result_camera(flow.camera_label().into());
+            fp.set_result_camera(
+                view.result_label
+                    .clone()
+                    .unwrap_or_else(|| view.label.clone())
+                    .into(),
+            );
             WizardStep::Done
         }
         RecoveryStep::Failed | RecoveryStep::Expired | RecoveryStep::Cancelled => {
