@@ -925,8 +925,13 @@ fn the_demos_qr_path_can_be_walked_to_the_end() {
                 .map(str::to_owned)
         })
         .expect("the code's email in demo-mail");
+    assert!(menu.shows_text("1. Get a code (current)"));
     menu.type_on_screen_keyboard("Verification code", &code);
     let keys = code.len();
+    assert!(
+        menu.shows_text("2. Enter the code (current)"),
+        "the step bar follows the code being entered"
+    );
     menu.click("Verify");
     menu.wait_until("the new-password step", |w| {
         w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
