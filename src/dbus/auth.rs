@@ -1,7 +1,8 @@
 //! Who may call: read-only calls are open to root and to the read group (default `vigil`), every
 //! mutating call to root and the admin group (default `vigil-admin`). Decided on every call from the
 //! credentials the bus reports for the caller's connection (uid and groups), never from anything the
-//! caller says. The admin group implies read access.
+//! caller says. The admin group implies read access. Also the helpers every object's methods use:
+//! [`authorized`] (the caller, then the call gate) and [`check_text`] (string arguments).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -239,4 +240,39 @@ mod tests {
         assert!(groups_of_uid(0).contains(&0));
         assert!(groups_of_uid(4_000_000_000).is_empty());
     }
+}
+
+/// Refuses an oversized or control-laden string argument.
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DbusError> {
+    if value.chars().count() > max {
+        return Err(DbusError::InvalidArgument(format!(
+            "{field}: longer than {max} characters"
+        )));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(DbusError::InvalidArgument(format!(
+            "{field}: contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `call` for a caller with `access`, inside the call gate. The caller is checked first, so a
+/// caller who may not make the call is refused at once and never takes a turn from those who may.
+pub async fn authorized<T, F>(
+    shared: &crate::dbus::Shared,
+    header: &Header<'_>,
+    access: Access,
+    call: F,
+) -> DbusResult<T>
+where
+    F: AsyncFnOnce(Actor) -> DbusResult<T>,
+{
+    let actor = shared.auth.check(header, access).await?;
+    let _turn = shared
+        .gate
+        .acquire()
+        .await
+        .map_err(|_| DbusError::ShuttingDown("vigild is stopping".into()))?;
+    call(actor).await
 }

@@ -12,8 +12,8 @@ use zbus::names::InterfaceName;
 use zbus::{Variant, interface};
 
 use crate::dbus::auth::Access;
+use crate::dbus::auth::{authorized, check_text};
 use crate::dbus::error::DbusError;
-use crate::dbus::manager::{authorized, check_text};
 use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path};
 use crate::model::{AddedCamera, Caller, CameraId};

@@ -9,14 +9,14 @@ use zbus::object_server::SignalEmitter;
 use zbus::{OwnedObjectPath, OwnedVariant, interface};
 
 use crate::clock::unix_secs;
-use crate::dbus::auth::Access;
+use crate::dbus::auth::{Access, authorized, check_text};
 use crate::dbus::error::{DbusError, DbusResult};
 use crate::dbus::{
     CameraRow, DeviceRow, MANAGER_PATH, Shared, camera_id_of, camera_path, no_object,
     publish_camera, publish_recovery, recovery_path,
 };
 use crate::mail::SmtpSecurity;
-use crate::model::{Actor, Caller, CameraId, CameraState, DiscoveredDevice};
+use crate::model::{Caller, CameraId, CameraState, DiscoveredDevice};
 use crate::service::{AddCamera, MailServerChange, RecoveryStart};
 
 /// Longest string argument of any kind.
@@ -27,41 +27,6 @@ const MAX_TARGETS: usize = 64;
 const MAX_CAMERAS: usize = 1024;
 /// Most audit entries in one read.
 const MAX_AUDIT: u32 = 10_000;
-
-/// Refuses an oversized or control-laden string argument.
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DbusError> {
-    if value.chars().count() > max {
-        return Err(DbusError::InvalidArgument(format!(
-            "{field}: longer than {max} characters"
-        )));
-    }
-    if value.chars().any(|c| c.is_control()) {
-        return Err(DbusError::InvalidArgument(format!(
-            "{field}: contains control characters"
-        )));
-    }
-    Ok(())
-}
-
-/// Runs `call` for a caller with `access`, inside the call gate. The caller is checked first, so a
-/// caller who may not make the call is refused at once and never takes a turn from those who may.
-pub async fn authorized<T, F>(
-    shared: &Shared,
-    header: &Header<'_>,
-    access: Access,
-    call: F,
-) -> DbusResult<T>
-where
-    F: AsyncFnOnce(Actor) -> DbusResult<T>,
-{
-    let actor = shared.auth.check(header, access).await?;
-    let _turn = shared
-        .gate
-        .acquire()
-        .await
-        .map_err(|_| DbusError::ShuttingDown("vigild is stopping".into()))?;
-    call(actor).await
-}
 
 /// The manager object.
 pub struct Manager {
@@ -186,6 +151,47 @@ impl Manager {
                 .await?;
             publish_camera(server, &self.shared, camera.id).await;
             Ok(camera_path(camera.id))
+        })
+        .await
+    }
+
+    /// Adds several discovered devices with one user name and password (none: every active device
+    /// not added yet). One login attempt each; per device: key, added, camera object or "/", why not.
+    async fn add_discovered_many(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
+        keys: Vec<String>,
+        username: String,
+        password: String,
+    ) -> Result<Vec<(String, bool, OwnedObjectPath, String)>, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            if keys.len() > MAX_CAMERAS {
+                return Err(DbusError::InvalidArgument(format!(
+                    "at most {MAX_CAMERAS} devices"
+                )));
+            }
+            for key in &keys {
+                check_text("key", key, MAX_TEXT)?;
+            }
+            check_text("username", &username, 64)?;
+            check_text("password", &password, 128)?;
+            let outcomes = self
+                .shared
+                .nvr
+                .add_discovered_many(&keys, &username, &password, &Caller::from(actor))
+                .await?;
+            let mut rows = Vec::with_capacity(outcomes.len());
+            for (key, result) in outcomes {
+                rows.push(match result {
+                    Ok(camera) => {
+                        publish_camera(server, &self.shared, camera.id).await;
+                        (key, true, camera_path(camera.id), String::new())
+                    }
+                    Err(error) => (key, false, no_object(), error.to_string()),
+                });
+            }
+            Ok(rows)
         })
         .await
     }

@@ -34,6 +34,13 @@ pub trait Manager {
         username: &str,
         password: &str,
     ) -> zbus::Result<OwnedObjectPath>;
+    /// AddDiscoveredMany.
+    fn add_discovered_many(
+        &self,
+        keys: &[&str],
+        username: &str,
+        password: &str,
+    ) -> zbus::Result<Vec<(String, bool, OwnedObjectPath, String)>>;
     /// RemoveCamera.
     fn remove_camera(&self, camera: &zbus::ObjectPath<'_>) -> zbus::Result<()>;
     /// ActivateCamera.

@@ -13,8 +13,8 @@ use zbus::{OwnedObjectPath, Variant, interface};
 
 use crate::clock::unix_secs;
 use crate::dbus::auth::Access;
+use crate::dbus::auth::{authorized, check_text};
 use crate::dbus::error::DbusError;
-use crate::dbus::manager::{authorized, check_text};
 use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path, no_object, recovery_path};
 use crate::model::{Caller, RecoveryMethod};

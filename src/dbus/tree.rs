@@ -15,8 +15,8 @@ use zbus::zvariant::Type;
 use zbus::{ObjectPath, OwnedObjectPath, OwnedVariant, Signature, Variant, interface};
 
 use crate::dbus::auth::Access;
+use crate::dbus::auth::authorized;
 use crate::dbus::error::DbusError;
-use crate::dbus::manager::authorized;
 use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera, camera_path, recovery, recovery_path};
 use crate::model::AddedCamera;

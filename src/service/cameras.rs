@@ -192,6 +192,59 @@ impl Nvr {
         .await
     }
 
+    /// Adds several discovered devices with one user name and password: one login attempt each (a
+    /// refused password is never retried), at most 16 at a time, every outcome in the order given.
+    /// No keys means every discovered device that is active and not added yet.
+    pub async fn add_discovered_many(
+        &self,
+        keys: &[String],
+        username: &str,
+        password: &str,
+        caller: &Caller,
+    ) -> Result<Vec<(String, Result<AddedCamera, NvrError>)>, NvrError> {
+        self.acting_as(caller)?;
+        let _command = self.begin_command()?;
+        check_credentials(username, password)?;
+        let keys: Vec<String> = if keys.is_empty() {
+            let mut devices: Vec<_> = self
+                .discovered_devices()
+                .into_iter()
+                .filter(|d| !d.inactive && d.added_as.is_none())
+                .collect();
+            devices.sort_by(|a, b| a.address.host.cmp(&b.address.host));
+            devices.into_iter().map(|d| d.key).collect()
+        } else {
+            let mut seen = std::collections::BTreeSet::new();
+            keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
+        };
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (order, key) in keys.into_iter().enumerate() {
+            let nvr = self.clone();
+            let (username, password, caller) =
+                (username.to_owned(), password.to_owned(), caller.clone());
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let result = nvr
+                    .add_discovered(&key, &username, &password, &caller)
+                    .await;
+                (order, key, result)
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(outcome) = joined {
+                outcomes.push(outcome);
+            }
+        }
+        outcomes.sort_by_key(|(order, _, _)| *order);
+        Ok(outcomes
+            .into_iter()
+            .map(|(_, key, result)| (key, result))
+            .collect())
+    }
+
     /// Certifies `credentials` at `address` and stores the camera with its audit entry (by `actor`,
     /// as the log writes it, with `outcome`), in one transaction.
     pub(super) async fn add_verified(

@@ -939,6 +939,63 @@ async fn vigilctl_lists_reports_and_exits_with_documented_codes() {
     rig.finish().await;
 }
 
+/// Several discovered cameras added at once (vigilctl add-discovered --all, over AddDiscoveredMany):
+/// one login attempt each, each outcome listed, a refused password never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_discovered_cameras_are_added_at_once_with_one_attempt_each() {
+    let Some(rig) = rig(4, |c| c.inactive = 1).await else {
+        return;
+    };
+    assert_eq!(rig.h.discover().await, 4);
+    let odd_one = rig.h.sim.cameras()[1].clone();
+    odd_one.set_password_directly("admin", "Another-Pass-77");
+    let attempts_before = odd_one.stats().login_attempts;
+    let mut adding = command_as(As::Admin, VIGILCTL)
+        .arg(format!("--address={}", rig.bus.address))
+        .args(["--json", "add-discovered", "--all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(
+        adding.stdin.take().unwrap(),
+        "{}",
+        crate::support::CAMERA_PASSWORD
+    )
+    .unwrap();
+    let added = adding.wait_with_output().unwrap();
+    assert_eq!(
+        added.status.code(),
+        Some(5),
+        "partly done: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let outcomes: serde_json::Value = serde_json::from_slice(&added.stdout).expect("JSON");
+    let outcomes = outcomes.as_array().expect("one outcome per device");
+    assert_eq!(
+        outcomes.len(),
+        3,
+        "the active devices not added yet: {outcomes:?}"
+    );
+    let refused: Vec<_> = outcomes.iter().filter(|o| o["added"] == false).collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rejected"),
+        "{refused:?}"
+    );
+    assert_eq!(rig.h.nvr.added_cameras().len(), 2);
+    assert_eq!(
+        odd_one.stats().login_attempts - attempts_before,
+        1,
+        "one attempt, never retried"
+    );
+    rig.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vigilctl_resets_a_forgotten_password_end_to_end() {
     let Some(python) = python_or_skip("the vigilctl forget-password test") else {

@@ -166,13 +166,55 @@ pub(crate) async fn add(
 /// Adds a discovered device.
 pub(crate) async fn add_discovered(
     ctx: &Context,
-    key: String,
+    keys: Vec<String>,
+    all: bool,
     user: String,
 ) -> Result<u8, Failure> {
     let password = read_secret(&format!("Password for {user}: "))?;
-    let path = ctx.manager.add_discovered(&key, &user, &password).await?;
-    report_camera(&ctx.connection, &path, ctx.json, "Added").await?;
-    Ok(0)
+    if let [key] = keys.as_slice()
+        && !all
+    {
+        let path = ctx.manager.add_discovered(key, &user, &password).await?;
+        report_camera(&ctx.connection, &path, ctx.json, "Added").await?;
+        return Ok(0);
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let outcomes = ctx
+        .manager
+        .add_discovered_many(&refs, &user, &password)
+        .await?;
+    let failed = outcomes.iter().filter(|(_, added, _, _)| !added).count();
+    if ctx.json {
+        print_json(&json!(
+            outcomes
+                .iter()
+                .map(|(key, added, path, why)| json!({
+                    "key": key,
+                    "added": added,
+                    "camera": if *added { Some(id_of(path)) } else { None },
+                    "error": why,
+                }))
+                .collect::<Vec<_>>()
+        ));
+    } else {
+        print_table(
+            &["KEY", "RESULT"],
+            outcomes
+                .iter()
+                .map(|(key, added, path, why)| {
+                    vec![
+                        key.clone(),
+                        if *added {
+                            format!("added as camera {}", id_of(path))
+                        } else {
+                            why.clone()
+                        },
+                    ]
+                })
+                .collect(),
+        );
+    }
+    Ok(if failed == 0 { 0 } else { 5 })
 }
 
 /// Removes an added camera.

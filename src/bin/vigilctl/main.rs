@@ -53,9 +53,15 @@ enum Command {
         #[arg(long, default_value = "admin")]
         user: String,
     },
-    /// Add a discovered device by its key (from `discover`; the password is asked for).
+    /// Add discovered devices by their keys (from `discover`), or --all of them, with one user name
+    /// and password (asked for).
     AddDiscovered {
-        key: String,
+        /// The keys (from `discover`); one attempt each.
+        #[arg(required_unless_present = "all")]
+        keys: Vec<String>,
+        /// Every discovered device that is active and not added yet.
+        #[arg(long, conflicts_with = "keys")]
+        all: bool,
         #[arg(long, default_value = "admin")]
         user: String,
     },
@@ -232,7 +238,9 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Cameras => commands::cameras(&ctx).await,
         Command::Discover { targets } => commands::discover(&ctx, targets).await,
         Command::Add { host, port, user } => commands::add(&ctx, host, port, user).await,
-        Command::AddDiscovered { key, user } => commands::add_discovered(&ctx, key, user).await,
+        Command::AddDiscovered { keys, all, user } => {
+            commands::add_discovered(&ctx, keys, all, user).await
+        }
         Command::Remove { camera } => commands::remove(&ctx, camera).await,
         Command::Channel { camera, channel } => commands::channel(&ctx, camera, channel).await,
         Command::Rename { camera, name } => commands::rename(&ctx, camera, &name).await,
