@@ -217,31 +217,6 @@ impl Authorizer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn groups_resolve_by_name_or_number_and_admin_implies_read() {
-        let groups = AccessGroups::resolve("64001", "root");
-        assert_eq!(groups.read, Some(64001));
-        assert_eq!(groups.admin, Some(0));
-        assert!(groups.allows(Access::Read, &[64001]));
-        assert!(!groups.allows(Access::Admin, &[64001]));
-        assert!(groups.allows(Access::Read, &[0]));
-        assert!(groups.allows(Access::Admin, &[0]));
-        assert!(!groups.allows(Access::Read, &[5, 6]));
-        let missing = AccessGroups::resolve("no-such-group-xyz", "no-such-group-abc");
-        assert!(!missing.allows(Access::Read, &[0, 1, 2]));
-    }
-
-    #[test]
-    fn a_uid_without_the_bus_report_gets_its_database_groups() {
-        assert!(groups_of_uid(0).contains(&0));
-        assert!(groups_of_uid(4_000_000_000).is_empty());
-    }
-}
-
 /// Refuses an oversized or control-laden string argument.
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), DbusError> {
     if value.chars().count() > max {
@@ -275,4 +250,29 @@ where
         .await
         .map_err(|_| DbusError::ShuttingDown("vigild is stopping".into()))?;
     call(actor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_resolve_by_name_or_number_and_admin_implies_read() {
+        let groups = AccessGroups::resolve("64001", "root");
+        assert_eq!(groups.read, Some(64001));
+        assert_eq!(groups.admin, Some(0));
+        assert!(groups.allows(Access::Read, &[64001]));
+        assert!(!groups.allows(Access::Admin, &[64001]));
+        assert!(groups.allows(Access::Read, &[0]));
+        assert!(groups.allows(Access::Admin, &[0]));
+        assert!(!groups.allows(Access::Read, &[5, 6]));
+        let missing = AccessGroups::resolve("no-such-group-xyz", "no-such-group-abc");
+        assert!(!missing.allows(Access::Read, &[0, 1, 2]));
+    }
+
+    #[test]
+    fn a_uid_without_the_bus_report_gets_its_database_groups() {
+        assert!(groups_of_uid(0).contains(&0));
+        assert!(groups_of_uid(4_000_000_000).is_empty());
+    }
 }
