@@ -112,6 +112,7 @@ impl Adapter {
             w.global::<Dialog>().set_busy(false);
             w.global::<DeviceAccess>().invoke_clear_notice();
             super::device_access::untick_all(w);
+            super::device_access::untick_discovered(w);
             w.global::<Shell>().set_screen(Screen::Home);
         });
     }

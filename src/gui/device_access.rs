@@ -45,6 +45,23 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             }
         }
     });
+    let weak = window.as_weak();
+    access.on_toggle_discovered(move |key| {
+        let Some(window) = weak.upgrade() else { return };
+        let access = window.global::<DeviceAccess>();
+        let model = access.get_discovered();
+        for index in 0..model.row_count() {
+            if let Some(mut row) = model.row_data(index)
+                && row.key == key
+                && !row.added
+                && !row.inactive
+            {
+                row.selected = !row.selected;
+                model.set_row_data(index, row);
+            }
+        }
+        access.set_ticked_discovered(model.iter().filter(|r| r.selected).count() as i32);
+    });
     let a = adapter.clone();
     access.on_remove(move |id| {
         let a2 = a.clone();
@@ -97,6 +114,21 @@ pub(super) fn show_notice_failure(window: &AppWindow, failure: Failure) {
     let access = window.global::<DeviceAccess>();
     access.set_notice_kind(NoticeKind::None);
     access.set_notice_failure(failure);
+}
+
+/// Clears the ticks of Discovered Devices.
+pub(super) fn untick_discovered(window: &AppWindow) {
+    let access = window.global::<DeviceAccess>();
+    let model = access.get_discovered();
+    for index in 0..model.row_count() {
+        if let Some(mut row) = model.row_data(index)
+            && row.selected
+        {
+            row.selected = false;
+            model.set_row_data(index, row);
+        }
+    }
+    access.set_ticked_discovered(0);
 }
 
 pub(super) fn untick_all(window: &AppWindow) {
@@ -217,11 +249,26 @@ pub(super) fn apply_snapshot(window: &AppWindow, snapshot: Snapshot) {
         sync_rows(model, rows);
     }
     let discovered = access.get_discovered();
+    let ticked_keys: Vec<SharedString> = discovered
+        .iter()
+        .filter(|r| r.selected)
+        .map(|r| r.key)
+        .collect();
+    // A tick stays while the device can still be added.
+    let devices: Vec<DiscoveredRow> = snapshot
+        .discovered
+        .into_iter()
+        .map(|mut row| {
+            row.selected = ticked_keys.contains(&row.key) && !row.added && !row.inactive;
+            row
+        })
+        .collect();
+    access.set_ticked_discovered(devices.iter().filter(|r| r.selected).count() as i32);
     if let Some(model) = discovered
         .as_any()
         .downcast_ref::<VecModel<DiscoveredRow>>()
     {
-        sync_rows(model, snapshot.discovered);
+        sync_rows(model, devices);
     }
     access.set_discovering(snapshot.discovering);
     let shell = window.global::<Shell>();

@@ -5,7 +5,7 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use super::bridge::Adapter;
 use super::device_access::untick_all;
-use super::device_access::{show_notice, show_notice_failure};
+use super::device_access::{show_notice, show_notice_failure, untick_discovered};
 use super::rows::{self, failure, failure_of, field_failure, no_failure};
 use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, NoticeKind, Problem, PushResult};
 use crate::model::CameraId;
@@ -85,6 +85,62 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             |w, camera| {
                 close_dialog(w);
                 show_notice(w, NoticeKind::Added, rows::notice_name(&camera), 1);
+            },
+        );
+    });
+
+    let a = adapter.clone();
+    let weak = window.as_weak();
+    dialog.on_add_selected(move |user, password| {
+        let Some(window) = weak.upgrade() else { return };
+        if user.trim().is_empty() {
+            return a.dialog_failure(field_failure(Problem::EmptyField, 0, "username", ""));
+        }
+        let ticked: Vec<(String, String)> = window
+            .global::<DeviceAccess>()
+            .get_discovered()
+            .iter()
+            .filter(|r| r.selected)
+            .map(|r| (r.key.to_string(), format!("{} {}", r.model, r.serial)))
+            .collect();
+        if ticked.is_empty() {
+            return a.dialog_failure(failure(Problem::NothingSelected, 0, ""));
+        }
+        let keys: Vec<String> = ticked.iter().map(|(key, _)| key.clone()).collect();
+        let (nvr, caller) = (a.nvr.clone(), a.caller());
+        a.dialog_call(
+            async move {
+                let outcomes = nvr
+                    .add_discovered_many(&keys, user.trim(), &password, &caller)
+                    .await?;
+                Ok(outcomes
+                    .into_iter()
+                    .map(|(key, result)| {
+                        let name = ticked
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map(|(_, name)| name.clone())
+                            .unwrap_or(key);
+                        match result {
+                            Ok(camera) => PushResult {
+                                name: format!("{} {}", camera.channel_label(), name).into(),
+                                ok: true,
+                                failure: no_failure(),
+                            },
+                            Err(error) => PushResult {
+                                name: name.into(),
+                                ok: false,
+                                failure: failure_of(&error),
+                            },
+                        }
+                    })
+                    .collect::<Vec<_>>())
+            },
+            |w, results| {
+                // Every outcome is listed; the ticks of a finished action go.
+                untick_discovered(w);
+                w.global::<Dialog>()
+                    .set_results(ModelRc::new(VecModel::from(results)));
             },
         );
     });

@@ -136,6 +136,7 @@ pub fn discovered_row(
             .map(ToString::to_string)
             .unwrap_or_default()
             .into(),
+        selected: false,
     }
 }
 

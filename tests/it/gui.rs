@@ -1533,6 +1533,73 @@ fn cameras_have_channels_and_names() {
     rt.block_on(h.stop());
 }
 
+/// Several discovered cameras ticked and added with one user name and password: one attempt each,
+/// each outcome listed, the ticks gone afterwards.
+#[test]
+fn several_discovered_cameras_are_added_at_once() {
+    let rt = runtime();
+    let (h, odd_one, attempts_before) = rt.block_on(async {
+        let sim = simulator(4, |c| c.inactive = 1).await;
+        let h = Harness::start(sim, Duration::from_millis(300)).await;
+        h.discover().await;
+        let odd_one = h.sim.cameras()[1].clone();
+        odd_one.set_password_directly("admin", "Another-Pass-77");
+        let attempts = odd_one.stats().login_attempts;
+        (h, odd_one, attempts)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.right_click(600.0, 300.0);
+    menu.click("Device Access");
+    menu.log_in();
+    menu.click("Discovered Devices");
+    let serials: Vec<String> = h
+        .sim
+        .cameras()
+        .iter()
+        .map(|c| c.identity().serial.clone())
+        .collect();
+    for serial in &serials[..3] {
+        menu.click(&format!("Tick {serial}"));
+    }
+    assert_eq!(
+        menu.button(&format!("Tick {}", serials[3]))
+            .accessible_enabled(),
+        Some(false),
+        "an inactive camera is activated, not added"
+    );
+    menu.click("Add selected");
+    menu.type_into("Password", crate::support::CAMERA_PASSWORD);
+    menu.screenshot("i15-s7-add-selected");
+    menu.click("Add");
+    menu.wait_until("each outcome listed", |w| {
+        w.global::<Dialog>().get_results().row_count() == 3
+    });
+    let results: Vec<_> = menu
+        .window
+        .global::<Dialog>()
+        .get_results()
+        .iter()
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.ok).count(), 2);
+    let refused = results.iter().find(|r| !r.ok).expect("the odd one");
+    assert_eq!(refused.failure.problem, Problem::CredentialsRejected);
+    assert_eq!(
+        odd_one.stats().login_attempts - attempts_before,
+        1,
+        "one attempt, never retried"
+    );
+    assert_eq!(
+        menu.window.global::<DeviceAccess>().get_ticked_discovered(),
+        0,
+        "the ticks of a finished action go"
+    );
+    menu.screenshot("i15-s7-added-results");
+    menu.click("Close");
+    assert_eq!(h.nvr.added_cameras().len(), 2);
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
 /// pyotp's code for a base32 key now, as an authenticator app would show it.
 fn authenticator_code(python: &str, key: &str) -> String {
     let out = std::process::Command::new(python)
