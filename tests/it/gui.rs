@@ -933,6 +933,11 @@ fn the_demos_qr_path_can_be_walked_to_the_end() {
         menu.shows_text("2. Enter the code (current)"),
         "the step bar follows the code being entered"
     );
+    assert_eq!(
+        menu.button("Use support code").accessible_enabled(),
+        Some(false),
+        "an 8-digit verification code is not offered as a 10-digit support code"
+    );
     menu.click("Verify");
     menu.wait_until("the new-password step", |w| {
         w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
