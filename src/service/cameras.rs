@@ -239,9 +239,23 @@ impl Nvr {
             }
         }
         outcomes.sort_by_key(|(order, _, _)| *order);
+        let added: Vec<CameraId> = outcomes
+            .iter()
+            .filter_map(|(_, _, result)| result.as_ref().ok().map(|c| c.id))
+            .collect();
+        let renumbered = self.channels_in_list_order(&added).await?;
         Ok(outcomes
             .into_iter()
-            .map(|(_, key, result)| (key, result))
+            .map(|(_, key, result)| {
+                let result = result.map(|camera| {
+                    renumbered
+                        .iter()
+                        .find(|c| c.id == camera.id)
+                        .cloned()
+                        .unwrap_or(camera)
+                });
+                (key, result)
+            })
             .collect())
     }
 

@@ -120,6 +120,41 @@ impl Nvr {
         self.update_added(id, |camera| camera.name = name)
     }
 
+    /// Cameras added together take their channels in the order they were listed, not the order they
+    /// answered: the channels they took, lowest first, go to them in list order.
+    pub(super) async fn channels_in_list_order(
+        &self,
+        added: &[CameraId],
+    ) -> Result<Vec<AddedCamera>, NvrError> {
+        let _commit = self.inner.commit.lock().await;
+        let cameras: Vec<AddedCamera> = added
+            .iter()
+            .filter_map(|id| self.added_camera(*id).ok())
+            .collect();
+        let mut channels: Vec<u16> = cameras.iter().filter_map(|c| c.channel).collect();
+        channels.sort_unstable();
+        if channels.len() != cameras.len()
+            || cameras
+                .iter()
+                .zip(&channels)
+                .all(|(camera, channel)| camera.channel == Some(*channel))
+        {
+            return Ok(cameras);
+        }
+        let assignment: Vec<(CameraId, u16)> = cameras
+            .iter()
+            .map(|c| c.id)
+            .zip(channels.iter().copied())
+            .collect();
+        let stored = assignment.clone();
+        self.with_store(move |store| store.write(|tx| tx.assign_channels(&stored)))
+            .await??;
+        assignment
+            .into_iter()
+            .map(|(id, channel)| self.update_added(id, |c| c.channel = Some(channel)))
+            .collect()
+    }
+
     /// Changes an added camera in memory as the registry now has it, and announces it.
     fn update_added(
         &self,

@@ -234,6 +234,21 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Gives cameras the channels listed, in one step (a swap among them never meets the one camera
+    /// per channel rule half done).
+    pub fn assign_channels(&self, channels: &[(CameraId, u16)]) -> Result<(), StoreError> {
+        for (id, _) in channels {
+            self.tx.execute(
+                "UPDATE added_camera SET channel = NULL WHERE id = ?1",
+                params![id.0],
+            )?;
+        }
+        for (id, channel) in channels {
+            self.set_camera_channel(*id, *channel)?;
+        }
+        Ok(())
+    }
+
     /// Names a camera (empty: the default name).
     pub fn set_camera_name(&self, id: CameraId, name: &str) -> Result<(), StoreError> {
         let changed = self.tx.execute(

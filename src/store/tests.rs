@@ -380,6 +380,20 @@ fn a_camera_takes_the_lowest_free_channel_and_none_past_the_count() {
     store.write(|tx| tx.set_camera_channel(first, 5)).unwrap();
     let (_, reused) = add("10.0.0.3", "S3", 2).unwrap();
     assert_eq!(reused, 1, "the channel the moved camera left is free again");
+    let second = store
+        .write(|tx| tx.load_added_cameras())
+        .unwrap()
+        .into_iter()
+        .find(|c| c.camera.channel == Some(2))
+        .map(|c| c.camera.id)
+        .unwrap();
+    // A swap in one step: the one camera per channel rule never sees it half done.
+    store
+        .write(|tx| tx.assign_channels(&[(first, 2), (second, 5)]))
+        .unwrap();
+    store
+        .write(|tx| tx.assign_channels(&[(first, 5), (second, 2)]))
+        .unwrap();
     store.write(|tx| tx.set_camera_name(first, "Gate")).unwrap();
     let loaded = store.write(|tx| tx.load_added_cameras()).unwrap();
     let gate = loaded.iter().find(|c| c.camera.id == first).unwrap();

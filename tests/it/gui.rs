@@ -1589,6 +1589,24 @@ fn several_discovered_cameras_are_added_at_once() {
     assert_eq!(results.iter().filter(|r| r.ok).count(), 2);
     let refused = results.iter().find(|r| !r.ok).expect("the odd one");
     assert_eq!(refused.failure.problem, Problem::CredentialsRejected);
+    // Channels follow the list, not the order the cameras answered in.
+    assert!(results[0].name.starts_with("D1 "), "{:?}", results[0].name);
+    assert!(results[2].name.starts_with("D2 "), "{:?}", results[2].name);
+    let mut stored: Vec<_> = h
+        .nvr
+        .added_cameras()
+        .into_iter()
+        .map(|c| (c.identity.serial, c.channel))
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|(_, channel)| *channel)
+            .collect::<Vec<_>>(),
+        vec![Some(1), Some(2)],
+        "the registry agrees: {stored:?}"
+    );
     assert_eq!(
         odd_one.stats().login_attempts - attempts_before,
         1,
