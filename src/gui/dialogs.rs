@@ -7,7 +7,7 @@ use super::bridge::Adapter;
 use super::device_access::untick_all;
 use super::device_access::{show_notice, show_notice_failure, untick_discovered};
 use super::rows::{self, failure, failure_of, field_failure, no_failure};
-use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, NoticeKind, Problem, PushResult};
+use super::ui::{AppWindow, DeviceAccess, Dialog, DialogKind, NoticeKind, Problem};
 use crate::model::CameraId;
 use crate::service::{AddCamera, NvrError};
 
@@ -121,18 +121,11 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                             .find(|(k, _)| *k == key)
                             .map(|(_, name)| name.clone())
                             .unwrap_or(key);
-                        match result {
-                            Ok(camera) => PushResult {
-                                name: format!("{} {}", camera.channel_label(), name).into(),
-                                ok: true,
-                                failure: no_failure(),
-                            },
-                            Err(error) => PushResult {
-                                name: name.into(),
-                                ok: false,
-                                failure: failure_of(&error),
-                            },
-                        }
+                        let name = match &result {
+                            Ok(camera) => format!("{} {name}", camera.channel_label()),
+                            Err(_) => name,
+                        };
+                        rows::push_result(name, &result)
                     })
                     .collect::<Vec<_>>())
             },
@@ -277,18 +270,7 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
                         let name = nvr
                             .with_added_camera(outcome.camera, rows::notice_name)
                             .unwrap_or_else(|| outcome.camera.to_string());
-                        match outcome.result {
-                            Ok(_) => PushResult {
-                                name: name.into(),
-                                ok: true,
-                                failure: no_failure(),
-                            },
-                            Err(error) => PushResult {
-                                name: name.into(),
-                                ok: false,
-                                failure: failure_of(&error),
-                            },
-                        }
+                        rows::push_result(name, &outcome.result)
                     })
                     .collect::<Vec<_>>())
             },
@@ -318,25 +300,13 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
         let Some(camera) = rows::camera_id_of(&id).and_then(|c| a.nvr.added_camera(c).ok()) else {
             return;
         };
-        let channels = a.nvr.channel_count();
-        let taken: Vec<u16> = a
-            .nvr
-            .added_cameras()
-            .iter()
-            .filter(|c| c.id != camera.id)
-            .filter_map(|c| c.channel)
-            .collect();
         // Its own channel first, then every free one.
-        let mut choices: Vec<SharedString> = camera
-            .channel
-            .map(|c| SharedString::from(format!("D{c}")))
+        let choices: Vec<SharedString> = a
+            .nvr
+            .channels_open_to(camera.id)
             .into_iter()
+            .map(|c| SharedString::from(format!("D{c}")))
             .collect();
-        choices.extend(
-            (1..=channels)
-                .filter(|c| Some(*c) != camera.channel && !taken.contains(c))
-                .map(|c| SharedString::from(format!("D{c}"))),
-        );
         a.sink.post(move |w| {
             w.global::<DeviceAccess>().invoke_clear_notice();
             let dialog = w.global::<Dialog>();

@@ -6,7 +6,8 @@ use std::time::Duration;
 use slint::SharedString;
 
 use super::ui::{
-    AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem, StatusReason,
+    AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem, PushResult,
+    StatusReason,
 };
 use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice, ReasonKind};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
@@ -243,6 +244,15 @@ pub fn account_failure_of(error: &NvrError) -> Failure {
             failure(Problem::TooManyCodes, minutes(*retry_after), "")
         }
         other => failure_of(other),
+    }
+}
+
+/// One camera's line in a list of outcomes (a password change, several adds).
+pub fn push_result<T>(name: impl Into<SharedString>, result: &Result<T, NvrError>) -> PushResult {
+    PushResult {
+        name: name.into(),
+        ok: result.is_ok(),
+        failure: result.as_ref().err().map_or_else(no_failure, failure_of),
     }
 }
 

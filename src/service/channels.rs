@@ -16,6 +16,20 @@ impl Nvr {
         self.settings().channels
     }
 
+    /// The channels camera `id` may be on: its own first, then every free one up to the channel count.
+    pub fn channels_open_to(&self, id: CameraId) -> Vec<u16> {
+        let cameras = self.added_cameras();
+        let own = cameras.iter().find(|c| c.id == id).and_then(|c| c.channel);
+        let taken: Vec<u16> = cameras
+            .iter()
+            .filter(|c| c.id != id)
+            .filter_map(|c| c.channel)
+            .collect();
+        own.into_iter()
+            .chain((1..=self.channel_count()).filter(|c| Some(*c) != own && !taken.contains(c)))
+            .collect()
+    }
+
     /// Moves an added camera to `channel` (1 to the recorder's channel count), which must be free.
     pub async fn set_camera_channel(
         &self,

@@ -18,6 +18,16 @@ fn status() -> CameraStatus {
 }
 
 fn insert(store: &Store, host: &str, serial: &str) -> Result<CameraId, StoreError> {
+    insert_on_channels(store, host, serial, 256).map(|(id, _channel)| id)
+}
+
+/// Adds a camera with the recorder's channel count `channels`; its id and the channel it took.
+fn insert_on_channels(
+    store: &Store,
+    host: &str,
+    serial: &str,
+    channels: u16,
+) -> Result<(CameraId, u16), StoreError> {
     let address = DeviceAddress::new(host, 80).unwrap();
     let identity = DeviceIdentity {
         manufacturer: "Acme".into(),
@@ -35,9 +45,8 @@ fn insert(store: &Store, host: &str, serial: &str) -> Result<CameraId, StoreErro
             status: &status(),
             clock_offset_secs: 0,
             added_at: from_unix_secs(1_790_000_000),
-            channels: 256,
+            channels,
         })
-        .map(|(id, _channel)| id)
     })
 }
 
@@ -348,23 +357,7 @@ fn a_camera_takes_the_lowest_free_channel_and_none_past_the_count() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let add = |host: &str, serial: &str, channels: u16| {
-        let address = DeviceAddress::new(host, 80).unwrap();
-        let identity = DeviceIdentity {
-            serial: serial.into(),
-            ..DeviceIdentity::default()
-        };
-        store.write(|tx| {
-            tx.insert_added_camera(&NewCamera {
-                address: &address,
-                endpoint_ref: None,
-                identity: &identity,
-                credentials: &Credentials::new("admin", "Harbor-Lamp-62"),
-                status: &status(),
-                clock_offset_secs: 0,
-                added_at: from_unix_secs(1_790_000_000),
-                channels,
-            })
-        })
+        insert_on_channels(&store, host, serial, channels)
     };
     let (first, one) = add("10.0.0.1", "S1", 2).unwrap();
     let (_, two) = add("10.0.0.2", "S2", 2).unwrap();

@@ -60,6 +60,13 @@ impl Menu {
         menu
     }
 
+    /// From the live view to Device Access, as an installer goes: right-click, Device Access, log in.
+    fn open_device_access(&mut self) {
+        self.right_click(600.0, 300.0);
+        self.click("Device Access");
+        self.log_in();
+    }
+
     /// Logs in on the login dialog that a Settings screen asks for: the password and one click.
     fn log_in(&mut self) {
         assert_eq!(
@@ -435,9 +442,7 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
     menu.wait_until("two cameras listed", |w| {
         w.global::<DeviceAccess>().get_added().row_count() == 2
     });
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.screenshot("10-added-devices");
 
     // Add by IP: a bad port and a wrong password are refused with the reason; nothing is added.
@@ -616,9 +621,7 @@ fn a_camera_id_past_the_menus_int_range_still_names_its_camera() {
     menu.wait_until("two cameras listed", |w| {
         w.global::<DeviceAccess>().get_added().row_count() == 2
     });
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     let second = &cameras[1];
     menu.click(&format!("Remove {}", second.identity.serial));
     menu.click("Remove");
@@ -653,9 +656,7 @@ fn a_camera_command_after_the_menus_login_has_ended_is_refused() {
     menu.wait_until("the camera listed", |w| {
         w.global::<DeviceAccess>().get_added().row_count() == 1
     });
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.click(&format!("Remove {}", camera.identity.serial));
     clock.advance(h.nvr.settings().account.session_idle + Duration::from_secs(1));
     menu.click("Remove");
@@ -683,9 +684,7 @@ fn add_by_ip_of_a_factory_state_camera_offers_activation_instead() {
         Harness::start(sim, Duration::from_millis(300)).await
     });
     let mut menu = Menu::open(&h, &rt, (1280, 720));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     let (host, port) = h.address(0);
     menu.click("Add by IP");
     menu.type_into("IP address", &host);
@@ -787,9 +786,7 @@ fn a_cameras_status_reason_is_shown_in_the_menus_language() {
                 .iter()
                 .all(|row| row.status == CameraStatus::NotCertified)
     });
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.click("System");
     menu.click("Русский");
     menu.click("Device Access");
@@ -875,9 +872,7 @@ fn the_demos_qr_path_can_be_walked_to_the_end() {
         (h, serial)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     let clicks_before = menu.clicks;
     menu.click(&format!("Forget Password {serial}"));
     menu.wait_until("the remove-first step", |w| {
@@ -1080,9 +1075,7 @@ fn forget_password_on_a_camera_added_by_ip_or_offline_has_no_dead_end() {
         (h, by_ip, offline)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
 
     menu.click(&format!("Forget Password {}", offline.identity.serial));
     menu.wait_until("the offline camera refused with the reason", |w| {
@@ -1137,9 +1130,7 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
         (h, camera)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     let toolbar = || menu.button("Add by IP").absolute_position();
     let before = toolbar();
     let shown = |menu: &Menu| {
@@ -1169,9 +1160,7 @@ fn a_notice_belongs_to_the_action_that_raised_it() {
     menu.click("System");
     menu.click("Log out");
     menu.wait_until("logged out", |w| !w.global::<Account>().get_logged_in());
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     assert!(!shown(&menu), "logging out ends it");
     assert!(
         menu.window
@@ -1241,9 +1230,7 @@ fn a_bulk_password_change_tells_an_offline_camera_as_offline() {
         (h, online, offline)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.click(&format!("Tick {}", online.identity.serial));
     menu.click(&format!("Tick {}", offline.identity.serial));
     menu.click("Change password for the ticked cameras");
@@ -1289,9 +1276,7 @@ fn discovered_devices_state_every_camera_and_offer_only_what_works() {
         (h, certified, unplugged)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.click("Discovered Devices");
     menu.wait_until("four cameras listed, one offline", |w| {
         let rows = w.global::<DeviceAccess>().get_discovered();
@@ -1366,9 +1351,7 @@ fn added_devices_lay_out_eight_cameras_at_720p() {
         (h, added[2].clone())
     });
     let mut menu = Menu::open(&h, &rt, (1280, 720));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.wait_until("eight cameras listed", |w| {
         w.global::<DeviceAccess>().get_added().row_count() == 8
     });
@@ -1460,9 +1443,7 @@ fn cameras_have_channels_and_names() {
         )
     );
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
 
     // The fourth camera: every channel is taken, and the camera never sees a login.
     let (host, port) = h.address(3);
@@ -1554,9 +1535,7 @@ fn several_discovered_cameras_are_added_at_once() {
         (h, odd_one, attempts)
     });
     let mut menu = Menu::open(&h, &rt, (1920, 1080));
-    menu.right_click(600.0, 300.0);
-    menu.click("Device Access");
-    menu.log_in();
+    menu.open_device_access();
     menu.click("Discovered Devices");
     let serials: Vec<String> = h
         .sim
