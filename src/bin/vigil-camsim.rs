@@ -340,6 +340,7 @@ async fn run(args: RunArgs) -> ExitCode {
             anonymous_device_info: !args.no_anonymous_info,
             anonymous_clock: !args.clock_needs_auth,
             dialect: Dialect::parse(&args.dialect).unwrap_or_default(),
+            ..CameraPolicy::default()
         },
         seed: args.seed,
         shared_mac: args.shared_mac.clone(),

@@ -221,8 +221,13 @@ pub struct CameraSession {
 }
 
 impl CameraSession {
-    fn classify(&self, error: oxvif::OnvifError) -> CameraError {
+    pub(super) fn classify(&self, error: oxvif::OnvifError) -> CameraError {
         CameraError::from_onvif(error, self.authenticated)
+    }
+
+    /// The oxvif client, for the calls in sibling modules.
+    pub(super) fn onvif(&self) -> &OnvifClient {
+        &self.onvif
     }
 
     /// Camera clock minus ours, seconds (GetSystemDateAndTime, which needs no credentials).

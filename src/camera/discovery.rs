@@ -114,6 +114,21 @@ pub fn multicast_interfaces(wanted: &[String]) -> std::io::Result<Vec<Ipv4Addr>>
     Ok(select_interfaces(available, wanted))
 }
 
+/// The subnet (the recorder's own address on it and its prefix length) of the recorder's interface
+/// that reaches `camera` directly, when one does: the camera's address is inside it.
+pub fn recorder_subnet_reaching(camera: Ipv4Addr) -> Option<(Ipv4Addr, u8)> {
+    let interfaces = if_addrs::get_if_addrs().ok()?;
+    interfaces
+        .into_iter()
+        .filter_map(|interface| match interface.addr {
+            if_addrs::IfAddr::V4(v4) => Some((v4.ip, v4.prefixlen)),
+            if_addrs::IfAddr::V6(_) => None,
+        })
+        .filter(|(ip, prefix_len)| crate::rules::network::in_subnet(camera, *ip, *prefix_len))
+        // The narrowest subnet that holds the camera is the one its traffic leaves by.
+        .max_by_key(|(_, prefix_len)| *prefix_len)
+}
+
 /// The addresses of the interfaces in `available` that `wanted` names (all of them when it is empty).
 fn select_interfaces(available: Vec<(String, Ipv4Addr)>, wanted: &[String]) -> Vec<Ipv4Addr> {
     available

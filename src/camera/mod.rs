@@ -1,5 +1,6 @@
 //! Everything the daemon says to cameras, and the only place that speaks ONVIF: the shared HTTP
-//! transport, the device-service client built on oxvif, WS-Discovery, and the status monitor.
+//! transport, the device-service client built on oxvif, the installer's maintenance calls (network
+//! settings, clock, reboot, factory defaults), WS-Discovery, and the status monitor.
 //!
 //! What leaves this module is in the domain's words: the model's addresses, identities and credentials
 //! (`crate::model`), and a [`CameraError`] that says offline, credentials rejected or locked. No oxvif
@@ -7,6 +8,7 @@
 
 pub mod client;
 pub mod discovery;
+pub mod maintenance;
 pub mod monitor;
 pub mod recovery_client;
 pub mod refusal;

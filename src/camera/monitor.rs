@@ -137,9 +137,17 @@ pub async fn watch(
         let mut back_off = false;
         let observation = match credentials {
             Some(credentials) if !locked_now => {
+                // Back from offline, the camera may have been reset to factory state, which lets
+                // anyone in: the full certification asks first, without credentials.
                 let outcome = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    outcome = connector.recheck(&camera.address, credentials, offset) => outcome,
+                    outcome = async {
+                        if last_state == CameraState::Offline {
+                            connector.certify(&camera.address, credentials).await
+                        } else {
+                            connector.recheck(&camera.address, credentials, offset).await
+                        }
+                    } => outcome,
                 };
                 let was_locked = std::mem::replace(&mut locked_before, false);
                 let strikes = std::mem::replace(&mut unreadable_strikes, 0);
@@ -178,6 +186,15 @@ pub async fn watch(
                         false,
                         Some(StatusReason::with_words(ReasonKind::Offline, detail)),
                     ),
+                    // Reset to factory state: any login would "work", so none proves anything.
+                    Err(CameraError::Inactive) => {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, "camera is back in factory state; credentials held until it is activated");
+                        hold(
+                            StatusReason::bare(ReasonKind::FactoryState),
+                            &mut held_reason,
+                            &mut rejected,
+                        )
+                    }
                     // A passing server error is not a refusal: nothing was verified, nothing refuted.
                     // A camera certified at the last check stays so; the wait backs off meanwhile.
                     Err(CameraError::Unavailable(detail)) => {

@@ -18,8 +18,8 @@ pub use sections::{
     AccountConfig, CameraConfig, DbusConfig, DiscoveryConfig, LogConfig, RecoveryConfig,
 };
 pub use settings::{
-    AccountSettings, DbusSettings, DiscoverySettings, RECOVERY_ABANDONED_AFTER,
-    RECOVERY_ENDED_RETENTION, RECOVERY_SWEEP_INTERVAL, RecoverySettings, Settings,
+    AccountSettings, CameraTimeSettings, DbusSettings, DiscoverySettings, RECOVERY_ABANDONED_AFTER,
+    RECOVERY_ENDED_RETENTION, RECOVERY_SWEEP_INTERVAL, RecoverySettings, Settings, TimeSync,
 };
 
 /// Where vigild looks when `--config` is not given. A missing file here means "all defaults".

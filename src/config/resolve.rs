@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use super::sections::{AccountConfig, CameraConfig, DbusConfig, DiscoveryConfig, LogConfig};
 use super::{
-    AccountSettings, Config, ConfigError, DbusSettings, DiscoverySettings,
+    AccountSettings, CameraTimeSettings, Config, ConfigError, DbusSettings, DiscoverySettings,
     RECOVERY_ABANDONED_AFTER, RECOVERY_ENDED_RETENTION, RECOVERY_SWEEP_INTERVAL, RecoverySettings,
-    Settings, parse_bus,
+    Settings, TimeSync, parse_bus,
 };
 use crate::camera::discovery::{MAX_UNICAST_TARGETS, parse_unicast_targets};
 use crate::camera::monitor::MonitorSettings;
@@ -26,11 +26,13 @@ impl Config {
         };
         let (monitor, request_timeout) = resolve_cameras(&self.cameras, &refuse)?;
         in_range(&refuse, "cameras.channels", self.cameras.channels, 1, 256)?;
+        let camera_time = resolve_camera_time(&self.cameras, &refuse)?;
         Ok(Settings {
             discovery: resolve_discovery(&self.discovery, &refuse)?,
             monitor,
             request_timeout,
             channels: u16::try_from(self.cameras.channels).unwrap_or(256),
+            camera_time,
             recovery: RecoverySettings {
                 remove_first: self.recovery.remove_first,
                 add_after_reset: self.recovery.add_after_reset,
@@ -176,6 +178,55 @@ fn resolve_cameras(
         },
         Duration::from_millis(c.request_timeout_ms),
     ))
+}
+
+fn resolve_camera_time(
+    c: &CameraConfig,
+    err: Refuse<'_>,
+) -> Result<CameraTimeSettings, ConfigError> {
+    in_range(
+        err,
+        "cameras.time_sync_interval_secs",
+        c.time_sync_interval_secs,
+        60,
+        604_800,
+    )?;
+    in_range(
+        err,
+        "cameras.clock_drift_limit_secs",
+        c.clock_drift_limit_secs,
+        1,
+        86_400,
+    )?;
+    let server = c.ntp_server.trim();
+    if !server.is_empty() && crate::model::DeviceAddress::new(server, 123).is_err() {
+        return Err(err(
+            "cameras.ntp_server",
+            format!("'{server}' is not an IP address or host name"),
+        ));
+    }
+    let sync = match c.time_sync.trim() {
+        "off" => TimeSync::Off,
+        "utc" => TimeSync::Utc,
+        "ntp" if server.is_empty() => {
+            return Err(err(
+                "cameras.ntp_server",
+                "is empty; time_sync = \"ntp\" needs the server cameras use, usually the recorder's address on the camera network".into(),
+            ));
+        }
+        "ntp" => TimeSync::Ntp(server.to_owned()),
+        other => {
+            return Err(err(
+                "cameras.time_sync",
+                format!("'{other}' is not one of utc, ntp, off"),
+            ));
+        }
+    };
+    Ok(CameraTimeSettings {
+        sync,
+        interval: Duration::from_secs(c.time_sync_interval_secs),
+        drift_limit: Duration::from_secs(c.clock_drift_limit_secs),
+    })
 }
 
 fn resolve_account(a: &AccountConfig, err: Refuse<'_>) -> Result<AccountSettings, ConfigError> {

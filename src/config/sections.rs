@@ -130,6 +130,16 @@ pub struct CameraConfig {
     pub request_timeout_ms: u64,
     /// How many channels (D1, D2, ...) the recorder has: the most cameras it adds.
     pub channels: u64,
+    /// How the recorder keeps its cameras' clocks: `utc` (sets each clock in UTC when the camera is
+    /// added and every `time_sync_interval_secs`), `ntp` (points each camera at `ntp_server`) or `off`.
+    pub time_sync: String,
+    /// Seconds between clock settings of every certified camera (60-604800).
+    pub time_sync_interval_secs: u64,
+    /// The NTP server cameras are pointed at with `time_sync = "ntp"`: usually the recorder's own
+    /// address on the camera network.
+    pub ntp_server: String,
+    /// A camera whose clock is off by more than this many seconds is flagged (1-86400).
+    pub clock_drift_limit_secs: u64,
 }
 
 impl Default for CameraConfig {
@@ -140,6 +150,10 @@ impl Default for CameraConfig {
             locked_retry_secs: 300,
             request_timeout_ms: 5_000,
             channels: 16,
+            time_sync: "utc".to_owned(),
+            time_sync_interval_secs: 6 * 3600,
+            ntp_server: String::new(),
+            clock_drift_limit_secs: 10,
         }
     }
 }

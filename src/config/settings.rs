@@ -18,6 +18,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The recorder's channel count (1-256): each added camera has one of channels 1 to this.
     pub channels: u16,
+    /// How the cameras' clocks are kept.
+    pub camera_time: CameraTimeSettings,
     /// The forget-password flow.
     pub recovery: RecoverySettings,
     /// The D-Bus face.
@@ -49,6 +51,28 @@ pub struct DiscoverySettings {
     pub on_start: bool,
     /// Identifications at once.
     pub identify_concurrency: usize,
+}
+
+/// How the recorder keeps its cameras' clocks, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraTimeSettings {
+    /// Where the clocks are set from.
+    pub sync: TimeSync,
+    /// Time between settings of every certified camera's clock.
+    pub interval: Duration,
+    /// A clock off by more than this is flagged.
+    pub drift_limit: Duration,
+}
+
+/// Where the recorder sets its cameras' clocks from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeSync {
+    /// It does not set them (an installer may still set one by hand).
+    Off,
+    /// It sets them by hand, in UTC, from its own clock.
+    Utc,
+    /// It points them at this NTP server (host name or IP address).
+    Ntp(String),
 }
 
 /// The NVR account's settings, checked.

@@ -120,7 +120,9 @@ impl From<NvrError> for DbusError {
             NvrError::ChallengeReplaced | NvrError::CodeUsed => DbusError::CodeUsed(text),
             NvrError::PolicyViolation { .. } => DbusError::PolicyViolation(text),
             NvrError::PasswordMismatch => DbusError::PasswordMismatch(text),
-            NvrError::NotCertified { .. } => DbusError::NotCertified(text),
+            NvrError::NotCertified { .. } | NvrError::SettingsNeedCertified { .. } => {
+                DbusError::NotCertified(text)
+            }
             NvrError::AuditTampered { .. } => DbusError::AuditTampered(text),
             NvrError::NvrNotActivated => DbusError::NotActivated(text),
             NvrError::NvrAlreadyActivated => DbusError::AlreadyActive(text),

@@ -87,6 +87,7 @@ pub fn status_reason(kind: Option<ReasonKind>) -> StatusReason {
         Some(ReasonKind::UnreadableReplies) => StatusReason::UnreadableReplies,
         Some(ReasonKind::Refused) => StatusReason::Refused,
         Some(ReasonKind::PasswordUnconfirmed) => StatusReason::PasswordUnconfirmed,
+        Some(ReasonKind::FactoryState) => StatusReason::FactoryState,
     }
 }
 
@@ -224,6 +225,11 @@ fn argument_problem(problem: &ArgumentProblem) -> (i32, String) {
         ArgumentProblem::BadCharacters => (3, String::new()),
         ArgumentProblem::NotEmailAddress => (4, String::new()),
         ArgumentProblem::NotDigits { digits } => (5, digits.to_string()),
+        ArgumentProblem::NotIpv4Address => (6, String::new()),
+        ArgumentProblem::MaskNotContiguous => (7, String::new()),
+        ArgumentProblem::NotHostAddress => (8, String::new()),
+        ArgumentProblem::OutsideSubnet { subnet } => (9, subnet.clone()),
+        ArgumentProblem::AddressTaken { camera } => (10, camera.clone()),
     }
 }
 
@@ -315,6 +321,7 @@ pub fn failure_of(error: &NvrError) -> Failure {
         } => failure(Problem::DefaultCameraPolicy, 0, ""),
         E::PasswordMismatch => failure(Problem::PasswordMismatch, 0, ""),
         E::NotCertified { .. } => failure(Problem::NotCertified, 0, ""),
+        E::SettingsNeedCertified { .. } => failure(Problem::SettingsNeedCertified, 0, ""),
         E::AlreadyActive => failure(Problem::AlreadyActive, 0, ""),
         E::NvrNotActivated => failure(Problem::NotActivated, 0, ""),
         E::NvrAlreadyActivated => failure(Problem::AlreadyActivated, 0, ""),
@@ -433,6 +440,9 @@ mod tests {
             NvrError::NotCertified {
                 camera: CameraId(2),
             },
+            NvrError::SettingsNeedCertified {
+                camera: CameraId(2),
+            },
             NvrError::AlreadyActive,
             NvrError::NoDeviceSecret,
             NvrError::NoMailServer,
@@ -490,6 +500,7 @@ mod tests {
                 | NvrError::PolicyViolation { .. }
                 | NvrError::PasswordMismatch
                 | NvrError::NotCertified { .. }
+                | NvrError::SettingsNeedCertified { .. }
                 | NvrError::AlreadyActive
                 | NvrError::NoDeviceSecret
                 | NvrError::NoMailServer

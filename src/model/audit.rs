@@ -98,6 +98,15 @@ pub enum AuditAction {
     ChannelMoved,
     /// An added camera was given a name.
     CameraRenamed,
+    /// A camera's network settings were changed (Edit IP), or an added camera was found at a new
+    /// address.
+    NetworkChanged,
+    /// A camera was rebooted.
+    CameraRebooted,
+    /// A camera's factory defaults were restored.
+    FactoryDefaults,
+    /// A camera's clock was set, or pointed at an NTP server.
+    ClockSet,
 }
 
 impl AuditAction {
@@ -123,6 +132,10 @@ impl AuditAction {
             AuditAction::RecoveryStarted => "recovery_started",
             AuditAction::ChannelMoved => "channel_moved",
             AuditAction::CameraRenamed => "camera_renamed",
+            AuditAction::NetworkChanged => "network_changed",
+            AuditAction::CameraRebooted => "camera_rebooted",
+            AuditAction::FactoryDefaults => "factory_defaults",
+            AuditAction::ClockSet => "clock_set",
         }
     }
 
@@ -148,6 +161,10 @@ impl AuditAction {
             "recovery_started" => AuditAction::RecoveryStarted,
             "channel_moved" => AuditAction::ChannelMoved,
             "camera_renamed" => AuditAction::CameraRenamed,
+            "network_changed" => AuditAction::NetworkChanged,
+            "camera_rebooted" => AuditAction::CameraRebooted,
+            "factory_defaults" => AuditAction::FactoryDefaults,
+            "clock_set" => AuditAction::ClockSet,
             _ => return None,
         })
     }

@@ -34,11 +34,14 @@ pub enum ReasonKind {
     Refused,
     /// The camera took a new password but has not confirmed it yet.
     PasswordUnconfirmed,
+    /// The camera is back in factory state (reset to factory defaults): it has no administrator, so
+    /// the stored credentials cannot be checked; they are held until it is activated and edited.
+    FactoryState,
 }
 
 impl ReasonKind {
     /// Every kind, for tests and lookups.
-    pub const ALL: [ReasonKind; 10] = [
+    pub const ALL: [ReasonKind; 11] = [
         ReasonKind::CredentialsRejected,
         ReasonKind::PasswordUnreadable,
         ReasonKind::Locked,
@@ -49,6 +52,7 @@ impl ReasonKind {
         ReasonKind::UnreadableReplies,
         ReasonKind::Refused,
         ReasonKind::PasswordUnconfirmed,
+        ReasonKind::FactoryState,
     ];
 
     /// The stable word stored in the registry and shown on D-Bus as `LastErrorKind`.
@@ -64,6 +68,7 @@ impl ReasonKind {
             ReasonKind::UnreadableReplies => "unreadable_replies",
             ReasonKind::Refused => "refused",
             ReasonKind::PasswordUnconfirmed => "password_unconfirmed",
+            ReasonKind::FactoryState => "factory_state",
         }
     }
 
@@ -155,6 +160,9 @@ impl fmt::Display for StatusReason {
             ),
             ReasonKind::PasswordUnconfirmed => f.write_str(
                 "The camera took the new password but did not confirm it yet. The NVR checks again shortly.",
+            ),
+            ReasonKind::FactoryState => f.write_str(
+                "The camera is back in factory state (inactive), so the stored password cannot be checked. Activate it in Discovered Devices, then edit its credentials.",
             ),
         }
     }

@@ -6,6 +6,7 @@
 pub mod codes;
 pub mod device_secret;
 pub mod hashing;
+pub mod network;
 pub mod policy;
 pub mod totp;
 pub mod windows;

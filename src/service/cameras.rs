@@ -376,6 +376,7 @@ impl Nvr {
             camera: camera.clone(),
         });
         self.announce_discovered_matching(&camera);
+        self.set_clock_after_add(id);
         Ok(camera)
     }
 

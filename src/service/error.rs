@@ -33,6 +33,27 @@ pub enum ArgumentProblem {
         /// How many digits the code has.
         digits: usize,
     },
+    /// Not an IPv4 address.
+    #[error("is not an IPv4 address such as 192.168.1.64")]
+    NotIpv4Address,
+    /// A subnet mask that is not ones then zeros, or out of range.
+    #[error("is not a subnet mask such as 255.255.255.0")]
+    MaskNotContiguous,
+    /// The subnet's own address or its broadcast address.
+    #[error("is the subnet's own or broadcast address, not one a camera can have")]
+    NotHostAddress,
+    /// Outside the subnet it must be in.
+    #[error("is outside the subnet {subnet}")]
+    OutsideSubnet {
+        /// That subnet, `192.168.1.0/24`.
+        subnet: String,
+    },
+    /// Another added camera is at that address.
+    #[error("is the address of the added camera {camera}")]
+    AddressTaken {
+        /// That camera, as the menu names it.
+        camera: String,
+    },
     /// Anything else, in English words that name no secret.
     #[error("{0}")]
     Other(String),
@@ -243,6 +264,15 @@ pub enum NvrError {
         "camera {camera} is not certified, so its password cannot be changed with the current one; use Forget Password"
     )]
     NotCertified {
+        /// The camera.
+        camera: CameraId,
+    },
+    /// A change to a camera's own settings (network, clock, reboot, factory defaults) needs its stored
+    /// credentials to work, and they do not now.
+    #[error(
+        "camera {camera} is not certified, so the recorder cannot log in to change its settings; fix its password first (Edit, or Forget Password)"
+    )]
+    SettingsNeedCertified {
         /// The camera.
         camera: CameraId,
     },

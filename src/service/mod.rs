@@ -26,11 +26,13 @@ use crate::store::{NvrSetting, Store, StoreError};
 mod account;
 mod activation;
 mod audit;
+mod camera_time;
 mod cameras;
 mod channels;
 mod discovery;
 mod error;
 mod mail_server;
+mod maintenance;
 mod monitor;
 mod passwords;
 mod recovery;
@@ -47,6 +49,7 @@ pub use channels::MAX_CAMERA_NAME_CHARS;
 pub use discovery::DiscoveryRun;
 pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
+pub use maintenance::MaintainedCamera;
 pub use passwords::{PasswordPushOutcome, check_new_password};
 pub use recovery::RecoveryStart;
 
@@ -192,6 +195,7 @@ impl Nvr {
 
     fn start_background(&self) {
         self.start_recovery_sweep();
+        self.start_clock_schedule();
         let all_settings = self.settings();
         let settings = &all_settings.discovery;
         if let Some(address) = settings.announcement_address {

@@ -60,7 +60,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Serves one camera until `shutdown`, following its online flag.
+/// Where the camera listens now, marked as seen (the guard is gone before any await).
+fn current_address(address: &mut tokio::sync::watch::Receiver<SocketAddr>) -> SocketAddr {
+    *address.borrow_and_update()
+}
+
+/// Serves one camera until `shutdown`, following its online flag and its address.
 pub async fn serve(
     camera: Arc<SimCamera>,
     first_listener: TcpListener,
@@ -77,6 +82,7 @@ pub async fn serve_with(
     limits: HttpLimits,
 ) {
     let mut online = camera.watch_online();
+    let mut address = camera.watch_address();
     let mut listener = Some(first_listener);
     loop {
         if !*online.borrow_and_update() {
@@ -90,7 +96,7 @@ pub async fn serve_with(
         }
         let current = match listener.take() {
             Some(l) => l,
-            None => match bind(camera.identity().http_addr) {
+            None => match bind(current_address(&mut address)) {
                 Ok(l) => l,
                 Err(error) => {
                     tracing::warn!(camera = camera.identity().index, %error, "simulated camera could not reopen its port");
@@ -116,6 +122,12 @@ pub async fn serve_with(
                         connections.abort_all();
                         break;
                     }
+                }
+                changed = address.changed() => {
+                    if changed.is_err() { return; }
+                    // Moved: close here (and every open connection), open at the new address.
+                    connections.abort_all();
+                    break;
                 }
                 accepted = current.accept() => {
                     let Ok((stream, _peer)) = accepted else { continue };

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
-use camera::{CameraIdentity, CameraPolicy, CameraSummary, SimCamera};
+use camera::{CameraIdentity, CameraPolicy, CameraSummary, Lifecycle, SimCamera};
 use wsd::Responder;
 
 /// Models the simulator hands out in turn.
@@ -224,6 +224,21 @@ impl Simulator {
         for responder in &responders {
             tasks.spawn(responder.clone().run(shutdown.clone()));
         }
+        for camera in &cameras {
+            if let Some(orders) = camera.take_lifecycle() {
+                let serving: Vec<Arc<Responder>> = responders
+                    .iter()
+                    .filter(|r| r.serves(camera))
+                    .cloned()
+                    .collect();
+                tasks.spawn(carry_out_lifecycle(
+                    camera.clone(),
+                    serving,
+                    orders,
+                    shutdown.clone(),
+                ));
+            }
+        }
         for responder in &responders {
             responder.announce_hello().await;
         }
@@ -276,6 +291,15 @@ impl Simulator {
         for responder in self.responders.iter().filter(|r| r.serves(camera)) {
             responder.announce_hello_for(camera).await;
         }
+        true
+    }
+
+    /// Gives a camera a new address, as a DHCP server does: its port moves there and it says Hello.
+    pub fn move_camera(&self, index: usize, ip: IpAddr) -> bool {
+        let Some(camera) = self.cameras.get(index) else {
+            return false;
+        };
+        camera.order(Lifecycle::Move(ip));
         true
     }
 
@@ -420,5 +444,48 @@ fn make_identity(
         ),
         http_addr,
         wsd_addr,
+    }
+}
+
+/// Carries out a camera's reboots and moves, one at a time, after the reply that ordered them.
+async fn carry_out_lifecycle(
+    camera: Arc<SimCamera>,
+    responders: Vec<Arc<Responder>>,
+    mut orders: tokio::sync::mpsc::UnboundedReceiver<Lifecycle>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let order = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            order = orders.recv() => match order {
+                Some(order) => order,
+                None => return,
+            },
+        };
+        // The reply that ordered it goes out first.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match order {
+            Lifecycle::Reboot { factory_hard } => {
+                camera.set_online(false).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(camera.policy().reboot_time) => {}
+                }
+                if factory_hard {
+                    camera.factory_reset();
+                } else {
+                    camera.reboot();
+                }
+                if let Some(ip) = camera.address_at_boot(factory_hard) {
+                    camera.take_address(ip);
+                }
+                camera.set_online(true).await;
+            }
+            Lifecycle::Move(ip) => camera.take_address(ip),
+        }
+        tracing::info!(camera = camera.identity().index, address = %camera.http_addr(), "simulated camera back on the network");
+        for responder in &responders {
+            responder.announce_hello_for(&camera).await;
+        }
     }
 }

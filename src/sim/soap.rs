@@ -167,9 +167,18 @@ fn access_class(operation: &str) -> Option<AccessClass> {
         | "GetServiceCapabilities"
         | "GetEndpointReference"
         | "GetWsdlUrl" => AccessClass::PreAuth,
-        "GetDeviceInformation" | "GetScopes" | "GetNetworkInterfaces" | "GetHostname" => {
-            AccessClass::ReadSystem
-        }
+        "GetDeviceInformation"
+        | "GetScopes"
+        | "GetNetworkInterfaces"
+        | "GetHostname"
+        | "GetNetworkDefaultGateway"
+        | "GetNTP" => AccessClass::ReadSystem,
+        "SetNetworkInterfaces"
+        | "SetNetworkDefaultGateway"
+        | "SetSystemDateAndTime"
+        | "SetNTP"
+        | "SystemReboot"
+        | "SetSystemFactoryDefault" => AccessClass::WriteSystem,
         "GetUsers" => AccessClass::ReadSystemSecret,
         "CreateUsers" | "DeleteUsers" => AccessClass::WriteSystem,
         // Any user may change their own password (ONVIF Core, user handling); SetUser itself refuses
@@ -198,13 +207,13 @@ fn run(camera: &SimCamera, caller: &Caller, operation: &XmlNode) -> Result<Strin
             esc(&id.serial),
             esc(&id.hardware_id)
         ),
-        "GetCapabilities" => capabilities(&id.device_service_url()),
+        "GetCapabilities" => capabilities(&camera.device_service_url()),
         "GetServices" => format!(
             "<tds:GetServicesResponse><tds:Service>\
              <tds:Namespace>http://www.onvif.org/ver10/device/wsdl</tds:Namespace>\
              <tds:XAddr>{}</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version>\
              </tds:Service></tds:GetServicesResponse>",
-            esc(&id.device_service_url())
+            esc(&camera.device_service_url())
         ),
         "GetServiceCapabilities" => "<tds:GetServiceCapabilitiesResponse><tds:Capabilities>\
              <tds:Network ZeroConfiguration=\"false\" IPVersion6=\"false\"/>\
@@ -236,16 +245,143 @@ fn run(camera: &SimCamera, caller: &Caller, operation: &XmlNode) -> Result<Strin
                 .collect();
             format!("<tds:GetScopesResponse>{items}</tds:GetScopesResponse>")
         }
-        "GetNetworkInterfaces" => format!(
-            "<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token=\"eth0\">\
-             <tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{}</tt:HwAddress>\
-             <tt:MTU>1500</tt:MTU></tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>\
-             <tt:Manual><tt:Address>{}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>\
-             <tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>\
-             </tds:GetNetworkInterfacesResponse>",
-            esc(&id.mac),
-            id.http_addr.ip()
+        "GetNetworkInterfaces" => {
+            let network = camera.network();
+            format!(
+                "<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token=\"eth0\">\
+                 <tt:Enabled>true</tt:Enabled><tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>{}</tt:HwAddress>\
+                 <tt:MTU>1500</tt:MTU></tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>\
+                 <tt:Manual><tt:Address>{}</tt:Address><tt:PrefixLength>{}</tt:PrefixLength></tt:Manual>\
+                 <tt:DHCP>{}</tt:DHCP></tt:Config></tt:IPv4></tds:NetworkInterfaces>\
+                 </tds:GetNetworkInterfacesResponse>",
+                esc(&id.mac),
+                camera.http_addr().ip(),
+                network.prefix_len,
+                network.dhcp
+            )
+        }
+        "GetNetworkDefaultGateway" => format!(
+            "<tds:GetNetworkDefaultGatewayResponse><tds:NetworkGateway>{}</tds:NetworkGateway>\
+             </tds:GetNetworkDefaultGatewayResponse>",
+            camera
+                .network()
+                .gateway
+                .map(|g| format!("<tt:IPv4Address>{g}</tt:IPv4Address>"))
+                .unwrap_or_default()
         ),
+        "SetNetworkInterfaces" => {
+            let token = operation
+                .child("InterfaceToken")
+                .map(|n| n.text().trim().to_owned())
+                .unwrap_or_default();
+            let ipv4 = operation
+                .child("NetworkInterface")
+                .and_then(|n| n.child("IPv4"));
+            let dhcp = ipv4
+                .and_then(|v4| v4.child("DHCP"))
+                .map(|n| matches!(n.text().trim(), "true" | "1"));
+            let manual = match ipv4.and_then(|v4| v4.child("Manual")) {
+                Some(manual) => {
+                    let address = manual
+                        .child("Address")
+                        .and_then(|n| n.text().trim().parse::<std::net::IpAddr>().ok())
+                        .ok_or_else(|| Fault::invalid_arg("Invalid IPv4 address"))?;
+                    let prefix_len = manual
+                        .child("PrefixLength")
+                        .and_then(|n| n.text().trim().parse::<u8>().ok())
+                        .ok_or_else(|| Fault::invalid_arg("Invalid prefix length"))?;
+                    Some((address, prefix_len))
+                }
+                None => None,
+            };
+            let reboot_needed = camera.set_network_interface(&token, dhcp, manual)?;
+            format!(
+                "<tds:SetNetworkInterfacesResponse><tds:RebootNeeded>{reboot_needed}</tds:RebootNeeded>\
+                 </tds:SetNetworkInterfacesResponse>"
+            )
+        }
+        "SetNetworkDefaultGateway" => {
+            let gateway = match operation.child("IPv4Address") {
+                Some(node) => Some(
+                    node.text()
+                        .trim()
+                        .parse::<std::net::Ipv4Addr>()
+                        .map_err(|_| Fault::invalid_arg("Invalid gateway address"))?,
+                ),
+                None => None,
+            };
+            camera.set_gateway(gateway);
+            "<tds:SetNetworkDefaultGatewayResponse/>".to_owned()
+        }
+        "SetSystemDateAndTime" => {
+            let kind = operation
+                .child("DateTimeType")
+                .map(|n| n.text().trim().to_owned())
+                .unwrap_or_default();
+            match kind.as_str() {
+                "NTP" => camera.use_ntp_time(),
+                "Manual" => {
+                    let utc = operation
+                        .child("UTCDateTime")
+                        .ok_or_else(|| Fault::invalid_arg("Manual time needs UTCDateTime"))?;
+                    let field = |parent: &str, name: &str| {
+                        utc.child(parent)
+                            .and_then(|p| p.child(name))
+                            .and_then(|n| n.text().trim().parse::<u32>().ok())
+                    };
+                    let secs = (|| {
+                        crate::sim::camera::unix_secs_of(
+                            i64::from(field("Date", "Year")?),
+                            field("Date", "Month")?,
+                            field("Date", "Day")?,
+                            field("Time", "Hour")?,
+                            field("Time", "Minute")?,
+                            field("Time", "Second")?,
+                        )
+                    })()
+                    .ok_or_else(|| Fault::invalid_arg("Invalid date or time"))?;
+                    camera.set_clock_to(secs);
+                }
+                _ => return Err(Fault::invalid_arg("DateTimeType must be Manual or NTP")),
+            }
+            "<tds:SetSystemDateAndTimeResponse/>".to_owned()
+        }
+        "SetNTP" => {
+            let server = operation
+                .children_named("NTPManual")
+                .find_map(|m| {
+                    ["DNSname", "IPv4Address"]
+                        .iter()
+                        .find_map(|name| m.child(name).map(|n| n.text().trim().to_owned()))
+                })
+                .filter(|s| !s.is_empty());
+            camera.set_ntp_server(server);
+            "<tds:SetNTPResponse/>".to_owned()
+        }
+        "SystemReboot" => {
+            camera.order(crate::sim::camera::Lifecycle::Reboot {
+                factory_hard: false,
+            });
+            format!(
+                "<tds:SystemRebootResponse><tds:Message>Rebooting in {} seconds</tds:Message>\
+                 </tds:SystemRebootResponse>",
+                camera.policy().reboot_time.as_secs().max(1)
+            )
+        }
+        "SetSystemFactoryDefault" => {
+            match operation
+                .child("FactoryDefault")
+                .map(|n| n.text().trim().to_owned())
+                .as_deref()
+            {
+                Some("Soft") => camera.soft_factory_default(),
+                Some("Hard") => camera.order(crate::sim::camera::Lifecycle::Reboot {
+                    factory_hard: true,
+                }),
+                _ => return Err(Fault::invalid_arg("FactoryDefault must be Hard or Soft")),
+            }
+            "<tds:SetSystemFactoryDefaultResponse/>".to_owned()
+        }
         "GetUsers" => {
             let users: String = camera
                 .users()

@@ -294,7 +294,7 @@ fn discovery_fields(camera: &SimCamera) -> String {
          <d:XAddrs>{}</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion>",
         esc(&id.endpoint_ref),
         scopes.join(" "),
-        esc(&id.device_service_url())
+        esc(&camera.device_service_url())
     )
 }
 

@@ -1,4 +1,4 @@
-//! The added-camera registry's SQL: load, insert, credentials, status, removal.
+//! The added-camera registry's SQL: load, insert, credentials, address, channel, name, status, removal.
 
 use rusqlite::params;
 
@@ -255,6 +255,26 @@ impl Tx<'_> {
             "UPDATE added_camera SET name = ?2 WHERE id = ?1",
             params![id.0, name],
         )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Moves a camera to a new device service address (it was given a new IP address, or DHCP gave it
+    /// one); another added camera already there is a `DuplicateOf::Address`.
+    pub fn set_camera_address(
+        &self,
+        id: CameraId,
+        address: &DeviceAddress,
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE added_camera SET host = ?2, port = ?3, service_path = ?4 WHERE id = ?1",
+                params![id.0, address.host, address.port, address.path],
+            )
+            .map_err(duplicate_or)?;
         if changed == 0 {
             return Err(StoreError::NotFound(id));
         }

@@ -14,7 +14,7 @@ use crate::support::{CAMERA_PASSWORD, probe_targets, simulator};
 #[tokio::test]
 async fn oxvif_reads_and_manages_a_simulated_camera() {
     let sim = simulator(1, |_| {}).await;
-    let url = sim.cameras()[0].identity().device_service_url();
+    let url = sim.cameras()[0].device_service_url();
     let anonymous = oxvif::OnvifClient::new(&url);
     let clock = anonymous
         .get_system_date_and_time()
@@ -72,10 +72,7 @@ async fn oxvif_unicast_probe_finds_a_simulated_camera() {
     let found = oxvif::discovery::probe_unicast(ip, Duration::from_millis(400)).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].endpoint, sim.cameras()[0].identity().endpoint_ref);
-    assert_eq!(
-        found[0].xaddrs,
-        vec![sim.cameras()[0].identity().device_service_url()]
-    );
+    assert_eq!(found[0].xaddrs, vec![sim.cameras()[0].device_service_url()]);
     sim.shutdown().await;
 }
 
@@ -83,8 +80,7 @@ async fn oxvif_unicast_probe_finds_a_simulated_camera() {
 async fn certification_applies_the_clock_offset_and_tells_failures_apart() {
     let sim = simulator(3, |c| c.clock_offset_secs = 3600).await;
     let connector = CameraConnector::new(Duration::from_secs(2));
-    let address =
-        DeviceAddress::from_url(&sim.cameras()[0].identity().device_service_url()).unwrap();
+    let address = DeviceAddress::from_url(&sim.cameras()[0].device_service_url()).unwrap();
     let good = Credentials::new("admin", CAMERA_PASSWORD);
     let certified = connector
         .certify(&address, &good)
@@ -125,8 +121,7 @@ async fn certification_applies_the_clock_offset_and_tells_failures_apart() {
     );
 
     assert!(sim.cameras()[1].set_online(false).await);
-    let offline =
-        DeviceAddress::from_url(&sim.cameras()[1].identity().device_service_url()).unwrap();
+    let offline = DeviceAddress::from_url(&sim.cameras()[1].device_service_url()).unwrap();
     assert!(matches!(
         connector.certify(&offline, &good).await,
         Err(CameraError::Offline(_))
@@ -173,7 +168,7 @@ async fn unicast_discovery_streams_every_camera() {
 #[tokio::test]
 async fn any_user_may_change_their_own_password_with_set_user_as_onvif_says() {
     let sim = simulator(1, |_| {}).await;
-    let url = sim.cameras()[0].identity().device_service_url();
+    let url = sim.cameras()[0].device_service_url();
     let admin = oxvif::OnvifClient::new(&url).with_credentials("admin", CAMERA_PASSWORD);
     admin
         .create_users(&[

@@ -1446,7 +1446,7 @@ async fn vigilctl_passwd_checks_the_new_password_against_each_cameras_own_user()
     assert!(out.status.success(), "{said}");
     assert!(said.contains("for keeper. It must:"), "{said}");
     assert!(said.contains("password changed"), "{said}");
-    let url = rig.h.sim.cameras()[0].identity().device_service_url();
+    let url = rig.h.sim.cameras()[0].device_service_url();
     let renewed = oxvif::OnvifClient::new(url).with_credentials("keeper", NEW_PASSWORD);
     assert!(renewed.get_device_info().await.is_ok());
     rig.finish().await;

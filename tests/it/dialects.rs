@@ -190,7 +190,7 @@ async fn every_dialect_is_listed_refused_rightly_and_never_retried() {
 /// Guesses with a wrong password, as someone else on the network would, until the camera locks the
 /// administrator.
 async fn lock_out_admin(camera: &vigil::sim::camera::SimCamera) {
-    let url = camera.identity().device_service_url();
+    let url = camera.device_service_url();
     let guesser = oxvif::OnvifClient::new(&url).with_credentials("admin", "Guess#Wrong1");
     for _ in 0..50 {
         if camera.summary().locked_users.contains(&"admin".to_owned()) {

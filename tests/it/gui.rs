@@ -411,7 +411,7 @@ fn the_whole_forget_password_flow_with_remove_first_in_ten_clicks() {
     assert!(menu.clicks <= 10, "{} clicks", menu.clicks);
 
     let accepted = rt.block_on(async {
-        let url = h.sim.cameras()[0].identity().device_service_url();
+        let url = h.sim.cameras()[0].device_service_url();
         oxvif::OnvifClient::new(url)
             .with_credentials("admin", NEW_PASSWORD)
             .get_device_info()
@@ -533,7 +533,7 @@ fn dialogs_add_activate_change_and_remove_at_1280x720() {
     );
     for index in [0, 1] {
         let accepted = rt.block_on(async {
-            let url = h.sim.cameras()[index].identity().device_service_url();
+            let url = h.sim.cameras()[index].device_service_url();
             oxvif::OnvifClient::new(url)
                 .with_credentials("admin", NEW_PASSWORD)
                 .get_device_info()

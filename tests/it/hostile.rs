@@ -191,7 +191,7 @@ async fn a_camera_answering_with_poison_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn the_simulator_survives_poisoned_requests() {
     let sim = simulator(1, |_| {}).await;
-    let url = sim.cameras()[0].identity().device_service_url();
+    let url = sim.cameras()[0].device_service_url();
     let client = reqwest::Client::new();
     let deep = format!("{}{}", "<a>".repeat(36_000), "</a>".repeat(36_000));
     for body in [deep, "<unclosed".to_owned(), "x".repeat(300_000)] {

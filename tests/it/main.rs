@@ -14,6 +14,7 @@ mod hostile;
 mod interop;
 mod mail_server;
 mod mailbox;
+mod maintenance;
 mod multicast;
 mod oxvif_fleet;
 mod recovery;

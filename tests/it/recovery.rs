@@ -73,7 +73,7 @@ impl Rig {
 
     /// Logs into camera `index` with `password`, as any ONVIF client would.
     async fn camera_accepts(&self, index: usize, password: &str) -> bool {
-        let url = self.h.sim.cameras()[index].identity().device_service_url();
+        let url = self.h.sim.cameras()[index].device_service_url();
         oxvif::OnvifClient::new(url)
             .with_credentials("admin", password)
             .get_device_info()
@@ -614,7 +614,7 @@ async fn one_new_password_is_pushed_to_several_certified_cameras() {
         Err(NvrError::NotCertified { camera: c.id })
     );
     for index in [0, 1] {
-        let url = h.sim.cameras()[index].identity().device_service_url();
+        let url = h.sim.cameras()[index].device_service_url();
         let client = oxvif::OnvifClient::new(url).with_credentials("admin", NEW_PASSWORD);
         assert!(
             client.get_device_info().await.is_ok(),

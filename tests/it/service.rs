@@ -239,7 +239,7 @@ async fn a_camera_lockout_shows_locked() {
     let h = Harness::start(simulator(1, |_| {}).await, PERIOD).await;
     let camera = h.add(0).await;
     // Someone else guesses at the camera until it locks the admin user.
-    let url = h.sim.cameras()[0].identity().device_service_url();
+    let url = h.sim.cameras()[0].device_service_url();
     let guesser = oxvif::OnvifClient::new(&url).with_credentials("admin", "Guess#Wrong1");
     // Five failures in a row lock the user; a monitor check landing in between resets the count, as a
     // successful login does on real cameras, so guess until the camera reports the lock.

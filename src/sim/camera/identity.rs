@@ -24,17 +24,11 @@ pub struct CameraIdentity {
     pub hardware_id: String,
     /// MAC address of its one network interface, `aa:bb:cc:dd:ee:ff`.
     pub mac: String,
-    /// Where its HTTP device service listens.
+    /// Where its HTTP device service listens at first, and again after a hard factory reset (its
+    /// factory address); [`SimCamera::http_addr`] says where it listens now.
     pub http_addr: SocketAddr,
     /// Where it answers unicast WS-Discovery probes.
     pub wsd_addr: SocketAddr,
-}
-
-impl CameraIdentity {
-    /// The device service URL, as advertised in XAddrs.
-    pub fn device_service_url(&self) -> String {
-        format!("http://{}/onvif/device_service", self.http_addr)
-    }
 }
 
 impl SimCamera {

@@ -1,11 +1,13 @@
 //! One simulated camera's state and rules: its users and levels, factory (inactive) state, login checks
-//! with lockout, nonce replay and timestamp freshness, its clock offset, and the counters a test reads.
+//! with lockout, nonce replay and timestamp freshness, its clock offset, its network settings
+//! (`network`), and the counters a test reads.
 //!
 //! No I/O here: the HTTP and WS-Discovery faces in `sim/http.rs` and `sim/wsd.rs` call into it, so the
 //! rules are the same whichever way a request arrives.
 
 mod auth;
 mod identity;
+mod network;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -26,6 +28,7 @@ pub use auth::{
     AccessClass, Credential, DIGEST_REALM, PasswordProof, UNKNOWN_USERNAME, constant_time_eq,
 };
 pub use identity::CameraIdentity;
+pub use network::{DEFAULT_REBOOT_TIME, Lifecycle, SimNetwork, unix_secs_of};
 pub use users::{Caller, UserChange, UserLevel};
 use users::{SimUser, has_admin};
 
@@ -68,6 +71,10 @@ pub struct CameraPolicy {
     pub anonymous_clock: bool,
     /// How the camera words its refusals (changeable later with [`SimCamera::set_dialect`]).
     pub dialect: Dialect,
+    /// Whether new network settings need a reboot to apply (SetNetworkInterfaces says RebootNeeded).
+    pub network_change_needs_reboot: bool,
+    /// How long a reboot keeps the camera off the network.
+    pub reboot_time: Duration,
 }
 
 impl Default for CameraPolicy {
@@ -78,6 +85,8 @@ impl Default for CameraPolicy {
             anonymous_device_info: true,
             anonymous_clock: true,
             dialect: Dialect::Onvif,
+            network_change_needs_reboot: false,
+            reboot_time: network::DEFAULT_REBOOT_TIME,
         }
     }
 }
@@ -119,6 +128,12 @@ pub struct SimCamera {
     recovery: Mutex<RecoveryState>,
     /// How the camera (and the simulated vendor) sends email.
     mail: SharedMailSender,
+    /// Where its device service listens now; the HTTP face follows it.
+    address: watch::Sender<std::net::SocketAddr>,
+    /// Its network settings and clock source.
+    network: Mutex<SimNetwork>,
+    /// Reboots and moves, for the simulator to carry out.
+    lifecycle: network::LifecycleSender,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -193,6 +208,7 @@ impl SimCamera {
         let (online, _) = watch::channel(true);
         let (serving, _) = watch::channel(true);
         let dialect = policy.dialect;
+        let identity_http_addr = identity.http_addr;
         Self {
             identity,
             policy,
@@ -216,6 +232,9 @@ impl SimCamera {
             serving,
             recovery: Mutex::new(RecoveryState::new(None, true)),
             mail: None,
+            address: network::address_watch(identity_http_addr),
+            network: Mutex::new(SimNetwork::default()),
+            lifecycle: network::LifecycleSender::new(),
         }
     }
 
@@ -410,7 +429,7 @@ impl SimCamera {
             serial: self.identity.serial.clone(),
             mac: self.identity.mac.clone(),
             endpoint_ref: self.identity.endpoint_ref.clone(),
-            device_service: self.identity.device_service_url(),
+            device_service: self.device_service_url(),
             discovery_addr: self.identity.wsd_addr.to_string(),
             online: self.is_online(),
             inactive: !has_admin(&state.users),
