@@ -1,8 +1,9 @@
 //! `org.vigil.Nvr1.Camera` at `/org/vigil/Nvr1/camera/<id>`: one added camera's status, certified, model,
-//! serial, firmware, address, last error, channel and name as properties (PropertiesChanged when they
-//! change; the manager's ListCameras has the rest), and its commands: edit credentials, change its
-//! password with the current one, move it to another channel, name it, remove. The password is never
-//! a property.
+//! serial, firmware, address, last error, channel, name and clock offset as properties
+//! (PropertiesChanged when they change; the manager's ListCameras has the rest), and its commands: edit
+//! credentials, change its password with the current one, move it to another channel, name it, read
+//! and change its network settings, reboot it, restore its factory defaults, set its clock, remove.
+//! The password is never a property.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -16,7 +17,9 @@ use crate::dbus::auth::{authorized, check_text};
 use crate::dbus::error::DbusError;
 use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path};
-use crate::model::{AddedCamera, Caller, CameraId};
+use crate::model::{AddedCamera, Caller, CameraId, CameraNetwork, FactoryDefault};
+use crate::rules::network::mask_of_prefix;
+use crate::service::{MaintainedCamera, network_change_from_text};
 
 /// One camera object. It holds only the id; every property is read from the service when asked.
 pub struct Camera {
@@ -132,6 +135,103 @@ impl Camera {
         .await
     }
 
+    /// The camera's IPv4 settings: address, mask (255.255.255.0), gateway (empty for none), DHCP.
+    async fn get_network(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(String, String, String, bool), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            let network = self
+                .shared
+                .nvr
+                .camera_network(&MaintainedCamera::Added(self.id), &Caller::from(actor))
+                .await?;
+            Ok(network_reply(&network))
+        })
+        .await
+    }
+
+    /// Gives the camera new IPv4 settings (Edit IP): address, mask (255.255.255.0 or 24), gateway
+    /// (empty for none), DHCP. Checked before anything is sent; the stored address follows. Returns the
+    /// settings now in force and whether the camera was rebooted to apply them.
+    async fn set_network(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        address: String,
+        mask: String,
+        gateway: String,
+        dhcp: bool,
+    ) -> Result<(String, String, String, bool, bool), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("address", &address, 64)?;
+            check_text("mask", &mask, 64)?;
+            check_text("gateway", &gateway, 64)?;
+            let change = network_change_from_text(&address, &mask, &gateway, dhcp)?;
+            let changed = self
+                .shared
+                .nvr
+                .set_camera_network(
+                    &MaintainedCamera::Added(self.id),
+                    &change,
+                    &Caller::from(actor),
+                )
+                .await?;
+            let (address, mask, gateway, dhcp) = network_reply(&changed.network);
+            Ok((address, mask, gateway, dhcp, changed.rebooted))
+        })
+        .await
+    }
+
+    /// Reboots the camera. Returns its own message, such as "Rebooting in 30 seconds".
+    async fn reboot(&self, #[zbus(header)] header: Header<'_>) -> Result<String, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            Ok(self
+                .shared
+                .nvr
+                .reboot_camera(&MaintainedCamera::Added(self.id), &Caller::from(actor))
+                .await?)
+        })
+        .await
+    }
+
+    /// Restores the camera's factory defaults: "soft" keeps its network settings; "hard" loses
+    /// everything, users and passwords included, so it must be activated again.
+    async fn restore_factory_defaults(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        kind: String,
+    ) -> Result<(), DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            check_text("kind", &kind, 16)?;
+            let kind = FactoryDefault::parse(&kind).ok_or_else(|| {
+                DbusError::InvalidArgument("kind: must be soft or hard".to_owned())
+            })?;
+            Ok(self
+                .shared
+                .nvr
+                .restore_factory_defaults(
+                    &MaintainedCamera::Added(self.id),
+                    kind,
+                    &Caller::from(actor),
+                )
+                .await?)
+        })
+        .await
+    }
+
+    /// Sets the camera's clock now (in UTC, or by NTP when the recorder is set to). Returns its clock
+    /// offset from the recorder's afterwards, in seconds.
+    async fn set_clock(&self, #[zbus(header)] header: Header<'_>) -> Result<i64, DbusError> {
+        authorized(&self.shared, &header, Access::Admin, async |actor| {
+            Ok(self
+                .shared
+                .nvr
+                .set_camera_clock(self.id, &Caller::from(actor))
+                .await?)
+        })
+        .await
+    }
+
     /// Removes the camera from the NVR.
     async fn remove(&self, #[zbus(header)] header: Header<'_>) -> Result<(), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
@@ -237,6 +337,42 @@ impl Camera {
     ) -> Result<String, DbusError> {
         self.read(header.as_ref(), |c| c.address.to_string()).await
     }
+
+    /// The camera's clock minus the recorder's, in seconds, as last measured.
+    #[zbus(property)]
+    async fn clock_offset(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<i64, DbusError> {
+        self.read(header.as_ref(), |c| c.clock_offset_secs).await
+    }
+
+    /// Whether the camera's clock is off by more than the recorder allows
+    /// (`[cameras] clock_drift_limit_secs`).
+    #[zbus(property)]
+    async fn clock_drift(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<bool, DbusError> {
+        let limit = self.shared.nvr.settings().camera_time.drift_limit.as_secs();
+        self.read(header.as_ref(), |c| clock_drifted(c, limit))
+            .await
+    }
+}
+
+/// Whether a camera's clock is off by more than `limit_secs`.
+fn clock_drifted(camera: &AddedCamera, limit_secs: u64) -> bool {
+    camera.clock_offset_secs.unsigned_abs() > limit_secs
+}
+
+/// Network settings as D-Bus gives them: address, dotted mask, gateway (empty for none), DHCP.
+pub(crate) fn network_reply(network: &CameraNetwork) -> (String, String, String, bool) {
+    (
+        network.address.to_string(),
+        mask_of_prefix(network.prefix_len).to_string(),
+        network.gateway.map(|g| g.to_string()).unwrap_or_default(),
+        network.dhcp,
+    )
 }
 
 /// The interface name.
@@ -255,6 +391,8 @@ pub(crate) const PROPERTIES: &[&str] = &[
     "LastErrorKind",
     "Channel",
     "Name",
+    "ClockOffset",
+    "ClockDrift",
 ];
 
 /// The status properties, as one PropertiesChanged so clients see them change together.
@@ -281,7 +419,12 @@ fn last_error_kind(camera: &AddedCamera) -> &'static str {
 
 /// One property's value, borrowed from `camera` where it can be. The single mapping from a camera to
 /// its properties for PropertiesChanged and GetManagedObjects.
-pub(crate) fn property_value<'a>(camera: &'a AddedCamera, name: &str) -> Option<Variant<'a>> {
+/// `drift_limit_secs` is the recorder's `clock_drift_limit_secs`.
+pub(crate) fn property_value<'a>(
+    camera: &'a AddedCamera,
+    name: &str,
+    drift_limit_secs: u64,
+) -> Option<Variant<'a>> {
     Some(match name {
         "Id" => Variant::from(camera.id.0),
         "Status" => Variant::from(camera.status.state.as_str()),
@@ -294,6 +437,8 @@ pub(crate) fn property_value<'a>(camera: &'a AddedCamera, name: &str) -> Option<
         "Serial" => Variant::from(camera.identity.serial.as_str()),
         "Firmware" => Variant::from(camera.identity.firmware.as_str()),
         "Address" => Variant::from(camera.address.to_string()),
+        "ClockOffset" => Variant::from(camera.clock_offset_secs),
+        "ClockDrift" => Variant::from(clock_drifted(camera, drift_limit_secs)),
         _ => return None,
     })
 }
@@ -304,12 +449,14 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
         .object_server()
         .interface::<_, ReadOnly<Camera>>(&path)
         .await?;
-    let Some(camera) = object.get().await.shared.nvr.added_camera(id).ok() else {
+    let nvr = object.get().await.shared.nvr.clone();
+    let Some(camera) = nvr.added_camera(id).ok() else {
         return Ok(());
     };
+    let drift_limit_secs = nvr.settings().camera_time.drift_limit.as_secs();
     let changed: HashMap<&str, Variant<'_>> = names
         .iter()
-        .filter_map(|name| property_value(&camera, name).map(|v| (*name, v)))
+        .filter_map(|name| property_value(&camera, name, drift_limit_secs).map(|v| (*name, v)))
         .collect();
     zbus::fdo::Properties::properties_changed(
         object.signal_emitter(),
@@ -328,6 +475,15 @@ pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) ->
 /// Signals every property that can change, in one PropertiesChanged.
 pub async fn emit_all_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     let mut names = STATUS_PROPERTIES.to_vec();
-    names.extend(["Model", "Serial", "Firmware", "Address", "Channel", "Name"]);
+    names.extend([
+        "Model",
+        "Serial",
+        "Firmware",
+        "Address",
+        "Channel",
+        "Name",
+        "ClockOffset",
+        "ClockDrift",
+    ]);
     emit(connection, id, &names).await
 }

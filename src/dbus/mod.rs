@@ -1,6 +1,7 @@
 //! The D-Bus face: `org.vigil.Nvr1` on the system bus (or a development bus), a thin adapter over the
 //! service API. One module per object: [`manager`] (`/org/vigil/Nvr1`, with the ObjectManager),
-//! [`camera`] (`/org/vigil/Nvr1/camera/<id>`), [`recovery`] (`/org/vigil/Nvr1/recovery/<id>`).
+//! [`devices`] (discovered cameras' maintenance, on the same path), [`camera`]
+//! (`/org/vigil/Nvr1/camera/<id>`), [`recovery`] (`/org/vigil/Nvr1/recovery/<id>`).
 //! Every call is authorized ([`auth`]) from the caller's credentials as the bus reports them, and
 //! refused with a named error ([`error`]). No secret is ever a property, a signal or error text.
 //!
@@ -9,6 +10,7 @@
 
 pub mod auth;
 pub mod camera;
+pub mod devices;
 pub mod error;
 pub mod manager;
 pub mod proxy;
@@ -292,6 +294,9 @@ pub async fn serve(
     // two groups may receive what vigild sends, and all of those may read.
     server
         .at(MANAGER_PATH, tree::ObjectTree::new(shared.clone()))
+        .await?;
+    server
+        .at(MANAGER_PATH, devices::Devices::new(shared.clone()))
         .await?;
     server
         .at(

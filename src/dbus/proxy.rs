@@ -115,6 +115,22 @@ pub trait Camera {
     fn set_channel(&self, channel: u16) -> zbus::Result<()>;
     /// SetName.
     fn set_name(&self, name: &str) -> zbus::Result<()>;
+    /// GetNetwork: address, mask, gateway, DHCP.
+    fn get_network(&self) -> zbus::Result<(String, String, String, bool)>;
+    /// SetNetwork: the settings in force and whether the camera rebooted.
+    fn set_network(
+        &self,
+        address: &str,
+        mask: &str,
+        gateway: &str,
+        dhcp: bool,
+    ) -> zbus::Result<(String, String, String, bool, bool)>;
+    /// Reboot.
+    fn reboot(&self) -> zbus::Result<String>;
+    /// RestoreFactoryDefaults ("soft" or "hard").
+    fn restore_factory_defaults(&self, kind: &str) -> zbus::Result<()>;
+    /// SetClock: the clock offset afterwards, seconds.
+    fn set_clock(&self) -> zbus::Result<i64>;
     /// Remove.
     fn remove(&self) -> zbus::Result<()>;
     /// Channel.
@@ -141,6 +157,42 @@ pub trait Camera {
     /// Model.
     #[zbus(property)]
     fn model(&self) -> zbus::Result<String>;
+    /// ClockOffset.
+    #[zbus(property)]
+    fn clock_offset(&self) -> zbus::Result<i64>;
+    /// ClockDrift.
+    #[zbus(property)]
+    fn clock_drift(&self) -> zbus::Result<bool>;
+}
+
+/// `org.vigil.Nvr1.Devices`.
+#[zbus::proxy(
+    interface = "org.vigil.Nvr1.Devices",
+    default_service = "org.vigil.Nvr1",
+    default_path = "/org/vigil/Nvr1"
+)]
+pub trait Devices {
+    /// GetDeviceNetwork.
+    fn get_device_network(
+        &self,
+        key: &str,
+        username: &str,
+        password: &str,
+    ) -> zbus::Result<(String, String, String, bool)>;
+    /// SetDeviceNetwork.
+    #[allow(clippy::too_many_arguments)]
+    fn set_device_network(
+        &self,
+        key: &str,
+        username: &str,
+        password: &str,
+        address: &str,
+        mask: &str,
+        gateway: &str,
+        dhcp: bool,
+    ) -> zbus::Result<(String, String, String, bool, bool)>;
+    /// RebootDevice.
+    fn reboot_device(&self, key: &str, username: &str, password: &str) -> zbus::Result<String>;
 }
 
 /// `org.vigil.Nvr1.Recovery`.

@@ -64,7 +64,11 @@ impl ObjectTree {
                     .map_err(|e| DbusError::Failed(e.to_string()))?;
                 flows.push((path, properties));
             }
-            Ok(ManagedObjects { cameras, flows })
+            Ok(ManagedObjects {
+                cameras,
+                drift_limit_secs: self.shared.nvr.settings().camera_time.drift_limit.as_secs(),
+                flows,
+            })
         })
         .await
     }
@@ -89,6 +93,8 @@ impl ObjectTree {
 /// GetManagedObjects' reply: `a{oa{sa{sv}}}`.
 pub struct ManagedObjects {
     cameras: Vec<AddedCamera>,
+    /// The recorder's clock drift limit, for each camera's ClockDrift.
+    drift_limit_secs: u64,
     flows: Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>,
 }
 
@@ -105,7 +111,10 @@ impl Serialize for ManagedObjects {
         for added in &self.cameras {
             objects.serialize_entry(
                 &camera_path(added.id),
-                &OneInterface(camera::INTERFACE, CameraProperties(added)),
+                &OneInterface(
+                    camera::INTERFACE,
+                    CameraProperties(added, self.drift_limit_secs),
+                ),
             )?;
         }
         for (path, properties) in &self.flows {
@@ -127,13 +136,13 @@ impl<P: Serialize> Serialize for OneInterface<P> {
 }
 
 /// A camera's properties as `a{sv}`, borrowed from the snapshot.
-struct CameraProperties<'a>(&'a AddedCamera);
+struct CameraProperties<'a>(&'a AddedCamera, u64);
 
 impl Serialize for CameraProperties<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut properties = serializer.serialize_map(Some(camera::PROPERTIES.len()))?;
         for name in camera::PROPERTIES {
-            if let Some(value) = camera::property_value(self.0, name) {
+            if let Some(value) = camera::property_value(self.0, name, self.1) {
                 properties.serialize_entry(name, &value)?;
             }
         }

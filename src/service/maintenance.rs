@@ -19,8 +19,11 @@ use crate::model::{
 use crate::rules::network::{NetworkProblem, check_network_change};
 use crate::store::{DuplicateOf, StoreError};
 
-/// How long a camera that asked for a reboot to apply new settings gets to say it is back.
+/// How long a camera that asked for a reboot to apply new settings gets before it is looked for.
 const REBOOT_GRACE: Duration = Duration::from_secs(2);
+/// How long the recorder waits for a camera to answer at its new address before it answers the
+/// installer (a D-Bus call gives up after 25 s); the monitor keeps looking after that.
+const NEW_ADDRESS_WAIT: Duration = Duration::from_secs(15);
 
 /// Which camera a maintenance command is for.
 #[derive(Clone)]
@@ -233,54 +236,18 @@ impl Nvr {
                 },
             });
         }
-        let reboot_needed = match reached
-            .session
-            .set_network(&current.interface_token, change)
-            .await
-        {
-            Ok(reboot_needed) => reboot_needed,
-            Err(error) => {
-                self.audit(
-                    &actor,
-                    AuditAction::NetworkChanged,
-                    &reached.label,
-                    &format!("failed: {error}"),
-                )
-                .await;
-                return Err(self.maintenance_failed(&reached, error).await);
-            }
-        };
-        let describe = describe_change(&current, change);
-        self.audit(
-            &actor,
-            AuditAction::NetworkChanged,
-            &reached.label,
-            &describe,
-        )
-        .await;
-        if reboot_needed {
-            // The camera took the settings and said it needs a reboot: it gets one now, at its old
-            // address (which still answers until it restarts).
-            if let Err(error) = reached.session.reboot().await {
-                tracing::warn!(camera = %reached.label, %error, "camera asked for a reboot to apply new network settings and did not take it");
-            } else {
-                self.audit(
-                    &actor,
-                    AuditAction::CameraRebooted,
-                    &reached.label,
-                    "rebooted to apply new network settings",
-                )
-                .await;
-                tokio::time::sleep(REBOOT_GRACE).await;
-            }
+        // The monitor rests while the camera changes address, so it does not call the move an outage.
+        let paused = reached.added.as_ref().map(|added| added.id);
+        if let Some(id) = paused {
+            self.pause_monitor(id);
         }
-        match (new_address, &reached.added) {
-            (Some(address), Some(added)) => {
-                self.move_added_camera(added.id, address).await?;
-            }
-            (Some(address), None) => self.move_discovered_device(camera, address),
-            (None, _) => {}
+        let applied = self
+            .apply_network(camera, &reached, &current, change, new_address, &actor)
+            .await;
+        if let Some(id) = paused {
+            self.resume_monitor(id);
         }
+        let reboot_needed = applied?;
         Ok(NetworkChanged {
             network: CameraNetwork {
                 interface_token: current.interface_token,
@@ -295,6 +262,111 @@ impl Nvr {
             },
             rebooted: reboot_needed,
         })
+    }
+
+    /// Sends the new settings, reboots the camera when it asks, waits for it at its new address and
+    /// keeps that address. Returns whether it rebooted.
+    async fn apply_network(
+        &self,
+        camera: &MaintainedCamera,
+        reached: &Reached,
+        current: &CameraNetwork,
+        change: &NetworkChange,
+        new_address: Option<DeviceAddress>,
+        actor: &crate::model::Actor,
+    ) -> Result<bool, NvrError> {
+        let reboot_needed = match reached
+            .session
+            .set_network(&current.interface_token, change)
+            .await
+        {
+            Ok(reboot_needed) => reboot_needed,
+            Err(error) => {
+                self.audit(
+                    actor,
+                    AuditAction::NetworkChanged,
+                    &reached.label,
+                    &format!("failed: {error}"),
+                )
+                .await;
+                return Err(self.maintenance_failed(reached, error).await);
+            }
+        };
+        let describe = describe_change(current, change);
+        self.audit(
+            actor,
+            AuditAction::NetworkChanged,
+            &reached.label,
+            &describe,
+        )
+        .await;
+        if reboot_needed {
+            // The camera took the settings and said it needs a reboot: it gets one now, at its old
+            // address (which still answers until it restarts).
+            if let Err(error) = reached.session.reboot().await {
+                tracing::warn!(camera = %reached.label, %error, "camera asked for a reboot to apply new network settings and did not take it");
+            } else {
+                self.audit(
+                    actor,
+                    AuditAction::CameraRebooted,
+                    &reached.label,
+                    "rebooted to apply new network settings",
+                )
+                .await;
+                tokio::time::sleep(REBOOT_GRACE).await;
+            }
+        }
+        if let Some(address) = &new_address {
+            self.wait_for_answer_at(address).await;
+        }
+        match (new_address, &reached.added) {
+            (Some(address), Some(added)) => {
+                self.move_added_camera(added.id, address).await?;
+            }
+            (Some(address), None) => self.move_discovered_device(camera, address),
+            (None, _) => {}
+        }
+        Ok(reboot_needed)
+    }
+
+    /// Stops an added camera's monitor for a moment; results of checks under way are dropped.
+    fn pause_monitor(&self, id: CameraId) {
+        let next = self
+            .inner
+            .next_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(entry) = lock(&self.inner.added).get_mut(&id) {
+            entry.monitor.cancel();
+            entry.generation = next;
+        }
+    }
+
+    /// Starts a paused monitor again (at the camera's address now), unless one was started since.
+    fn resume_monitor(&self, id: CameraId) {
+        let paused = lock(&self.inner.added)
+            .get(&id)
+            .filter(|entry| entry.monitor.is_cancelled())
+            .map(|entry| (entry.camera.clone(), entry.credentials.clone()));
+        if let Some((camera, credentials)) = paused {
+            self.install(
+                camera,
+                credentials,
+                Duration::from_millis(200),
+                CredentialsAre::Same,
+            );
+        }
+    }
+
+    /// Waits (at most [`NEW_ADDRESS_WAIT`]) until the camera answers at `address`.
+    async fn wait_for_answer_at(&self, address: &DeviceAddress) {
+        let deadline = tokio::time::Instant::now() + NEW_ADDRESS_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            if self.inner.connector.clock_offset(address).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        tracing::warn!(%address, "camera does not answer at its new address yet; the monitor keeps looking");
     }
 
     /// Keeps an added camera's new address: stored, then its monitor follows it there.
@@ -418,6 +490,48 @@ impl Nvr {
             }
         }
     }
+}
+
+/// New network settings as a face takes them in: an IPv4 address, a mask (255.255.255.0 or 24), a
+/// gateway (empty for none) and DHCP on or off. Each entry that cannot be read is refused by name.
+pub fn network_change_from_text(
+    address: &str,
+    mask: &str,
+    gateway: &str,
+    dhcp: bool,
+) -> Result<NetworkChange, NvrError> {
+    let ipv4 = |field: &'static str, text: &str| {
+        text.trim()
+            .parse::<Ipv4Addr>()
+            .map_err(|_| NvrError::InvalidArgument {
+                field,
+                problem: if text.trim().is_empty() {
+                    ArgumentProblem::Empty
+                } else {
+                    ArgumentProblem::NotIpv4Address
+                },
+            })
+    };
+    let address = ipv4("address", address)?;
+    let prefix_len = if mask.trim().is_empty() {
+        return Err(NvrError::InvalidArgument {
+            field: "mask",
+            problem: ArgumentProblem::Empty,
+        });
+    } else {
+        crate::rules::network::prefix_of_mask(mask).map_err(network_problem)?
+    };
+    let gateway = if gateway.trim().is_empty() {
+        None
+    } else {
+        Some(ipv4("gateway", gateway)?)
+    };
+    Ok(NetworkChange {
+        address,
+        prefix_len,
+        gateway,
+        dhcp,
+    })
 }
 
 /// A network problem in the service's words: the entry it is in and what is wrong.

@@ -49,7 +49,7 @@ pub use channels::MAX_CAMERA_NAME_CHARS;
 pub use discovery::DiscoveryRun;
 pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
-pub use maintenance::MaintainedCamera;
+pub use maintenance::{MaintainedCamera, network_change_from_text};
 pub use passwords::{PasswordPushOutcome, check_new_password};
 pub use recovery::RecoveryStart;
 

@@ -332,6 +332,7 @@ async fn busctl_and_gdbus_introspect_and_call_it() {
     // The interface files shipped under systemd/ are exactly what vigild serves.
     for (path, interface) in [
         ("/org/vigil/Nvr1", "org.vigil.Nvr1.Manager"),
+        ("/org/vigil/Nvr1", "org.vigil.Nvr1.Devices"),
         ("/org/vigil/Nvr1/camera/1", "org.vigil.Nvr1.Camera"),
         ("/org/vigil/Nvr1/recovery/1", "org.vigil.Nvr1.Recovery"),
     ] {
@@ -592,7 +593,7 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     }
     let camera = &objects[&vigil::dbus::camera_path(vigil::model::CameraId(1))];
     let camera = &camera["org.vigil.Nvr1.Camera"];
-    assert_eq!(camera.len(), 11, "{camera:?}");
+    assert_eq!(camera.len(), 13, "{camera:?}");
     assert_eq!(
         String::try_from(camera["Serial"].try_clone().unwrap()).unwrap(),
         rig.h.sim.cameras()[0].identity().serial
@@ -1449,5 +1450,82 @@ async fn vigilctl_passwd_checks_the_new_password_against_each_cameras_own_user()
     let url = rig.h.sim.cameras()[0].device_service_url();
     let renewed = oxvif::OnvifClient::new(url).with_credentials("keeper", NEW_PASSWORD);
     assert!(renewed.get_device_info().await.is_ok());
+    rig.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigilctl_edits_a_cameras_ip_reboots_it_and_sets_its_clock() {
+    let Some(rig) = rig(1, |c| c.clock_offset_secs = 120).await else {
+        return;
+    };
+    rig.h.add(0).await;
+    let shown = rig.vigilctl(As::Reader, &["network", "1"]);
+    assert_eq!(
+        shown.status.code(),
+        Some(4),
+        "the read group may not log in to a camera"
+    );
+    let shown = rig.vigilctl(As::Admin, &["--json", "network", "1"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    let old = rig.h.sim.cameras()[0].http_addr().ip().to_string();
+    assert_eq!(shown["address"], old.as_str());
+    assert_eq!(shown["mask"], "255.255.255.0");
+
+    let bad_mask = rig.vigilctl(As::Admin, &["network", "1", "--mask", "255.0.255.0"]);
+    assert_eq!(bad_mask.status.code(), Some(1));
+    assert!(text(&bad_mask).contains("mask"), "{}", text(&bad_mask));
+    let new = {
+        let mut octets: Vec<&str> = old.split('.').collect();
+        octets[3] = "90";
+        octets.join(".")
+    };
+    let moved = rig.vigilctl(As::Admin, &["network", "1", "--ip", &new, "--mask", "24"]);
+    assert!(moved.status.success(), "{}", text(&moved));
+    let listed = rig.vigilctl(As::Reader, &["--json", "cameras"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert!(
+        listed[0]["address"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{new}:")),
+        "{listed}"
+    );
+
+    let unconfirmed = rig.vigilctl(As::Admin, &["factory-default", "1", "hard"]);
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    assert!(
+        text(&unconfirmed).contains("users and passwords"),
+        "{}",
+        text(&unconfirmed)
+    );
+    assert!(
+        !rig.h.sim.cameras()[0].is_inactive(),
+        "nothing happens without --yes"
+    );
+
+    // The clock: the camera was two minutes fast until the add set it.
+    let clock = rig.vigilctl(As::Admin, &["--json", "set-time", "1"]);
+    assert!(clock.status.success(), "{}", text(&clock));
+    let clock: serde_json::Value = serde_json::from_slice(&clock.stdout).expect("JSON");
+    assert!(
+        clock["clock_offset_secs"].as_i64().unwrap().abs() <= 2,
+        "{clock}"
+    );
+    let offset = rig.busctl(
+        As::Reader,
+        &[
+            "get-property",
+            "org.vigil.Nvr1",
+            "/org/vigil/Nvr1/camera/1",
+            "org.vigil.Nvr1.Camera",
+            "ClockDrift",
+        ],
+    );
+    assert_eq!(text(&offset).trim(), "b false");
+
+    let reboot = rig.vigilctl(As::Admin, &["reboot", "1"]);
+    assert!(reboot.status.success(), "{}", text(&reboot));
+    assert!(text(&reboot).contains("Rebooting"), "{}", text(&reboot));
     rig.finish().await;
 }

@@ -231,7 +231,7 @@ pub(crate) async fn remove(ctx: &Context, camera: i64) -> Result<u8, Failure> {
 }
 
 /// The camera object of `id`.
-async fn camera_object(ctx: &Context, id: i64) -> Result<CameraProxy<'static>, Failure> {
+pub(crate) async fn camera_object(ctx: &Context, id: i64) -> Result<CameraProxy<'static>, Failure> {
     Ok(CameraProxy::builder(&ctx.connection)
         .path(camera_path(id)?)
         .cache_properties(zbus::proxy::CacheProperties::No)

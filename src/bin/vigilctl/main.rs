@@ -7,6 +7,7 @@
 
 mod commands;
 mod forget_password;
+mod maintenance;
 mod output;
 
 use std::process::ExitCode;
@@ -71,6 +72,46 @@ enum Command {
     Channel { camera: i64, channel: u16 },
     /// Name an added camera ("" for its default name: model and the end of its serial number).
     Rename { camera: i64, name: String },
+    /// Show a camera's network settings, or change them (Edit IP) with any of --ip, --mask,
+    /// --gateway (\"\" for none) or --dhcp. An added camera by id; a discovered one with --device.
+    Network {
+        camera: Option<i64>,
+        /// A discovered camera's key (its password is asked for).
+        #[arg(long, conflicts_with = "camera")]
+        device: Option<String>,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// The new IPv4 address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// 255.255.255.0 or 24.
+        #[arg(long)]
+        mask: Option<String>,
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Take the address from DHCP.
+        #[arg(long)]
+        dhcp: bool,
+    },
+    /// Reboot a camera: an added one by id, a discovered one with --device.
+    Reboot {
+        camera: Option<i64>,
+        #[arg(long, conflicts_with = "camera")]
+        device: Option<String>,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Restore an added camera's factory defaults: soft keeps its network settings, hard loses
+    /// everything (users and passwords too). Says what is lost and does nothing without --yes.
+    FactoryDefault {
+        camera: i64,
+        #[arg(value_parser = ["soft", "hard"])]
+        kind: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set an added camera's clock now (UTC, or NTP when the recorder uses it).
+    SetTime { camera: i64 },
     /// Activate a camera in factory state (the new admin password is asked for twice).
     Activate {
         key: String,
@@ -250,6 +291,33 @@ async fn run(cli: Cli) -> Result<u8, Failure> {
             no_add,
         } => commands::activate(&ctx, key, reset_email, no_add).await,
         Command::Passwd { cameras } => commands::passwd(&ctx, cameras).await,
+        Command::Network {
+            camera,
+            device,
+            user,
+            ip,
+            mask,
+            gateway,
+            dhcp,
+        } => {
+            let target = maintenance::target(camera, device, user)?;
+            let args = maintenance::NetworkArgs {
+                address: ip,
+                mask,
+                gateway,
+                dhcp,
+            };
+            maintenance::network(&ctx, target, args).await
+        }
+        Command::Reboot {
+            camera,
+            device,
+            user,
+        } => maintenance::reboot(&ctx, maintenance::target(camera, device, user)?).await,
+        Command::FactoryDefault { camera, kind, yes } => {
+            maintenance::factory_default(&ctx, camera, &kind, yes).await
+        }
+        Command::SetTime { camera } => maintenance::set_time(&ctx, camera).await,
         Command::Audit { limit, verify } => commands::audit(&ctx, limit, verify).await,
         Command::ForgetPassword { key, method, yes } => {
             forget_password(&ctx.connection, &ctx.manager, &key, method, yes).await
