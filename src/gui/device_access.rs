@@ -161,7 +161,7 @@ impl Adapter {
         cameras.sort_by_key(|c| (c.channel.is_none(), c.channel, c.id));
         let added: Vec<AddedRow> = cameras
             .iter()
-            .map(|c| rows::added_row(c, nvr.lock_time_left(c), false))
+            .map(|c| rows::added_row(c, nvr.lock_time_left(c), false, nvr.clock_drifted(c)))
             .collect();
         let online = cameras
             .iter()

@@ -4,6 +4,7 @@
 
 mod account;
 pub mod bridge;
+mod camera_settings;
 mod device_access;
 mod dialogs;
 mod mail_settings;

@@ -44,8 +44,17 @@ pub fn wizard_name(camera: &AddedCamera) -> String {
     )
 }
 
-/// One row of Added Devices; `selected` is kept from the row it replaces.
-pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bool) -> AddedRow {
+/// The protocol the recorder speaks with every camera today (the only camera driver).
+pub const PROTOCOL: &str = "ONVIF";
+
+/// One row of Added Devices; `selected` is kept from the row it replaces. `clock_drift` says whether
+/// its clock is past the recorder's limit.
+pub fn added_row(
+    camera: &AddedCamera,
+    lock_left: Option<Duration>,
+    selected: bool,
+    clock_drift: bool,
+) -> AddedRow {
     let status = &camera.status;
     let locked_minutes = lock_left.map_or(0, |left| left.as_secs().div_ceil(60) as i32);
     AddedRow {
@@ -70,6 +79,11 @@ pub fn added_row(camera: &AddedCamera, lock_left: Option<Duration>, selected: bo
             .unwrap_or_default()
             .into(),
         selected,
+        protocol: PROTOCOL.into(),
+        clock_offset: camera
+            .clock_offset_secs
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        clock_drift,
     }
 }
 
@@ -139,6 +153,7 @@ pub fn discovered_row(
             .unwrap_or_default()
             .into(),
         selected: false,
+        protocol: PROTOCOL.into(),
     }
 }
 

@@ -8,7 +8,7 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::bridge::{Adapter, UiSink};
 use super::ui::{AddedRow, AppWindow, DeviceAccess, DiscoveredRow, Shell};
-use super::{account, device_access, dialogs, mail_settings, shell, wizard};
+use super::{account, camera_settings, device_access, dialogs, mail_settings, shell, wizard};
 use crate::model::Actor;
 use crate::service::Nvr;
 
@@ -52,6 +52,7 @@ pub fn wire(
     shell::wire(window, &adapter);
     device_access::wire(window, &adapter);
     dialogs::wire(window, &adapter);
+    camera_settings::wire(window, &adapter);
     wizard::wire(window, &adapter);
     account::wire(window, &adapter);
     mail_settings::wire(window, &adapter);

@@ -21,7 +21,7 @@ impl Nvr {
     pub async fn set_camera_clock(&self, id: CameraId, caller: &Caller) -> Result<i64, NvrError> {
         let actor = self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let reached = self.reach(&super::MaintainedCamera::Added(id))?;
+        let reached = self.reach(&super::MaintainedCamera::Added(id)).await?;
         let result = self.set_clock_of(id, &reached).await;
         let outcome = match &result {
             Ok(offset) => format!("clock set; now {offset:+} s from the recorder's"),
@@ -87,7 +87,7 @@ impl Nvr {
     /// Sets one certified camera's clock for the schedule: failures are logged, and a rejection holds
     /// the credentials as always.
     async fn set_clock_quietly(&self, id: CameraId) {
-        let Ok(reached) = self.reach(&super::MaintainedCamera::Added(id)) else {
+        let Ok(reached) = self.reach(&super::MaintainedCamera::Added(id)).await else {
             return;
         };
         match self.set_clock_of(id, &reached).await {

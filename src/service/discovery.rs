@@ -442,6 +442,7 @@ impl Nvr {
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
                     };
+                    self.follow_if_moved(&device).await;
                     return Ok(self.upsert_discovered(device));
                 }
                 Err(error) => {

@@ -65,7 +65,7 @@ pub(super) struct Reached {
 impl Nvr {
     /// Reaches `camera` with credentials that may be used: an added camera's only while they certify;
     /// a discovered one that is added is the added camera.
-    pub(super) fn reach(&self, camera: &MaintainedCamera) -> Result<Reached, NvrError> {
+    pub(super) async fn reach(&self, camera: &MaintainedCamera) -> Result<Reached, NvrError> {
         match camera {
             MaintainedCamera::Added(id) => {
                 let (camera, credentials) = {
@@ -109,16 +109,24 @@ impl Nvr {
                 let device = self.discovered_device(key)?;
                 let credentials = check_credentials(username, password)?;
                 if let Some(id) = device.added_as {
-                    return self.reach(&MaintainedCamera::Added(id));
+                    return Box::pin(self.reach(&MaintainedCamera::Added(id))).await;
                 }
                 if device.inactive {
                     return Err(NvrError::CameraInactive);
                 }
+                // Its clock, so the one login carries a timestamp it accepts.
+                let offset = self
+                    .inner
+                    .connector
+                    .clock_offset(&device.address)
+                    .await
+                    .unwrap_or(0);
                 Ok(Reached {
-                    session: self
-                        .inner
-                        .connector
-                        .session(&device.address, Some(&credentials), 0),
+                    session: self.inner.connector.session(
+                        &device.address,
+                        Some(&credentials),
+                        offset,
+                    ),
                     label: camera_label(&device.identity, &device.address),
                     address: device.address,
                     added: None,
@@ -187,7 +195,7 @@ impl Nvr {
         caller: &Caller,
     ) -> Result<CameraNetwork, NvrError> {
         self.acting_as(caller)?;
-        let reached = self.reach(camera)?;
+        let reached = self.reach(camera).await?;
         match reached.session.network().await {
             Ok(network) => Ok(network),
             Err(error) => Err(self.maintenance_failed(&reached, error).await),
@@ -207,7 +215,7 @@ impl Nvr {
     ) -> Result<NetworkChanged, NvrError> {
         let actor = self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let reached = self.reach(camera)?;
+        let reached = self.reach(camera).await?;
         let reached_on = match reached.address.ip() {
             Some(IpAddr::V4(ip)) => crate::camera::discovery::recorder_subnet_reaching(ip),
             _ => None,
@@ -376,6 +384,7 @@ impl Nvr {
         address: DeviceAddress,
     ) -> Result<AddedCamera, NvrError> {
         let _commit = self.inner.commit.lock().await;
+        let old_address = self.added_camera(id)?.address;
         let stored = address.clone();
         self.with_store(move |store| store.write(|tx| tx.set_camera_address(id, &stored)))
             .await?
@@ -404,6 +413,23 @@ impl Nvr {
         self.emit(crate::model::NvrEvent::CameraUpdated {
             camera: camera.clone(),
         });
+        // Its entries in the discovered list are at the new address too.
+        let listed = {
+            let mut discovered = lock(&self.inner.discovered);
+            let mut listed = false;
+            for device in discovered.values_mut() {
+                if device.address == old_address
+                    || camera.endpoint_ref.as_deref() == Some(device.key.as_str())
+                {
+                    device.address = camera.address.clone();
+                    listed = true;
+                }
+            }
+            listed
+        };
+        if listed {
+            self.announce_discovered_matching(&camera);
+        }
         Ok(camera)
     }
 
@@ -430,7 +456,7 @@ impl Nvr {
     ) -> Result<String, NvrError> {
         let actor = self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let reached = self.reach(camera)?;
+        let reached = self.reach(camera).await?;
         match reached.session.reboot().await {
             Ok(message) => {
                 self.audit(
@@ -467,7 +493,7 @@ impl Nvr {
     ) -> Result<(), NvrError> {
         let actor = self.acting_as(caller)?;
         let _command = self.begin_command()?;
-        let reached = self.reach(camera)?;
+        let reached = self.reach(camera).await?;
         let what = match kind {
             FactoryDefault::Soft => "soft factory defaults restored",
             FactoryDefault::Hard => "hard factory defaults restored",

@@ -34,6 +34,7 @@ mod error;
 mod mail_server;
 mod maintenance;
 mod monitor;
+mod moved;
 mod passwords;
 mod recovery;
 #[cfg(test)]

@@ -129,7 +129,19 @@ impl Responder {
                         return;
                     }
                     let reply = probe_matches(&camera, &relates_to);
-                    if socket.send_to(reply.as_bytes(), from).await.is_ok() {
+                    // A camera that moved (DHCP, Edit IP) answers from its new address, as its one
+                    // network interface would.
+                    let moved_to = camera.http_addr().ip();
+                    let sent = match socket.local_addr() {
+                        Ok(local) if local.ip() != moved_to && !local.ip().is_unspecified() => {
+                            match udp_socket(SocketAddr::new(moved_to, 0), false) {
+                                Ok(own) => own.send_to(reply.as_bytes(), from).await,
+                                Err(error) => Err(error),
+                            }
+                        }
+                        _ => socket.send_to(reply.as_bytes(), from).await,
+                    };
+                    if sent.is_ok() {
                         camera.note_probe_answered();
                     }
                 });

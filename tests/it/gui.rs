@@ -16,8 +16,9 @@ use slint::{ComponentHandle, LogicalPosition, Model};
 
 use vigil::clock::SimulatedClock;
 use vigil::gui::ui::{
-    Account, AppWindow, CameraStatus, DeviceAccess, Dialog, DialogKind, ForgetPassword, ForgotStep,
-    Gate, LoginStep, MailSettings, Problem, Screen, Shell, Theme, TwoFactorStep, WizardStep,
+    Account, AppWindow, CameraSettings, CameraStatus, DeviceAccess, Dialog, DialogKind,
+    ForgetPassword, ForgotStep, Gate, LoginStep, MailSettings, Problem, Screen, SettingsDone,
+    Shell, Theme, TwoFactorStep, WizardStep,
 };
 use vigil::gui::{UiJob, UiSink, Wiring};
 use vigil::model::CameraState;
@@ -1834,6 +1835,188 @@ fn first_boot_login_forgot_password_two_factor_email_and_lockout_driven_headless
         "Too many wrong passwords: the account is locked. Try again in 30 minutes, or use Forgot password."
     ));
     menu.screenshot("26-locked");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// The Added and Discovered lists carry the columns installers know (channel, name, IP address,
+/// protocol, status, model; IP, model, serial, protocol, security), a drifted clock flagged, at both
+/// screen sizes.
+#[test]
+fn the_lists_show_the_columns_installers_know() {
+    for size in [(1920, 1080), (1280, 720)] {
+        // Each size on a thread of its own: a thread holds one Slint platform.
+        std::thread::spawn(move || lists_at(size))
+            .join()
+            .expect("the lists at this size");
+    }
+}
+
+fn lists_at(size: (u32, u32)) {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(3, |c| {
+            c.clock_offset_secs = 600;
+            c.inactive = 1;
+        })
+        .await;
+        let mut settings = crate::support::test_settings(&sim, Duration::from_secs(60));
+        // The clock is left off so the list shows it flagged.
+        settings.camera_time.sync = vigil::config::TimeSync::Off;
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        h.add(0).await;
+        h.discover().await;
+        h
+    });
+    let mut menu = Menu::open(&h, &rt, size);
+    menu.open_device_access();
+    menu.wait_until("the drifted clock flagged in the list", |w| {
+        w.global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .any(|r| r.clock_drift && r.protocol == "ONVIF")
+    });
+    assert!(
+        (599..=601).any(|s| menu.shows_text(&format!("Clock off {s} s"))),
+        "the offset on the row"
+    );
+    menu.screenshot("i15-s8-added-columns");
+    menu.click("Discovered Devices");
+    menu.wait_until("three discovered", |w| {
+        w.global::<DeviceAccess>().get_discovered().row_count() == 3
+    });
+    assert!(menu.shows_text("Inactive") && menu.shows_text("Active"));
+    menu.screenshot("i15-s8-discovered-columns");
+    drop(menu);
+    rt.block_on(h.stop());
+}
+
+/// IP and maintenance of an added camera, as the installer does it: the dialog reads the camera's
+/// network settings, a mask that is not one is refused by name before anything is sent, a new address
+/// is saved and the list follows, the clock is set, and reboot and factory defaults each ask first and
+/// say what is lost. A discovered camera asks for a login before its settings are shown.
+#[test]
+fn ip_and_maintenance_of_a_camera() {
+    let rt = runtime();
+    let (h, camera) = rt.block_on(async {
+        let sim = simulator(2, |c| c.clock_offset_secs = 600).await;
+        let mut settings = crate::support::test_settings(&sim, Duration::from_secs(60));
+        // The clock is left off so the dialog shows it off first.
+        settings.camera_time.sync = vigil::config::TimeSync::Off;
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        let camera = h.add(0).await;
+        h.discover().await;
+        (h, camera)
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.open_device_access();
+    let serial = camera.identity.serial.clone();
+    menu.click(&format!("IP and maintenance {serial}"));
+    menu.wait_until("the camera's settings read", |w| {
+        w.global::<CameraSettings>().get_loaded()
+    });
+    let old = h.sim.cameras()[0].http_addr().ip().to_string();
+    assert_eq!(
+        menu.field("Camera IP address")
+            .accessible_value()
+            .as_deref(),
+        Some(old.as_str())
+    );
+    assert_eq!(
+        menu.field("Subnet mask").accessible_value().as_deref(),
+        Some("255.255.255.0")
+    );
+    assert!(
+        (599..=601).any(|s| menu.shows_text(&format!(
+            "Clock: {s} s off the recorder's, more than the 10 s allowed."
+        ))),
+        "the clock offset flagged"
+    );
+    menu.screenshot("i15-s4-ip-and-maintenance");
+
+    let requests = h.sim.cameras()[0].stats().requests;
+    menu.type_into("Subnet mask", "255.0.255.0");
+    menu.click("Save network settings");
+    menu.wait_until("the mask refused", |w| {
+        w.global::<Dialog>().get_failure().problem == Problem::InvalidInput
+    });
+    assert!(menu.shows_text("Subnet mask is not a subnet mask such as 255.255.255.0."));
+    assert_eq!(
+        h.sim.cameras()[0].stats().requests,
+        requests,
+        "nothing sent"
+    );
+    menu.screenshot("i15-s4-bad-mask");
+
+    let new = {
+        let mut octets: Vec<&str> = old.split('.').collect();
+        octets[3] = "77";
+        octets.join(".")
+    };
+    menu.type_into("Subnet mask", "255.255.255.0");
+    menu.type_into("Camera IP address", &new);
+    menu.click("Save network settings");
+    menu.wait_until("the new address saved", |w| {
+        w.global::<CameraSettings>().get_done() == SettingsDone::NetworkSaved
+    });
+    assert!(menu.shows_text("The camera took the new network settings."));
+    menu.wait_until("the list at the new address", |w| {
+        w.global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .any(|r| r.address.starts_with(&format!("{new}:")))
+    });
+
+    menu.click("Set time now");
+    menu.wait_until("the clock set", |w| {
+        w.global::<CameraSettings>().get_done() == SettingsDone::ClockSet
+    });
+    assert!(
+        (-1..=1).any(|s| menu.shows_text(&format!("Clock: {s} s off the recorder's."))),
+        "the clock now right"
+    );
+
+    menu.click("Restore factory defaults");
+    assert!(menu.shows_text("Hard: everything goes back to factory values, network settings, users and passwords too. The camera must be activated again, and may come back at its factory address."));
+    menu.screenshot("i15-s7-factory-defaults-confirm");
+    menu.click("Back");
+    assert!(!h.sim.cameras()[0].is_inactive(), "nothing happened");
+    menu.click("Reboot the camera");
+    menu.screenshot("i15-s7-reboot-confirm");
+    menu.click("Reboot now");
+    menu.wait_until("rebooting", |w| {
+        w.global::<CameraSettings>().get_done() == SettingsDone::Rebooting
+    });
+    assert!(menu.shows_text("The camera is rebooting."));
+    menu.click("Close");
+
+    // A discovered camera that is not added: a login first.
+    menu.click("Discovered Devices");
+    let other = h.sim.cameras()[1].identity().serial.clone();
+    menu.click(&format!("IP and maintenance {other}"));
+    assert!(!menu.window.global::<CameraSettings>().get_loaded());
+    menu.type_into("Password", crate::support::CAMERA_PASSWORD);
+    menu.click("Log in to the camera");
+    menu.wait_until("the discovered camera's settings read", |w| {
+        let failure = w.global::<Dialog>().get_failure();
+        assert_eq!(failure.problem, Problem::None, "{failure:?}");
+        w.global::<CameraSettings>().get_loaded()
+    });
+    menu.screenshot("i15-s4-discovered-ip");
+    menu.click("Close");
+    let audit: Vec<_> = rt
+        .block_on(h.nvr.audit_log(20))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        vigil::model::AuditAction::NetworkChanged,
+        vigil::model::AuditAction::ClockSet,
+        vigil::model::AuditAction::CameraRebooted,
+    ] {
+        assert!(audit.contains(&action), "{action:?} in {audit:?}");
+    }
     drop(menu);
     rt.block_on(h.stop());
 }

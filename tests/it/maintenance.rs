@@ -492,3 +492,77 @@ async fn oxvif_mock_server_accepts_every_maintenance_request() {
     h.stop().await;
     server.shutdown().await.ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovered_camera_with_its_clock_off_is_reached_with_one_login() {
+    let sim = simulator(1, |config| config.clock_offset_secs = 600).await;
+    let h = Harness::start(sim, Duration::from_secs(60)).await;
+    h.discover().await;
+    let key = h.sim.cameras()[0].identity().endpoint_ref.clone();
+    let network = h
+        .nvr
+        .camera_network(
+            &MaintainedCamera::Discovered {
+                key,
+                username: "admin".into(),
+                password: crate::support::CAMERA_PASSWORD.into(),
+            },
+            &system(),
+        )
+        .await
+        .expect("read with the camera's clock");
+    assert_eq!(
+        IpAddr::V4(network.address),
+        h.sim.cameras()[0].http_addr().ip()
+    );
+    assert_eq!(h.sim.cameras()[0].stats().failed_logins, 0);
+    h.stop().await;
+}
+
+/// DHCP gives an added camera a new address: discovery finds it there by its serial number and MAC
+/// address, its stored address follows, it certifies there with one login, and the move is audited.
+/// A camera that still answers where it is stays put.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_dhcp_moved_is_found_and_followed() {
+    let sim = simulator(2, |_| {}).await;
+    let h = Harness::start(sim, Duration::from_millis(300)).await;
+    let camera = h.add(0).await;
+    let new_address = neighbour(&h, 0, 120);
+    assert!(h.sim.move_camera(0, IpAddr::V4(new_address)));
+    h.wait_for_state(camera.id, CameraState::Offline, Duration::from_secs(5))
+        .await;
+    let logins_before = h.sim.cameras()[0].stats().login_attempts;
+    h.discover().await;
+    eventually(
+        Duration::from_secs(5),
+        "the stored address to follow",
+        || async {
+            h.nvr
+                .added_camera(camera.id)
+                .is_ok_and(|c| c.address.host == new_address.to_string())
+        },
+    )
+    .await;
+    h.wait_for_state(camera.id, CameraState::Online, Duration::from_secs(5))
+        .await;
+    assert_eq!(h.sim.cameras()[0].stats().failed_logins, 0);
+    assert!(
+        h.sim.cameras()[0].stats().login_attempts > logins_before,
+        "certified at its new address"
+    );
+    let audit = h.nvr.audit_log(10).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == AuditAction::NetworkChanged
+            && e.actor == "system"
+            && e.outcome
+                .contains(&format!("found at its new address {new_address}:"))),
+        "{audit:?}"
+    );
+    // The discovered list shows it added, at its new address.
+    let listed = h
+        .nvr
+        .discovered_device_of(camera.id)
+        .expect("listed as added");
+    assert_eq!(listed.address.host, new_address.to_string());
+    h.stop().await;
+}
