@@ -69,6 +69,18 @@ fn resolve_discovery(
             ),
         ));
     }
+    for (i, name) in d.plug_and_play_interfaces.iter().enumerate() {
+        if name.is_empty()
+            || name.len() > 15
+            || name.contains('/')
+            || name.chars().any(char::is_whitespace)
+        {
+            return Err(err(
+                &format!("discovery.plug_and_play_interfaces[{i}]"),
+                format!("'{name}' is not an interface name"),
+            ));
+        }
+    }
     for (i, name) in d.interfaces.iter().enumerate() {
         if name.is_empty()
             || name.len() > 15
@@ -125,6 +137,7 @@ fn resolve_discovery(
             .then(|| Duration::from_secs(d.refresh_interval_secs)),
         on_start: d.on_start,
         identify_concurrency: d.identify_concurrency,
+        plug_and_play_interfaces: d.plug_and_play_interfaces.clone(),
     })
 }
 

@@ -97,6 +97,10 @@ pub struct DiscoveryConfig {
     pub on_start: bool,
     /// Discovered devices identified at the same time.
     pub identify_concurrency: usize,
+    /// The camera-side interfaces (the PoE switch side) where plug and play runs: a camera that
+    /// appears there is activated with the recorder's default camera password and reserved email, or
+    /// tried once with that password, and added on the next free channel. Empty: off.
+    pub plug_and_play_interfaces: Vec<String>,
 }
 
 impl Default for DiscoveryConfig {
@@ -112,6 +116,7 @@ impl Default for DiscoveryConfig {
             refresh_interval_secs: 300,
             on_start: true,
             identify_concurrency: 128,
+            plug_and_play_interfaces: Vec::new(),
         }
     }
 }

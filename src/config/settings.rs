@@ -51,6 +51,8 @@ pub struct DiscoverySettings {
     pub on_start: bool,
     /// Identifications at once.
     pub identify_concurrency: usize,
+    /// Interface names where plug and play runs; empty for off.
+    pub plug_and_play_interfaces: Vec<String>,
 }
 
 /// How the recorder keeps its cameras' clocks, checked.

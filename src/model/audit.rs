@@ -107,6 +107,8 @@ pub enum AuditAction {
     FactoryDefaults,
     /// A camera's clock was set, or pointed at an NTP server.
     ClockSet,
+    /// Plug and play took in (or could not take in) a camera that appeared on the camera network.
+    PlugAndPlay,
 }
 
 impl AuditAction {
@@ -136,6 +138,7 @@ impl AuditAction {
             AuditAction::CameraRebooted => "camera_rebooted",
             AuditAction::FactoryDefaults => "factory_defaults",
             AuditAction::ClockSet => "clock_set",
+            AuditAction::PlugAndPlay => "plug_and_play",
         }
     }
 
@@ -165,6 +168,7 @@ impl AuditAction {
             "camera_rebooted" => AuditAction::CameraRebooted,
             "factory_defaults" => AuditAction::FactoryDefaults,
             "clock_set" => AuditAction::ClockSet,
+            "plug_and_play" => AuditAction::PlugAndPlay,
             _ => return None,
         })
     }

@@ -443,7 +443,11 @@ impl Nvr {
                         conflict_with: None,
                     };
                     self.follow_if_moved(&device).await;
-                    return Ok(self.upsert_discovered(device));
+                    let key = self.upsert_discovered(device);
+                    if let Ok(listed) = self.discovered_device(&key) {
+                        self.plug_and_play(&listed);
+                    }
+                    return Ok(key);
                 }
                 Err(error) => {
                     tracing::debug!(address = %address, endpoint = %sighting.endpoint_ref, %error, "discovered device not identified");

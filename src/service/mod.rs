@@ -36,6 +36,7 @@ mod maintenance;
 mod monitor;
 mod moved;
 mod passwords;
+mod plug_and_play;
 mod recovery;
 #[cfg(test)]
 mod tests;
@@ -105,6 +106,8 @@ struct Inner {
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     /// Endpoints announced by Hello whose identification is running.
     announced_in_flight: Mutex<HashSet<String>>,
+    /// Cameras plug and play has tried (serial numbers, else endpoints): one attempt each.
+    plugged_in: Mutex<HashSet<String>>,
     /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
     /// camera or edit one being removed. Never held across network calls.
     commit: tokio::sync::Mutex<()>,
@@ -171,6 +174,7 @@ impl Nvr {
             discovery_run: Mutex::new(None),
             sender_slots: Mutex::new(HashMap::new()),
             announced_in_flight: Mutex::new(HashSet::new()),
+            plugged_in: Mutex::new(HashSet::new()),
             commit: tokio::sync::Mutex::new(()),
             account: tokio::sync::Mutex::new(()),
             next_generation: std::sync::atomic::AtomicU64::new(1),

@@ -566,3 +566,111 @@ async fn a_camera_that_dhcp_moved_is_found_and_followed() {
     assert_eq!(listed.address.host, new_address.to_string());
     h.stop().await;
 }
+
+/// Plug and play: cameras that appear on the camera-side interface are taken in without a click. A
+/// factory-state camera is activated with the recorder's default camera password and reserved email
+/// and ends added, certified and on a channel; an active one with the default password is added; one
+/// with another password is tried once and stays listed for the installer. Every step is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plug_and_play_takes_in_cameras_on_the_camera_network() {
+    let sim = simulator(3, |config| config.inactive = 1).await;
+    let mut settings = test_settings(&sim, Duration::from_millis(300));
+    // The simulator's cameras are on loopback: here, the camera network.
+    settings.discovery.plug_and_play_interfaces = vec!["lo".into()];
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+    h.nvr
+        .activate_nvr(
+            "Brisk-Otter-47",
+            "Brisk-Otter-47",
+            "owner@example.com",
+            Some(crate::support::CAMERA_PASSWORD),
+            &vigil::model::Actor::System,
+        )
+        .await
+        .expect("the recorder activates with a default camera password");
+    // Camera 1's password is not the default.
+    h.sim.cameras()[1].set_password_directly("admin", "Another-Pass-93");
+    let factory = h.sim.cameras()[2].clone();
+    assert!(factory.is_inactive());
+
+    h.discover().await;
+    let nvr = h.nvr.clone();
+    eventually(Duration::from_secs(10), "two cameras taken in", || {
+        let nvr = nvr.clone();
+        async move {
+            let cameras = nvr.added_cameras();
+            cameras.len() == 2 && cameras.iter().all(|c| c.status.certified())
+        }
+    })
+    .await;
+    let added = h.nvr.added_cameras();
+    let factory_serial = factory.identity().serial.clone();
+    let activated = added
+        .iter()
+        .find(|c| c.identity.serial == factory_serial)
+        .expect("the factory-state camera added");
+    assert!(activated.channel.is_some());
+    assert!(!factory.is_inactive(), "activated");
+    assert_eq!(factory.stats().failed_logins, 0);
+    // The camera with another password: one try, never again, and listed.
+    assert_eq!(h.sim.cameras()[1].stats().login_attempts, 1);
+    assert_eq!(h.sim.cameras()[1].stats().failed_logins, 1);
+    h.discover().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.sim.cameras()[1].stats().login_attempts,
+        1,
+        "never retried"
+    );
+    let listed = h.nvr.discovered_devices();
+    assert!(listed.iter().any(
+        |d| d.identity.serial == h.sim.cameras()[1].identity().serial && d.added_as.is_none()
+    ));
+    let audit = h.nvr.audit_log(30).await.unwrap();
+    let plug: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == AuditAction::PlugAndPlay)
+        .map(|e| e.outcome.as_str())
+        .collect();
+    assert_eq!(plug.len(), 3, "{plug:?}");
+    assert!(
+        plug.iter()
+            .any(|o| o.contains("activated with the default camera password and added on D"))
+    );
+    assert!(plug.iter().any(|o| o.contains("tried once, not again")));
+    assert!(
+        audit
+            .iter()
+            .all(|e| e.action != AuditAction::PlugAndPlay || e.actor == "system")
+    );
+    h.stop().await;
+}
+
+/// Plug and play is off by default: a discovered camera waits for the installer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_plug_and_play_nothing_is_taken_in() {
+    let sim = simulator(1, |config| config.inactive = 1).await;
+    let h = Harness::start(sim, Duration::from_millis(300)).await;
+    assert!(
+        h.nvr
+            .settings()
+            .discovery
+            .plug_and_play_interfaces
+            .is_empty()
+    );
+    h.nvr
+        .activate_nvr(
+            "Brisk-Otter-47",
+            "Brisk-Otter-47",
+            "owner@example.com",
+            Some(crate::support::CAMERA_PASSWORD),
+            &vigil::model::Actor::System,
+        )
+        .await
+        .unwrap();
+    h.discover().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.nvr.added_cameras().is_empty());
+    assert!(h.sim.cameras()[0].is_inactive());
+    h.stop().await;
+}

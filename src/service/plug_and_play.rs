@@ -1,0 +1,174 @@
+//! Plug and play on the camera network: a camera that appears on one of the camera-side interfaces
+//! (`[discovery] plug_and_play_interfaces`, the PoE switch side; off by default) is taken in without a
+//! click. One in factory state is activated with the recorder's default camera password and its
+//! reserved email, both set when the recorder was activated, and added on the next free channel with
+//! that password. An active one that is not added is tried once with the default password; one whose
+//! password is something else stays listed for the installer. One login attempt per camera, never a
+//! retry of a refused password; every step is audited as the system's.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use secrecy::ExposeSecret;
+
+use super::{Nvr, lock};
+use crate::model::{Actor, AuditAction, Caller, Credentials, DiscoveredDevice, camera_label};
+use crate::rules::network::in_subnet;
+
+/// The user plug and play activates and logs in as.
+const ADMIN: &str = "admin";
+
+/// The subnets (an address and its prefix length) of the interfaces named.
+fn subnets_of(names: &[String]) -> Vec<(Ipv4Addr, u8)> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    match if_addrs::get_if_addrs() {
+        Ok(interfaces) => interfaces
+            .into_iter()
+            .filter(|i| names.contains(&i.name))
+            .filter_map(|i| match i.addr {
+                if_addrs::IfAddr::V4(v4) => Some((v4.ip, v4.prefixlen)),
+                if_addrs::IfAddr::V6(_) => None,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot list the plug-and-play interfaces");
+            Vec::new()
+        }
+    }
+}
+
+impl Nvr {
+    /// Whether `device` appeared on a plug-and-play interface.
+    fn on_camera_network(&self, device: &DiscoveredDevice) -> bool {
+        let Some(IpAddr::V4(ip)) = device.address.ip() else {
+            return false;
+        };
+        subnets_of(&self.settings().discovery.plug_and_play_interfaces)
+            .into_iter()
+            .any(|(own, prefix_len)| in_subnet(ip, own, prefix_len))
+    }
+
+    /// Takes in a device just identified, when plug and play is on and it appeared on the camera
+    /// network: in the background, once per camera.
+    pub(super) fn plug_and_play(&self, device: &DiscoveredDevice) {
+        if device.added_as.is_some()
+            || self
+                .settings()
+                .discovery
+                .plug_and_play_interfaces
+                .is_empty()
+            || !self.on_camera_network(device)
+        {
+            return;
+        }
+        // One attempt per camera: by its serial number when it has one, else by its endpoint.
+        let camera = if device.identity.serial.is_empty() {
+            device.key.clone()
+        } else {
+            device.identity.serial.clone()
+        };
+        if !lock(&self.inner.plugged_in).insert(camera) {
+            return;
+        }
+        let nvr = self.downgrade();
+        let key = device.key.clone();
+        self.inner.tasks.spawn(async move {
+            let Some(nvr) = nvr.upgrade() else { return };
+            nvr.plug_in(&key).await;
+        });
+    }
+
+    async fn plug_in(&self, key: &str) {
+        let Ok(device) = self.discovered_device(key) else {
+            return;
+        };
+        let label = camera_label(&device.identity, &device.address);
+        let system = Caller::from(Actor::System);
+        let default_password = self
+            .with_store(|store| store.read(|tx| tx.default_camera_password()))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        let Some(password) = default_password else {
+            self.audit(
+                &Actor::System,
+                AuditAction::PlugAndPlay,
+                &label,
+                "appeared on the camera network; not taken in: the recorder has no default camera password",
+            )
+            .await;
+            return;
+        };
+        if device.inactive {
+            let reserved_email = match self.reserved_email(&system).await {
+                Ok(email) => email,
+                Err(error) => {
+                    self.audit(
+                        &Actor::System,
+                        AuditAction::PlugAndPlay,
+                        &label,
+                        &format!("appeared in factory state; not activated: {error}"),
+                    )
+                    .await;
+                    return;
+                }
+            };
+            let password = password.expose_secret();
+            match self
+                .activate_camera(key, password, password, &reserved_email, true, &system)
+                .await
+            {
+                Ok(activation) => {
+                    let outcome = match (&activation.camera, &activation.add_error) {
+                        (Some(camera), _) => format!(
+                            "appeared in factory state; activated with the default camera password and added on {}",
+                            camera.channel_label()
+                        ),
+                        (None, Some(error)) => {
+                            format!("appeared in factory state; activated but not added: {error}")
+                        }
+                        (None, None) => "appeared in factory state; activated".to_owned(),
+                    };
+                    self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
+                        .await;
+                }
+                Err(error) => {
+                    self.audit(
+                        &Actor::System,
+                        AuditAction::PlugAndPlay,
+                        &label,
+                        &format!("appeared in factory state; not activated: {error}"),
+                    )
+                    .await;
+                }
+            }
+            return;
+        }
+        let credentials = Credentials {
+            username: ADMIN.to_owned(),
+            password,
+        };
+        let outcome = match self
+            .add_verified(
+                device.address.clone(),
+                Some(device.key.clone()),
+                credentials,
+                &Actor::System.to_string(),
+                "added by plug and play with the default camera password",
+            )
+            .await
+        {
+            Ok(camera) => format!(
+                "appeared on the camera network; the default camera password works; added on {}",
+                camera.channel_label()
+            ),
+            Err(error) => format!(
+                "appeared on the camera network; not added (tried once, not again): {error}; listed for the installer"
+            ),
+        };
+        self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
+            .await;
+    }
+}
