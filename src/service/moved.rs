@@ -45,7 +45,16 @@ impl Nvr {
                 _ => return,
             }
         };
-        if moved.status.state != CameraState::Offline {
+        // The status may be older than the move (a camera back from a reboot says Hello before the
+        // monitor's next check): ask the stored address now, without a login.
+        if moved.status.state != CameraState::Offline
+            && self
+                .inner
+                .connector
+                .clock_offset(&moved.address)
+                .await
+                .is_ok()
+        {
             tracing::info!(camera = %moved.id, stored = %moved.address, seen = %device.address, "a device claims to be an added camera that still answers where it is; not moved");
             return;
         }

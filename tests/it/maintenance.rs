@@ -674,3 +674,40 @@ async fn without_plug_and_play_nothing_is_taken_in() {
     assert!(h.sim.cameras()[0].is_inactive());
     h.stop().await;
 }
+
+/// A camera that moves between two checks (it says Hello from its new address before the monitor
+/// notices it is gone) is followed all the same: the recorder asks the stored address first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_moved_between_checks_is_followed() {
+    let sim = simulator(2, |_| {}).await;
+    let h = Harness::start(sim, Duration::from_secs(60)).await;
+    let camera = h.add(0).await;
+    let other = h.add(1).await;
+    let new_address = neighbour(&h, 0, 121);
+    assert!(h.sim.move_camera(0, IpAddr::V4(new_address)));
+    eventually(
+        Duration::from_secs(5),
+        "the camera at its new address",
+        || async { h.sim.cameras()[0].http_addr().ip() == IpAddr::V4(new_address) },
+    )
+    .await;
+    assert_eq!(
+        h.nvr.added_camera(camera.id).unwrap().status.state,
+        CameraState::Online,
+        "the monitor has not looked yet"
+    );
+    h.discover().await;
+    eventually(
+        Duration::from_secs(5),
+        "the stored address to follow",
+        || async {
+            h.nvr
+                .added_camera(camera.id)
+                .is_ok_and(|c| c.address.host == new_address.to_string())
+        },
+    )
+    .await;
+    // The camera that did not move stays where it is.
+    assert_eq!(h.nvr.added_camera(other.id).unwrap().address, other.address);
+    h.stop().await;
+}
