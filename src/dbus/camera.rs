@@ -472,6 +472,11 @@ pub async fn emit_status_changed(connection: &zbus::Connection, id: CameraId) ->
     emit(connection, id, STATUS_PROPERTIES).await
 }
 
+/// Signals a newly measured clock (ClockOffset, ClockDrift), in one PropertiesChanged.
+pub async fn emit_clock_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
+    emit(connection, id, &["ClockOffset", "ClockDrift"]).await
+}
+
 /// Signals every property that can change, in one PropertiesChanged.
 pub async fn emit_all_changed(connection: &zbus::Connection, id: CameraId) -> zbus::Result<()> {
     let mut names = STATUS_PROPERTIES.to_vec();

@@ -388,6 +388,7 @@ async fn apply(
         NvrEvent::CameraStatusChanged { id, .. } => {
             camera::emit_status_changed(connection, id).await?
         }
+        NvrEvent::CameraClockChanged { id } => camera::emit_clock_changed(connection, id).await?,
         NvrEvent::CameraRemoved { id } => {
             registered.cameras.remove(&id);
             let _ = server

@@ -157,10 +157,20 @@ pub(super) fn wire(window: &AppWindow, adapter: &Adapter) {
             username: user.trim().to_owned(),
             password: password.to_string(),
         };
+        let sink = a.sink.clone();
         a.dialog_call(
             async move {
                 match nvr.add_camera(request, &caller).await {
                     Ok(camera) => Ok(Err(camera)),
+                    // A refused password: the camera is listed by asking its address directly (no
+                    // login), so the dialog can offer Forget Password for it.
+                    Err(NvrError::CredentialsRejected) => {
+                        if let Ok(device) = nvr.discover_address(&host, port).await {
+                            let key = device.key;
+                            sink.post(move |w| w.global::<Dialog>().set_device_key(key.into()));
+                        }
+                        Err(NvrError::CredentialsRejected)
+                    }
                     // A camera in factory state lets any login in: it is offered for activation
                     // instead, listed by asking its address directly.
                     Err(NvrError::CameraInactive) => nvr

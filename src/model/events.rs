@@ -20,6 +20,11 @@ pub enum NvrEvent {
         /// The camera as it is now.
         camera: AddedCamera,
     },
+    /// An added camera's clock was set, and its offset measured again.
+    CameraClockChanged {
+        /// Which camera.
+        id: CameraId,
+    },
     /// An added camera's status changed.
     CameraStatusChanged {
         /// Which camera.

@@ -62,13 +62,13 @@ impl Nvr {
         let status = self.added_camera(id)?.status;
         self.with_store(move |store| store.write(|tx| tx.update_status(id, &status, Some(offset))))
             .await??;
-        let camera = {
+        {
             let mut added = lock(&self.inner.added);
             let entry = added.get_mut(&id).ok_or(NvrError::CameraNotFound(id))?;
             entry.camera.clock_offset_secs = offset;
-            entry.camera.clone()
-        };
-        self.emit(NvrEvent::CameraUpdated { camera });
+        }
+        // Only the clock changed: D-Bus signals ClockOffset and ClockDrift, not the status again.
+        self.emit(NvrEvent::CameraClockChanged { id });
         Ok(())
     }
 

@@ -2020,3 +2020,44 @@ fn ip_and_maintenance_of_a_camera() {
     drop(menu);
     rt.block_on(h.stop());
 }
+
+/// Add by IP with a password the camera refuses is no dead end: the camera is listed by asking its
+/// address (no login), and the dialog offers Forget Password for it, which starts the wizard on it.
+/// Only the one login was tried.
+#[test]
+fn add_by_ip_with_a_refused_password_offers_forget_password() {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(1, |_| {}).await;
+        Harness::start(sim, Duration::from_millis(300)).await
+    });
+    let mut menu = Menu::open(&h, &rt, (1920, 1080));
+    menu.open_device_access();
+    let (host, port) = h.address(0);
+    menu.click("Add by IP");
+    menu.type_into("IP address", &host);
+    menu.type_into("Port", &port.to_string());
+    menu.type_into("Password", "Not-The-One-38");
+    menu.click("Add");
+    menu.wait_until("the refusal, with Forget Password offered", |w| {
+        let dialog = w.global::<Dialog>();
+        dialog.get_failure().problem == Problem::CredentialsRejected
+            && !dialog.get_device_key().is_empty()
+    });
+    assert_eq!(h.sim.cameras()[0].stats().failed_logins, 1, "one login");
+    menu.screenshot("i15-s1-3-add-by-ip-refused");
+    menu.click("Forget Password for this camera");
+    menu.wait_until("the wizard on that camera", |w| {
+        let wizard = w.global::<ForgetPassword>();
+        wizard.get_step() != WizardStep::Closed
+            && wizard.get_serial() == h.sim.cameras()[0].identity().serial.as_str()
+    });
+    menu.screenshot("i15-s1-3-forget-from-add-by-ip");
+    assert_eq!(
+        h.sim.cameras()[0].stats().failed_logins,
+        1,
+        "no login since"
+    );
+    drop(menu);
+    rt.block_on(h.stop());
+}
