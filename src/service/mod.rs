@@ -106,7 +106,8 @@ struct Inner {
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     /// Endpoints announced by Hello whose identification is running.
     announced_in_flight: Mutex<HashSet<String>>,
-    /// Cameras plug and play has tried (serial numbers, else endpoints): one attempt each.
+    /// Cameras plug and play has looked at in this run (serial numbers, else endpoints); the registry
+    /// keeps those it tried for good.
     plugged_in: Mutex<HashSet<String>>,
     /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
     /// camera or edit one being removed. Never held across network calls.

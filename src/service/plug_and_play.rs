@@ -3,8 +3,9 @@
 //! click. One in factory state is activated with the recorder's default camera password and its
 //! reserved email, both set when the recorder was activated, and added on the next free channel with
 //! that password. An active one that is not added is tried once with the default password; one whose
-//! password is something else stays listed for the installer. One login attempt per camera, never a
-//! retry of a refused password; every step is audited as the system's.
+//! password is something else stays listed for the installer. One login attempt per camera, ever (the
+//! registry keeps which cameras were tried, across restarts), never a retry of a refused password;
+//! every step is audited as the system's.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -68,14 +69,30 @@ impl Nvr {
         } else {
             device.identity.serial.clone()
         };
-        if !lock(&self.inner.plugged_in).insert(camera) {
+        if !lock(&self.inner.plugged_in).insert(camera.clone()) {
             return;
         }
         let nvr = self.downgrade();
         let key = device.key.clone();
         self.inner.tasks.spawn(async move {
             let Some(nvr) = nvr.upgrade() else { return };
-            nvr.plug_in(&key).await;
+            // Tried before, in this run or an earlier one: never again.
+            let at = nvr.inner.clock.now();
+            let first = nvr
+                .with_store(move |store| store.write(|tx| tx.first_plug_in_attempt(&camera, at)))
+                .await;
+            match first {
+                Ok(Ok(true)) => nvr.plug_in(&key).await,
+                Ok(Ok(false)) => {
+                    tracing::debug!(key, "plug and play tried this camera before; not again");
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "plug-and-play attempt not recorded; camera not tried")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "plug-and-play attempt not recorded; camera not tried")
+                }
+            }
         });
     }
 

@@ -9,6 +9,7 @@ mod account;
 mod audit;
 mod cameras;
 mod mail_server;
+mod plug_and_play;
 mod recovery;
 pub mod secret;
 mod settings;

@@ -134,3 +134,9 @@ CREATE TABLE nvr_mail_server (
     from_address  TEXT    NOT NULL CHECK (length(from_address) <= 254)
     , trusted_certificate TEXT
     CHECK (trusted_certificate IS NULL OR length(trusted_certificate) <= 16384));
+
+-- The cameras plug and play has tried (serial number, else endpoint reference): one attempt each, ever.
+CREATE TABLE plug_and_play_attempt (
+    camera TEXT    PRIMARY KEY CHECK (length(camera) BETWEEN 1 AND 512),
+    at     INTEGER NOT NULL
+);

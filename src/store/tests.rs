@@ -143,11 +143,13 @@ fn every_earlier_version_upgrades_to_the_current_schema_keeping_its_rows() {
                 )),
                 "the English sentence of an earlier build reads back as a kind and the camera's words (from {from})"
             );
-            assert_eq!(
-                cameras[0].camera.channel,
-                Some(1),
-                "a camera added before channels takes channel 1 (from {from})"
-            );
+            if from < 9 {
+                assert_eq!(
+                    cameras[0].camera.channel,
+                    Some(1),
+                    "a camera added before channels takes channel 1 (from {from})"
+                );
+            }
         }
     }
 }

@@ -70,6 +70,11 @@ pub const STEPS: &[Step] = &[
         sql: include_str!("migrations/0009_channels_and_names.sql"),
         compute: Some(cameras::channels_in_order_added),
     },
+    Step {
+        version: 10,
+        sql: include_str!("migrations/0010_plug_and_play.sql"),
+        compute: None,
+    },
 ];
 
 /// The schema this build writes.

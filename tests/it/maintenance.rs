@@ -643,6 +643,15 @@ async fn plug_and_play_takes_in_cameras_on_the_camera_network() {
             .iter()
             .all(|e| e.action != AuditAction::PlugAndPlay || e.actor == "system")
     );
+    // Not after a restart of vigild either: the registry keeps which cameras were tried.
+    let h = h.restart().await;
+    h.discover().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        h.sim.cameras()[1].stats().login_attempts,
+        1,
+        "never retried, even after a restart"
+    );
     h.stop().await;
 }
 
