@@ -183,7 +183,13 @@ impl Adapter {
         });
         let discovered = devices
             .iter()
-            .map(|d| rows::discovered_row(d, d.added_as.and_then(state_of)))
+            .map(|d| {
+                rows::discovered_row(
+                    d,
+                    d.added_as.and_then(state_of),
+                    nvr.plug_and_play_outcome(&d.key),
+                )
+            })
             .collect();
         Snapshot {
             added,

@@ -6,12 +6,12 @@ use std::time::Duration;
 use slint::SharedString;
 
 use super::ui::{
-    AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, Problem, PushResult,
-    StatusReason,
+    AddedRow, CameraStatus, DiscoveredRow, Failure, PasswordCheck, PlugAndPlay, Problem,
+    PushResult, StatusReason,
 };
 use crate::model::{AddedCamera, CameraId, CameraState, DiscoveredDevice, ReasonKind};
 use crate::rules::policy::{Assessment, PolicyRule, Strength};
-use crate::service::{ArgumentProblem, NvrError, PasswordField};
+use crate::service::{ArgumentProblem, NvrError, PasswordField, PlugAndPlayOutcome};
 
 /// The name an installer knows a camera by: its model, or its address when the model is unknown.
 pub fn camera_name(camera: &AddedCamera) -> String {
@@ -129,10 +129,12 @@ pub fn device_model(device: &DiscoveredDevice) -> String {
     }
 }
 
-/// One row of Discovered Devices. `added_state` is the state of the added camera it is, if any.
+/// One row of Discovered Devices. `added_state` is the state of the added camera it is, if any;
+/// `plugged` what plug and play made of it, if it could not take it in.
 pub fn discovered_row(
     device: &DiscoveredDevice,
     added_state: Option<CameraState>,
+    plugged: Option<PlugAndPlayOutcome>,
 ) -> DiscoveredRow {
     let model = device_model(device);
     DiscoveredRow {
@@ -154,6 +156,11 @@ pub fn discovered_row(
             .into(),
         selected: false,
         protocol: PROTOCOL.into(),
+        plug_and_play: match plugged {
+            None => PlugAndPlay::None,
+            Some(PlugAndPlayOutcome::PasswordRefused) => PlugAndPlay::PasswordRefused,
+            Some(PlugAndPlayOutcome::NotTakenIn) => PlugAndPlay::NotTakenIn,
+        },
     }
 }
 

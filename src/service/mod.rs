@@ -53,6 +53,7 @@ pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
 pub use maintenance::{MaintainedCamera, network_change_from_text};
 pub use passwords::{PasswordPushOutcome, check_new_password};
+pub use plug_and_play::PlugAndPlayOutcome;
 pub use recovery::RecoveryStart;
 
 /// Longest user name accepted for a camera.
@@ -109,6 +110,8 @@ struct Inner {
     /// Cameras plug and play has looked at in this run (serial numbers, else endpoints); the registry
     /// keeps those it tried for good.
     plugged_in: Mutex<HashSet<String>>,
+    /// What plug and play made of the discovered cameras it could not take in, by key.
+    plug_outcomes: Mutex<HashMap<String, plug_and_play::PlugAndPlayOutcome>>,
     /// Serializes the check-then-store step of mutating commands, so two callers cannot add the same
     /// camera or edit one being removed. Never held across network calls.
     commit: tokio::sync::Mutex<()>,
@@ -176,6 +179,7 @@ impl Nvr {
             sender_slots: Mutex::new(HashMap::new()),
             announced_in_flight: Mutex::new(HashSet::new()),
             plugged_in: Mutex::new(HashSet::new()),
+            plug_outcomes: Mutex::new(HashMap::new()),
             commit: tokio::sync::Mutex::new(()),
             account: tokio::sync::Mutex::new(()),
             next_generation: std::sync::atomic::AtomicU64::new(1),

@@ -15,6 +15,15 @@ use super::{Nvr, lock};
 use crate::model::{Actor, AuditAction, Caller, Credentials, DiscoveredDevice, camera_label};
 use crate::rules::network::in_subnet;
 
+/// What plug and play made of a camera it could not take in, for the menu to show with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlugAndPlayOutcome {
+    /// The camera's password is not the recorder's default camera password (tried once).
+    PasswordRefused,
+    /// It could not be taken in for another reason (the audit log says which).
+    NotTakenIn,
+}
+
 /// The user plug and play activates and logs in as.
 const ADMIN: &str = "admin";
 
@@ -40,6 +49,19 @@ fn subnets_of(names: &[String]) -> Vec<(Ipv4Addr, u8)> {
 }
 
 impl Nvr {
+    /// What plug and play made of a discovered camera it could not take in, if it tried.
+    pub fn plug_and_play_outcome(&self, key: &str) -> Option<PlugAndPlayOutcome> {
+        lock(&self.inner.plug_outcomes).get(key).copied()
+    }
+
+    /// Keeps what plug and play made of a camera and lets the faces show it.
+    fn note_plug_outcome(&self, key: &str, outcome: PlugAndPlayOutcome) {
+        lock(&self.inner.plug_outcomes).insert(key.to_owned(), outcome);
+        if let Ok(device) = self.discovered_device(key) {
+            self.emit(crate::model::NvrEvent::DeviceDiscovered { device });
+        }
+    }
+
     /// Whether `device` appeared on a plug-and-play interface.
     fn on_camera_network(&self, device: &DiscoveredDevice) -> bool {
         let Some(IpAddr::V4(ip)) = device.address.ip() else {
@@ -152,6 +174,7 @@ impl Nvr {
                         .await;
                 }
                 Err(error) => {
+                    self.note_plug_outcome(key, PlugAndPlayOutcome::NotTakenIn);
                     self.audit(
                         &Actor::System,
                         AuditAction::PlugAndPlay,
@@ -181,9 +204,19 @@ impl Nvr {
                 "appeared on the camera network; the default camera password works; added on {}",
                 camera.channel_label()
             ),
-            Err(error) => format!(
-                "appeared on the camera network; not added (tried once, not again): {error}; listed for the installer"
-            ),
+            Err(error) => {
+                self.note_plug_outcome(
+                    key,
+                    if matches!(error, super::NvrError::CredentialsRejected) {
+                        PlugAndPlayOutcome::PasswordRefused
+                    } else {
+                        PlugAndPlayOutcome::NotTakenIn
+                    },
+                );
+                format!(
+                    "appeared on the camera network; not added (tried once, not again): {error}; listed for the installer"
+                )
+            }
         };
         self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
             .await;

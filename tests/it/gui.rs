@@ -2061,3 +2061,51 @@ fn add_by_ip_with_a_refused_password_offers_forget_password() {
     drop(menu);
     rt.block_on(h.stop());
 }
+
+/// Plug and play shows in the menu what it did: a camera it activated and added is in Added Devices,
+/// and one whose password is not the default is listed in Discovered Devices, saying so.
+#[test]
+fn plug_and_play_shows_what_it_did() {
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(2, |c| c.inactive = 1).await;
+        let mut settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        settings.discovery.plug_and_play_interfaces = vec!["lo".into()];
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        h.nvr
+            .activate_nvr(
+                NVR_PASSWORD,
+                NVR_PASSWORD,
+                "owner@example.com",
+                Some(crate::support::CAMERA_PASSWORD),
+                &vigil::model::Actor::System,
+            )
+            .await
+            .expect("the recorder activates with a default camera password");
+        h.sim.cameras()[0].set_password_directly("admin", "Another-Pass-93");
+        h.discover().await;
+        h
+    });
+    let mut menu = Menu::open_first_boot(&h, &rt, (1920, 1080));
+    menu.wait_until("the menu open", |w| {
+        w.global::<Account>().get_gate() == Gate::Open
+    });
+    menu.open_device_access();
+    menu.wait_until("the factory-state camera added by plug and play", |w| {
+        w.global::<DeviceAccess>()
+            .get_added()
+            .iter()
+            .any(|r| r.status == CameraStatus::Online)
+    });
+    menu.click("Discovered Devices");
+    menu.wait_until("the other camera's outcome shown", |w| {
+        w.global::<DeviceAccess>()
+            .get_discovered()
+            .iter()
+            .any(|r| r.plug_and_play == vigil::gui::ui::PlugAndPlay::PasswordRefused)
+    });
+    assert!(menu.shows_text("Default password refused"));
+    menu.screenshot("i15-s3-plug-and-play");
+    drop(menu);
+    rt.block_on(h.stop());
+}
