@@ -68,25 +68,7 @@ impl Nvr {
     pub(super) async fn reach(&self, camera: &MaintainedCamera) -> Result<Reached, NvrError> {
         match camera {
             MaintainedCamera::Added(id) => {
-                let (camera, credentials) = {
-                    let added = lock(&self.inner.added);
-                    let entry = added.get(id).ok_or(NvrError::CameraNotFound(*id))?;
-                    (entry.camera.clone(), entry.credentials.clone())
-                };
-                match camera.status.state {
-                    CameraState::Offline => {
-                        return Err(NvrError::Unreachable {
-                            address: camera.address.to_string(),
-                            detail: "the camera is offline".into(),
-                        });
-                    }
-                    CameraState::Locked => {
-                        return Err(NvrError::CameraLocked {
-                            retry_after: self.lock_time_left(&camera),
-                        });
-                    }
-                    CameraState::Online | CameraState::NotCertified => {}
-                }
+                let (camera, credentials) = self.answering_with_credentials(*id)?;
                 let Some(credentials) = credentials.filter(|_| camera.status.certified()) else {
                     return Err(NvrError::SettingsNeedCertified { camera: *id });
                 };

@@ -110,27 +110,9 @@ impl Nvr {
         password: &str,
         actor: &Actor,
     ) -> Result<AddedCamera, NvrError> {
-        let (camera, current) = {
-            let added = lock(&self.inner.added);
-            let entry = added.get(&id).ok_or(NvrError::CameraNotFound(id))?;
-            (entry.camera.clone(), entry.credentials.clone())
-        };
         // Why a camera that is not certified is skipped: the reason it is not, so an offline or locked
         // camera is not sent to Forget Password.
-        match camera.status.state {
-            CameraState::Offline => {
-                return Err(NvrError::Unreachable {
-                    address: camera.address.to_string(),
-                    detail: "the camera is offline".into(),
-                });
-            }
-            CameraState::Locked => {
-                return Err(NvrError::CameraLocked {
-                    retry_after: self.lock_time_left(&camera),
-                });
-            }
-            CameraState::Online | CameraState::NotCertified => {}
-        }
+        let (camera, current) = self.answering_with_credentials(id)?;
         let Some(current) = current.filter(|_| camera.status.certified()) else {
             return Err(NvrError::NotCertified { camera: id });
         };
@@ -194,6 +176,29 @@ impl Nvr {
                 tracing::warn!(camera = %id, %error, "new password set but not yet certified");
                 self.store_credentials(id, credentials, None, None).await
             }
+        }
+    }
+
+    /// An added camera with its stored credentials, unless it is offline or locked: then why, in the
+    /// words the installer acts on (an offline camera is told as offline, not as not certified).
+    pub(super) fn answering_with_credentials(
+        &self,
+        id: CameraId,
+    ) -> Result<(AddedCamera, Option<Credentials>), NvrError> {
+        let (camera, credentials) = {
+            let added = lock(&self.inner.added);
+            let entry = added.get(&id).ok_or(NvrError::CameraNotFound(id))?;
+            (entry.camera.clone(), entry.credentials.clone())
+        };
+        match camera.status.state {
+            CameraState::Offline => Err(NvrError::Unreachable {
+                address: camera.address.to_string(),
+                detail: "the camera is offline".into(),
+            }),
+            CameraState::Locked => Err(NvrError::CameraLocked {
+                retry_after: self.lock_time_left(&camera),
+            }),
+            CameraState::Online | CameraState::NotCertified => Ok((camera, credentials)),
         }
     }
 
