@@ -69,30 +69,12 @@ fn resolve_discovery(
             ),
         ));
     }
-    for (i, name) in d.plug_and_play_interfaces.iter().enumerate() {
-        if name.is_empty()
-            || name.len() > 15
-            || name.contains('/')
-            || name.chars().any(char::is_whitespace)
-        {
-            return Err(err(
-                &format!("discovery.plug_and_play_interfaces[{i}]"),
-                format!("'{name}' is not an interface name"),
-            ));
-        }
-    }
-    for (i, name) in d.interfaces.iter().enumerate() {
-        if name.is_empty()
-            || name.len() > 15
-            || name.contains('/')
-            || name.chars().any(char::is_whitespace)
-        {
-            return Err(err(
-                &format!("discovery.interfaces[{i}]"),
-                format!("'{name}' is not an interface name"),
-            ));
-        }
-    }
+    check_interface_names(
+        err,
+        "discovery.plug_and_play_interfaces",
+        &d.plug_and_play_interfaces,
+    )?;
+    check_interface_names(err, "discovery.interfaces", &d.interfaces)?;
     let announcement_address = if d.listen_announcements {
         Some(d.announcement_address.parse::<SocketAddr>().map_err(|_| {
             err(
@@ -191,6 +173,23 @@ fn resolve_cameras(
         },
         Duration::from_millis(c.request_timeout_ms),
     ))
+}
+
+/// Refuses a list entry that cannot be a Linux interface name, naming `key[i]`.
+fn check_interface_names(err: Refuse<'_>, key: &str, names: &[String]) -> Result<(), ConfigError> {
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty()
+            || name.len() > 15
+            || name.contains('/')
+            || name.chars().any(char::is_whitespace)
+        {
+            return Err(err(
+                &format!("{key}[{i}]"),
+                format!("'{name}' is not an interface name"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_camera_time(

@@ -17,7 +17,9 @@ use crate::dbus::auth::{authorized, check_text};
 use crate::dbus::error::DbusError;
 use crate::dbus::read_only::ReadOnly;
 use crate::dbus::{Shared, camera_path};
-use crate::model::{AddedCamera, Caller, CameraId, CameraNetwork, FactoryDefault};
+use crate::model::{
+    AddedCamera, Caller, CameraId, CameraNetwork, FactoryDefault, NetworkChange, NetworkChanged,
+};
 use crate::rules::network::mask_of_prefix;
 use crate::service::{MaintainedCamera, network_change_from_text};
 
@@ -163,10 +165,7 @@ impl Camera {
         dhcp: bool,
     ) -> Result<(String, String, String, bool, bool), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
-            check_text("address", &address, 64)?;
-            check_text("mask", &mask, 64)?;
-            check_text("gateway", &gateway, 64)?;
-            let change = network_change_from_text(&address, &mask, &gateway, dhcp)?;
+            let change = network_change_arg(&address, &mask, &gateway, dhcp)?;
             let changed = self
                 .shared
                 .nvr
@@ -176,8 +175,7 @@ impl Camera {
                     &Caller::from(actor),
                 )
                 .await?;
-            let (address, mask, gateway, dhcp) = network_reply(&changed.network);
-            Ok((address, mask, gateway, dhcp, changed.rebooted))
+            Ok(changed_reply(&changed))
         })
         .await
     }
@@ -354,15 +352,28 @@ impl Camera {
         &self,
         #[zbus(header)] header: Option<Header<'_>>,
     ) -> Result<bool, DbusError> {
-        let limit = self.shared.nvr.settings().camera_time.drift_limit.as_secs();
-        self.read(header.as_ref(), |c| clock_drifted(c, limit))
-            .await
+        let limit = self.shared.nvr.settings().camera_time.drift_limit;
+        self.read(header.as_ref(), |c| c.clock_drifted(limit)).await
     }
 }
 
-/// Whether a camera's clock is off by more than `limit_secs`.
-fn clock_drifted(camera: &AddedCamera, limit_secs: u64) -> bool {
-    camera.clock_offset_secs.unsigned_abs() > limit_secs
+/// New network settings from a D-Bus call's arguments, each checked as text first.
+pub(crate) fn network_change_arg(
+    address: &str,
+    mask: &str,
+    gateway: &str,
+    dhcp: bool,
+) -> Result<NetworkChange, DbusError> {
+    check_text("address", address, 64)?;
+    check_text("mask", mask, 64)?;
+    check_text("gateway", gateway, 64)?;
+    Ok(network_change_from_text(address, mask, gateway, dhcp)?)
+}
+
+/// What SetNetwork answers: the settings in force, and whether the camera rebooted for them.
+pub(crate) fn changed_reply(changed: &NetworkChanged) -> (String, String, String, bool, bool) {
+    let (address, mask, gateway, dhcp) = network_reply(&changed.network);
+    (address, mask, gateway, dhcp, changed.rebooted)
 }
 
 /// Network settings as D-Bus gives them: address, dotted mask, gateway (empty for none), DHCP.
@@ -419,11 +430,11 @@ fn last_error_kind(camera: &AddedCamera) -> &'static str {
 
 /// One property's value, borrowed from `camera` where it can be. The single mapping from a camera to
 /// its properties for PropertiesChanged and GetManagedObjects.
-/// `drift_limit_secs` is the recorder's `clock_drift_limit_secs`.
+/// `drift_limit` is the recorder's `clock_drift_limit_secs`.
 pub(crate) fn property_value<'a>(
     camera: &'a AddedCamera,
     name: &str,
-    drift_limit_secs: u64,
+    drift_limit: std::time::Duration,
 ) -> Option<Variant<'a>> {
     Some(match name {
         "Id" => Variant::from(camera.id.0),
@@ -438,7 +449,7 @@ pub(crate) fn property_value<'a>(
         "Firmware" => Variant::from(camera.identity.firmware.as_str()),
         "Address" => Variant::from(camera.address.to_string()),
         "ClockOffset" => Variant::from(camera.clock_offset_secs),
-        "ClockDrift" => Variant::from(clock_drifted(camera, drift_limit_secs)),
+        "ClockDrift" => Variant::from(camera.clock_drifted(drift_limit)),
         _ => return None,
     })
 }
@@ -453,10 +464,10 @@ async fn emit(connection: &zbus::Connection, id: CameraId, names: &[&str]) -> zb
     let Some(camera) = nvr.added_camera(id).ok() else {
         return Ok(());
     };
-    let drift_limit_secs = nvr.settings().camera_time.drift_limit.as_secs();
+    let drift_limit = nvr.settings().camera_time.drift_limit;
     let changed: HashMap<&str, Variant<'_>> = names
         .iter()
-        .filter_map(|name| property_value(&camera, name, drift_limit_secs).map(|v| (*name, v)))
+        .filter_map(|name| property_value(&camera, name, drift_limit).map(|v| (*name, v)))
         .collect();
     zbus::fdo::Properties::properties_changed(
         object.signal_emitter(),

@@ -8,11 +8,11 @@ use zbus::message::Header;
 
 use crate::dbus::Shared;
 use crate::dbus::auth::{Access, authorized, check_text};
-use crate::dbus::camera::network_reply;
+use crate::dbus::camera::{changed_reply, network_change_arg, network_reply};
 use crate::dbus::error::DbusError;
 use crate::dbus::manager::MAX_TEXT;
 use crate::model::Caller;
-use crate::service::{MaintainedCamera, network_change_from_text};
+use crate::service::MaintainedCamera;
 
 /// The devices object.
 pub struct Devices {
@@ -78,17 +78,13 @@ impl Devices {
     ) -> Result<(String, String, String, bool, bool), DbusError> {
         authorized(&self.shared, &header, Access::Admin, async |actor| {
             let camera = discovered(&key, &username, &password)?;
-            check_text("address", &address, 64)?;
-            check_text("mask", &mask, 64)?;
-            check_text("gateway", &gateway, 64)?;
-            let change = network_change_from_text(&address, &mask, &gateway, dhcp)?;
+            let change = network_change_arg(&address, &mask, &gateway, dhcp)?;
             let changed = self
                 .shared
                 .nvr
                 .set_camera_network(&camera, &change, &Caller::from(actor))
                 .await?;
-            let (address, mask, gateway, dhcp) = network_reply(&changed.network);
-            Ok((address, mask, gateway, dhcp, changed.rebooted))
+            Ok(changed_reply(&changed))
         })
         .await
     }

@@ -66,7 +66,7 @@ impl ObjectTree {
             }
             Ok(ManagedObjects {
                 cameras,
-                drift_limit_secs: self.shared.nvr.settings().camera_time.drift_limit.as_secs(),
+                drift_limit: self.shared.nvr.settings().camera_time.drift_limit,
                 flows,
             })
         })
@@ -94,7 +94,7 @@ impl ObjectTree {
 pub struct ManagedObjects {
     cameras: Vec<AddedCamera>,
     /// The recorder's clock drift limit, for each camera's ClockDrift.
-    drift_limit_secs: u64,
+    drift_limit: std::time::Duration,
     flows: Vec<(OwnedObjectPath, HashMap<String, OwnedVariant>)>,
 }
 
@@ -111,10 +111,7 @@ impl Serialize for ManagedObjects {
         for added in &self.cameras {
             objects.serialize_entry(
                 &camera_path(added.id),
-                &OneInterface(
-                    camera::INTERFACE,
-                    CameraProperties(added, self.drift_limit_secs),
-                ),
+                &OneInterface(camera::INTERFACE, CameraProperties(added, self.drift_limit)),
             )?;
         }
         for (path, properties) in &self.flows {
@@ -136,7 +133,7 @@ impl<P: Serialize> Serialize for OneInterface<P> {
 }
 
 /// A camera's properties as `a{sv}`, borrowed from the snapshot.
-struct CameraProperties<'a>(&'a AddedCamera, u64);
+struct CameraProperties<'a>(&'a AddedCamera, std::time::Duration);
 
 impl Serialize for CameraProperties<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -81,11 +81,7 @@ impl Adapter {
         let camera = rows::camera_id_of(&settings.get_target())
             .and_then(|id| self.nvr.added_camera(id).ok());
         if let Some(camera) = camera {
-            settings.set_clock_offset(
-                camera
-                    .clock_offset_secs
-                    .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-            );
+            settings.set_clock_offset(rows::seconds_for_ui(camera.clock_offset_secs));
             settings.set_clock_drift(self.nvr.clock_drifted(&camera));
         }
         settings.set_drift_limit(

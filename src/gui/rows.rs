@@ -80,11 +80,14 @@ pub fn added_row(
             .into(),
         selected,
         protocol: PROTOCOL.into(),
-        clock_offset: camera
-            .clock_offset_secs
-            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        clock_offset: seconds_for_ui(camera.clock_offset_secs),
         clock_drift,
     }
+}
+
+/// Seconds as the UI's 32-bit ints hold them, clamped.
+pub fn seconds_for_ui(secs: i64) -> i32 {
+    i32::try_from(secs).unwrap_or(if secs < 0 { i32::MIN } else { i32::MAX })
 }
 
 /// A reason kind as the UI knows it.

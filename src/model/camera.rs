@@ -321,6 +321,11 @@ impl AddedCamera {
         }
     }
 
+    /// Whether its clock, as last measured, is off the recorder's by more than `limit`.
+    pub fn clock_drifted(&self, limit: std::time::Duration) -> bool {
+        self.clock_offset_secs.unsigned_abs() > limit.as_secs()
+    }
+
     /// The channel as the installer reads it: "D3", or "-" without one.
     pub fn channel_label(&self) -> String {
         self.channel

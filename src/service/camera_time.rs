@@ -13,7 +13,7 @@ const CLOCK_CONCURRENCY: usize = 8;
 impl Nvr {
     /// Whether an added camera's clock is off by more than the limit the recorder allows.
     pub fn clock_drifted(&self, camera: &AddedCamera) -> bool {
-        camera.clock_offset_secs.unsigned_abs() > self.settings().camera_time.drift_limit.as_secs()
+        camera.clock_drifted(self.settings().camera_time.drift_limit)
     }
 
     /// Sets the camera's clock now, as `time_sync` says (NTP when that is chosen, else UTC from the

@@ -123,6 +123,17 @@ impl Nvr {
             return;
         };
         let label = camera_label(&device.identity, &device.address);
+        let (outcome, not_taken_in) = self.take_in(&device).await;
+        if let Some(not_taken_in) = not_taken_in {
+            self.note_plug_outcome(key, not_taken_in);
+        }
+        self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
+            .await;
+    }
+
+    /// Takes in one device: what happened, for the audit log, and what the menu shows of a camera
+    /// it could not take in (`None` when it was taken in, or when it was never tried).
+    async fn take_in(&self, device: &DiscoveredDevice) -> (String, Option<PlugAndPlayOutcome>) {
         let system = Caller::from(Actor::System);
         let default_password = self
             .with_store(|store| store.read(|tx| tx.default_camera_password()))
@@ -131,36 +142,35 @@ impl Nvr {
             .and_then(Result::ok)
             .flatten();
         let Some(password) = default_password else {
-            self.audit(
-                &Actor::System,
-                AuditAction::PlugAndPlay,
-                &label,
-                "appeared on the camera network; not taken in: the recorder has no default camera password",
-            )
-            .await;
-            return;
+            return (
+                "appeared on the camera network; not taken in: the recorder has no default camera password".to_owned(),
+                None,
+            );
         };
         if device.inactive {
             let reserved_email = match self.reserved_email(&system).await {
                 Ok(email) => email,
                 Err(error) => {
-                    self.audit(
-                        &Actor::System,
-                        AuditAction::PlugAndPlay,
-                        &label,
-                        &format!("appeared in factory state; not activated: {error}"),
-                    )
-                    .await;
-                    return;
+                    return (
+                        format!("appeared in factory state; not activated: {error}"),
+                        None,
+                    );
                 }
             };
             let password = password.expose_secret();
-            match self
-                .activate_camera(key, password, password, &reserved_email, true, &system)
+            return match self
+                .activate_camera(
+                    &device.key,
+                    password,
+                    password,
+                    &reserved_email,
+                    true,
+                    &system,
+                )
                 .await
             {
-                Ok(activation) => {
-                    let outcome = match (&activation.camera, &activation.add_error) {
+                Ok(activation) => (
+                    match (&activation.camera, &activation.add_error) {
                         (Some(camera), _) => format!(
                             "appeared in factory state; activated with the default camera password and added on {}",
                             camera.channel_label()
@@ -169,28 +179,20 @@ impl Nvr {
                             format!("appeared in factory state; activated but not added: {error}")
                         }
                         (None, None) => "appeared in factory state; activated".to_owned(),
-                    };
-                    self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
-                        .await;
-                }
-                Err(error) => {
-                    self.note_plug_outcome(key, PlugAndPlayOutcome::NotTakenIn);
-                    self.audit(
-                        &Actor::System,
-                        AuditAction::PlugAndPlay,
-                        &label,
-                        &format!("appeared in factory state; not activated: {error}"),
-                    )
-                    .await;
-                }
-            }
-            return;
+                    },
+                    None,
+                ),
+                Err(error) => (
+                    format!("appeared in factory state; not activated: {error}"),
+                    Some(PlugAndPlayOutcome::NotTakenIn),
+                ),
+            };
         }
         let credentials = Credentials {
             username: ADMIN.to_owned(),
             password,
         };
-        let outcome = match self
+        match self
             .add_verified(
                 device.address.clone(),
                 Some(device.key.clone()),
@@ -200,25 +202,23 @@ impl Nvr {
             )
             .await
         {
-            Ok(camera) => format!(
-                "appeared on the camera network; the default camera password works; added on {}",
-                camera.channel_label()
+            Ok(camera) => (
+                format!(
+                    "appeared on the camera network; the default camera password works; added on {}",
+                    camera.channel_label()
+                ),
+                None,
             ),
-            Err(error) => {
-                self.note_plug_outcome(
-                    key,
-                    if matches!(error, super::NvrError::CredentialsRejected) {
-                        PlugAndPlayOutcome::PasswordRefused
-                    } else {
-                        PlugAndPlayOutcome::NotTakenIn
-                    },
-                );
+            Err(error) => (
                 format!(
                     "appeared on the camera network; not added (tried once, not again): {error}; listed for the installer"
-                )
-            }
-        };
-        self.audit(&Actor::System, AuditAction::PlugAndPlay, &label, &outcome)
-            .await;
+                ),
+                Some(if matches!(error, super::NvrError::CredentialsRejected) {
+                    PlugAndPlayOutcome::PasswordRefused
+                } else {
+                    PlugAndPlayOutcome::NotTakenIn
+                }),
+            ),
+        }
     }
 }
