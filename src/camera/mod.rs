@@ -8,6 +8,8 @@
 
 pub mod client;
 pub mod discovery;
+pub mod driver;
+pub mod hikvision;
 pub mod maintenance;
 pub mod monitor;
 pub mod recovery_client;
@@ -70,6 +72,10 @@ pub enum CameraError {
     /// The reply made no sense.
     #[error("the camera sent a reply that could not be read: {0}")]
     BadReply(String),
+    /// The camera does not offer this through the protocol asked (an ISAPI path it answers 404, a
+    /// method it does not list, a step whose details are not public).
+    #[error("this camera does not offer {0}")]
+    NotOffered(String),
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {

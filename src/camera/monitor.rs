@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::camera::CameraError;
 use crate::camera::client::CameraConnector;
 use crate::model::{CameraId, CameraState, ReasonKind, StatusReason};
-use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity, Protocol};
 
 /// How often and how patiently cameras are checked.
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub struct MonitoredCamera {
     pub id: CameraId,
     /// Where it is.
     pub address: DeviceAddress,
+    /// The protocol it is managed with.
+    pub protocol: Protocol,
     /// Its credentials, or `None` when they could not be read back.
     pub credentials: Option<Credentials>,
     /// Where it stood when the watch began (its stored state).
@@ -142,10 +144,11 @@ pub async fn watch(
                 let outcome = tokio::select! {
                     _ = cancel.cancelled() => return,
                     outcome = async {
+                        let driver = connector.driver(camera.protocol);
                         if last_state == CameraState::Offline {
-                            connector.certify(&camera.address, credentials).await
+                            driver.certify(&camera.address, credentials).await
                         } else {
-                            connector.recheck(&camera.address, credentials, offset).await
+                            driver.recheck(&camera.address, credentials, offset).await
                         }
                     } => outcome,
                 };
@@ -254,7 +257,7 @@ pub async fn watch(
                 // Credentials held, unreadable, or locked: only ask whether the camera is there.
                 let reachability = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    r = connector.clock_offset(&camera.address) => r,
+                    r = connector.driver(camera.protocol).reach(&camera.address) => r,
                 };
                 let (state, error) = if locked_now {
                     (CameraState::Locked, Some(lock_reason.clone()))

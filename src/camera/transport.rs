@@ -182,6 +182,126 @@ impl Transport for CameraTransport {
     }
 }
 
+/// A camera's answer to a plain HTTP request (the vendor drivers' ISAPI and JSON RPC), read within
+/// [`MAX_REPLY_BYTES`] and unclassified: each driver reads its own protocol's refusals.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// `WWW-Authenticate`, when the camera sent one.
+    pub challenge: Option<String>,
+    /// The `Date` header, when the camera sent one.
+    pub date: Option<String>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl CameraTransport {
+    /// One plain HTTP request (`method` GET, PUT, POST or DELETE) with an optional body, answering an
+    /// HTTP Digest challenge once when the transport carries credentials. A camera that does not
+    /// answer is [`CameraError::Offline`]; every answer, whatever its status, comes back to be read.
+    pub async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        content_type: &str,
+        body: Option<&str>,
+    ) -> Result<HttpReply, CameraError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| CameraError::BadReply(format!("HTTP method {method}")))?;
+        let send = |authorization: Option<String>| {
+            let mut request = self.client.request(method.clone(), url);
+            if let Some(body) = body {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body.to_owned());
+            }
+            if let Some(value) = authorization {
+                request = request.header(reqwest::header::AUTHORIZATION, value);
+            }
+            request.send()
+        };
+        let offline = |e: reqwest::Error| CameraError::Offline(super::describe_http_error(&e));
+        let digest_for =
+            |challenge: Option<&str>| self.authorization_for(method.as_str(), url, body, challenge);
+        // With a challenge cached from an earlier request, the first try already carries the
+        // password, and a 401 to it is the camera's verdict: it is not answered a second time.
+        let first = digest_for(None);
+        let password_sent = first.is_some();
+        let mut response = send(first).await.map_err(offline)?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED
+            && self.digest.is_some()
+            && !password_sent
+            && let Some(challenge) = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.trim_start().starts_with("Digest"))
+                .map(str::to_owned)
+        {
+            let Some(authorization) = digest_for(Some(&challenge)) else {
+                return Err(CameraError::BadReply(
+                    "an HTTP Digest challenge the NVR cannot answer".to_owned(),
+                ));
+            };
+            response = send(Some(authorization)).await.map_err(offline)?;
+        }
+        let status = response.status().as_u16();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let challenge = header(reqwest::header::WWW_AUTHENTICATE);
+        let date = header(reqwest::header::DATE);
+        let text = read_capped(response).await.map_err(|e| match e {
+            TransportError::HttpStatus { body, .. } => CameraError::BadReply(body),
+            TransportError::Http(e) => offline(e),
+        })?;
+        Ok(HttpReply {
+            status,
+            challenge,
+            date,
+            body: text,
+        })
+    }
+
+    fn authorization_for(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+        fresh: Option<&str>,
+    ) -> Option<String> {
+        let digest = self.digest.as_ref()?;
+        let mut cached = digest.challenge.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(header) = fresh {
+            *cached = Some(digest_auth::parse(header).ok()?);
+        }
+        let challenge = cached.as_mut()?;
+        let context = digest_auth::AuthContext::new_with_method(
+            digest.credentials.username.as_str(),
+            digest.credentials.password.expose_secret(),
+            request_uri(url),
+            body.map(str::as_bytes),
+            digest_auth::HttpMethod::from(method.to_owned()),
+        );
+        challenge.respond(&context).ok().map(|h| h.to_string())
+    }
+}
+
+/// The request URI a Digest answer covers: the path and query of `url`.
+fn request_uri(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        })
+        .unwrap_or_else(|_| "/".to_owned())
+}
+
 /// The envelope without its WS-Security header block, for a retry with HTTP Digest.
 fn without_username_token(body: &str) -> String {
     let Some(start) = body.find("<wsse:Security") else {

@@ -10,6 +10,8 @@ use std::time::SystemTime;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use super::protocol::{Protocol, Protocols};
+
 /// The default path of the ONVIF device service.
 pub const DEVICE_SERVICE_PATH: &str = "/onvif/device_service";
 /// The longest host name accepted.
@@ -300,6 +302,13 @@ pub struct AddedCamera {
     pub channel: Option<u16>,
     /// The name the installer gave it; empty for the default, [`AddedCamera::display_name`].
     pub name: String,
+    /// The protocol the recorder certifies and monitors it with.
+    #[serde(default = "onvif")]
+    pub protocol: Protocol,
+}
+
+fn onvif() -> Protocol {
+    Protocol::Onvif
 }
 
 impl AddedCamera {
@@ -354,6 +363,10 @@ pub struct DiscoveredDevice {
     /// MAC address. Two devices are never merged on such a claim; the conflict is shown instead.
     #[serde(default)]
     pub conflict_with: Option<DeviceAddress>,
+    /// The protocols it was seen speaking (WS-Discovery, SADP and DHIP sightings of one camera are
+    /// one device).
+    #[serde(default)]
+    pub protocols: Protocols,
 }
 
 /// How two cameras' claims about themselves compare.

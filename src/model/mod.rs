@@ -6,6 +6,7 @@ pub mod audit;
 pub mod camera;
 pub mod events;
 pub mod network;
+pub mod protocol;
 pub mod recovery;
 pub mod status;
 
@@ -13,5 +14,6 @@ pub use audit::*;
 pub use camera::*;
 pub use events::*;
 pub use network::*;
+pub use protocol::*;
 pub use recovery::*;
 pub use status::*;

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CameraId, DeviceAddress, DeviceIdentity};
+use crate::model::{CameraId, DeviceAddress, DeviceIdentity, Protocol};
 
 /// A way to get a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +192,13 @@ pub struct RecoveryFlow {
     pub result_camera: Option<CameraId>,
     /// Why it failed or expired, with what to do.
     pub failure: Option<String>,
+    /// The protocol the reset runs in: Vigil's extension, or the camera vendor's own.
+    #[serde(default = "vigil")]
+    pub protocol: Protocol,
+}
+
+fn vigil() -> Protocol {
+    Protocol::Vigil
 }
 
 impl RecoveryFlow {

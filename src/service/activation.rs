@@ -103,6 +103,7 @@ impl Nvr {
                 .add_verified(
                     device.address.clone(),
                     Some(device.key.clone()),
+                    device.protocols.managing(),
                     credentials,
                     &actor.to_string(),
                     "added after its activation",

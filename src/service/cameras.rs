@@ -12,7 +12,9 @@ use crate::model::{
     AddedCamera, CameraId, CameraState, CameraStatus, IdentityMatch, NvrEvent, compare_identities,
 };
 use crate::model::{AuditAction, Caller, camera_key, camera_label};
-use crate::model::{Credentials, DeviceAddress, DeviceIdentity, ReasonKind, StatusReason};
+use crate::model::{
+    Credentials, DeviceAddress, DeviceIdentity, Protocol, ReasonKind, StatusReason,
+};
 use crate::store::{DuplicateOf, NewCamera, StoreError, Tx};
 
 use super::audit::AuditNote;
@@ -158,8 +160,15 @@ impl Nvr {
         let actor = self.acting_as(caller)?;
         let address = DeviceAddress::new(&request.host, request.port).map_err(address_error)?;
         let credentials = check_credentials(&request.username, &request.password)?;
-        self.add_verified(address, None, credentials, &actor.to_string(), ADDED)
-            .await
+        self.add_verified(
+            address,
+            None,
+            Protocol::Onvif,
+            credentials,
+            &actor.to_string(),
+            ADDED,
+        )
+        .await
     }
 
     /// Adds a device from the discovered list.
@@ -185,6 +194,7 @@ impl Nvr {
         self.add_verified(
             device.address,
             Some(device.key),
+            device.protocols.managing(),
             credentials,
             &actor.to_string(),
             ADDED,
@@ -265,6 +275,7 @@ impl Nvr {
         &self,
         address: DeviceAddress,
         endpoint_ref: Option<String>,
+        protocol: Protocol,
         credentials: Credentials,
         actor: &str,
         outcome: &str,
@@ -285,7 +296,7 @@ impl Nvr {
         {
             return Err(NvrError::NoFreeChannel { channels });
         }
-        let certification = self.certify(&address, &credentials).await?;
+        let certification = self.certify(protocol, &address, &credentials).await?;
         let endpoint_ref =
             endpoint_ref.or_else(|| self.endpoint_for(&certification.identity, &address));
         let _commit = self.inner.commit.lock().await;
@@ -317,6 +328,7 @@ impl Nvr {
                         clock_offset_secs: offset,
                         added_at: now,
                         channels,
+                        protocol,
                     })?;
                     note.append(tx, now)?;
                     Ok(id)
@@ -364,6 +376,7 @@ impl Nvr {
             added_at: now,
             channel: Some(channel),
             name: String::new(),
+            protocol,
         };
         tracing::info!(camera = %id, channel, address = %camera.address, model = %camera.identity.model, "camera added");
         self.install(
@@ -398,7 +411,9 @@ impl Nvr {
             let retry_after = self.lock_time_left(&camera);
             return Err(NvrError::CameraLocked { retry_after });
         }
-        let certification = self.certify(&camera.address, &credentials).await?;
+        let certification = self
+            .certify(camera.protocol, &camera.address, &credentials)
+            .await?;
         let note = AuditNote::new(
             &actor,
             AuditAction::CredentialsEdited,
@@ -539,12 +554,13 @@ impl Nvr {
 
     pub(super) async fn certify(
         &self,
+        protocol: Protocol,
         address: &DeviceAddress,
         credentials: &Credentials,
     ) -> Result<Certification, NvrError> {
         let result = tokio::select! {
             _ = self.inner.shutdown.cancelled() => return Err(NvrError::ShuttingDown),
-            r = self.inner.connector.certify(address, credentials) => r,
+            r = self.inner.connector.driver(protocol).certify(address, credentials) => r,
         };
         result.map_err(|error| {
             tracing::info!(address = %address, %error, "credentials not verified");
@@ -575,6 +591,7 @@ impl Nvr {
         let monitored = MonitoredCamera {
             id: camera.id,
             address: camera.address.clone(),
+            protocol: camera.protocol,
             credentials: credentials.clone(),
             credentials_rejected: camera.status.credentials_rejected,
             last_error: camera.status.last_error.clone(),

@@ -15,7 +15,7 @@ use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_un
 use crate::model::{
     AddedCamera, CameraId, DiscoveredDevice, IdentityMatch, NvrEvent, compare_identities,
 };
-use crate::model::{DeviceAddress, DeviceIdentity};
+use crate::model::{DeviceAddress, DeviceIdentity, Protocol, Protocols};
 
 use super::error::address_error;
 use super::{AddedEntry, Nvr, NvrError, camera_error, lock};
@@ -441,6 +441,7 @@ impl Nvr {
                         added_as: None,
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
+                        protocols: Protocols::only(Protocol::Onvif),
                     };
                     self.follow_if_moved(&device).await;
                     let key = self.upsert_discovered(device);

@@ -390,6 +390,9 @@ pub fn camera_error(error: CameraError, address: &DeviceAddress) -> NvrError {
             NvrError::CameraBusy(detail)
         }
         CameraError::BadReply(detail) => NvrError::CameraProtocol(detail),
+        CameraError::NotOffered(what) => {
+            NvrError::CameraRefused(format!("this camera does not offer {what}"))
+        }
     }
 }
 

@@ -108,6 +108,7 @@ mod tests {
             added_at: SystemTime::UNIX_EPOCH,
             channel: Some(1),
             name: String::new(),
+            protocol: crate::model::Protocol::Onvif,
         }
     }
 
@@ -121,6 +122,7 @@ mod tests {
             added_as: None,
             last_seen: SystemTime::UNIX_EPOCH,
             conflict_with: None,
+            protocols: crate::model::Protocols::only(crate::model::Protocol::Onvif),
         }
     }
 

@@ -163,6 +163,7 @@ impl Nvr {
         let certification = self
             .inner
             .connector
+            .driver(camera.protocol)
             .certify(&camera.address, &credentials)
             .await;
         match certification {

@@ -196,6 +196,7 @@ impl Nvr {
             .add_verified(
                 device.address.clone(),
                 Some(device.key.clone()),
+                device.protocols.managing(),
                 credentials,
                 &Actor::System.to_string(),
                 "added by plug and play with the default camera password",

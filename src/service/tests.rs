@@ -38,6 +38,7 @@ fn sighted(key: &str, host: &str, serial: &str) -> DiscoveredDevice {
         inactive: false,
         added_as: None,
         last_seen: SystemTime::now(),
+        protocols: crate::model::Protocols::only(crate::model::Protocol::Onvif),
         conflict_with: None,
     }
 }

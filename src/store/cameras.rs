@@ -6,7 +6,7 @@ use super::secret::camera_password;
 use super::{NewCamera, StoreError, StoredCamera, Tx, duplicate_or};
 use crate::clock::{from_unix_secs, unix_secs};
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, ReasonKind, StatusReason};
-use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
+use crate::model::{Credentials, DeviceAddress, DeviceIdentity, Protocol};
 
 impl Tx<'_> {
     /// Every added camera, by id.
@@ -14,7 +14,7 @@ impl Tx<'_> {
         let mut statement = self.tx.prepare(
             "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
                     username, password_sealed, credentials_rejected, state, state_since, last_error_words,
-                    last_error_at, clock_offset_secs, added_at, last_error_kind, channel, name
+                    last_error_at, clock_offset_secs, added_at, last_error_kind, channel, name, protocol
              FROM added_camera ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -45,6 +45,7 @@ impl Tx<'_> {
                 row.get::<_, Option<String>>(19)?,
                 row.get::<_, Option<u16>>(20)?,
                 row.get::<_, String>(21)?,
+                row.get::<_, String>(22)?,
             ))
         })?;
         let mut cameras = Vec::new();
@@ -66,7 +67,16 @@ impl Tx<'_> {
                 last_error_kind,
                 channel,
                 name,
+                protocol,
             ) = row?;
+            let protocol = Protocol::parse(&protocol).unwrap_or_else(|| {
+                tracing::warn!(
+                    camera = id,
+                    protocol,
+                    "unknown protocol in the registry; ONVIF assumed"
+                );
+                Protocol::Onvif
+            });
             let last_error = last_error_kind.and_then(|kind| {
                 let reason = ReasonKind::parse(&kind).map(|kind| {
                     StatusReason::with_words(kind, last_error_words.unwrap_or_default())
@@ -111,6 +121,7 @@ impl Tx<'_> {
                     added_at: from_unix_secs(added_at),
                     channel,
                     name,
+                    protocol,
                 },
                 credentials,
             });
@@ -130,8 +141,8 @@ impl Tx<'_> {
         let result = self.tx.execute(
             "INSERT INTO added_camera (host, port, service_path, endpoint_ref, manufacturer, model, firmware,
                  serial, mac, username, password_sealed, credentials_rejected, state, state_since, last_error_words,
-                 last_error_at, clock_offset_secs, added_at, last_error_kind, channel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                 last_error_at, clock_offset_secs, added_at, last_error_kind, channel, protocol)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             params![
                 new.address.host,
                 new.address.port,
@@ -153,6 +164,7 @@ impl Tx<'_> {
                 unix_secs(new.added_at),
                 kind_of(new.status),
                 channel,
+                new.protocol.as_str(),
             ],
         );
         match result {

@@ -122,6 +122,8 @@ pub struct NewCamera<'a> {
     pub added_at: SystemTime,
     /// The recorder's channel count: the camera takes the lowest free channel up to it.
     pub channels: u16,
+    /// The protocol it is managed with.
+    pub protocol: crate::model::Protocol,
 }
 
 /// The registry.

@@ -9,9 +9,9 @@ use secrecy::SecretString;
 use super::{DuplicateOf, StoreError, Tx};
 use crate::clock::{from_unix_secs, unix_secs};
 use crate::model::CameraId;
-use crate::model::RecoveryMethod;
 use crate::model::{DeviceAddress, DeviceIdentity};
 use crate::model::{FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera};
+use crate::model::{Protocol, RecoveryMethod};
 
 /// A flow as stored, with its secrets when they decrypt.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ const COLUMNS: &str = "id, device_key, camera_key, host, port, service_path, man
     mac, reset_user, masked_email, internet, methods, camera_date, clock_offset_secs, challenge_nonce,
     challenge_expires, qr_payload, attempts_left, step, code_sent_to, removed_camera_id, removed_username,
     add_after_reset, actor, result_camera_id, failure, started_at, updated_at, reset_token_sealed,
-    token_expires, new_password_sealed";
+    token_expires, new_password_sealed, protocol";
 
 impl Tx<'_> {
     /// Stores a new flow. Refused when the camera already has an active flow.
@@ -61,8 +61,8 @@ impl Tx<'_> {
         let result = self.tx.execute(
             "INSERT INTO recovery_flow (device_key, camera_key, host, port, service_path, manufacturer, model,
                  firmware, serial, mac, reset_user, masked_email, internet, methods, camera_date, clock_offset_secs,
-                 step, add_after_reset, actor, started_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                 step, add_after_reset, actor, started_at, updated_at, protocol)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 flow.device_key,
                 flow.camera_key(),
@@ -85,6 +85,7 @@ impl Tx<'_> {
                 flow.actor,
                 unix_secs(flow.started_at),
                 unix_secs(flow.updated_at),
+                flow.protocol.as_str(),
             ],
         );
         match result {
@@ -226,6 +227,7 @@ impl Tx<'_> {
                 failure: row.get(28)?,
                 started_at: from_unix_secs(row.get(29)?),
                 updated_at: from_unix_secs(row.get(30)?),
+                protocol: Protocol::parse(&row.get::<_, String>(34)?).unwrap_or(Protocol::Vigil),
             };
             let reset_token = match (
                 row.get::<_, Option<Vec<u8>>>(31)?,

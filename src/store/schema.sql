@@ -28,7 +28,8 @@ CREATE TABLE added_camera (
     last_error_at        INTEGER,
     clock_offset_secs    INTEGER NOT NULL DEFAULT 0,
     added_at             INTEGER NOT NULL, last_error_kind TEXT
-    CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32), channel INTEGER CHECK (channel IS NULL OR channel BETWEEN 1 AND 256), name TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 64),
+    CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32), channel INTEGER CHECK (channel IS NULL OR channel BETWEEN 1 AND 256), name TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 64), protocol TEXT NOT NULL DEFAULT 'onvif'
+    CHECK (protocol IN ('onvif', 'hikvision', 'dahua')),
     UNIQUE (host, port)
 );
 CREATE UNIQUE INDEX added_camera_serial ON added_camera (manufacturer, serial) WHERE serial <> '';
@@ -73,7 +74,8 @@ CREATE TABLE recovery_flow (
     failure             TEXT,
     started_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
-);
+, protocol TEXT NOT NULL DEFAULT 'vigil'
+    CHECK (protocol IN ('vigil', 'hikvision', 'dahua')));
 CREATE UNIQUE INDEX recovery_flow_one_per_camera ON recovery_flow (camera_key)
     WHERE step IN ('awaiting_code', 'code_verified', 'resetting');
 

@@ -46,6 +46,7 @@ fn insert_on_channels(
             clock_offset_secs: 0,
             added_at: from_unix_secs(1_790_000_000),
             channels,
+            protocol: crate::model::Protocol::Onvif,
         })
     })
 }
@@ -258,6 +259,7 @@ fn reads_run_beside_an_open_write_and_cannot_write() {
                     clock_offset_secs: 0,
                     added_at: from_unix_secs(1_790_000_000),
                     channels: 256,
+                    protocol: crate::model::Protocol::Hikvision,
                 })?;
                 started_tx.send(()).unwrap();
                 released.recv().unwrap();

@@ -75,6 +75,11 @@ pub const STEPS: &[Step] = &[
         sql: include_str!("migrations/0010_plug_and_play.sql"),
         compute: None,
     },
+    Step {
+        version: 11,
+        sql: include_str!("migrations/0011_camera_protocol.sql"),
+        compute: None,
+    },
 ];
 
 /// The schema this build writes.

@@ -21,7 +21,9 @@ use super::audit::AuditNote;
 use super::{Nvr, NvrError, camera_error, lock};
 use crate::camera::recovery_client::{RecoveryError, RecoveryInfo};
 use crate::model::{Actor, AuditAction, Caller, CameraId, DiscoveredDevice, NvrEvent};
-use crate::model::{CameraState, DeviceAddress, RecoveryMethod, RecoveryTarget};
+use crate::model::{
+    CameraState, DeviceAddress, Protocol, Protocols, RecoveryMethod, RecoveryTarget,
+};
 use crate::model::{
     FlowChallenge, RecoveryFlow, RecoveryId, RecoveryStep, RemovedCamera, camera_key, camera_label,
     camera_to_local,
@@ -353,6 +355,7 @@ impl Nvr {
                     added_as: Some(*id),
                     last_seen: camera.status.since,
                     conflict_with: None,
+                    protocols: Protocols::only(camera.protocol),
                 })
             }
         }
@@ -399,6 +402,7 @@ impl Nvr {
             updated_at: now,
             result_camera: None,
             failure: None,
+            protocol: Protocol::Vigil,
         };
         apply_info(&mut flow, &info);
         self.refuse_second_flow(&flow.camera_key())?;

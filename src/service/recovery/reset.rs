@@ -77,6 +77,7 @@ impl Nvr {
             let took = self
                 .inner
                 .connector
+                .driver(flow.protocol.managed_as())
                 .certify(&flow.address, &credentials)
                 .await
                 .is_ok();
@@ -130,6 +131,7 @@ impl Nvr {
         let certification = match self
             .inner
             .connector
+            .driver(flow.protocol.managed_as())
             .certify(&flow.address, &credentials)
             .await
         {
@@ -170,6 +172,7 @@ impl Nvr {
                     self.add_verified(
                         flow.address.clone(),
                         Some(flow.device_key.clone()).filter(|key| !key.is_empty()),
+                        flow.protocol.managed_as(),
                         credentials,
                         &flow.actor,
                         "added again after its password reset",

@@ -248,7 +248,7 @@ impl Nvr {
         let now = self.inner.clock.now();
         let certified = tokio::select! {
             _ = self.inner.shutdown.cancelled() => return Resume::Settled,
-            r = self.inner.connector.certify(&flow.address, &credentials) => r,
+            r = self.inner.connector.driver(flow.protocol.managed_as()).certify(&flow.address, &credentials) => r,
         };
         match certified {
             Ok(_) => {
