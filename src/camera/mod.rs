@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod recovery_client;
 pub mod refusal;
 pub mod transport;
+pub mod vendor_discovery;
 pub mod xml_guard;
 
 use std::time::Duration;

@@ -91,6 +91,31 @@ impl IsapiSession {
         Ok(Some(root))
     }
 
+    /// One request with a JSON body (`?format=json` paths); the reply's JSON on success.
+    pub async fn call_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> Result<serde_json::Value, CameraError> {
+        let url = format!("{}{path}", self.base);
+        let reply = self
+            .transport
+            .request(method, &url, "application/json", Some(body))
+            .await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(read_refusal(&reply, self.authenticated, path));
+        }
+        let value: serde_json::Value = serde_json::from_str(&reply.body)
+            .map_err(|_| CameraError::BadReply(format!("{path} answered with no JSON")))?;
+        if let Some(status) = ResponseStatus::from_json(&value)
+            && !status.succeeded()
+        {
+            return Err(status.refusal());
+        }
+        Ok(value)
+    }
+
     /// `GET /SDK/activateStatus`, asked without a login: whether the camera has an administrator.
     /// A camera that does not know the path is taken as activated (older firmware activated in the
     /// factory).
@@ -269,6 +294,24 @@ impl ResponseStatus {
         }
     }
 
+    /// Reads the JSON form (`statusCode`, `statusString`, `subStatusCode` at the top), when the value
+    /// has one.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let code = value.get("statusCode")?.as_u64()?;
+        let text = |name: &str| {
+            value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(clean_camera_text)
+                .unwrap_or_default()
+        };
+        Some(Self {
+            code: u32::try_from(code).unwrap_or(0),
+            words: text("statusString"),
+            sub_code: text("subStatusCode"),
+        })
+    }
+
     /// OK, or OK and a reboot is needed.
     pub fn succeeded(&self) -> bool {
         matches!(self.code, 1 | 7) || self.sub_code.eq_ignore_ascii_case("ok")
@@ -311,6 +354,13 @@ pub fn read_refusal(reply: &HttpReply, with_credentials: bool, path: &str) -> Ca
         404 => CameraError::NotOffered(format!("{path} (it answers 404)")),
         status => match root.filter(|r| r.local_name == "ResponseStatus") {
             Some(root) => ResponseStatus::read(&root).refusal(),
+            None if let Some(json) = serde_json::from_str::<serde_json::Value>(&reply.body)
+                .ok()
+                .as_ref()
+                .and_then(ResponseStatus::from_json) =>
+            {
+                json.refusal()
+            }
             None if status >= 500 => CameraError::Unavailable(format!("HTTP status {status}")),
             None => CameraError::Refused {
                 subcode: None,

@@ -2,7 +2,9 @@
 //! over HTTP Digest for activation, certification, the illegal-login lock, users and password
 //! recovery. A new Hikvision camera has ONVIF off, so this is how the recorder reaches it at all.
 
+pub mod activation;
 pub mod isapi;
+pub mod sadp;
 
 use crate::camera::CameraError;
 use crate::camera::client::Certification;
