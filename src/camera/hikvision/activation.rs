@@ -271,7 +271,7 @@ pub fn hex_lower(bytes: &[u8]) -> String {
 /// Reads hex (either case); `None` for anything else.
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
