@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use vigil::sim::camera::CameraPolicy;
 use vigil::sim::control::{self, ControlReply, ControlRequest};
 use vigil::sim::dialect::Dialect;
+use vigil::sim::persona::PersonaMix;
 use vigil::sim::{SimConfig, Simulator};
 
 #[derive(Parser, Debug)]
@@ -138,6 +139,13 @@ struct RunArgs {
     /// UDP port for WS-Discovery.
     #[arg(long, default_value_t = 3702)]
     wsd_port: u16,
+    /// Which vendor's cameras to play: onvif (ONVIF only), vigil (ONVIF with Vigil's recovery
+    /// extension), hikvision (SADP and ISAPI, ONVIF off), mixed (each in turn), or a comma list.
+    #[arg(long, default_value = "vigil", value_parser = PersonaMix::parse)]
+    persona: PersonaMix,
+    /// The UDP port Hikvision cameras answer SADP on.
+    #[arg(long, default_value_t = 37020)]
+    sadp_port: u16,
     /// Answer multicast probes and announce to the multicast group. Use only inside a network namespace
     /// made for it.
     #[arg(long)]
@@ -348,6 +356,8 @@ async fn run(args: RunArgs) -> ExitCode {
         internet: !args.no_internet,
         smtp,
         mail_sender: None,
+        persona: args.persona,
+        sadp_port: args.sadp_port,
     };
     let simulator = match Simulator::start(config).await {
         Ok(s) => Arc::new(s),

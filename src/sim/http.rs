@@ -19,6 +19,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::sim::camera::SimCamera;
+use crate::sim::hikvision;
+use crate::sim::persona::Persona;
 use crate::sim::soap::{self, SoapRequest};
 
 /// The largest request body a camera reads.
@@ -162,7 +164,13 @@ async fn answer(
     req: Request<Incoming>,
     body_timeout: Duration,
 ) -> Response<Full<Bytes>> {
-    if req.uri().path() != DEVICE_SERVICE_PATH {
+    let path = req.uri().path();
+    if camera.identity().persona == Persona::Hikvision
+        && (path.starts_with("/ISAPI/") || path.starts_with("/SDK/"))
+    {
+        return answer_isapi(camera, req, body_timeout).await;
+    }
+    if path != DEVICE_SERVICE_PATH || !camera.onvif_enabled() {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
     if req.method() != hyper::Method::POST {
@@ -210,6 +218,53 @@ async fn answer(
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
 }
 
+/// Hands an ISAPI request to the Hikvision persona.
+async fn answer_isapi(
+    camera: &SimCamera,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Full<Bytes>> {
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = req.method().as_str().to_owned();
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let body = match tokio::time::timeout(
+        body_timeout,
+        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    };
+    let response = hikvision::handle(
+        camera,
+        &hikvision::IsapiRequest {
+            method: &method,
+            uri: &uri,
+            authorization: authorization.as_deref(),
+            body: &body,
+        },
+    );
+    let mut builder = Response::builder()
+        .status(response.status)
+        .header(hyper::header::CONTENT_TYPE, response.content_type);
+    if let Some(challenge) = response.www_authenticate {
+        builder = builder.header(hyper::header::WWW_AUTHENTICATE, challenge);
+    }
+    builder
+        .body(Full::new(Bytes::from(response.body)))
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
+}
+
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
@@ -238,6 +293,7 @@ mod tests {
             mac: "02:00:00:00:00:09".into(),
             http_addr: addr,
             wsd_addr: "127.0.0.1:9".parse().unwrap(),
+            persona: Persona::Vigil,
         };
         let camera = Arc::new(SimCamera::new(
             identity,

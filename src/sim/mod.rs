@@ -10,8 +10,10 @@ pub mod camera;
 pub mod control;
 pub mod dialect;
 pub mod fault;
+pub mod hikvision;
 pub mod http;
 pub mod netns;
+pub mod persona;
 pub mod recovery;
 pub mod soap;
 pub mod wsd;
@@ -25,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
 use camera::{CameraIdentity, CameraPolicy, CameraSummary, Lifecycle, SimCamera};
+use hikvision::sadp::SadpResponder;
+use persona::{Persona, PersonaMix};
 use wsd::Responder;
 
 /// Models the simulator hands out in turn.
@@ -73,6 +77,10 @@ pub struct SimConfig {
     pub smtp: Option<crate::mail::SmtpSettings>,
     /// A mail sender to use instead of `smtp` (demo mode writes files; benchmarks record).
     pub mail_sender: Option<Arc<dyn crate::mail::MailSender>>,
+    /// Which vendor's camera each camera plays.
+    pub persona: PersonaMix,
+    /// The UDP port Hikvision cameras answer SADP on.
+    pub sadp_port: u16,
 }
 
 impl Default for SimConfig {
@@ -97,6 +105,8 @@ impl Default for SimConfig {
             internet: true,
             smtp: None,
             mail_sender: None,
+            persona: PersonaMix::default(),
+            sadp_port: crate::camera::hikvision::sadp::SADP_PORT,
         }
     }
 }
@@ -159,17 +169,24 @@ impl Simulator {
             let (ip, port) = camera_address(&config, index)?;
             let http_addr = SocketAddr::new(ip, port);
             let wsd_addr = SocketAddr::new(ip, config.wsd_port);
-            let mut identity = make_identity(config.seed, index, http_addr, wsd_addr);
+            let persona = config.persona.for_camera(index);
+            let mut identity = make_identity(config.seed, index, persona, http_addr, wsd_addr);
             if let Some(mac) = &config.shared_mac {
                 identity.mac = mac.clone();
             }
             let active = index < config.count - config.inactive;
             let admin =
                 active.then_some((config.admin_user.as_str(), config.admin_password.as_str()));
+            let mut policy = config.policy.clone();
+            if persona == Persona::Hikvision {
+                // Seven wrong passwords lock a Hikvision camera's admin for 30 minutes.
+                policy.lockout_threshold = 7;
+                policy.lockout_duration = Duration::from_secs(30 * 60);
+            }
             let camera = Arc::new(
                 SimCamera::new(
                     identity,
-                    config.policy.clone(),
+                    policy,
                     clock.clone(),
                     admin,
                     config.clock_offset_secs,
@@ -217,7 +234,35 @@ impl Simulator {
             ));
         }
 
+        let mut sadp_responders = Vec::new();
+        let sadp_groups: Vec<(Vec<Arc<SimCamera>>, SocketAddr)> = if config.address_per_camera {
+            cameras
+                .iter()
+                .map(|c| {
+                    (
+                        vec![c.clone()],
+                        SocketAddr::new(c.identity().http_addr.ip(), config.sadp_port),
+                    )
+                })
+                .collect()
+        } else {
+            vec![(
+                cameras.clone(),
+                SocketAddr::new(config.bind, config.sadp_port),
+            )]
+        };
+        for (group, addr) in sadp_groups {
+            if let Some(responder) = SadpResponder::bind(&group, addr, config.multicast)
+                .map_err(|source| SimError::Bind { addr, source })?
+            {
+                sadp_responders.push(Arc::new(responder));
+            }
+        }
+
         let mut tasks = JoinSet::new();
+        for responder in sadp_responders {
+            tasks.spawn(responder.run(shutdown.clone()));
+        }
         for (camera, listener) in cameras.iter().zip(listeners) {
             tasks.spawn(http::serve(camera.clone(), listener, shutdown.clone()));
         }
@@ -417,22 +462,43 @@ fn camera_address(config: &SimConfig, index: usize) -> Result<(IpAddr, u16), Sim
     }
 }
 
+/// Hikvision models the Hikvision persona plays in turn.
+const HIKVISION_MODELS: [&str; 3] = ["DS-2CD2143G2-I", "DS-2CD2387G2-LU", "DS-2CD1023G0E-I"];
+
 fn make_identity(
     seed: u16,
     index: usize,
+    persona: Persona,
     http_addr: SocketAddr,
     wsd_addr: SocketAddr,
 ) -> CameraIdentity {
-    let serial = format!("VS{seed:04}{:06}", index + 1);
+    let (manufacturer, model, serial, firmware) = match persona {
+        Persona::Hikvision => {
+            let model = HIKVISION_MODELS[index % HIKVISION_MODELS.len()];
+            (
+                "Hikvision",
+                model.to_owned(),
+                // Hikvision's form: the model, a date, a batch code and a number.
+                format!("{model}20260101AAWRK{seed:04}{:05}", index + 1),
+                "V5.7.3 build 260101",
+            )
+        }
+        Persona::Onvif | Persona::Vigil => (
+            "Vigil Sim",
+            MODELS[index % MODELS.len()].to_owned(),
+            format!("VS{seed:04}{:06}", index + 1),
+            "2.8.1 build 261101",
+        ),
+    };
     let endpoint = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, serial.as_bytes());
     let [seed_hi, seed_lo] = seed.to_be_bytes();
     let index_bytes = u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes();
     CameraIdentity {
         index,
         endpoint_ref: format!("urn:uuid:{endpoint}"),
-        manufacturer: "Vigil Sim".to_owned(),
-        model: MODELS[index % MODELS.len()].to_owned(),
-        firmware: "2.8.1 build 261101".to_owned(),
+        manufacturer: manufacturer.to_owned(),
+        model,
+        firmware: firmware.to_owned(),
         serial,
         hardware_id: format!("HW{}", 100 + index % MODELS.len()),
         mac: format!(
@@ -444,6 +510,7 @@ fn make_identity(
         ),
         http_addr,
         wsd_addr,
+        persona,
     }
 }
 

@@ -126,6 +126,20 @@ async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<S
         .children
         .first()
         .ok_or_else(|| Fault::well_formed("The SOAP Body is empty"))?;
+    // Only the vigil persona has the recovery extension; the others answer as cameras without it.
+    let recovery_extension = matches!(
+        operation.local_name.as_str(),
+        "GetRecoveryInfo"
+            | "SendCode"
+            | "VerifyCode"
+            | "VerifySupportCode"
+            | "ResetPassword"
+            | "ActivateDevice"
+            | "SetResetEmail"
+    );
+    if recovery_extension && camera.identity().persona != crate::sim::persona::Persona::Vigil {
+        return Err(Fault::action_not_supported(&operation.local_name));
+    }
     let class = match access_class(&operation.local_name)
         .ok_or_else(|| Fault::action_not_supported(&operation.local_name))?
     {

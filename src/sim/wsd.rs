@@ -116,7 +116,7 @@ impl Responder {
                 continue;
             }
             for camera in &self.cameras {
-                if !camera.is_online() || !probe.matches(camera) {
+                if !camera.is_online() || !camera.onvif_enabled() || !probe.matches(camera) {
                     continue;
                 }
                 let delay = random_delay(self.max_delay);
@@ -164,7 +164,7 @@ impl Responder {
     /// Sends Hello for every online camera of this responder.
     pub async fn announce_hello(&self) {
         for camera in &self.cameras {
-            if camera.is_online() {
+            if camera.is_online() && camera.onvif_enabled() {
                 self.announce(&hello(camera)).await;
             }
         }
@@ -172,13 +172,15 @@ impl Responder {
 
     /// Sends Hello for one camera, after it reboots.
     pub async fn announce_hello_for(&self, camera: &SimCamera) {
-        self.announce(&hello(camera)).await;
+        if camera.onvif_enabled() {
+            self.announce(&hello(camera)).await;
+        }
     }
 
     /// Sends Bye for every online camera of this responder.
     pub async fn announce_bye(&self) {
         for camera in &self.cameras {
-            if camera.is_online() {
+            if camera.is_online() && camera.onvif_enabled() {
                 self.announce(&bye(camera)).await;
             }
         }

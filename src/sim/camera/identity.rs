@@ -29,6 +29,8 @@ pub struct CameraIdentity {
     pub http_addr: SocketAddr,
     /// Where it answers unicast WS-Discovery probes.
     pub wsd_addr: SocketAddr,
+    /// Which vendor's camera it plays.
+    pub persona: crate::sim::persona::Persona,
 }
 
 impl SimCamera {

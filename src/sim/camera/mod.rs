@@ -134,6 +134,11 @@ pub struct SimCamera {
     network: Mutex<SimNetwork>,
     /// Reboots and moves, for the simulator to carry out.
     lifecycle: network::LifecycleSender,
+    /// Whether the ONVIF device service and WS-Discovery answer (a Hikvision camera has them off
+    /// until an installer turns them on).
+    onvif_enabled: std::sync::atomic::AtomicBool,
+    /// The Hikvision persona's own state: the activation exchange it speaks and a pending challenge.
+    hikvision: Mutex<crate::sim::hikvision::HikvisionState>,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -209,6 +214,7 @@ impl SimCamera {
         let (serving, _) = watch::channel(true);
         let dialect = policy.dialect;
         let identity_http_addr = identity.http_addr;
+        let onvif_enabled = identity.persona.onvif_at_start();
         Self {
             identity,
             policy,
@@ -235,7 +241,40 @@ impl SimCamera {
             address: network::address_watch(identity_http_addr),
             network: Mutex::new(SimNetwork::default()),
             lifecycle: network::LifecycleSender::new(),
+            onvif_enabled: std::sync::atomic::AtomicBool::new(onvif_enabled),
+            hikvision: Mutex::new(crate::sim::hikvision::HikvisionState::default()),
         }
+    }
+
+    /// Whether the ONVIF device service and WS-Discovery answer now.
+    pub fn onvif_enabled(&self) -> bool {
+        self.onvif_enabled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Turns ONVIF on or off (ISAPI's Integrate, or the control interface).
+    pub fn set_onvif_enabled(&self, enabled: bool) {
+        self.onvif_enabled
+            .store(enabled, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The Hikvision persona's state.
+    pub(crate) fn hikvision(&self) -> MutexGuard<'_, crate::sim::hikvision::HikvisionState> {
+        self.hikvision.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates the administrator of a camera in factory state (an ISAPI activation); false when it
+    /// has one already.
+    pub fn activate_admin(&self, username: &str, password: &str) -> bool {
+        let mut state = self.state();
+        if has_admin(&state.users) {
+            return false;
+        }
+        state.users.push(SimUser {
+            name: username.to_owned(),
+            password: password.to_owned(),
+            level: UserLevel::Administrator,
+        });
+        true
     }
 
     /// Sets the recovery side up: the reset email (as if set at activation), internet access, and the
@@ -388,6 +427,11 @@ impl SimCamera {
         state.digest_nonce_order.clear();
         state.boot_count += 1;
         state.message_number = 0;
+        drop(state);
+        self.hikvision().factory_reset();
+        if !self.identity.persona.onvif_at_start() {
+            self.set_onvif_enabled(false);
+        }
     }
 
     /// Reboots the camera: challenges and reset tokens are void, and it says Hello again.

@@ -18,6 +18,7 @@ fn identity() -> CameraIdentity {
         mac: "02:00:00:00:00:01".into(),
         http_addr: "127.0.0.1:1".parse().unwrap(),
         wsd_addr: "127.0.0.1:2".parse().unwrap(),
+        persona: crate::sim::persona::Persona::Vigil,
     }
 }
 

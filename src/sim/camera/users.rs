@@ -95,6 +95,23 @@ impl SimCamera {
             .collect()
     }
 
+    /// The first administrator's password, for the vendor protocols that check a hash of it.
+    pub fn admin_password(&self) -> Option<String> {
+        self.state()
+            .users
+            .iter()
+            .find(|u| u.level == UserLevel::Administrator)
+            .map(|u| u.password.clone())
+    }
+
+    /// Whether `username`'s password is `password`.
+    pub fn password_is(&self, username: &str, password: &str) -> bool {
+        self.state().users.iter().any(|u| {
+            u.name == username
+                && super::constant_time_eq(u.password.as_bytes(), password.as_bytes())
+        })
+    }
+
     /// CreateUsers: all or nothing.
     pub fn create_users(&self, users: &[UserChange]) -> Result<(), Fault> {
         let mut state = self.state();

@@ -51,6 +51,7 @@ fn a_reset_token_resets_once_however_many_try_at_the_same_moment() {
             mac: "02:00:00:00:00:07".into(),
             http_addr: "127.0.0.1:1".parse().unwrap(),
             wsd_addr: "127.0.0.1:2".parse().unwrap(),
+            persona: crate::sim::persona::Persona::Vigil,
         },
         CameraPolicy::default(),
         clock.clone(),
