@@ -7,6 +7,7 @@
 use crate::camera::CameraError;
 use crate::camera::client::{CameraConnector, Certification};
 use crate::camera::hikvision;
+use crate::camera::recovery_client::RecoveryError;
 use crate::model::{Credentials, DeviceAddress, Protocol};
 
 /// One protocol's driver over the shared connector. Cheap: made per call.
@@ -69,6 +70,54 @@ impl Driver<'_> {
         }
     }
 
+    /// Activates a camera in factory state: its administrator `credentials` and its reset email, by
+    /// whatever its protocol offers. Says whether the reset email was set (a plain ONVIF camera
+    /// cannot take one).
+    pub async fn activate(
+        self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+        reset_email: &str,
+    ) -> Result<bool, RecoveryError> {
+        match self.protocol {
+            Protocol::Hikvision => {
+                hikvision::activate(self.connector.pool(), address, credentials, reset_email)
+                    .await
+                    .map_err(|error| match error {
+                        CameraError::Refused {
+                            subcode: Some(code),
+                            ..
+                        } if code == "hasActivated" => RecoveryError::AlreadyActive,
+                        other => RecoveryError::Camera(other),
+                    })
+            }
+            Protocol::Dahua => Err(RecoveryError::Camera(not_in_this_build())),
+            Protocol::Onvif | Protocol::Vigil => {
+                match self
+                    .connector
+                    .activate(address, credentials, reset_email)
+                    .await
+                {
+                    Ok(()) => Ok(true),
+                    // A plain ONVIF Profile Q camera: create the administrator; it cannot take a
+                    // reset email.
+                    Err(RecoveryError::NotSupported) => self
+                        .connector
+                        .session(address, None, 0)
+                        .create_user(
+                            &credentials.username,
+                            "Administrator",
+                            &credentials.password,
+                        )
+                        .await
+                        .map(|()| false)
+                        .map_err(RecoveryError::Camera),
+                    Err(error) => Err(error),
+                }
+            }
+        }
+    }
+
     /// Whether the camera answers at all, asked without a login, and its clock offset when the
     /// protocol tells it without one (else 0).
     pub async fn reach(self, address: &DeviceAddress) -> Result<i64, CameraError> {
@@ -77,6 +126,16 @@ impl Driver<'_> {
             Protocol::Dahua => Err(not_in_this_build()),
             Protocol::Onvif | Protocol::Vigil => self.connector.clock_offset(address).await,
         }
+    }
+}
+
+/// The codec of `protocol`'s own discovery, when it has one (SADP, DHIP); ONVIF's is WS-Discovery.
+pub fn discovery_codec(
+    protocol: Protocol,
+) -> Option<std::sync::Arc<dyn crate::camera::vendor_discovery::VendorCodec>> {
+    match protocol {
+        Protocol::Hikvision => Some(std::sync::Arc::new(hikvision::sadp::SadpCodec::new())),
+        Protocol::Dahua | Protocol::Onvif | Protocol::Vigil => None,
     }
 }
 

@@ -75,6 +75,12 @@ fn resolve_discovery(
         &d.plug_and_play_interfaces,
     )?;
     check_interface_names(err, "discovery.interfaces", &d.interfaces)?;
+    if d.sadp && d.sadp_port == 0 {
+        return Err(err(
+            "discovery.sadp_port",
+            "port 0 is not a SADP port; use 1-65535 (37020)".to_owned(),
+        ));
+    }
     let announcement_address = if d.listen_announcements {
         Some(d.announcement_address.parse::<SocketAddr>().map_err(|_| {
             err(
@@ -120,6 +126,11 @@ fn resolve_discovery(
         on_start: d.on_start,
         identify_concurrency: d.identify_concurrency,
         plug_and_play_interfaces: d.plug_and_play_interfaces.clone(),
+        vendor_ports: d
+            .sadp
+            .then_some((crate::model::Protocol::Hikvision, d.sadp_port))
+            .into_iter()
+            .collect(),
     })
 }
 

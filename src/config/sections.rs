@@ -101,6 +101,10 @@ pub struct DiscoveryConfig {
     /// appears there is activated with the recorder's default camera password and reserved email, or
     /// tried once with that password, and added on the next free channel. Empty: off.
     pub plug_and_play_interfaces: Vec<String>,
+    /// Also ask in Hikvision's SADP (cameras with ONVIF off answer only that).
+    pub sadp: bool,
+    /// SADP's UDP port (37020).
+    pub sadp_port: u16,
 }
 
 impl Default for DiscoveryConfig {
@@ -117,6 +121,8 @@ impl Default for DiscoveryConfig {
             on_start: true,
             identify_concurrency: 128,
             plug_and_play_interfaces: Vec::new(),
+            sadp: true,
+            sadp_port: crate::camera::hikvision::sadp::SADP_PORT,
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct DiscoverySettings {
     pub identify_concurrency: usize,
     /// Interface names where plug and play runs; empty for off.
     pub plug_and_play_interfaces: Vec<String>,
+    /// The vendors' own discovery protocols asked too, each on its UDP port.
+    pub vendor_ports: Vec<(crate::model::Protocol, u16)>,
 }
 
 /// How the recorder keeps its cameras' clocks, checked.

@@ -3,8 +3,7 @@
 
 use super::passwords::check_new_password;
 use super::recovery::recovery_error;
-use super::{Nvr, NvrError, camera_error};
-use crate::camera::recovery_client::RecoveryError;
+use super::{Nvr, NvrError};
 use crate::mail::is_email_address;
 use crate::model::Credentials;
 use crate::model::camera_label;
@@ -58,21 +57,13 @@ impl Nvr {
             password: new_password.clone(),
         };
         let label = camera_label(&device.identity, &device.address);
-        let connector = &self.inner.connector;
-        let activated = match connector
+        let activated = self
+            .inner
+            .connector
+            .driver(device.protocols.managing())
             .activate(&device.address, &credentials, reset_email)
             .await
-        {
-            Ok(()) => Ok(true),
-            // A plain ONVIF Profile Q camera: create the administrator; it cannot take a reset email.
-            Err(RecoveryError::NotSupported) => connector
-                .session(&device.address, None, 0)
-                .create_user(ADMIN, "Administrator", &new_password)
-                .await
-                .map(|()| false)
-                .map_err(|error| camera_error(error, &device.address)),
-            Err(error) => Err(recovery_error(error, &device.address)),
-        };
+            .map_err(|error| recovery_error(error, &device.address));
         let reset_email_set = match activated {
             Ok(reset_email_set) => reset_email_set,
             Err(error) => {

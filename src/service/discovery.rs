@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_unicast_targets};
+use crate::camera::vendor_discovery::VendorSighting;
 use crate::model::{
     AddedCamera, CameraId, DiscoveredDevice, IdentityMatch, NvrEvent, compare_identities,
 };
@@ -300,6 +301,10 @@ impl Nvr {
             repeat_after: PROBE_REPEAT_AFTER,
         };
         let started = self.inner.clock.now();
+        let vendor_sightings = super::vendor_discovery::merged(
+            self.probe_vendor_protocols(&plan.multicast_interfaces, &plan.unicast_targets)
+                .await,
+        );
         let sightings = match discovery::probe(plan, self.inner.shutdown.child_token()).await {
             Ok(rx) => rx,
             Err(error) => {
@@ -310,7 +315,9 @@ impl Nvr {
         self.emit(NvrEvent::DiscoveryStarted);
         let nvr = self.clone();
         self.inner.tasks.spawn(async move {
-            let count = nvr.run_discovery(sightings, started).await;
+            let count = nvr
+                .run_discovery(sightings, vendor_sightings, started)
+                .await;
             done_tx.send_replace(Some(count));
         });
         Ok(DiscoveryRun { done: done_rx })
@@ -319,10 +326,12 @@ impl Nvr {
     pub(super) async fn run_discovery(
         &self,
         mut sightings: tokio::sync::mpsc::Receiver<Sighting>,
+        mut vendor_sightings: tokio::sync::mpsc::Receiver<VendorSighting>,
         started: SystemTime,
     ) -> usize {
         let mut seen = HashSet::new();
         let mut identifications = JoinSet::new();
+        let mut vendor_open = true;
         loop {
             tokio::select! {
                 sighting = sightings.recv() => {
@@ -331,10 +340,40 @@ impl Nvr {
                     let nvr = self.clone();
                     identifications.spawn(async move { nvr.identify(sighting).await });
                 }
-                Some(_) = identifications.join_next(), if !identifications.is_empty() => {}
+                sighting = vendor_sightings.recv(), if vendor_open => {
+                    match sighting {
+                        Some(sighting) => {
+                            let nvr = self.clone();
+                            identifications.spawn(async move {
+                                Some(nvr.list_vendor_sighting(sighting).await)
+                            });
+                        }
+                        None => vendor_open = false,
+                    }
+                }
+                Some(listed) = identifications.join_next(), if !identifications.is_empty() => {
+                    if let Ok(Some(key)) = listed {
+                        seen.insert(key);
+                    }
+                }
             }
         }
-        while identifications.join_next().await.is_some() {}
+        // The WS-Discovery window is closed; vendor replies still on their way are taken.
+        while vendor_open {
+            match vendor_sightings.recv().await {
+                Some(sighting) => {
+                    let nvr = self.clone();
+                    identifications
+                        .spawn(async move { Some(nvr.list_vendor_sighting(sighting).await) });
+                }
+                None => vendor_open = false,
+            }
+        }
+        while let Some(listed) = identifications.join_next().await {
+            if let Ok(Some(key)) = listed {
+                seen.insert(key);
+            }
+        }
         // Devices not seen in this run (and not announced since it started) have left.
         let gone: Vec<String> = {
             let mut discovered = lock(&self.inner.discovered);
@@ -377,18 +416,22 @@ impl Nvr {
         }
     }
 
-    /// Identifies one sighting from a probe run: waits for a free slot.
-    pub(super) async fn identify(&self, sighting: Sighting) {
+    /// Identifies one sighting from a probe run: waits for a free slot. Its key in the list, when it
+    /// was listed.
+    pub(super) async fn identify(&self, sighting: Sighting) -> Option<String> {
         let sender = sighting.sender.ip();
         let slot = self.sender_slot(sender);
+        let mut listed = None;
         if let Ok(sender_permit) = slot.clone().acquire_owned().await {
             if let Ok(permit) = self.inner.identify_slots.clone().acquire_owned().await {
-                let _listed_or_logged = self.identify_with(&sighting).await;
+                // Not listed: the reason was logged.
+                listed = self.identify_with(&sighting).await.ok();
                 drop(permit);
             }
             drop(sender_permit);
         }
         self.release_sender_slot(sender, slot);
+        listed
     }
 
     /// Identifies one announced camera, unless its sender already uses every slot it may, every
@@ -538,10 +581,14 @@ impl Nvr {
             let added = lock(&self.inner.added);
             let mut discovered = lock(&self.inner.discovered);
             device.key = Self::discovered_key(&discovered, &device);
-            key = device.key.clone();
             // The same camera under another endpoint reference (it was reset, or answers on two
-            // interfaces) is one entry: keep the newest. Same serial and maker, and no MAC that says
-            // otherwise; a claim of another camera's serial from elsewhere is not a twin.
+            // interfaces), or seen in another protocol (WS-Discovery, SADP, DHIP), is one entry: the
+            // newest sighting, speaking every protocol it was seen in. Same serial and maker, and no
+            // MAC that says otherwise; a claim of another camera's serial from elsewhere is not a twin.
+            if let Some(old) = discovered.get(&device.key) {
+                device.protocols = device.protocols.union(old.protocols);
+            }
+            let seen_in_onvif = device.protocols.contains(Protocol::Onvif);
             if !device.identity.serial.is_empty() {
                 let twins: Vec<String> = discovered
                     .values()
@@ -555,11 +602,29 @@ impl Nvr {
                     })
                     .map(|d| d.key.clone())
                     .collect();
-                for key in twins {
-                    discovered.remove(&key);
-                    replaced.push(key);
+                let mut adopted = false;
+                for twin_key in twins {
+                    let Some(twin) = discovered.remove(&twin_key) else {
+                        continue;
+                    };
+                    device.protocols = device.protocols.union(twin.protocols);
+                    // A camera seen by WS-Discovery keeps its endpoint reference as its key, and its
+                    // device service address, however else it is seen.
+                    if !seen_in_onvif && !adopted && twin.protocols.contains(Protocol::Onvif) {
+                        adopted = true;
+                        device.key = twin_key;
+                        if twin.address.host == device.address.host {
+                            device.address = twin.address;
+                        }
+                        if device.identity.mac.is_none() {
+                            device.identity.mac = twin.identity.mac;
+                        }
+                    } else {
+                        replaced.push(twin_key);
+                    }
                 }
             }
+            key = device.key.clone();
             if !discovered.contains_key(&device.key) {
                 if discovered.len() >= MAX_DISCOVERED {
                     tracing::warn!("discovered list is full; device not listed");

@@ -40,6 +40,7 @@ mod plug_and_play;
 mod recovery;
 #[cfg(test)]
 mod tests;
+mod vendor_discovery;
 
 pub use account::{
     AccountRecoveryMethods, AccountRecoveryQr, AccountStatus, LoginStep, NVR_ADMIN,

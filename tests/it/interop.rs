@@ -62,3 +62,59 @@ async fn onvif_zeep_reads_and_manages_a_simulated_camera() {
     );
     sim.shutdown().await;
 }
+
+/// hiktools, a SADP client written by others, asks the Hikvision persona who is there and reads every
+/// camera from its replies with its own parser.
+#[tokio::test]
+async fn hiktools_finds_the_hikvision_cameras_and_reads_their_replies() {
+    let Some(python) = crate::mailbox::python_or_skip("the hiktools interop test") else {
+        return;
+    };
+    let sim = crate::support::simulator(3, |c| {
+        c.persona = vigil::sim::persona::PersonaMix::All(vigil::sim::persona::Persona::Hikvision);
+        c.address_per_camera = false;
+        c.base_port = 18400;
+        c.sadp_port = 37220;
+        c.inactive = 1;
+    })
+    .await;
+    let host = sim.cameras()[0].identity().http_addr.ip().to_string();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/hiktools_probe.py"
+    );
+    let output = tokio::process::Command::new(&python)
+        .args([script, &host, "37220"])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "hiktools failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("a JSON list");
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for camera in sim.cameras() {
+        let id = camera.identity();
+        let reply = seen
+            .iter()
+            .find(|r| r["DeviceSN"] == id.serial.as_str())
+            .unwrap_or_else(|| panic!("hiktools found {}", id.serial));
+        assert_eq!(reply["kind"], "DiscoveryPacket");
+        assert_eq!(
+            reply["MAC"],
+            id.mac.replace(':', "-").to_uppercase().as_str()
+        );
+        assert_eq!(reply["IPv4Address"], host.as_str());
+        assert_eq!(reply["HttpPort"], id.http_addr.port().to_string().as_str());
+        assert_eq!(reply["DeviceDescription"], id.model.as_str());
+        let activated = if camera.is_inactive() {
+            "false"
+        } else {
+            "true"
+        };
+        assert_eq!(reply["Activated"], activated);
+    }
+    sim.shutdown().await;
+}

@@ -22,3 +22,4 @@ mod service;
 mod support;
 mod systemd;
 mod totp;
+mod vendors;

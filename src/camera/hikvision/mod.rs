@@ -49,6 +49,41 @@ pub async fn recheck(
     })
 }
 
+/// Activates a camera in factory state with `credentials.password` for its `admin` (the exchange its
+/// firmware names), then, logged in with it, sets its reserved email. Says whether the email was set:
+/// a camera that does not offer it is still activated.
+pub async fn activate(
+    pool: &HttpPool,
+    address: &DeviceAddress,
+    credentials: &Credentials,
+    reset_email: &str,
+) -> Result<bool, CameraError> {
+    activation::activate(
+        &IsapiSession::new(pool, address, None),
+        &credentials.password,
+    )
+    .await?;
+    let session = IsapiSession::new(pool, address, Some(credentials));
+    let body = serde_json::json!({
+        "SecurityEmail": {
+            "password": secrecy::ExposeSecret::expose_secret(&credentials.password),
+            "SecurityInformation": [{ "emailAddress": reset_email }],
+        }
+    })
+    .to_string();
+    match session
+        .call_json("PUT", "/ISAPI/Security/email/parameter?format=json", &body)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(CameraError::NotOffered(_)) => Ok(false),
+        Err(error) => {
+            tracing::warn!(address = %address, %error, "activated camera did not take the reserved email");
+            Ok(false)
+        }
+    }
+}
+
 /// Whether the camera answers, asked without a login (`/SDK/activateStatus`). ISAPI tells no time
 /// without a login, so the offset is 0.
 pub async fn reach(pool: &HttpPool, address: &DeviceAddress) -> Result<i64, CameraError> {

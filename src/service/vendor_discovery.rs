@@ -1,0 +1,99 @@
+//! Discovery in the vendors' own protocols as the service runs it: each protocol the configuration
+//! asks for (`[discovery] sadp`) gets its inquiry sent where WS-Discovery probes go, and every camera
+//! that answers is listed at once from its own description (no request to it follows). A camera also
+//! seen by WS-Discovery is the same entry, speaking both (`upsert_discovered` merges them).
+
+use std::net::IpAddr;
+
+use tokio::sync::mpsc;
+
+use crate::camera::driver::discovery_codec;
+use crate::camera::vendor_discovery::{self, VendorPlan, VendorSighting};
+use crate::model::{DiscoveredDevice, Protocols};
+
+use super::Nvr;
+use super::discovery::PROBE_REPEAT_AFTER;
+
+impl Nvr {
+    /// Starts an inquiry in every vendor protocol the configuration asks for, to the multicast
+    /// interfaces and the unicast targets' hosts. A protocol whose socket cannot be opened is logged
+    /// and left out; WS-Discovery goes on.
+    pub(super) async fn probe_vendor_protocols(
+        &self,
+        multicast_interfaces: &[std::net::Ipv4Addr],
+        unicast_targets: &[std::net::SocketAddr],
+    ) -> Vec<mpsc::Receiver<VendorSighting>> {
+        let settings = self.settings();
+        let mut hosts: Vec<IpAddr> = unicast_targets.iter().map(|t| t.ip()).collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let mut receivers = Vec::new();
+        for (protocol, port) in &settings.discovery.vendor_ports {
+            let Some(codec) = discovery_codec(*protocol) else {
+                continue;
+            };
+            let plan = VendorPlan {
+                multicast_interfaces: multicast_interfaces.to_vec(),
+                port: *port,
+                unicast_hosts: hosts.clone(),
+                listen_for: settings.discovery.probe_window,
+                repeat_after: PROBE_REPEAT_AFTER,
+            };
+            match vendor_discovery::probe(codec, plan, self.inner.shutdown.child_token()).await {
+                Ok(receiver) => receivers.push(receiver),
+                Err(error) => {
+                    tracing::warn!(%protocol, %error, "vendor discovery could not start");
+                }
+            }
+        }
+        receivers
+    }
+
+    /// Lists a camera from its own discovery answer; its key in the list.
+    pub(super) async fn list_vendor_sighting(&self, sighting: VendorSighting) -> String {
+        let device = DiscoveredDevice {
+            key: format!(
+                "{}:{}",
+                sighting.protocol.as_str(),
+                sighting.identity.serial
+            ),
+            address: sighting.address,
+            identity: sighting.identity,
+            information_complete: true,
+            inactive: sighting.inactive,
+            added_as: None,
+            last_seen: self.inner.clock.now(),
+            conflict_with: None,
+            protocols: Protocols::only(sighting.protocol),
+        };
+        self.follow_if_moved(&device).await;
+        let key = self.upsert_discovered(device);
+        if let Ok(listed) = self.discovered_device(&key) {
+            self.plug_and_play(&listed);
+        }
+        key
+    }
+}
+
+/// Merges several receivers into one stream that ends when all have ended.
+pub(super) fn merged(
+    mut receivers: Vec<mpsc::Receiver<VendorSighting>>,
+) -> mpsc::Receiver<VendorSighting> {
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut receiver in receivers.drain(..) {
+            let tx = tx.clone();
+            tasks.spawn(async move {
+                while let Some(sighting) = receiver.recv().await {
+                    if tx.send(sighting).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        while tasks.join_next().await.is_some() {}
+    });
+    rx
+}

@@ -1,0 +1,217 @@
+//! Cameras of the big vendors in their own protocols, against the simulator's personas over real
+//! sockets: a mixed fleet (ONVIF, Vigil, Hikvision with ONVIF on and off) is one discovered list with
+//! each camera's protocols; a Hikvision camera in factory state is activated over ISAPI, added and
+//! certified without ONVIF; a refused password reaches a Hikvision camera once, and its lock is read.
+
+use std::time::Duration;
+
+use vigil::model::{CameraState, Protocol, Protocols};
+use vigil::service::NvrError;
+use vigil::sim::persona::{Persona, PersonaMix};
+
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, system, test_settings};
+
+const NEW_PASSWORD: &str = "Quartz-Wren-58";
+
+/// Six cameras: ONVIF, Vigil, Hikvision, ONVIF, Vigil (factory state), Hikvision (factory state). The
+/// active Hikvision camera has ONVIF turned on, so it answers WS-Discovery and SADP both.
+async fn mixed_fleet() -> Harness {
+    let sim = simulator(6, |c| {
+        c.persona = PersonaMix::Mixed(vec![Persona::Onvif, Persona::Vigil, Persona::Hikvision]);
+        c.inactive = 2;
+    })
+    .await;
+    sim.cameras()[2].set_onvif_enabled(true);
+    let mut settings = test_settings(&sim, Duration::from_millis(300));
+    settings.discovery.vendor_ports = vec![(Protocol::Hikvision, 37020)];
+    Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await
+}
+
+fn key_of(h: &Harness, index: usize) -> String {
+    let serial = h.sim.cameras()[index].identity().serial.clone();
+    h.nvr
+        .discovered_devices()
+        .into_iter()
+        .find(|d| d.identity.serial == serial)
+        .unwrap_or_else(|| panic!("camera {index} ({serial}) is listed"))
+        .key
+}
+
+#[tokio::test]
+async fn a_mixed_fleet_is_one_list_and_every_inactive_camera_is_activated_added_and_certified() {
+    let h = mixed_fleet().await;
+    assert_eq!(h.discover().await, 6, "six cameras, each listed once");
+    let listed = h.nvr.discovered_devices();
+    let protocols_of = |index: usize| {
+        let serial = &h.sim.cameras()[index].identity().serial;
+        listed
+            .iter()
+            .find(|d| &d.identity.serial == serial)
+            .map(|d| (d.protocols, d.inactive))
+            .unwrap()
+    };
+    assert_eq!(protocols_of(0), (Protocols::only(Protocol::Onvif), false));
+    // Seen by WS-Discovery and SADP: one device that speaks both, keyed by its endpoint reference.
+    let both = Protocols::only(Protocol::Onvif).with(Protocol::Hikvision);
+    assert_eq!(protocols_of(2), (both, false));
+    assert!(key_of(&h, 2).starts_with("urn:uuid:"));
+    // ONVIF off in factory state: only SADP finds it.
+    assert_eq!(
+        protocols_of(5),
+        (Protocols::only(Protocol::Hikvision), true)
+    );
+    assert_eq!(protocols_of(4).1, true);
+    let hikvision = listed
+        .iter()
+        .find(|d| d.identity.serial == h.sim.cameras()[5].identity().serial)
+        .unwrap();
+    assert_eq!(hikvision.identity.manufacturer, "Hikvision");
+    assert_eq!(
+        hikvision.identity.mac.as_deref(),
+        Some(h.sim.cameras()[5].identity().mac.as_str())
+    );
+
+    // The Hikvision camera in factory state: activated over ISAPI, added and certified over ISAPI.
+    let activation = h
+        .nvr
+        .activate_camera(
+            &key_of(&h, 5),
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "site@example.com",
+            true,
+            &system(),
+        )
+        .await
+        .expect("the Hikvision camera activates");
+    assert!(activation.reset_email_set, "its reserved email is set");
+    let camera = activation.camera.expect("and is added");
+    assert_eq!(camera.protocol, Protocol::Hikvision);
+    assert_eq!(camera.identity.serial, h.sim.cameras()[5].identity().serial);
+    assert_eq!(camera.status.state, CameraState::Online);
+    let summary = h.sim.cameras()[5].summary();
+    assert!(!summary.inactive);
+    assert!(
+        !h.sim.cameras()[5].onvif_enabled(),
+        "certified with ONVIF still off"
+    );
+
+    // The Vigil camera in factory state, as before.
+    let activation = h
+        .nvr
+        .activate_camera(
+            &key_of(&h, 4),
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "site@example.com",
+            true,
+            &system(),
+        )
+        .await
+        .expect("the Vigil camera activates");
+    assert_eq!(activation.camera.unwrap().protocol, Protocol::Onvif);
+
+    // The active Hikvision camera is managed in its own protocol though it speaks ONVIF too; the
+    // plain ONVIF camera in ONVIF.
+    let hik = h
+        .nvr
+        .add_discovered(&key_of(&h, 2), "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    assert_eq!(hik.protocol, Protocol::Hikvision);
+    assert_eq!(hik.status.state, CameraState::Online);
+    let onvif = h
+        .nvr
+        .add_discovered(&key_of(&h, 0), "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    assert_eq!(onvif.protocol, Protocol::Onvif);
+
+    // The monitor keeps the Hikvision cameras certified over ISAPI; the protocol survives a restart.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let h = h.restart().await;
+    for id in [camera.id, hik.id] {
+        h.wait_for_state(id, CameraState::Online, Duration::from_secs(10))
+            .await;
+        assert_eq!(
+            h.nvr.added_camera(id).unwrap().protocol,
+            Protocol::Hikvision
+        );
+    }
+    assert_eq!(h.sim.cameras()[5].stats().failed_logins, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_password_reaches_a_hikvision_camera_once_and_its_lock_is_read() {
+    let h = mixed_fleet().await;
+    h.discover().await;
+    let key = key_of(&h, 2);
+    let camera = h.sim.cameras()[2].clone();
+    let refused = h
+        .nvr
+        .add_discovered(&key, "admin", "Wrong-Guess-11", &system())
+        .await;
+    assert!(
+        matches!(refused, Err(NvrError::CredentialsRejected)),
+        "{refused:?}"
+    );
+    assert_eq!(camera.stats().failed_logins, 1, "one login, never retried");
+
+    // Added with the right password, then changed behind the recorder's back: the monitor is refused
+    // once and holds the credentials.
+    let added = h
+        .nvr
+        .add_discovered(&key, "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    camera.set_password_directly("admin", "Changed-Behind-99");
+    h.wait_for_state(added.id, CameraState::NotCertified, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        camera.stats().failed_logins,
+        2,
+        "the monitor's one refusal, then no more"
+    );
+    assert!(
+        h.nvr
+            .added_camera(added.id)
+            .unwrap()
+            .status
+            .credentials_rejected
+    );
+
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_hikvision_cameras_lock_is_read_and_nothing_is_sent_into_it() {
+    let h = mixed_fleet().await;
+    h.discover().await;
+    let key = key_of(&h, 2);
+    let camera = h.sim.cameras()[2].clone();
+    // Seven wrong logins lock Hikvision's admin for 30 minutes (each a separate try by an installer).
+    for _ in 0..7 {
+        let refused = h
+            .nvr
+            .add_discovered(&key, "admin", "Wrong-Guess-12", &system())
+            .await;
+        assert!(refused.is_err());
+    }
+    assert!(camera.summary().locked_users.contains(&"admin".to_owned()));
+    // The right password now meets the lock: the recorder says so, with how long it lasts.
+    let locked = h
+        .nvr
+        .add_discovered(&key, "admin", CAMERA_PASSWORD, &system())
+        .await;
+    match locked {
+        Err(NvrError::CameraLocked {
+            retry_after: Some(left),
+        }) => {
+            assert!(left > Duration::from_secs(25 * 60), "{left:?}");
+        }
+        other => panic!("expected the camera's lock, got {other:?}"),
+    }
+    h.stop().await;
+}
