@@ -336,6 +336,16 @@ impl Camera {
         self.read(header.as_ref(), |c| c.address.to_string()).await
     }
 
+    /// The protocol the recorder manages the camera with: `onvif`, `hikvision` or `dahua`.
+    #[zbus(property)]
+    async fn protocol(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |c| c.protocol.as_str().to_owned())
+            .await
+    }
+
     /// The camera's clock minus the recorder's, in seconds, as last measured.
     #[zbus(property)]
     async fn clock_offset(
@@ -404,6 +414,7 @@ pub(crate) const PROPERTIES: &[&str] = &[
     "Name",
     "ClockOffset",
     "ClockDrift",
+    "Protocol",
 ];
 
 /// The status properties, as one PropertiesChanged so clients see them change together.
@@ -450,6 +461,7 @@ pub(crate) fn property_value<'a>(
         "Address" => Variant::from(camera.address.to_string()),
         "ClockOffset" => Variant::from(camera.clock_offset_secs),
         "ClockDrift" => Variant::from(camera.clock_drifted(drift_limit)),
+        "Protocol" => Variant::from(camera.protocol.as_str()),
         _ => return None,
     })
 }

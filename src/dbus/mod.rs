@@ -146,7 +146,7 @@ pub fn epoch(time: Option<SystemTime>) -> i64 {
     time.map(unix_secs).unwrap_or(0)
 }
 
-/// One added camera in ListCameras: `(oxsbbssssssssxqs)`.
+/// One added camera in ListCameras: `(oxsbbssssssssxqss)`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
 pub struct CameraRow {
     /// Its object path.
@@ -181,6 +181,8 @@ pub struct CameraRow {
     pub channel: u16,
     /// Its name: the installer's, or its model and the end of its serial number.
     pub name: String,
+    /// The protocol the recorder manages it with: `onvif`, `hikvision` or `dahua`.
+    pub protocol: String,
 }
 
 impl CameraRow {
@@ -203,11 +205,12 @@ impl CameraRow {
             last_error_at: epoch(camera.status.last_error_at),
             channel: camera.channel.unwrap_or(0),
             name: camera.display_name(),
+            protocol: camera.protocol.as_str().to_owned(),
         }
     }
 }
 
-/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbboxs)`.
+/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbboxss)`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
 pub struct DeviceRow {
     /// Its key (endpoint reference), for AddDiscovered, ActivateCamera and StartRecovery.
@@ -239,6 +242,9 @@ pub struct DeviceRow {
     /// `host:port` of another camera that claims the same serial number with a different MAC
     /// address, or empty.
     pub conflict_with: String,
+    /// The protocols it was seen speaking, space-separated, a vendor's own first: `hikvision onvif`,
+    /// `onvif vigil`, `onvif`.
+    pub protocols: String,
 }
 
 impl DeviceRow {
@@ -263,6 +269,7 @@ impl DeviceRow {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default(),
+            protocols: device.protocols.names(),
         }
     }
 }

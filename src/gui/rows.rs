@@ -44,9 +44,6 @@ pub fn wizard_name(camera: &AddedCamera) -> String {
     )
 }
 
-/// The protocol the recorder speaks with every camera today (the only camera driver).
-pub const PROTOCOL: &str = "ONVIF";
-
 /// One row of Added Devices; `selected` is kept from the row it replaces. `clock_drift` says whether
 /// its clock is past the recorder's limit.
 pub fn added_row(
@@ -68,6 +65,7 @@ pub fn added_row(
         },
         address: camera.address.to_string().into(),
         serial: camera.identity.serial.clone().into(),
+        serial_hint: serial_hint(&camera.identity.serial).into(),
         status: camera_status(status.state),
         rejected: status.credentials_rejected,
         reason: status_reason(status.last_error.as_ref().map(|r| r.kind)),
@@ -79,10 +77,24 @@ pub fn added_row(
             .unwrap_or_default()
             .into(),
         selected,
-        protocol: PROTOCOL.into(),
+        protocol: camera.protocol.label().into(),
         clock_offset: seconds_for_ui(camera.clock_offset_secs),
         clock_drift,
     }
+}
+
+/// Characters of a long serial number shown under the model: its end, which tells two cameras apart
+/// (Hikvision's run to 37 characters, model first).
+const SERIAL_HINT_CHARS: usize = 10;
+
+/// The serial number as it is shown under the model: whole, or its last characters after "…".
+pub fn serial_hint(serial: &str) -> String {
+    let count = serial.chars().count();
+    if count <= SERIAL_HINT_CHARS + 2 {
+        return serial.to_owned();
+    }
+    let tail: String = serial.chars().skip(count - SERIAL_HINT_CHARS).collect();
+    format!("…{tail}")
 }
 
 /// Seconds as the UI's 32-bit ints hold them, clamped.
@@ -158,7 +170,8 @@ pub fn discovered_row(
             .unwrap_or_default()
             .into(),
         selected: false,
-        protocol: PROTOCOL.into(),
+        // One per line, the one the recorder manages it with first.
+        protocol: device.protocols.labels().join("\n").into(),
         plug_and_play: match plugged {
             None => PlugAndPlay::None,
             Some(PlugAndPlayOutcome::PasswordRefused) => PlugAndPlay::PasswordRefused,
@@ -378,6 +391,16 @@ pub fn failure_of(error: &NvrError) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_serial_is_shown_by_its_end() {
+        assert_eq!(
+            serial_hint("DS-2CD2143G2-I20260101AAWRK000100001"),
+            "…K000100001"
+        );
+        assert_eq!(serial_hint("VS0001000001"), "VS0001000001");
+        assert_eq!(serial_hint("ABCDEFGHIJKL"), "ABCDEFGHIJKL");
+    }
 
     #[test]
     fn the_meter_names_each_unmet_rule() {

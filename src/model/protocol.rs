@@ -25,8 +25,8 @@ impl Protocol {
     pub const ALL: [Protocol; 4] = [
         Protocol::Hikvision,
         Protocol::Dahua,
-        Protocol::Vigil,
         Protocol::Onvif,
+        Protocol::Vigil,
     ];
 
     /// The stable name in the registry, on D-Bus and in the configuration.
@@ -144,21 +144,10 @@ impl Protocols {
             .join(" ")
     }
 
-    /// The labels, joined for the menu ("Hikvision, ONVIF"). Vigil's extension rides on ONVIF, so
-    /// a camera with both shows "ONVIF+Vigil".
-    pub fn labels(self) -> String {
-        let mut labels: Vec<&str> = Vec::new();
-        for protocol in self.iter() {
-            match protocol {
-                Protocol::Vigil => {}
-                Protocol::Onvif if self.contains(Protocol::Vigil) => labels.push("ONVIF+Vigil"),
-                other => labels.push(other.label()),
-            }
-        }
-        if labels.is_empty() && self.contains(Protocol::Vigil) {
-            labels.push("Vigil");
-        }
-        labels.join(", ")
+    /// The labels, as the menu shows them, the vendor's own first ("Hikvision", "ONVIF"; "ONVIF",
+    /// "Vigil").
+    pub fn labels(self) -> Vec<&'static str> {
+        self.iter().map(Protocol::label).collect()
     }
 }
 
@@ -188,11 +177,12 @@ mod tests {
     fn a_camera_is_managed_by_its_vendor_protocol_when_it_speaks_one() {
         let hik_with_onvif = Protocols::only(Protocol::Onvif).with(Protocol::Hikvision);
         assert_eq!(hik_with_onvif.managing(), Protocol::Hikvision);
-        assert_eq!(hik_with_onvif.labels(), "Hikvision, ONVIF");
+        assert_eq!(hik_with_onvif.labels(), ["Hikvision", "ONVIF"]);
         assert_eq!(hik_with_onvif.names(), "hikvision onvif");
         let vigil = Protocols::only(Protocol::Onvif).with(Protocol::Vigil);
         assert_eq!(vigil.managing(), Protocol::Onvif);
-        assert_eq!(vigil.labels(), "ONVIF+Vigil");
+        assert_eq!(vigil.labels(), ["ONVIF", "Vigil"]);
+        assert_eq!(vigil.names(), "onvif vigil");
         assert_eq!(Protocols::only(Protocol::Onvif).managing(), Protocol::Onvif);
         assert_eq!(Protocols::NONE.managing(), Protocol::Onvif);
     }

@@ -121,6 +121,20 @@ pub(super) fn same_camera(device: &DiscoveredDevice, camera: &AddedCamera) -> bo
             || compare_identities(&device.identity, &camera.identity) == IdentityMatch::Same)
 }
 
+/// The protocols a WS-Discovery sighting shows: ONVIF, and Vigil's recovery extension when the camera
+/// advertises its namespace as a scope.
+fn onvif_protocols(scopes: &[String]) -> Protocols {
+    let onvif = Protocols::only(Protocol::Onvif);
+    if scopes
+        .iter()
+        .any(|s| s == crate::camera::recovery_client::RECOVERY_NS)
+    {
+        onvif.with(Protocol::Vigil)
+    } else {
+        onvif
+    }
+}
+
 impl Nvr {
     /// Starts discovery every `discovery.refresh_interval` (first at once when `run_now`), replacing
     /// the loop that ran before.
@@ -484,7 +498,7 @@ impl Nvr {
                         added_as: None,
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
-                        protocols: Protocols::only(Protocol::Onvif),
+                        protocols: onvif_protocols(&sighting.scopes),
                     };
                     self.follow_if_moved(&device).await;
                     let key = self.upsert_discovered(device);

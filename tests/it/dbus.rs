@@ -593,7 +593,11 @@ async fn the_object_tree_lists_every_object_as_get_all_reports_it() {
     }
     let camera = &objects[&vigil::dbus::camera_path(vigil::model::CameraId(1))];
     let camera = &camera["org.vigil.Nvr1.Camera"];
-    assert_eq!(camera.len(), 13, "{camera:?}");
+    assert_eq!(camera.len(), 14, "{camera:?}");
+    assert_eq!(
+        String::try_from(camera["Protocol"].try_clone().unwrap()).unwrap(),
+        "onvif"
+    );
     assert_eq!(
         String::try_from(camera["Serial"].try_clone().unwrap()).unwrap(),
         rig.h.sim.cameras()[0].identity().serial

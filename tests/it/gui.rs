@@ -2109,3 +2109,79 @@ fn plug_and_play_shows_what_it_did() {
     drop(menu);
     rt.block_on(h.stop());
 }
+
+/// A mixed fleet in the menu: Discovered Devices names each camera's protocols (a Hikvision camera
+/// with ONVIF on shows both), and a Hikvision camera in factory state is activated with the same
+/// wizard as any other, then listed in Added Devices as managed over Hikvision's protocol.
+#[test]
+fn a_mixed_fleet_in_the_menu_and_a_hikvision_camera_activated_from_it() {
+    for size in [(1920, 1080), (1280, 720)] {
+        std::thread::spawn(move || mixed_fleet_at(size))
+            .join()
+            .expect("the mixed fleet at this size");
+    }
+}
+
+fn mixed_fleet_at(size: (u32, u32)) {
+    use vigil::sim::persona::{Persona, PersonaMix};
+    let rt = runtime();
+    let h = rt.block_on(async {
+        let sim = simulator(6, |c| {
+            c.persona = PersonaMix::Mixed(vec![Persona::Onvif, Persona::Vigil, Persona::Hikvision]);
+            c.inactive = 1;
+        })
+        .await;
+        sim.cameras()[2].set_onvif_enabled(true);
+        let mut settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Hikvision, 37020)];
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        h.discover().await;
+        h
+    });
+    let tag = if size.0 == 1920 { "1080" } else { "720" };
+    let mut menu = Menu::open(&h, &rt, size);
+    menu.open_device_access();
+    menu.click("Discovered Devices");
+    menu.wait_until("six discovered", |w| {
+        w.global::<DeviceAccess>().get_discovered().row_count() == 6
+    });
+    let rows: Vec<_> = menu
+        .window
+        .global::<DeviceAccess>()
+        .get_discovered()
+        .iter()
+        .collect();
+    let protocol_of = |index: usize| {
+        let serial = h.sim.cameras()[index].identity().serial.clone();
+        rows.iter()
+            .find(|r| r.serial.as_str() == serial)
+            .map(|r| r.protocol.to_string())
+            .unwrap()
+    };
+    assert_eq!(protocol_of(0), "ONVIF");
+    assert_eq!(protocol_of(1), "ONVIF\nVigil");
+    assert_eq!(protocol_of(2), "Hikvision\nONVIF");
+    assert_eq!(protocol_of(5), "Hikvision");
+    assert!(menu.shows_text("Hikvision") && menu.shows_text("Inactive"));
+    menu.screenshot(&format!("i16-mixed-discovered-{tag}"));
+
+    let serial = h.sim.cameras()[5].identity().serial.clone();
+    menu.click(&format!("Activate {serial}"));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.type_into("Reset email", "installer@example.com");
+    menu.screenshot(&format!("i16-activate-hikvision-{tag}"));
+    menu.click("Activate");
+    menu.wait_until("the Hikvision camera activated and added", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>()
+                .get_added()
+                .iter()
+                .any(|r| r.protocol == "Hikvision" && r.status == CameraStatus::Online)
+    });
+    menu.click("Added Devices");
+    assert!(menu.shows_text("Hikvision"));
+    menu.screenshot(&format!("i16-hikvision-added-{tag}"));
+    drop(menu);
+    rt.block_on(h.stop());
+}

@@ -60,7 +60,10 @@ async fn a_mixed_fleet_is_one_list_and_every_inactive_camera_is_activated_added_
         protocols_of(5),
         (Protocols::only(Protocol::Hikvision), true)
     );
-    assert!(protocols_of(4).1, "the Vigil camera in factory state is inactive");
+    assert!(
+        protocols_of(4).1,
+        "the Vigil camera in factory state is inactive"
+    );
     let hikvision = listed
         .iter()
         .find(|d| d.identity.serial == h.sim.cameras()[5].identity().serial)

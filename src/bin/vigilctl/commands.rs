@@ -79,6 +79,7 @@ pub(crate) async fn cameras(ctx: &Context) -> Result<u8, Failure> {
                 "MODEL",
                 "SERIAL",
                 "ADDRESS",
+                "PROTOCOL",
                 "LAST ERROR",
             ],
             by_channel(&cameras)
@@ -96,6 +97,7 @@ pub(crate) async fn cameras(ctx: &Context) -> Result<u8, Failure> {
                         c.model.clone(),
                         c.serial.clone(),
                         c.address.clone(),
+                        c.protocol.clone(),
                         c.last_error.clone(),
                     ]
                 })
@@ -121,7 +123,15 @@ pub(crate) async fn discover(ctx: &Context, targets: Vec<String>) -> Result<u8, 
         print_json(&json!(devices));
     } else {
         print_table(
-            &["KEY", "MODEL", "SERIAL", "FIRMWARE", "ADDRESS", "STATE"],
+            &[
+                "KEY",
+                "MODEL",
+                "SERIAL",
+                "FIRMWARE",
+                "ADDRESS",
+                "PROTOCOLS",
+                "STATE",
+            ],
             devices
                 .iter()
                 .map(|d| {
@@ -138,6 +148,7 @@ pub(crate) async fn discover(ctx: &Context, targets: Vec<String>) -> Result<u8, 
                         d.serial.clone(),
                         d.firmware.clone(),
                         d.address.clone(),
+                        d.protocols.clone(),
                         state,
                     ]
                 })

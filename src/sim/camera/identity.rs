@@ -41,7 +41,7 @@ impl SimCamera {
         } else {
             "onvif://www.onvif.org/Profile/Q/Operational"
         };
-        vec![
+        let mut scopes = vec![
             "onvif://www.onvif.org/type/video_encoder".to_owned(),
             "onvif://www.onvif.org/Profile/Streaming".to_owned(),
             state_scope.to_owned(),
@@ -57,7 +57,12 @@ impl SimCamera {
                 ))
             ),
             "onvif://www.onvif.org/location/simulator".to_owned(),
-        ]
+        ];
+        // The recovery extension says so in discovery (docs/recovery-protocol.md, "Discovery").
+        if self.identity.persona == crate::sim::persona::Persona::Vigil {
+            scopes.push(crate::camera::recovery_client::RECOVERY_NS.to_owned());
+        }
+        scopes
     }
 }
 
