@@ -16,7 +16,7 @@ use crate::camera::vendor_discovery::VendorSighting;
 use crate::model::{
     AddedCamera, CameraId, DiscoveredDevice, IdentityMatch, NvrEvent, compare_identities,
 };
-use crate::model::{DeviceAddress, DeviceIdentity, Protocol, Protocols};
+use crate::model::{DeviceAddress, DeviceIdentity, Protocol};
 
 use super::error::address_error;
 use super::{AddedEntry, Nvr, NvrError, camera_error, lock};
@@ -119,20 +119,6 @@ pub(super) fn same_camera(device: &DiscoveredDevice, camera: &AddedCamera) -> bo
         && (device.address.port == camera.address.port
             || camera.endpoint_ref.as_deref() == Some(device.key.as_str())
             || compare_identities(&device.identity, &camera.identity) == IdentityMatch::Same)
-}
-
-/// The protocols a WS-Discovery sighting shows: ONVIF, and Vigil's recovery extension when the camera
-/// advertises its namespace as a scope.
-fn onvif_protocols(scopes: &[String]) -> Protocols {
-    let onvif = Protocols::only(Protocol::Onvif);
-    if scopes
-        .iter()
-        .any(|s| s == crate::camera::recovery_client::RECOVERY_NS)
-    {
-        onvif.with(Protocol::Vigil)
-    } else {
-        onvif
-    }
 }
 
 impl Nvr {
@@ -498,7 +484,7 @@ impl Nvr {
                         added_as: None,
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
-                        protocols: onvif_protocols(&sighting.scopes),
+                        protocols: super::vendor_discovery::onvif_protocols(&sighting.scopes),
                     };
                     self.follow_if_moved(&device).await;
                     let key = self.upsert_discovered(device);

@@ -11,6 +11,7 @@ mod network;
 #[cfg(test)]
 mod tests;
 mod users;
+pub mod vendor;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -138,7 +139,7 @@ pub struct SimCamera {
     /// until an installer turns them on).
     onvif_enabled: std::sync::atomic::AtomicBool,
     /// The Hikvision persona's own state: the activation exchange it speaks and a pending challenge.
-    hikvision: Mutex<crate::sim::hikvision::HikvisionState>,
+    hikvision: Mutex<vendor::HikvisionState>,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -242,7 +243,7 @@ impl SimCamera {
             network: Mutex::new(SimNetwork::default()),
             lifecycle: network::LifecycleSender::new(),
             onvif_enabled: std::sync::atomic::AtomicBool::new(onvif_enabled),
-            hikvision: Mutex::new(crate::sim::hikvision::HikvisionState::default()),
+            hikvision: Mutex::new(vendor::HikvisionState::default()),
         }
     }
 
@@ -258,7 +259,7 @@ impl SimCamera {
     }
 
     /// The Hikvision persona's state.
-    pub(crate) fn hikvision(&self) -> MutexGuard<'_, crate::sim::hikvision::HikvisionState> {
+    pub(crate) fn hikvision(&self) -> MutexGuard<'_, vendor::HikvisionState> {
         self.hikvision.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -6,7 +6,7 @@
 
 pub mod sadp;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use oxvif::soap::XmlNode;
 
@@ -21,29 +21,6 @@ use crate::sim::fault::Refusal;
 const CHALLENGE_LIFETIME: Duration = Duration::from_secs(120);
 /// The largest ISAPI request body read.
 const MAX_BODY: usize = 64 * 1024;
-
-/// The persona's own state.
-#[derive(Debug, Default, Clone)]
-pub struct HikvisionState {
-    /// Whether it speaks the V3 activation exchange (`supportVersion` 3).
-    pub v3: bool,
-    /// The random string of the pending activation challenge, and when it was issued.
-    pending: Option<(String, SystemTime)>,
-    /// Wrong SADP update passwords in a row.
-    pub sadp_failures: u32,
-    /// Until when SADP updates are refused after too many wrong passwords.
-    pub sadp_locked_until: Option<SystemTime>,
-}
-
-impl HikvisionState {
-    /// Back to factory state: no pending challenge, SADP updates unlocked; the exchange it speaks stays.
-    pub fn factory_reset(&mut self) {
-        *self = Self {
-            v3: self.v3,
-            ..Self::default()
-        };
-    }
-}
 
 /// An ISAPI request as it arrived.
 #[derive(Debug)]
@@ -186,14 +163,14 @@ fn has_activated(path: &str) -> IsapiResponse {
 /// A fresh random string R, kept for the activation that follows.
 fn new_random(camera: &SimCamera) -> String {
     let random = hex(&rand::random::<[u8; 16]>());
-    camera.hikvision().pending = Some((random.clone(), camera.camera_now()));
+    camera.hikvision().pending_activation = Some((random.clone(), camera.camera_now()));
     random
 }
 
 /// The pending R, once: a challenge answers one activation.
 fn take_random(camera: &SimCamera) -> Option<String> {
     let now = camera.camera_now();
-    let (random, issued) = camera.hikvision().pending.take()?;
+    let (random, issued) = camera.hikvision().pending_activation.take()?;
     (now.duration_since(issued).unwrap_or_default() <= CHALLENGE_LIFETIME).then_some(random)
 }
 
