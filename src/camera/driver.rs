@@ -118,6 +118,64 @@ impl Driver<'_> {
         }
     }
 
+    /// Changes the password of the account `current` logs in with, keeping its level.
+    pub async fn change_password(
+        self,
+        address: &DeviceAddress,
+        current: &Credentials,
+        clock_offset_secs: i64,
+        new_password: &secrecy::SecretString,
+    ) -> Result<(), CameraError> {
+        match self.protocol {
+            Protocol::Hikvision => {
+                hikvision::isapi::IsapiSession::new(self.connector.pool(), address, Some(current))
+                    .set_password(&current.username, new_password, &current.password)
+                    .await
+            }
+            Protocol::Dahua => Err(not_in_this_build()),
+            Protocol::Onvif | Protocol::Vigil => {
+                let session = self
+                    .connector
+                    .session(address, Some(current), clock_offset_secs);
+                // SetUser needs the account's level; it is sent back as the camera lists it. An
+                // account that may not list users (not an Administrator) has a level the NVR cannot
+                // know, and a guess could change it, so such an account is not changed from here.
+                let level = match session.users().await {
+                    Ok(users) => users
+                        .into_iter()
+                        .find(|u| u.username == current.username)
+                        .map(|u| u.level),
+                    Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {
+                        None
+                    }
+                    Err(error) => return Err(error),
+                };
+                let Some(level) = level else {
+                    return Err(CameraError::Refused {
+                        subcode: None,
+                        reason: format!(
+                            "the account {} may not list the camera's users, so the NVR cannot change its password without risking its level; change it on the camera, or add the camera with an administrator account",
+                            current.username
+                        ),
+                    });
+                };
+                session
+                    .set_password(&current.username, &level, new_password)
+                    .await
+            }
+        }
+    }
+
+    /// Whether the protocol can reset a password from the recorder at all. ONVIF cameras are asked
+    /// (Vigil's extension answers GetRecoveryInfo); Hikvision's reset request is not public, so a
+    /// Hikvision camera is not offered one (docs/vendors.md).
+    pub fn offers_recovery(self) -> bool {
+        match self.protocol {
+            Protocol::Onvif | Protocol::Vigil => true,
+            Protocol::Hikvision | Protocol::Dahua => false,
+        }
+    }
+
     /// Whether the camera answers at all, asked without a login, and its clock offset when the
     /// protocol tells it without one (else 0).
     pub async fn reach(self, address: &DeviceAddress) -> Result<i64, CameraError> {

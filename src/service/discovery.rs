@@ -345,7 +345,7 @@ impl Nvr {
                         Some(sighting) => {
                             let nvr = self.clone();
                             identifications.spawn(async move {
-                                Some(nvr.list_vendor_sighting(sighting).await)
+                                nvr.list_vendor_sighting(sighting).await
                             });
                         }
                         None => vendor_open = false,
@@ -363,8 +363,7 @@ impl Nvr {
             match vendor_sightings.recv().await {
                 Some(sighting) => {
                     let nvr = self.clone();
-                    identifications
-                        .spawn(async move { Some(nvr.list_vendor_sighting(sighting).await) });
+                    identifications.spawn(async move { nvr.list_vendor_sighting(sighting).await });
                 }
                 None => vendor_open = false,
             }

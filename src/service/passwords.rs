@@ -118,37 +118,16 @@ impl Nvr {
         };
         let new_password = check_new_password(password, password, &camera.username)?;
         let label = camera_label(&camera.identity, &camera.address);
-        let session =
-            self.inner
-                .connector
-                .session(&camera.address, Some(&current), camera.clock_offset_secs);
-        // SetUser needs the account's level; it is sent back as the camera lists it. An account
-        // that may not list users (not an Administrator) has a level the NVR cannot know, and a
-        // guess could change it, so such an account is not changed from here.
-        let level = match session.users().await {
-            Ok(users) => users
-                .into_iter()
-                .find(|u| u.username == camera.username)
-                .map(|u| u.level),
-            Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => None,
-            Err(error) => return Err(self.push_failed(actor, &label, &camera, error).await),
-        };
-        let Some(level) = level else {
-            let error = NvrError::CameraRefused(format!(
-                "the account {} may not list the camera's users, so the NVR cannot change its password without risking its level; change it on the camera, or add the camera with an administrator account",
-                camera.username
-            ));
-            self.audit(
-                actor,
-                AuditAction::PasswordPush,
-                &label,
-                &format!("failed: {error}"),
+        if let Err(error) = self
+            .inner
+            .connector
+            .driver(camera.protocol)
+            .change_password(
+                &camera.address,
+                &current,
+                camera.clock_offset_secs,
+                &new_password,
             )
-            .await;
-            return Err(error);
-        };
-        if let Err(error) = session
-            .set_password(&camera.username, &level, &new_password)
             .await
         {
             return Err(self.push_failed(actor, &label, &camera, error).await);

@@ -65,8 +65,27 @@ impl Nvr {
         receivers
     }
 
-    /// Lists a camera from its own discovery answer; its key in the list.
-    pub(super) async fn list_vendor_sighting(&self, sighting: VendorSighting) -> String {
+    /// Lists a camera from its own discovery answer, once its HTTP service answers (asked without a
+    /// login): a datagram alone never lists a device. Its key in the list, or `None` when nothing
+    /// answers there. At most [`super::discovery::IDENTIFY_PER_SENDER`] checks run per sender.
+    pub(super) async fn list_vendor_sighting(&self, sighting: VendorSighting) -> Option<String> {
+        let sender = sighting.sender.ip();
+        let slot = self.sender_slot(sender);
+        let answered = match slot.clone().acquire_owned().await {
+            Ok(_permit) => {
+                let driver = self.inner.connector.driver(sighting.protocol);
+                tokio::select! {
+                    _ = self.inner.shutdown.cancelled() => false,
+                    reached = driver.reach(&sighting.address) => reached.is_ok(),
+                }
+            }
+            Err(_) => false,
+        };
+        self.release_sender_slot(sender, slot);
+        if !answered {
+            tracing::debug!(address = %sighting.address, protocol = %sighting.protocol, "vendor sighting not listed: its HTTP service does not answer");
+            return None;
+        }
         let device = DiscoveredDevice {
             key: format!(
                 "{}:{}",
@@ -87,7 +106,7 @@ impl Nvr {
         if let Ok(listed) = self.discovered_device(&key) {
             self.plug_and_play(&listed);
         }
-        key
+        Some(key)
     }
 }
 

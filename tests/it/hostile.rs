@@ -202,3 +202,95 @@ async fn the_simulator_survives_poisoned_requests() {
     assert!(info.is_ok(), "still serving: {info:?}");
     sim.shutdown().await;
 }
+
+/// A SADP ProbeMatch as a camera words it.
+fn sadp_match(uuid: &str, serial: &str, ip: &str, http_port: u16) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ProbeMatch><Uuid>{uuid}</Uuid><Types>inquiry</Types>\
+         <DeviceDescription>DS-FAKE</DeviceDescription><DeviceSN>{serial}</DeviceSN><MAC>02-00-00-00-00-01</MAC>\
+         <IPv4Address>{ip}</IPv4Address><HttpPort>{http_port}</HttpPort><Activated>true</Activated></ProbeMatch>"
+    )
+}
+
+/// Answers every SADP inquiry with a barrage: noise, oversized, an entity bomb, deep nesting, a reply to
+/// an inquiry never sent, one naming another host, one with no serial, a lying length in a second
+/// datagram, and 1500 well-formed matches for cameras whose HTTP port is closed.
+async fn hostile_sadp_responder(socket: UdpSocket, victim_ip: Ipv4Addr) {
+    let own_ip = socket.local_addr().unwrap().ip().to_string();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        let uuid = text
+            .split("<Uuid>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Uuid>").next())
+            .unwrap_or_default()
+            .to_owned();
+        let mut barrage: Vec<Vec<u8>> = vec![
+            (0..1200u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            vec![b' '; 60_000],
+            b"<!DOCTYPE e [<!ENTITY a \"aaaaaaaaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]><ProbeMatch>&b;&b;</ProbeMatch>".to_vec(),
+            format!("{}{}", "<a>".repeat(4600), "</a>".repeat(4600)).into_bytes(),
+            sadp_match("NOT-OUR-INQUIRY", "SN-STALE", &own_ip, 9).into_bytes(),
+            sadp_match(&uuid, "SN-LIAR", &victim_ip.to_string(), 8080).into_bytes(),
+            sadp_match(&uuid, "", &own_ip, 9).into_bytes(),
+            sadp_match(&uuid, "SN-CUT", &own_ip, 9).as_bytes()[..60].to_vec(),
+        ];
+        for n in 0..1500 {
+            barrage.push(sadp_match(&uuid, &format!("SN-FLOOD-{n}"), &own_ip, 9).into_bytes());
+        }
+        for datagram in barrage {
+            let _ = socket.send_to(&datagram, from).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_cameras() {
+    use vigil::sim::persona::{Persona, PersonaMix};
+    let sim = crate::support::simulator(8, |c| {
+        c.persona = PersonaMix::All(Persona::Hikvision);
+        c.sadp_port = 37320;
+    })
+    .await;
+    let first = match sim.cameras()[0].identity().http_addr.ip() {
+        std::net::IpAddr::V4(v4) => v4,
+        other => panic!("unexpected {other}"),
+    };
+    let hostile_ip = Ipv4Addr::from(u32::from(first) + 100);
+    let hostile = UdpSocket::bind(SocketAddr::from((hostile_ip, 37320)))
+        .await
+        .unwrap();
+    let responder = tokio::spawn(hostile_sadp_responder(hostile, first));
+    let mut settings = crate::support::test_settings(&sim, Duration::from_secs(5));
+    settings
+        .discovery
+        .unicast_targets
+        .insert(0, SocketAddr::from((hostile_ip, 3702)));
+    settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Hikvision, 37320)];
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+
+    let found = h.discover().await;
+    let devices = h.nvr.discovered_devices();
+    assert_eq!(found, 8, "{devices:#?}");
+    for camera in h.sim.cameras() {
+        assert!(
+            devices
+                .iter()
+                .any(|d| d.identity.serial == camera.identity().serial
+                    && d.address.to_string() == camera.identity().http_addr.to_string()),
+            "{} listed at its own address",
+            camera.identity().serial
+        );
+    }
+    assert!(
+        devices
+            .iter()
+            .all(|d| !d.identity.serial.starts_with("SN-"))
+    );
+    responder.abort();
+    h.stop().await;
+}

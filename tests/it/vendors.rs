@@ -218,3 +218,59 @@ async fn a_hikvision_cameras_lock_is_read_and_nothing_is_sent_into_it() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_hikvision_cameras_password_is_changed_over_isapi_and_forget_password_says_it_is_not_offered()
+ {
+    let h = mixed_fleet().await;
+    h.discover().await;
+    let camera = h.sim.cameras()[2].clone();
+    // ONVIF off, as a new Hikvision camera has it: everything goes over ISAPI.
+    camera.set_onvif_enabled(false);
+    let added = h
+        .nvr
+        .add_discovered(&key_of(&h, 2), "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    let outcomes = h
+        .nvr
+        .change_camera_passwords(&[added.id], NEW_PASSWORD, NEW_PASSWORD, &system())
+        .await
+        .unwrap();
+    let changed = outcomes[0].result.as_ref().expect("the password changes");
+    assert_eq!(changed.status.state, CameraState::Online);
+    assert!(
+        camera.password_is("admin", NEW_PASSWORD),
+        "the camera has it"
+    );
+    assert_eq!(camera.stats().failed_logins, 0);
+
+    // Hikvision's reset request is not public: Forget Password says the camera does not offer it,
+    // before anything is sent or removed (docs/vendors.md).
+    camera.set_password_directly("admin", "Changed-Behind-99");
+    h.wait_for_state(added.id, CameraState::NotCertified, Duration::from_secs(10))
+        .await;
+    let requests_before = camera.stats().requests;
+    let refused = h
+        .nvr
+        .start_recovery(vigil::model::RecoveryTarget::Added(added.id), &system())
+        .await;
+    assert!(
+        matches!(refused, Err(NvrError::RecoveryNotSupported)),
+        "{refused:?}"
+    );
+    let refused = h
+        .nvr
+        .remove_and_start_recovery(vigil::model::RecoveryTarget::Added(added.id), &system())
+        .await;
+    assert!(
+        matches!(refused, Err(NvrError::RecoveryNotSupported)),
+        "{refused:?}"
+    );
+    assert!(h.nvr.added_camera(added.id).is_ok(), "still added");
+    assert!(
+        camera.stats().requests - requests_before <= 2,
+        "nothing but the monitor's checks"
+    );
+    h.stop().await;
+}

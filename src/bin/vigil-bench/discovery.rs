@@ -8,14 +8,24 @@ use tokio_util::sync::CancellationToken;
 use vigil::model::NvrEvent;
 use vigil::sim::Simulator;
 
-use super::{bench_settings, simulator, start_service};
+use vigil::sim::persona::{Persona, PersonaMix};
+
+use super::{bench_settings, simulator_playing, start_service};
 
 pub(super) async fn discovery(
     cameras: usize,
     max_delay_ms: u64,
     baseline: bool,
+    persona: PersonaMix,
 ) -> Result<(), String> {
-    let sim = simulator(Ipv4Addr::new(127, 200, 0, 1), cameras, max_delay_ms, 11).await?;
+    let sim = simulator_playing(
+        Ipv4Addr::new(127, 200, 0, 1),
+        cameras,
+        max_delay_ms,
+        11,
+        persona.clone(),
+    )
+    .await?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     let shutdown = CancellationToken::new();
     let nvr = start_service(bench_settings(&sim), state.path(), &shutdown).await?;
@@ -49,9 +59,13 @@ pub(super) async fn discovery(
         .count();
     shutdown.cancel();
     nvr.stopped().await;
+    let personas = |p: Persona| (0..cameras).filter(|i| persona.for_camera(*i) == p).count();
     let mut figures = format!(
-        "cameras={cameras} identified={identified} first_ms={:.1} last_ms={last_ms:.1} max_delay_ms={max_delay_ms}",
-        first_ms.unwrap_or(0.0)
+        "cameras={cameras} identified={identified} first_ms={:.1} last_ms={last_ms:.1} max_delay_ms={max_delay_ms} onvif={} vigil={} hikvision={}",
+        first_ms.unwrap_or(0.0),
+        personas(Persona::Onvif),
+        personas(Persona::Vigil),
+        personas(Persona::Hikvision)
     );
     if baseline {
         eprintln!(

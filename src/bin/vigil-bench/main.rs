@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use vigil::config::{Config, Settings};
 use vigil::service::{AddCamera, Nvr};
+use vigil::sim::persona::PersonaMix;
 use vigil::sim::{SimConfig, Simulator};
 
 #[derive(Parser, Debug)]
@@ -48,6 +49,10 @@ enum Bench {
         /// Skip the baseline.
         #[arg(long)]
         no_baseline: bool,
+        /// Which vendor's cameras vigil-camsim plays: vigil, onvif, hikvision (ONVIF off: found by
+        /// SADP only), or mixed (each in turn).
+        #[arg(long, default_value = "vigil", value_parser = vigil::sim::persona::PersonaMix::parse)]
+        persona: vigil::sim::persona::PersonaMix,
     },
     /// The forget-password flow on loopback: from VerifyCode to the camera re-added and certified.
     Recovery {
@@ -191,8 +196,12 @@ fn main() -> ExitCode {
                 cameras,
                 max_delay_ms,
                 no_baseline,
+                persona,
                 ..
-            } => discovery::discovery(usize::from(cameras), max_delay_ms, !no_baseline).await,
+            } => {
+                discovery::discovery(usize::from(cameras), max_delay_ms, !no_baseline, persona)
+                    .await
+            }
             Bench::Monitor {
                 cameras,
                 seconds,
@@ -266,6 +275,17 @@ async fn simulator(
     max_delay_ms: u64,
     seed: u16,
 ) -> Result<Simulator, String> {
+    simulator_playing(first, count, max_delay_ms, seed, PersonaMix::default()).await
+}
+
+/// As [`simulator`], the cameras playing `persona`.
+async fn simulator_playing(
+    first: Ipv4Addr,
+    count: usize,
+    max_delay_ms: u64,
+    seed: u16,
+    persona: PersonaMix,
+) -> Result<Simulator, String> {
     Simulator::start(SimConfig {
         count,
         bind: IpAddr::V4(first),
@@ -273,6 +293,7 @@ async fn simulator(
         address_per_camera: true,
         max_reply_delay: Duration::from_millis(max_delay_ms),
         seed,
+        persona,
         ..SimConfig::default()
     })
     .await

@@ -191,6 +191,7 @@ impl Nvr {
         let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let device = self.recovery_device(&target.into())?;
+        self.refuse_unrecoverable(&device)?;
         if let Some(id) = device.added_as {
             let camera = self.added_camera(id)?;
             if camera.status.certified() {
@@ -241,6 +242,7 @@ impl Nvr {
         let actor = &self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let device = self.recovery_device(&target)?;
+        self.refuse_unrecoverable(&device)?;
         let Some(id) = device.added_as else {
             return self.start_recovery(target, caller).await;
         };
@@ -314,6 +316,21 @@ impl Nvr {
                 ),
             },
             other => other.into(),
+        }
+    }
+
+    /// Refuses, before anything is sent or removed, a camera whose protocol offers no password reset
+    /// from the recorder (docs/vendors.md says which and why).
+    fn refuse_unrecoverable(&self, device: &DiscoveredDevice) -> Result<(), NvrError> {
+        if self
+            .inner
+            .connector
+            .driver(device.protocols.managing())
+            .offers_recovery()
+        {
+            Ok(())
+        } else {
+            Err(NvrError::RecoveryNotSupported)
         }
     }
 
