@@ -200,3 +200,109 @@ pub fn discovery_codec(
 fn not_in_this_build() -> CameraError {
     CameraError::NotOffered("management over Dahua's RPC in this build".to_owned())
 }
+
+/// One camera's maintenance calls (network settings, clock, reboot, factory defaults) in the protocol
+/// it is managed with.
+pub enum MaintenanceSession {
+    /// ONVIF's device management, and an anonymous session for the clock (a login's timestamp
+    /// would carry the offset from before the clock was set).
+    Onvif {
+        /// With the credentials.
+        session: crate::camera::client::CameraSession,
+        /// Without any.
+        anonymous: crate::camera::client::CameraSession,
+    },
+    /// Hikvision's ISAPI.
+    Hikvision(hikvision::isapi::IsapiSession),
+}
+
+impl Driver<'_> {
+    /// A maintenance session with the camera at `address`.
+    pub fn maintenance(
+        self,
+        address: &DeviceAddress,
+        credentials: &Credentials,
+        clock_offset_secs: i64,
+    ) -> MaintenanceSession {
+        match self.protocol {
+            Protocol::Hikvision => {
+                MaintenanceSession::Hikvision(hikvision::isapi::IsapiSession::new(
+                    self.connector.pool(),
+                    address,
+                    Some(credentials),
+                ))
+            }
+            Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => MaintenanceSession::Onvif {
+                session: self
+                    .connector
+                    .session(address, Some(credentials), clock_offset_secs),
+                anonymous: self.connector.session(address, None, 0),
+            },
+        }
+    }
+}
+
+impl MaintenanceSession {
+    /// The camera's IPv4 settings.
+    pub async fn network(&self) -> Result<crate::model::CameraNetwork, CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.network().await,
+            MaintenanceSession::Hikvision(s) => s.network().await,
+        }
+    }
+
+    /// New IPv4 settings on the interface `token`; whether the camera needs a reboot for them.
+    pub async fn set_network(
+        &self,
+        token: &str,
+        change: &crate::model::NetworkChange,
+    ) -> Result<bool, CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.set_network(token, change).await,
+            MaintenanceSession::Hikvision(s) => s.set_network(change).await,
+        }
+    }
+
+    /// Sets the camera's clock to `now`, in UTC, by hand.
+    pub async fn set_clock(&self, now: std::time::SystemTime) -> Result<(), CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.set_clock(now).await,
+            MaintenanceSession::Hikvision(s) => s.set_clock(now).await,
+        }
+    }
+
+    /// Makes NTP from `server` the camera's time source.
+    pub async fn use_ntp(&self, server: &str) -> Result<(), CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.use_ntp(server).await,
+            MaintenanceSession::Hikvision(s) => s.use_ntp(server).await,
+        }
+    }
+
+    /// Camera clock minus ours, seconds.
+    pub async fn clock_offset(&self) -> Result<i64, CameraError> {
+        match self {
+            MaintenanceSession::Onvif { anonymous, .. } => anonymous.clock_offset().await,
+            MaintenanceSession::Hikvision(s) => s.clock_offset().await,
+        }
+    }
+
+    /// Reboots the camera; its words.
+    pub async fn reboot(&self) -> Result<String, CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.reboot().await,
+            MaintenanceSession::Hikvision(s) => s.reboot().await,
+        }
+    }
+
+    /// Restores the camera's factory defaults.
+    pub async fn restore_factory_defaults(
+        &self,
+        kind: crate::model::FactoryDefault,
+    ) -> Result<(), CameraError> {
+        match self {
+            MaintenanceSession::Onvif { session: s, .. } => s.restore_factory_defaults(kind).await,
+            MaintenanceSession::Hikvision(s) => s.restore_factory_defaults(kind).await,
+        }
+    }
+}

@@ -46,10 +46,9 @@ impl Nvr {
         if let Err(error) = set {
             return Err(self.maintenance_failed(reached, error).await);
         }
-        let offset = self
-            .inner
-            .connector
-            .clock_offset(&reached.address)
+        let offset = reached
+            .session
+            .clock_offset()
             .await
             .map_err(|error| super::camera_error(error, &reached.address))?;
         self.keep_clock_offset(id, offset).await?;

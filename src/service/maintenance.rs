@@ -10,11 +10,11 @@ use super::{
     ArgumentProblem, CredentialsAre, Nvr, NvrError, camera_error, check_credentials, lock,
 };
 use crate::camera::CameraError;
-use crate::camera::client::CameraSession;
+use crate::camera::driver::MaintenanceSession;
 use crate::model::{
     AddedCamera, AuditAction, Caller, CameraId, CameraNetwork, CameraState, CameraStatus,
-    DeviceAddress, FactoryDefault, NetworkChange, NetworkChanged, ReasonKind, StatusReason,
-    camera_label,
+    DeviceAddress, FactoryDefault, NetworkChange, NetworkChanged, Protocol, ReasonKind,
+    StatusReason, camera_label,
 };
 use crate::rules::network::{NetworkProblem, check_network_change};
 use crate::store::{DuplicateOf, StoreError};
@@ -56,7 +56,9 @@ impl std::fmt::Debug for MaintainedCamera {
 
 /// A camera reached for maintenance: where, how, and what the audit calls it.
 pub(super) struct Reached {
-    pub(super) session: CameraSession,
+    pub(super) session: MaintenanceSession,
+    /// The protocol it is reached in.
+    pub(super) protocol: Protocol,
     pub(super) address: DeviceAddress,
     pub(super) label: String,
     added: Option<AddedCamera>,
@@ -73,11 +75,12 @@ impl Nvr {
                     return Err(NvrError::SettingsNeedCertified { camera: *id });
                 };
                 Ok(Reached {
-                    session: self.inner.connector.session(
+                    session: self.inner.connector.driver(camera.protocol).maintenance(
                         &camera.address,
-                        Some(&credentials),
+                        &credentials,
                         camera.clock_offset_secs,
                     ),
+                    protocol: camera.protocol,
                     address: camera.address.clone(),
                     label: camera_label(&camera.identity, &camera.address),
                     added: Some(camera),
@@ -97,18 +100,11 @@ impl Nvr {
                     return Err(NvrError::CameraInactive);
                 }
                 // Its clock, so the one login carries a timestamp it accepts.
-                let offset = self
-                    .inner
-                    .connector
-                    .clock_offset(&device.address)
-                    .await
-                    .unwrap_or(0);
+                let driver = self.inner.connector.driver(device.protocols.managing());
+                let offset = driver.reach(&device.address).await.unwrap_or(0);
                 Ok(Reached {
-                    session: self.inner.connector.session(
-                        &device.address,
-                        Some(&credentials),
-                        offset,
-                    ),
+                    session: driver.maintenance(&device.address, &credentials, offset),
+                    protocol: driver.protocol(),
                     label: camera_label(&device.identity, &device.address),
                     address: device.address,
                     added: None,
@@ -307,7 +303,7 @@ impl Nvr {
             }
         }
         if let Some(address) = &new_address {
-            self.wait_for_answer_at(address).await;
+            self.wait_for_answer_at(reached.protocol, address).await;
         }
         match (new_address, &reached.added) {
             (Some(address), Some(added)) => {
@@ -348,10 +344,17 @@ impl Nvr {
     }
 
     /// Waits (at most [`NEW_ADDRESS_WAIT`]) until the camera answers at `address`.
-    async fn wait_for_answer_at(&self, address: &DeviceAddress) {
+    async fn wait_for_answer_at(&self, protocol: Protocol, address: &DeviceAddress) {
         let deadline = tokio::time::Instant::now() + NEW_ADDRESS_WAIT;
         while tokio::time::Instant::now() < deadline {
-            if self.inner.connector.clock_offset(address).await.is_ok() {
+            if self
+                .inner
+                .connector
+                .driver(protocol)
+                .reach(address)
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -274,3 +274,103 @@ async fn a_hikvision_cameras_password_is_changed_over_isapi_and_forget_password_
     );
     h.stop().await;
 }
+
+/// IP and maintenance of a Hikvision camera with ONVIF off, over ISAPI: its settings read, a new
+/// address taken and followed, its clock set in UTC, a reboot, soft factory defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hikvision_camera_with_onvif_off_is_maintained_over_isapi() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use vigil::model::{FactoryDefault, NetworkChange};
+    use vigil::service::MaintainedCamera;
+    let h = mixed_fleet().await;
+    h.discover().await;
+    let camera = h.sim.cameras()[2].clone();
+    camera.set_onvif_enabled(false);
+    camera.set_clock_offset(900);
+    let added = h
+        .nvr
+        .add_discovered(&key_of(&h, 2), "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    let target = MaintainedCamera::Added(added.id);
+    let network = h.nvr.camera_network(&target, &system()).await.unwrap();
+    assert_eq!(IpAddr::V4(network.address), camera.http_addr().ip());
+    assert_eq!(network.prefix_len, 24);
+
+    let IpAddr::V4(now) = camera.http_addr().ip() else {
+        panic!("IPv4")
+    };
+    let [a, b, c, _] = now.octets();
+    let new_address = Ipv4Addr::new(a, b, c, 60);
+    let changed = h
+        .nvr
+        .set_camera_network(
+            &target,
+            &NetworkChange {
+                address: new_address,
+                prefix_len: 24,
+                gateway: Some(Ipv4Addr::new(a, b, c, 254)),
+                dhcp: false,
+            },
+            &system(),
+        )
+        .await
+        .expect("the camera takes its new address");
+    assert_eq!(changed.network.address, new_address);
+    assert_eq!(
+        h.nvr.added_camera(added.id).unwrap().address.host,
+        new_address.to_string()
+    );
+    assert_eq!(camera.network().gateway, Some(Ipv4Addr::new(a, b, c, 254)));
+
+    // Set time now: the camera's clock is the recorder's, in UTC.
+    let offset = h.nvr.set_camera_clock(added.id, &system()).await.unwrap();
+    assert!(offset.abs() <= 2, "{offset}");
+    let camera_now = vigil::clock::unix_secs(camera.camera_now());
+    let true_now = vigil::clock::unix_secs(std::time::SystemTime::now());
+    assert!((camera_now - true_now).abs() <= 2);
+
+    h.nvr.reboot_camera(&target, &system()).await.unwrap();
+    crate::support::eventually(
+        Duration::from_secs(3),
+        "the camera down for its reboot",
+        || {
+            let online = camera.is_online();
+            async move { !online }
+        },
+    )
+    .await;
+    crate::support::eventually(
+        Duration::from_secs(10),
+        "the camera back from its reboot",
+        || {
+            let back = camera.is_online() && camera.stats().requests > 0;
+            async move { back }
+        },
+    )
+    .await;
+    let requests = camera.stats().requests;
+    crate::support::eventually(
+        Duration::from_secs(10),
+        "the monitor to check it again",
+        || {
+            let checked = camera.stats().requests > requests + 1;
+            async move { checked }
+        },
+    )
+    .await;
+    h.wait_for_state(added.id, CameraState::Online, Duration::from_secs(10))
+        .await;
+    h.nvr
+        .restore_factory_defaults(&target, FactoryDefault::Soft, &system())
+        .await
+        .unwrap();
+    assert_eq!(
+        camera.network().gateway,
+        None,
+        "soft defaults drop the gateway"
+    );
+    assert!(!camera.is_inactive(), "and keep the users");
+    assert_eq!(camera.stats().failed_logins, 0);
+    h.stop().await;
+}

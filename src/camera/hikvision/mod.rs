@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod isapi;
+pub mod maintenance;
 pub mod sadp;
 
 use crate::camera::CameraError;

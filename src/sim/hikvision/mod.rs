@@ -4,6 +4,7 @@
 //! users and their passwords, the illegal-login lock, ONVIF on and off (`Network/Integrate`), and the
 //! reserved email. Its SADP responder is `sadp.rs`.
 
+mod maintenance;
 pub mod sadp;
 
 use std::time::Duration;
@@ -445,6 +446,11 @@ fn authenticated(
                 Some(Ok(())) => ok(uri),
                 _ => bad("badParameters", uri),
             }
+        }
+        (method, p)
+            if admin && let Some(reply) = maintenance::answer(camera, method, p, uri, body) =>
+        {
+            reply
         }
         (_, p) if p.starts_with("/ISAPI/") && !admin => {
             status(403, 4, "Invalid Operation", "lowPrivilege", uri)
