@@ -208,9 +208,9 @@ pub enum MaintenanceSession {
     /// would carry the offset from before the clock was set).
     Onvif {
         /// With the credentials.
-        session: crate::camera::client::CameraSession,
+        session: Box<crate::camera::client::CameraSession>,
         /// Without any.
-        anonymous: crate::camera::client::CameraSession,
+        anonymous: Box<crate::camera::client::CameraSession>,
     },
     /// Hikvision's ISAPI.
     Hikvision(hikvision::isapi::IsapiSession),
@@ -233,10 +233,12 @@ impl Driver<'_> {
                 ))
             }
             Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => MaintenanceSession::Onvif {
-                session: self
-                    .connector
-                    .session(address, Some(credentials), clock_offset_secs),
-                anonymous: self.connector.session(address, None, 0),
+                session: Box::new(self.connector.session(
+                    address,
+                    Some(credentials),
+                    clock_offset_secs,
+                )),
+                anonymous: Box::new(self.connector.session(address, None, 0)),
             },
         }
     }
