@@ -29,6 +29,8 @@ pub struct Certification {
     pub identity: DeviceIdentity,
     /// Camera clock minus ours, seconds.
     pub clock_offset_secs: i64,
+    /// The protocol that certified them.
+    pub protocol: crate::model::Protocol,
 }
 
 /// What a discovered device says about itself without credentials.
@@ -155,6 +157,7 @@ impl CameraConnector {
         Ok(Certification {
             identity,
             clock_offset_secs,
+            protocol: crate::model::Protocol::Onvif,
         })
     }
 

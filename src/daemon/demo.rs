@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::config::Settings;
 use crate::model::{Actor, Caller, DiscoveredDevice};
 use crate::service::Nvr;
+use crate::sim::persona::{Persona, PersonaMix};
 use crate::sim::{SimConfig, SimError, Simulator};
 
 /// The first demo camera's address; camera i is at 127.77.0.(1+i).
@@ -37,6 +38,14 @@ pub async fn start_cameras(
     settings: &mut Settings,
 ) -> Result<Simulator, SimError> {
     let inactive = if options.cameras >= 4 { 2 } else { 0 };
+    // The last camera, in factory state, is a Hikvision one with ONVIF off: discovery finds it by
+    // SADP and Activate goes over ISAPI, as on a real site with a mixed fleet.
+    let mut personas = vec![Persona::Vigil; options.cameras];
+    if inactive > 0
+        && let Some(last) = personas.last_mut()
+    {
+        *last = Persona::Hikvision;
+    }
     let simulator = Simulator::start(SimConfig {
         count: options.cameras,
         bind: IpAddr::V4(DEMO_FIRST_ADDRESS),
@@ -45,6 +54,7 @@ pub async fn start_cameras(
         announce_to: vec![DEMO_ANNOUNCEMENTS],
         inactive,
         admin_password: DEMO_PASSWORD.to_owned(),
+        persona: PersonaMix::Mixed(personas),
         mail_sender: Some(std::sync::Arc::new(crate::mail::DirectoryMailSender::new(
             options.mail_dir.clone(),
         ))),

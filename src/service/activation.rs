@@ -90,17 +90,26 @@ impl Nvr {
         self.mark_activated(device_key);
         // The camera is activated whatever happens next: a failed add is reported, not returned.
         let (camera, add_error) = if add {
-            match self
-                .add_verified(
-                    device.address.clone(),
-                    Some(device.key.clone()),
-                    device.protocols.managing(),
-                    credentials,
-                    &actor.to_string(),
-                    "added after its activation",
-                )
-                .await
-            {
+            let added = match device.added_as {
+                // Already added (a camera reset, or replaced at its address): it keeps its channel
+                // and takes the credentials it was just activated with.
+                Some(id) => {
+                    self.recertify(id, credentials, &actor.to_string(), "set by its activation")
+                        .await
+                }
+                None => {
+                    self.add_verified(
+                        device.address.clone(),
+                        Some(device.key.clone()),
+                        device.protocols.managing(),
+                        credentials,
+                        &actor.to_string(),
+                        "added after its activation",
+                    )
+                    .await
+                }
+            };
+            match added {
                 Ok(camera) => (Some(camera), None),
                 Err(error) => {
                     tracing::warn!(address = %device.address, %error, "camera activated but not added");

@@ -411,17 +411,41 @@ impl Nvr {
             let retry_after = self.lock_time_left(&camera);
             return Err(NvrError::CameraLocked { retry_after });
         }
+        self.recertify(id, credentials, &actor.to_string(), "they work")
+            .await
+    }
+
+    /// Certifies `credentials` at an added camera (in the protocol it speaks now) and stores them, with
+    /// an audit entry by `actor` ending in `outcome`.
+    pub(super) async fn recertify(
+        &self,
+        id: CameraId,
+        credentials: Credentials,
+        actor: &str,
+        outcome: &str,
+    ) -> Result<AddedCamera, NvrError> {
+        let camera = self.added_camera(id)?;
         let certification = self
-            .certify(camera.protocol, &camera.address, &credentials)
+            .certify(self.protocol_now(&camera), &camera.address, &credentials)
             .await?;
-        let note = AuditNote::new(
-            &actor,
+        let note = AuditNote::by(
+            actor,
             AuditAction::CredentialsEdited,
             &camera_label(&certification.identity, &camera.address),
-            &format!("stored for user {}; they work", credentials.username),
+            &format!("stored for user {}; {outcome}", credentials.username),
         );
         self.store_credentials(id, credentials, Some(certification), Some(note))
             .await
+    }
+
+    /// The protocol to reach an added camera in now: its vendor's own when discovery sees the camera
+    /// speaking one (a camera replaced at its address by another make, or one first added over
+    /// ONVIF), else the one it was added with.
+    pub(super) fn protocol_now(&self, camera: &AddedCamera) -> Protocol {
+        self.discovered_device_of(camera.id)
+            .ok()
+            .and_then(|d| d.protocols.vendor())
+            .unwrap_or(camera.protocol)
     }
 
     /// Stores new credentials for an added camera and restarts its monitor with them. With the
@@ -462,6 +486,10 @@ impl Nvr {
             ),
             None => (camera.identity.clone(), camera.clock_offset_secs),
         };
+        let protocol_changed = certification
+            .as_ref()
+            .map(|c| c.protocol)
+            .filter(|p| *p != camera.protocol);
         {
             let credentials = credentials.clone();
             let identity = identity.clone();
@@ -469,6 +497,9 @@ impl Nvr {
             self.with_store(move |store| {
                 store.write(|tx| {
                     tx.update_credentials(id, &credentials, &identity, &status, offset)?;
+                    if let Some(protocol) = protocol_changed {
+                        tx.set_protocol(id, protocol)?;
+                    }
                     match note {
                         Some(note) => note.append(tx, now).map(drop),
                         None => Ok(()),
@@ -479,6 +510,10 @@ impl Nvr {
         }
         camera.username = credentials.username.clone();
         camera.identity = identity;
+        if let Some(protocol) = protocol_changed {
+            tracing::info!(camera = %id, %protocol, "camera now managed in another protocol");
+            camera.protocol = protocol;
+        }
         camera.status = status.clone();
         camera.clock_offset_secs = offset;
         let first_check = if certification.is_some() {

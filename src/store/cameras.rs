@@ -220,6 +220,19 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The protocol a camera is managed with, after credentials certified in another (a camera
+    /// replaced at its address by one of another make, or one whose vendor protocol was seen since).
+    pub fn set_protocol(&self, id: CameraId, protocol: Protocol) -> Result<(), StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE added_camera SET protocol = ?2 WHERE id = ?1",
+            params![id.0, protocol.as_str()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
     /// The lowest channel up to `channels` no camera holds, if any.
     pub fn free_channel(&self, channels: u16) -> Result<Option<u16>, StoreError> {
         let mut statement = self.tx.prepare(

@@ -374,3 +374,61 @@ async fn a_hikvision_camera_with_onvif_off_is_maintained_over_isapi() {
     assert_eq!(camera.stats().failed_logins, 0);
     h.stop().await;
 }
+
+/// A Hikvision camera added by its address over ONVIF, then with ONVIF turned off: once discovery sees
+/// it in SADP, edited credentials certify it over ISAPI and it is managed so from then on. Reset to
+/// factory state while added, Activate gives it its password back on the same channel.
+#[tokio::test]
+async fn an_added_camera_follows_its_vendor_protocol_and_is_activated_in_place() {
+    let h = mixed_fleet().await;
+    let camera = h.sim.cameras()[2].clone();
+    let added = h.add(2).await;
+    assert_eq!(
+        added.protocol,
+        Protocol::Onvif,
+        "added by address, over ONVIF"
+    );
+    camera.set_onvif_enabled(false);
+    h.wait_for_state(added.id, CameraState::NotCertified, Duration::from_secs(10))
+        .await;
+    h.discover().await;
+    let edited = h
+        .nvr
+        .edit_credentials(added.id, "admin", CAMERA_PASSWORD, &system())
+        .await
+        .expect("certified over ISAPI");
+    assert_eq!(edited.protocol, Protocol::Hikvision);
+    assert_eq!(edited.status.state, CameraState::Online);
+
+    h.sim.factory_reset(2).await;
+    h.discover().await;
+    let key = key_of(&h, 2);
+    assert!(h.nvr.discovered_device(&key).unwrap().inactive);
+    let activation = h
+        .nvr
+        .activate_camera(
+            &key,
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "site@example.com",
+            true,
+            &system(),
+        )
+        .await
+        .expect("activated");
+    assert_eq!(activation.add_error, None);
+    let camera_now = activation
+        .camera
+        .expect("the added camera, with its new password");
+    assert_eq!(camera_now.id, added.id);
+    assert_eq!(camera_now.channel, added.channel);
+    assert_eq!(camera_now.status.state, CameraState::Online);
+    let h = h.restart().await;
+    h.wait_for_state(added.id, CameraState::Online, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        h.nvr.added_camera(added.id).unwrap().protocol,
+        Protocol::Hikvision
+    );
+    h.stop().await;
+}

@@ -47,6 +47,7 @@ pub async fn recheck(
     Ok(Certification {
         identity,
         clock_offset_secs,
+        protocol: crate::model::Protocol::Hikvision,
     })
 }
 
