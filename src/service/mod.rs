@@ -29,6 +29,7 @@ mod audit;
 mod camera_time;
 mod cameras;
 mod channels;
+mod credentials;
 mod discovery;
 mod error;
 mod mail_server;
