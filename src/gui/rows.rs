@@ -22,13 +22,13 @@ pub fn camera_name(camera: &AddedCamera) -> String {
     }
 }
 
-/// A camera as a notice names it: model and serial number, so two of one model differ.
+/// A camera as a notice names it: model and serial number, so two of one model differ (a serial
+/// number that starts with the model, as Hikvision's do, says both).
 pub fn notice_name(camera: &AddedCamera) -> String {
-    match (
-        camera.identity.model.is_empty(),
-        camera.identity.serial.is_empty(),
-    ) {
-        (false, false) => format!("{} {}", camera.identity.model, camera.identity.serial),
+    let identity = &camera.identity;
+    match (identity.model.is_empty(), identity.serial.is_empty()) {
+        (false, false) if identity.serial.starts_with(&identity.model) => identity.serial.clone(),
+        (false, false) => format!("{} {}", identity.model, identity.serial),
         (false, true) => format!("{} {}", camera.identity.model, camera.address),
         _ => camera_name(camera),
     }

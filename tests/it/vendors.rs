@@ -432,3 +432,55 @@ async fn an_added_camera_follows_its_vendor_protocol_and_is_activated_in_place()
     );
     h.stop().await;
 }
+
+/// Plug and play takes in Hikvision cameras too: one in factory state, with ONVIF off, is activated
+/// over ISAPI with the recorder's default camera password and added; an active one whose password is
+/// another is tried once, over ISAPI, and left listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plug_and_play_takes_in_a_hikvision_camera() {
+    let sim = simulator(2, |c| {
+        c.persona = PersonaMix::All(Persona::Hikvision);
+        c.inactive = 1;
+    })
+    .await;
+    let mut settings = test_settings(&sim, Duration::from_millis(300));
+    settings.discovery.plug_and_play_interfaces = vec!["lo".into()];
+    settings.discovery.vendor_ports = vec![(Protocol::Hikvision, 37020)];
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+    h.nvr
+        .activate_nvr(
+            "Brisk-Otter-47",
+            "Brisk-Otter-47",
+            "owner@example.com",
+            Some(CAMERA_PASSWORD),
+            &vigil::model::Actor::System,
+        )
+        .await
+        .expect("the recorder activates with a default camera password");
+    h.sim.cameras()[0].set_password_directly("admin", "Another-Pass-93");
+    let factory = h.sim.cameras()[1].clone();
+    h.discover().await;
+    let nvr = h.nvr.clone();
+    crate::support::eventually(
+        Duration::from_secs(10),
+        "the factory camera taken in",
+        || {
+            let nvr = nvr.clone();
+            async move {
+                let cameras = nvr.added_cameras();
+                cameras.len() == 1 && cameras[0].status.certified()
+            }
+        },
+    )
+    .await;
+    let added = &h.nvr.added_cameras()[0];
+    assert_eq!(added.identity.serial, factory.identity().serial);
+    assert_eq!(added.protocol, Protocol::Hikvision);
+    assert!(!factory.is_inactive());
+    assert!(!factory.onvif_enabled(), "all over ISAPI");
+    assert_eq!(h.sim.cameras()[0].stats().failed_logins, 1, "tried once");
+    h.discover().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.sim.cameras()[0].stats().failed_logins, 1, "never again");
+    h.stop().await;
+}
