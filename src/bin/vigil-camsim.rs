@@ -140,12 +140,16 @@ struct RunArgs {
     #[arg(long, default_value_t = 3702)]
     wsd_port: u16,
     /// Which vendor's cameras to play: onvif (ONVIF only), vigil (ONVIF with Vigil's recovery
-    /// extension), hikvision (SADP and ISAPI, ONVIF off), mixed (each in turn), or a comma list.
+    /// extension), hikvision (SADP and ISAPI, ONVIF off), dahua (DHIP, ONVIF on), mixed (ONVIF, Vigil
+    /// and Hikvision in turn), or a comma list.
     #[arg(long, default_value = "vigil", value_parser = PersonaMix::parse)]
     persona: PersonaMix,
     /// The UDP port Hikvision cameras answer SADP on.
     #[arg(long, default_value_t = 37020)]
     sadp_port: u16,
+    /// The UDP port Dahua cameras answer DHIP on.
+    #[arg(long, default_value_t = 37810)]
+    dhip_port: u16,
     /// Answer multicast probes and announce to the multicast group. Use only inside a network namespace
     /// made for it.
     #[arg(long)]
@@ -358,6 +362,7 @@ async fn run(args: RunArgs) -> ExitCode {
         mail_sender: None,
         persona: args.persona,
         sadp_port: args.sadp_port,
+        dhip_port: args.dhip_port,
     };
     let simulator = match Simulator::start(config).await {
         Ok(s) => Arc::new(s),

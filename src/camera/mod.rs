@@ -7,6 +7,7 @@
 //! type crosses the border.
 
 pub mod client;
+pub mod dahua;
 pub mod discovery;
 pub mod driver;
 pub mod hikvision;

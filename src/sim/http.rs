@@ -170,6 +170,9 @@ async fn answer(
     {
         return answer_isapi(camera, req, body_timeout).await;
     }
+    if camera.identity().persona == Persona::Dahua && path == "/OutsideCmd" {
+        return answer_outside_command(camera, req, body_timeout).await;
+    }
     if path != DEVICE_SERVICE_PATH || !camera.onvif_enabled() {
         return plain(StatusCode::NOT_FOUND, "not found");
     }
@@ -215,6 +218,33 @@ async fn answer(
     }
     builder
         .body(Full::new(Bytes::from(response.body)))
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
+}
+
+/// Hands a no-login JSON call to the Dahua persona.
+async fn answer_outside_command(
+    camera: &SimCamera,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Response<Full<Bytes>> {
+    if req.method() != hyper::Method::POST {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "POST only");
+    }
+    let body = match tokio::time::timeout(
+        body_timeout,
+        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
+        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    };
+    let reply = crate::sim::dahua::outside_command(camera, &body);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(reply.to_string())))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
 }
 

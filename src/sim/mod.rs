@@ -8,6 +8,7 @@
 
 pub mod camera;
 pub mod control;
+pub mod dahua;
 pub mod dialect;
 pub mod fault;
 pub mod hikvision;
@@ -81,6 +82,8 @@ pub struct SimConfig {
     pub persona: PersonaMix,
     /// The UDP port Hikvision cameras answer SADP on.
     pub sadp_port: u16,
+    /// The UDP port Dahua cameras answer DHIP on.
+    pub dhip_port: u16,
 }
 
 impl Default for SimConfig {
@@ -107,6 +110,7 @@ impl Default for SimConfig {
             mail_sender: None,
             persona: PersonaMix::default(),
             sadp_port: crate::camera::hikvision::sadp::SADP_PORT,
+            dhip_port: crate::camera::dahua::dhip::DHIP_PORT,
         }
     }
 }
@@ -251,16 +255,27 @@ impl Simulator {
                 SocketAddr::new(config.bind, config.sadp_port),
             )]
         };
+        let mut dhip_responders = Vec::new();
         for (group, addr) in sadp_groups {
             if let Some(responder) = SadpResponder::bind(&group, addr, config.multicast)
                 .map_err(|source| SimError::Bind { addr, source })?
             {
                 sadp_responders.push(Arc::new(responder));
             }
+            let addr = SocketAddr::new(addr.ip(), config.dhip_port);
+            if let Some(responder) =
+                dahua::dhip::DhipResponder::bind(&group, addr, config.multicast)
+                    .map_err(|source| SimError::Bind { addr, source })?
+            {
+                dhip_responders.push(Arc::new(responder));
+            }
         }
 
         let mut tasks = JoinSet::new();
         for responder in sadp_responders {
+            tasks.spawn(responder.run(shutdown.clone()));
+        }
+        for responder in dhip_responders {
             tasks.spawn(responder.run(shutdown.clone()));
         }
         for (camera, listener) in cameras.iter().zip(listeners) {
@@ -462,6 +477,9 @@ fn camera_address(config: &SimConfig, index: usize) -> Result<(IpAddr, u16), Sim
     }
 }
 
+/// Dahua models the Dahua persona plays in turn.
+const DAHUA_MODELS: [&str; 2] = ["IPC-HDW2441T-S", "IPC-HFW2449S-S-IL"];
+
 /// Hikvision models the Hikvision persona plays in turn.
 const HIKVISION_MODELS: [&str; 3] = ["DS-2CD2143G2-I", "DS-2CD2387G2-LU", "DS-2CD1023G0E-I"];
 
@@ -481,6 +499,16 @@ fn make_identity(
                 // Hikvision's form: the model, a date, a batch code and a number.
                 format!("{model}20260101AAWRK{seed:04}{:05}", index + 1),
                 "V5.7.3 build 260101",
+            )
+        }
+        Persona::Dahua => {
+            let model = DAHUA_MODELS[index % DAHUA_MODELS.len()];
+            (
+                "Dahua",
+                model.to_owned(),
+                // Dahua's form: fifteen letters and digits.
+                format!("8L0{seed:04}PAG{:05}", index + 1),
+                "2.840.0000000.18.R",
             )
         }
         Persona::Onvif | Persona::Vigil => (

@@ -1,6 +1,7 @@
 //! Which vendor's camera a simulated camera plays: a plain ONVIF camera, a camera with Vigil's recovery
-//! extension (the simulator's own, and the default), or a Hikvision camera (SADP, ISAPI with Digest,
-//! ONVIF off until turned on). A fleet may mix them.
+//! extension (the simulator's own, and the default), a Hikvision camera (SADP, ISAPI with Digest, ONVIF
+//! off until turned on), or a Dahua camera (DHIP; its JSON RPC as far as this build has it). A fleet
+//! may mix them.
 
 use std::fmt;
 
@@ -14,6 +15,8 @@ pub enum Persona {
     Vigil,
     /// Hikvision: SADP and ISAPI; ONVIF off in factory state and until turned on.
     Hikvision,
+    /// Dahua: DHIP and the calls made before a login; ONVIF on.
+    Dahua,
 }
 
 impl Persona {
@@ -23,6 +26,7 @@ impl Persona {
             Persona::Onvif => "onvif",
             Persona::Vigil => "vigil",
             Persona::Hikvision => "hikvision",
+            Persona::Dahua => "dahua",
         }
     }
 
@@ -69,12 +73,9 @@ impl PersonaMix {
             "onvif" => Ok(Persona::Onvif),
             "vigil" => Ok(Persona::Vigil),
             "hikvision" => Ok(Persona::Hikvision),
-            "dahua" => Err(
-                "the dahua persona is not in this build yet; use onvif, vigil or hikvision"
-                    .to_owned(),
-            ),
+            "dahua" => Ok(Persona::Dahua),
             other => Err(format!(
-                "'{other}' is not a persona; use onvif, vigil, hikvision or mixed"
+                "'{other}' is not a persona; use onvif, vigil, hikvision, dahua or mixed"
             )),
         };
         let text = text.trim();

@@ -118,3 +118,53 @@ async fn hiktools_finds_the_hikvision_cameras_and_reads_their_replies() {
     }
     sim.shutdown().await;
 }
+
+/// aiodahua, a DHIP client written by others, finds the Dahua persona's cameras and reads their
+/// announcements with its own decoder: serial number, MAC, address, model, firmware, and the `Init`
+/// that says which are in factory state.
+#[tokio::test]
+async fn aiodahua_finds_the_dahua_cameras_and_reads_their_announcements() {
+    let Some(python) = crate::mailbox::python_or_skip("the aiodahua interop test") else {
+        return;
+    };
+    let sim = crate::support::simulator(3, |c| {
+        c.persona = vigil::sim::persona::PersonaMix::All(vigil::sim::persona::Persona::Dahua);
+        c.address_per_camera = false;
+        c.base_port = 18500;
+        c.inactive = 1;
+    })
+    .await;
+    let host = sim.cameras()[0].identity().http_addr.ip().to_string();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/aiodahua_discover.py"
+    );
+    let output = tokio::process::Command::new(&python)
+        .args([script, &host])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "aiodahua failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("a JSON list");
+    // aiodahua keeps one device per MAC; the simulator's cameras each have their own.
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for camera in sim.cameras() {
+        let id = camera.identity();
+        let device = seen
+            .iter()
+            .find(|d| d["serial"] == id.serial.as_str())
+            .unwrap_or_else(|| panic!("aiodahua found {}", id.serial));
+        assert_eq!(device["mac"], id.mac.as_str());
+        assert_eq!(device["ip"], host.as_str());
+        assert_eq!(device["device_type"], id.model.as_str());
+        assert_eq!(device["version"], id.firmware.as_str());
+        assert_eq!(device["http_port"], id.http_addr.port());
+        let factory = device["init"].as_u64().unwrap() & 0b11 == 1;
+        assert_eq!(factory, camera.is_inactive());
+    }
+    sim.shutdown().await;
+}

@@ -484,3 +484,55 @@ async fn plug_and_play_takes_in_a_hikvision_camera() {
     assert_eq!(h.sim.cameras()[0].stats().failed_logins, 1, "never again");
     h.stop().await;
 }
+
+/// The recorder's DHIP inquiry, through the same runner as SADP, finds the Dahua persona's cameras
+/// and reads who they are and which are in factory state.
+#[tokio::test]
+async fn dhip_finds_the_dahua_cameras() {
+    use vigil::camera::dahua::dhip::{DHIP_PORT, DhipCodec};
+    use vigil::camera::vendor_discovery::{VendorPlan, probe};
+    let sim = simulator(3, |c| {
+        c.persona = PersonaMix::All(Persona::Dahua);
+        c.inactive = 1;
+    })
+    .await;
+    let plan = VendorPlan {
+        multicast_interfaces: Vec::new(),
+        port: DHIP_PORT,
+        unicast_hosts: sim
+            .cameras()
+            .iter()
+            .map(|c| c.identity().http_addr.ip())
+            .collect(),
+        listen_for: Duration::from_millis(500),
+        repeat_after: Duration::from_millis(100),
+    };
+    let mut sightings = probe(
+        std::sync::Arc::new(DhipCodec),
+        plan,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    while let Some(sighting) = sightings.recv().await {
+        found.push(sighting);
+    }
+    assert_eq!(
+        found.len(),
+        3,
+        "each camera once, though asked twice: {found:#?}"
+    );
+    for camera in sim.cameras() {
+        let id = camera.identity();
+        let sighting = found
+            .iter()
+            .find(|s| s.identity.serial == id.serial)
+            .unwrap_or_else(|| panic!("{} found", id.serial));
+        assert_eq!(sighting.protocol, Protocol::Dahua);
+        assert_eq!(sighting.identity.mac.as_deref(), Some(id.mac.as_str()));
+        assert_eq!(sighting.address.to_string(), id.http_addr.to_string());
+        assert_eq!(sighting.inactive, camera.is_inactive());
+    }
+    sim.shutdown().await;
+}
