@@ -6,8 +6,8 @@
 
 use crate::camera::CameraError;
 use crate::camera::client::{CameraConnector, Certification};
-use crate::camera::hikvision;
 use crate::camera::recovery_client::RecoveryError;
+use crate::camera::{dahua, hikvision};
 use crate::model::{Credentials, DeviceAddress, Protocol};
 
 /// One protocol's driver over the shared connector. Cheap: made per call.
@@ -44,7 +44,7 @@ impl Driver<'_> {
             Protocol::Hikvision => {
                 hikvision::certify(self.connector.pool(), address, credentials).await
             }
-            Protocol::Dahua => Err(not_in_this_build()),
+            Protocol::Dahua => dahua::certify(self.connector.pool(), address, credentials).await,
             Protocol::Onvif | Protocol::Vigil => self.connector.certify(address, credentials).await,
         }
     }
@@ -61,7 +61,7 @@ impl Driver<'_> {
             Protocol::Hikvision => {
                 hikvision::recheck(self.connector.pool(), address, credentials).await
             }
-            Protocol::Dahua => Err(not_in_this_build()),
+            Protocol::Dahua => dahua::certify(self.connector.pool(), address, credentials).await,
             Protocol::Onvif | Protocol::Vigil => {
                 self.connector
                     .recheck(address, credentials, last_offset_secs)
@@ -181,7 +181,7 @@ impl Driver<'_> {
     pub async fn reach(self, address: &DeviceAddress) -> Result<i64, CameraError> {
         match self.protocol {
             Protocol::Hikvision => hikvision::reach(self.connector.pool(), address).await,
-            Protocol::Dahua => Err(not_in_this_build()),
+            Protocol::Dahua => dahua::reach(self.connector.pool(), address).await,
             Protocol::Onvif | Protocol::Vigil => self.connector.clock_offset(address).await,
         }
     }
@@ -193,12 +193,13 @@ pub fn discovery_codec(
 ) -> Option<std::sync::Arc<dyn crate::camera::vendor_discovery::VendorCodec>> {
     match protocol {
         Protocol::Hikvision => Some(std::sync::Arc::new(hikvision::sadp::SadpCodec::new())),
-        Protocol::Dahua | Protocol::Onvif | Protocol::Vigil => None,
+        Protocol::Dahua => Some(std::sync::Arc::new(dahua::dhip::DhipCodec)),
+        Protocol::Onvif | Protocol::Vigil => None,
     }
 }
 
 fn not_in_this_build() -> CameraError {
-    CameraError::NotOffered("management over Dahua's RPC in this build".to_owned())
+    CameraError::NotOffered("this through Dahua's RPC in this build of the recorder".to_owned())
 }
 
 /// One camera's maintenance calls (network settings, clock, reboot, factory defaults) in the protocol

@@ -75,6 +75,12 @@ fn resolve_discovery(
         &d.plug_and_play_interfaces,
     )?;
     check_interface_names(err, "discovery.interfaces", &d.interfaces)?;
+    if d.dhip && d.dhip_port == 0 {
+        return Err(err(
+            "discovery.dhip_port",
+            "port 0 is not a DHIP port; use 1-65535 (37810)".to_owned(),
+        ));
+    }
     if d.sadp && d.sadp_port == 0 {
         return Err(err(
             "discovery.sadp_port",
@@ -126,11 +132,15 @@ fn resolve_discovery(
         on_start: d.on_start,
         identify_concurrency: d.identify_concurrency,
         plug_and_play_interfaces: d.plug_and_play_interfaces.clone(),
-        vendor_ports: d
-            .sadp
-            .then_some((crate::model::Protocol::Hikvision, d.sadp_port))
-            .into_iter()
-            .collect(),
+        vendor_ports: [
+            d.sadp
+                .then_some((crate::model::Protocol::Hikvision, d.sadp_port)),
+            d.dhip
+                .then_some((crate::model::Protocol::Dahua, d.dhip_port)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     })
 }
 

@@ -170,8 +170,10 @@ async fn answer(
     {
         return answer_isapi(camera, req, body_timeout).await;
     }
-    if camera.identity().persona == Persona::Dahua && path == "/OutsideCmd" {
-        return answer_outside_command(camera, req, body_timeout).await;
+    if camera.identity().persona == Persona::Dahua
+        && matches!(path, "/OutsideCmd" | "/RPC2_Login" | "/RPC2")
+    {
+        return answer_dahua_rpc(camera, req, body_timeout).await;
     }
     if path != DEVICE_SERVICE_PATH || !camera.onvif_enabled() {
         return plain(StatusCode::NOT_FOUND, "not found");
@@ -221,8 +223,8 @@ async fn answer(
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
 }
 
-/// Hands a no-login JSON call to the Dahua persona.
-async fn answer_outside_command(
+/// Hands a JSON call to the Dahua persona: `/OutsideCmd` (no login), `/RPC2_Login`, `/RPC2`.
+async fn answer_dahua_rpc(
     camera: &SimCamera,
     req: Request<Incoming>,
     body_timeout: Duration,
@@ -230,6 +232,7 @@ async fn answer_outside_command(
     if req.method() != hyper::Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "POST only");
     }
+    let path = req.uri().path().to_owned();
     let body = match tokio::time::timeout(
         body_timeout,
         Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
@@ -240,7 +243,17 @@ async fn answer_outside_command(
         Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
         Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
     };
-    let reply = crate::sim::dahua::outside_command(camera, &body);
+    let reply = match path.as_str() {
+        "/RPC2_Login" => crate::sim::dahua::rpc::login(
+            camera,
+            &serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        ),
+        "/RPC2" => crate::sim::dahua::rpc::call(
+            camera,
+            &serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        ),
+        _ => crate::sim::dahua::outside_command(camera, &body),
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header(hyper::header::CONTENT_TYPE, "application/json")

@@ -187,6 +187,11 @@ impl Simulator {
                 policy.lockout_threshold = 7;
                 policy.lockout_duration = Duration::from_secs(30 * 60);
             }
+            if persona == Persona::Dahua {
+                // Five wrong passwords lock a Dahua camera's user for five minutes.
+                policy.lockout_threshold = 5;
+                policy.lockout_duration = Duration::from_secs(5 * 60);
+            }
             let camera = Arc::new(
                 SimCamera::new(
                     identity,

@@ -168,3 +168,49 @@ async fn aiodahua_finds_the_dahua_cameras_and_reads_their_announcements() {
     }
     sim.shutdown().await;
 }
+
+/// dahua-rpc-api, a client of Dahua's JSON RPC written by others, logs in to the Dahua persona with its
+/// own two-step login (its first call carries the password in clear, which the camera answers with the
+/// challenge regardless), reads the serial number, model and firmware, and is refused a wrong password
+/// in the error its library maps the code to.
+#[tokio::test]
+async fn dahua_rpc_api_logs_in_to_the_dahua_persona() {
+    let Some(python) = crate::mailbox::python_or_skip("the dahua-rpc-api interop test") else {
+        return;
+    };
+    let sim = crate::support::simulator(1, |c| {
+        c.persona = vigil::sim::persona::PersonaMix::All(vigil::sim::persona::Persona::Dahua);
+    })
+    .await;
+    let camera = sim.cameras()[0].clone();
+    let addr = camera.identity().http_addr;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/dahua_rpc_login.py"
+    );
+    let output = tokio::process::Command::new(&python)
+        .args([
+            script,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+            "admin",
+            CAMERA_PASSWORD,
+        ])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "dahua-rpc-api failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let id = camera.identity();
+    assert_eq!(seen["serial"], id.serial.as_str());
+    assert_eq!(seen["type"], id.model.as_str());
+    assert_eq!(seen["version"]["Version"], id.firmware.as_str());
+    assert_ne!(seen["wrong_password"], "accepted", "{seen}");
+    assert_eq!(camera.stats().successful_logins, 1);
+    assert_eq!(camera.stats().failed_logins, 1);
+    sim.shutdown().await;
+}

@@ -536,3 +536,73 @@ async fn dhip_finds_the_dahua_cameras() {
     }
     sim.shutdown().await;
 }
+
+/// A Dahua camera seen by WS-Discovery and DHIP is one device; added, it is certified and monitored
+/// over Dahua's JSON RPC (the two-step login), a wrong password reaches it once, and five wrong ones
+/// lock it, which the recorder reports with the time left.
+#[tokio::test]
+async fn a_dahua_camera_is_certified_over_its_rpc_and_its_lock_is_read() {
+    let sim = simulator(2, |c| c.persona = PersonaMix::All(Persona::Dahua)).await;
+    let mut settings = test_settings(&sim, Duration::from_millis(300));
+    settings.discovery.vendor_ports = vec![(Protocol::Dahua, 37810)];
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+    assert_eq!(h.discover().await, 2);
+    let both = Protocols::only(Protocol::Onvif).with(Protocol::Dahua);
+    for device in h.nvr.discovered_devices() {
+        assert_eq!(device.protocols, both, "{device:?}");
+    }
+    let camera = h.sim.cameras()[0].clone();
+    let refused = h
+        .nvr
+        .add_discovered(&key_of(&h, 0), "admin", "Wrong-Guess-11", &system())
+        .await;
+    assert!(
+        matches!(refused, Err(NvrError::CredentialsRejected)),
+        "{refused:?}"
+    );
+    assert_eq!(camera.stats().failed_logins, 1, "one login, never retried");
+    let added = h
+        .nvr
+        .add_discovered(&key_of(&h, 0), "admin", CAMERA_PASSWORD, &system())
+        .await
+        .unwrap();
+    assert_eq!(added.protocol, Protocol::Dahua);
+    assert_eq!(added.identity.serial, camera.identity().serial);
+    assert_eq!(added.identity.model, camera.identity().model);
+    let requests = camera.stats().requests;
+    crate::support::eventually(
+        Duration::from_secs(5),
+        "the monitor's checks over the RPC",
+        || {
+            let checked = camera.stats().requests > requests + 3;
+            async move { checked }
+        },
+    )
+    .await;
+    assert_eq!(
+        h.nvr.added_camera(added.id).unwrap().status.state,
+        CameraState::Online
+    );
+
+    let other = h.sim.cameras()[1].clone();
+    for _ in 0..5 {
+        let _ = h
+            .nvr
+            .add_discovered(&key_of(&h, 1), "admin", "Wrong-Guess-12", &system())
+            .await;
+    }
+    let locked = h
+        .nvr
+        .add_discovered(&key_of(&h, 1), "admin", CAMERA_PASSWORD, &system())
+        .await;
+    match locked {
+        Err(NvrError::CameraLocked {
+            retry_after: Some(left),
+        }) => {
+            assert!(left > Duration::from_secs(4 * 60), "{left:?}");
+        }
+        other => panic!("expected the camera's lock, got {other:?}"),
+    }
+    assert!(other.summary().locked_users.contains(&"admin".to_owned()));
+    h.stop().await;
+}

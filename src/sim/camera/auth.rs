@@ -216,6 +216,28 @@ impl SimCamera {
         }
     }
 
+    /// A login in a vendor's own protocol: `proves(password)` says whether what the caller sent
+    /// proves `username`'s password. The same lockout bookkeeping as every other login; a camera in
+    /// factory state has no user to log in as.
+    pub fn authenticate_vendor_login(
+        &self,
+        username: &str,
+        proves: impl Fn(&str) -> bool,
+    ) -> Result<Caller, Fault> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        if !has_admin(&state.users) {
+            return Err(Fault::not_authorized("The device is not initialized"));
+        }
+        state.stats.login_attempts += 1;
+        if let Some(fault) = locked_fault(&mut state, username, now) {
+            return Err(fault);
+        }
+        let user = state.users.iter().find(|u| u.name == username).cloned();
+        let accepted = user.as_ref().is_some_and(|u| proves(&u.password));
+        self.conclude_login(&mut state, username, user.filter(|_| accepted), now, false)
+    }
+
     /// Records the outcome of a checked login: `accepted` is the user when the proof was right.
     fn conclude_login(
         &self,

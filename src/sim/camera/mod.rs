@@ -140,6 +140,8 @@ pub struct SimCamera {
     onvif_enabled: std::sync::atomic::AtomicBool,
     /// The Hikvision persona's own state: the activation exchange it speaks and a pending challenge.
     hikvision: Mutex<vendor::HikvisionState>,
+    /// The Dahua persona's RPC sessions.
+    dahua: Mutex<vendor::DahuaState>,
 }
 
 impl std::fmt::Debug for SimCamera {
@@ -244,6 +246,7 @@ impl SimCamera {
             lifecycle: network::LifecycleSender::new(),
             onvif_enabled: std::sync::atomic::AtomicBool::new(onvif_enabled),
             hikvision: Mutex::new(vendor::HikvisionState::default()),
+            dahua: Mutex::new(vendor::DahuaState::default()),
         }
     }
 
@@ -256,6 +259,11 @@ impl SimCamera {
     pub fn set_onvif_enabled(&self, enabled: bool) {
         self.onvif_enabled
             .store(enabled, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The Dahua persona's state.
+    pub(crate) fn dahua(&self) -> MutexGuard<'_, vendor::DahuaState> {
+        self.dahua.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The Hikvision persona's state.
@@ -430,6 +438,7 @@ impl SimCamera {
         state.message_number = 0;
         drop(state);
         self.hikvision().factory_reset();
+        self.dahua().clear();
         if !self.identity.persona.onvif_at_start() {
             self.set_onvif_enabled(false);
         }

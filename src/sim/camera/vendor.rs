@@ -25,3 +25,59 @@ impl HikvisionState {
         };
     }
 }
+
+/// How many RPC sessions the Dahua persona keeps; the oldest go first.
+const MAX_DAHUA_SESSIONS: usize = 256;
+
+/// One RPC session of the Dahua persona.
+#[derive(Debug, Clone)]
+pub struct DahuaSession {
+    /// The random string of its login challenge.
+    pub random: String,
+    /// The user it logged in as, once it has.
+    pub user: Option<String>,
+}
+
+/// The Dahua persona's own state: its RPC sessions.
+#[derive(Debug, Default, Clone)]
+pub struct DahuaState {
+    sessions: std::collections::BTreeMap<u64, DahuaSession>,
+    next: u64,
+}
+
+impl DahuaState {
+    /// A new session with a login challenge; its id and random string.
+    pub fn challenge(&mut self) -> (u64, String) {
+        self.next = self.next.wrapping_add(1).max(1);
+        let id = 2_147_483_000 + self.next;
+        let random = rand::random::<u32>().to_string();
+        self.sessions.insert(
+            id,
+            DahuaSession {
+                random: random.clone(),
+                user: None,
+            },
+        );
+        while self.sessions.len() > MAX_DAHUA_SESSIONS {
+            self.sessions.pop_first();
+        }
+        (id, random)
+    }
+
+    /// A session by id.
+    pub fn session(&self, id: u64) -> Option<&DahuaSession> {
+        self.sessions.get(&id)
+    }
+
+    /// Marks a session logged in as `user`.
+    pub fn logged_in(&mut self, id: u64, user: &str) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.user = Some(user.to_owned());
+        }
+    }
+
+    /// Forgets every session (a reboot or factory reset).
+    pub fn clear(&mut self) {
+        self.sessions.clear();
+    }
+}

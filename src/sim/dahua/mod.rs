@@ -1,8 +1,9 @@
 //! The Dahua persona: a camera that answers DHIP's `DHDiscover.search` (`dhip.rs`) and, over HTTP, the
-//! calls Dahua's web client makes before any login at `/OutsideCmd` (`DevInit.getStatus`). Its ONVIF is
-//! on, as Dahua's firmware ships it.
+//! calls Dahua's web client makes before any login at `/OutsideCmd` (`DevInit.getStatus`) and its JSON
+//! RPC with a login (`rpc.rs`). Its ONVIF is on, as Dahua's firmware ships it.
 
 pub mod dhip;
+pub mod rpc;
 
 use serde_json::{Value, json};
 
