@@ -132,8 +132,9 @@ impl Driver<'_> {
                     .set_password(&current.username, new_password, &current.password)
                     .await
             }
-            Protocol::Dahua => Err(not_in_this_build()),
-            Protocol::Onvif | Protocol::Vigil => {
+            // Dahua cameras ship with ONVIF on and one user store: until the RPC's own encrypted
+            // password change is in, the password changes over ONVIF.
+            Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => {
                 let session = self
                     .connector
                     .session(address, Some(current), clock_offset_secs);
@@ -233,6 +234,7 @@ impl Driver<'_> {
                     Some(credentials),
                 ))
             }
+            // Dahua cameras ship with ONVIF on: their maintenance goes over ONVIF until the RPC's is in.
             Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => MaintenanceSession::Onvif {
                 session: Box::new(self.connector.session(
                     address,

@@ -583,6 +583,20 @@ async fn a_dahua_camera_is_certified_over_its_rpc_and_its_lock_is_read() {
         h.nvr.added_camera(added.id).unwrap().status.state,
         CameraState::Online
     );
+    // A new password (over ONVIF, which Dahua cameras ship with on), then certified over the RPC.
+    let outcomes = h
+        .nvr
+        .change_camera_passwords(&[added.id], NEW_PASSWORD, NEW_PASSWORD, &system())
+        .await
+        .unwrap();
+    let changed = outcomes[0].result.as_ref().expect("the password changes");
+    assert_eq!(changed.status.state, CameraState::Online);
+    assert!(camera.password_is("admin", NEW_PASSWORD));
+    assert_eq!(
+        camera.stats().failed_logins,
+        1,
+        "still only the first wrong one"
+    );
 
     let other = h.sim.cameras()[1].clone();
     for _ in 0..5 {
