@@ -192,15 +192,9 @@ async fn answer(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| DEVICE_SERVICE_PATH.to_owned());
-    let body = match tokio::time::timeout(
-        body_timeout,
-        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
-        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    let body = match read_body(req, body_timeout).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     let response = soap::handle(
         camera,
@@ -233,15 +227,9 @@ async fn answer_dahua_rpc(
         return plain(StatusCode::METHOD_NOT_ALLOWED, "POST only");
     }
     let path = req.uri().path().to_owned();
-    let body = match tokio::time::timeout(
-        body_timeout,
-        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
-        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    let body = match read_body(req, body_timeout).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     let reply = match path.as_str() {
         "/RPC2_Login" => crate::sim::dahua::rpc::login(
@@ -278,15 +266,9 @@ async fn answer_isapi(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let body = match tokio::time::timeout(
-        body_timeout,
-        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large"),
-        Err(_) => return plain(StatusCode::REQUEST_TIMEOUT, "request body too slow"),
+    let body = match read_body(req, body_timeout).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
     };
     let response = hikvision::handle(
         camera,
@@ -306,6 +288,23 @@ async fn answer_isapi(
     builder
         .body(Full::new(Bytes::from(response.body)))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
+}
+
+/// A request's body within [`MAX_REQUEST_BODY`] and `body_timeout`, or the answer that refuses it.
+async fn read_body(
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Result<Bytes, Response<Full<Bytes>>> {
+    match tokio::time::timeout(
+        body_timeout,
+        Limited::new(req.into_body(), MAX_REQUEST_BODY).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large")),
+        Err(_) => Err(plain(StatusCode::REQUEST_TIMEOUT, "request body too slow")),
+    }
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

@@ -17,6 +17,7 @@ pub mod netns;
 pub mod persona;
 pub mod recovery;
 pub mod soap;
+pub mod udp;
 pub mod wsd;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -11,7 +11,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::Digest as _;
 use oxvif::soap::XmlNode;
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::camera::hikvision::isapi::xml_escape;
@@ -20,6 +19,7 @@ use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::model::normalize_mac;
 use crate::sim::camera::{Lifecycle, SimCamera};
 use crate::sim::persona::Persona;
+use crate::sim::udp::{Replies, UdpFace};
 
 /// Wrong update passwords before updates lock.
 const UPDATE_TRIES: u32 = 6;
@@ -29,8 +29,7 @@ const UPDATE_LOCK: Duration = Duration::from_secs(30 * 60);
 /// Answers SADP for the Hikvision cameras that share one address.
 pub struct SadpResponder {
     cameras: Vec<Arc<SimCamera>>,
-    unicast: Arc<UdpSocket>,
-    multicast: Option<Arc<UdpSocket>>,
+    face: UdpFace,
 }
 
 impl SadpResponder {
@@ -49,93 +48,36 @@ impl SadpResponder {
         if cameras.is_empty() {
             return Ok(None);
         }
-        let unicast = bind_udp(addr)?;
-        let multicast = match addr {
-            SocketAddr::V4(v4) if multicast => {
-                let socket = bind_udp(SocketAddr::from((SADP_GROUP, v4.port())))?;
-                socket.join_multicast_v4(SADP_GROUP, *v4.ip())?;
-                Some(Arc::new(socket))
-            }
-            _ => None,
-        };
         Ok(Some(Self {
             cameras,
-            unicast: Arc::new(unicast),
-            multicast,
+            face: UdpFace::bind(addr, SADP_GROUP, multicast)?,
         }))
     }
 
     /// Answers until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let multicast = self.multicast.clone();
-        let on_multicast = async {
-            if let Some(socket) = multicast {
-                self.clone().receive(socket, shutdown.clone()).await;
-            }
-        };
-        tokio::join!(
-            self.clone().receive(self.unicast.clone(), shutdown.clone()),
-            on_multicast
-        );
+        self.face
+            .serve(shutdown, |datagram, _from| self.answer(datagram))
+            .await;
     }
 
-    async fn receive(self: Arc<Self>, socket: Arc<UdpSocket>, shutdown: CancellationToken) {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let (len, from) = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                received = socket.recv_from(&mut buf) => match received {
-                    Ok(r) => r,
-                    Err(_) => continue,
-                },
-            };
-            let Some(message) = read_message(&buf[..len]) else {
-                continue;
-            };
-            for camera in &self.cameras {
-                if !camera.is_online() {
-                    continue;
-                }
+    fn answer(&self, datagram: &[u8]) -> Replies {
+        let Some(message) = read_message(datagram) else {
+            return Vec::new();
+        };
+        self.cameras
+            .iter()
+            .filter(|camera| camera.is_online())
+            .filter_map(|camera| {
                 let reply = match message.kind.as_str() {
-                    "inquiry" => Some(probe_match(camera, &message.uuid)),
-                    "update" if message.is_for(camera) => Some(update(camera, &message)),
-                    _ => None,
+                    "inquiry" => probe_match(camera, &message.uuid),
+                    "update" if message.is_for(camera) => update(camera, &message),
+                    _ => return None,
                 };
-                if let Some(reply) = reply {
-                    self.send_from(camera, reply.as_bytes(), from).await;
-                }
-            }
-        }
+                Some((camera.clone(), reply.into_bytes()))
+            })
+            .collect()
     }
-
-    /// Sends from the camera's own address (it may have moved since this socket was bound).
-    async fn send_from(&self, camera: &SimCamera, reply: &[u8], to: SocketAddr) {
-        let own = camera.http_addr().ip();
-        let sent = match self.unicast.local_addr() {
-            Ok(local) if local.ip() != own && !local.ip().is_unspecified() => {
-                match bind_udp(SocketAddr::new(own, 0)) {
-                    Ok(socket) => socket.send_to(reply, to).await,
-                    Err(error) => Err(error),
-                }
-            }
-            _ => self.unicast.send_to(reply, to).await,
-        };
-        if let Err(error) = sent {
-            tracing::debug!(%to, %error, "SADP reply not sent");
-        }
-    }
-}
-
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
 }
 
 /// A SADP message as the camera reads it: every direct child by name.
