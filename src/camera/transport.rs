@@ -67,28 +67,6 @@ pub struct CameraTransport {
 }
 
 impl CameraTransport {
-    fn authorization(&self, url: &str, fresh: Option<&str>) -> Option<String> {
-        let digest = self.digest.as_ref()?;
-        let mut cached = digest.challenge.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(header) = fresh {
-            *cached = Some(digest_auth::parse(header).ok()?);
-        }
-        let challenge = cached.as_mut()?;
-        let uri = reqwest::Url::parse(url)
-            .map(|u| match u.query() {
-                Some(q) => format!("{}?{q}", u.path()),
-                None => u.path().to_owned(),
-            })
-            .unwrap_or_else(|_| "/".to_owned());
-        let context = digest_auth::AuthContext::new_post(
-            digest.credentials.username.as_str(),
-            digest.credentials.password.expose_secret(),
-            uri,
-            Option::<&[u8]>::None,
-        );
-        challenge.respond(&context).ok().map(|h| h.to_string())
-    }
-
     async fn post(
         &self,
         url: &str,
@@ -120,7 +98,12 @@ impl Transport for CameraTransport {
         body: String,
     ) -> Result<String, TransportError> {
         let mut response = self
-            .post(url, action, &body, self.authorization(url, None))
+            .post(
+                url,
+                action,
+                &body,
+                self.authorization_for("POST", url, None, None),
+            )
             .await?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED && self.digest.is_some() {
             let challenge = response
@@ -130,7 +113,9 @@ impl Transport for CameraTransport {
                 .filter(|v| v.trim_start().starts_with("Digest"))
                 .map(str::to_owned);
             if let Some(challenge) = challenge {
-                let Some(authorization) = self.authorization(url, Some(&challenge)) else {
+                let Some(authorization) =
+                    self.authorization_for("POST", url, None, Some(&challenge))
+                else {
                     // Nothing was tried with the password: say so, rather than "rejected".
                     return Err(TransportError::HttpStatus {
                         status: CLASSIFIED,
@@ -148,15 +133,8 @@ impl Transport for CameraTransport {
             }
         }
         let status = response.status().as_u16();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let challenge = header(reqwest::header::WWW_AUTHENTICATE);
-        let retry_after = header(reqwest::header::RETRY_AFTER);
+        let challenge = header_text(&response, reqwest::header::WWW_AUTHENTICATE);
+        let retry_after = header_text(&response, reqwest::header::RETRY_AFTER);
         let text = read_capped(response).await?;
         // Whether this request carried credentials: HTTP Digest, or a UsernameToken in the envelope.
         let with_credentials = self.digest.is_some() || body.contains("UsernameToken");
@@ -247,15 +225,8 @@ impl CameraTransport {
             response = send(Some(authorization)).await.map_err(offline)?;
         }
         let status = response.status().as_u16();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let challenge = header(reqwest::header::WWW_AUTHENTICATE);
-        let date = header(reqwest::header::DATE);
+        let challenge = header_text(&response, reqwest::header::WWW_AUTHENTICATE);
+        let date = header_text(&response, reqwest::header::DATE);
         let text = read_capped(response).await.map_err(|e| match e {
             TransportError::HttpStatus { body, .. } => CameraError::BadReply(body),
             TransportError::Http(e) => offline(e),
@@ -268,6 +239,8 @@ impl CameraTransport {
         })
     }
 
+    /// The HTTP Digest answer for `method` on `url`, to the challenge `fresh` (kept for the requests
+    /// after) or to the one kept; `None` without credentials or a challenge it can answer.
     fn authorization_for(
         &self,
         method: &str,
@@ -290,6 +263,15 @@ impl CameraTransport {
         );
         challenge.respond(&context).ok().map(|h| h.to_string())
     }
+}
+
+/// A reply header's value as text, when it has one that is.
+fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The request URI a Digest answer covers: the path and query of `url`.
