@@ -159,134 +159,142 @@ pub async fn serve_with(
     }
 }
 
+/// Which of the camera's HTTP services a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    /// The ONVIF device service (SOAP).
+    Onvif,
+    /// The Hikvision persona's ISAPI.
+    Isapi,
+    /// The Dahua persona's JSON RPC.
+    DahuaRpc,
+}
+
+/// A request as the services read it.
+struct Received {
+    method: String,
+    path: String,
+    uri: String,
+    authorization: Option<String>,
+    body: Bytes,
+}
+
 async fn answer(
     camera: &SimCamera,
     req: Request<Incoming>,
     body_timeout: Duration,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path();
-    if camera.identity().persona == Persona::Hikvision
+    let persona = camera.identity().persona;
+    let service = if persona == Persona::Hikvision
         && (path.starts_with("/ISAPI/") || path.starts_with("/SDK/"))
     {
-        return answer_isapi(camera, req, body_timeout).await;
-    }
-    if camera.identity().persona == Persona::Dahua
-        && matches!(path, "/OutsideCmd" | "/RPC2_Login" | "/RPC2")
-    {
-        return answer_dahua_rpc(camera, req, body_timeout).await;
-    }
-    if path != DEVICE_SERVICE_PATH || !camera.onvif_enabled() {
+        Service::Isapi
+    } else if persona == Persona::Dahua && matches!(path, "/OutsideCmd" | "/RPC2_Login" | "/RPC2") {
+        Service::DahuaRpc
+    } else if path == DEVICE_SERVICE_PATH && camera.onvif_enabled() {
+        Service::Onvif
+    } else {
         return plain(StatusCode::NOT_FOUND, "not found");
-    }
-    if req.method() != hyper::Method::POST {
+    };
+    // ISAPI reads with GET and writes with PUT; SOAP and the JSON RPC are POST only.
+    if service != Service::Isapi && req.method() != hyper::Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "POST only");
     }
+    let request = match receive(req, body_timeout).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    match service {
+        Service::Onvif => {
+            let response = soap::handle(
+                camera,
+                &SoapRequest {
+                    body: &request.body,
+                    authorization: request.authorization.as_deref(),
+                    method: &request.method,
+                    uri: &request.uri,
+                },
+            )
+            .await;
+            respond(
+                response.status,
+                response.content_type,
+                response.www_authenticate,
+                response.body,
+            )
+        }
+        Service::Isapi => {
+            let response = hikvision::handle(
+                camera,
+                &hikvision::IsapiRequest {
+                    method: &request.method,
+                    uri: &request.uri,
+                    authorization: request.authorization.as_deref(),
+                    body: &request.body,
+                },
+            );
+            respond(
+                response.status,
+                response.content_type,
+                response.www_authenticate,
+                response.body,
+            )
+        }
+        Service::DahuaRpc => {
+            let json = || serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null);
+            let reply = match request.path.as_str() {
+                "/RPC2_Login" => crate::sim::dahua::rpc::login(camera, &json()),
+                "/RPC2" => crate::sim::dahua::rpc::call(camera, &json()),
+                _ => crate::sim::dahua::outside_command(camera, &request.body),
+            };
+            respond(200, "application/json", None, reply.to_string())
+        }
+    }
+}
+
+/// Reads a request's method, target, `Authorization` and body (within [`MAX_REQUEST_BODY`] and
+/// `body_timeout`), or the answer that refuses it.
+async fn receive(
+    req: Request<Incoming>,
+    body_timeout: Duration,
+) -> Result<Received, Response<Full<Bytes>>> {
     let authorization = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().as_str().to_owned();
-    let uri = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| DEVICE_SERVICE_PATH.to_owned());
-    let body = match read_body(req, body_timeout).await {
-        Ok(body) => body,
-        Err(refusal) => return refusal,
-    };
-    let response = soap::handle(
-        camera,
-        &SoapRequest {
-            body: &body,
-            authorization: authorization.as_deref(),
-            method: &method,
-            uri: &uri,
-        },
-    )
-    .await;
-    let mut builder = Response::builder()
-        .status(response.status)
-        .header(hyper::header::CONTENT_TYPE, response.content_type);
-    if let Some(challenge) = response.www_authenticate {
-        builder = builder.header(hyper::header::WWW_AUTHENTICATE, challenge);
-    }
-    builder
-        .body(Full::new(Bytes::from(response.body)))
-        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
-}
-
-/// Hands a JSON call to the Dahua persona: `/OutsideCmd` (no login), `/RPC2_Login`, `/RPC2`.
-async fn answer_dahua_rpc(
-    camera: &SimCamera,
-    req: Request<Incoming>,
-    body_timeout: Duration,
-) -> Response<Full<Bytes>> {
-    if req.method() != hyper::Method::POST {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "POST only");
-    }
     let path = req.uri().path().to_owned();
-    let body = match read_body(req, body_timeout).await {
-        Ok(body) => body,
-        Err(refusal) => return refusal,
-    };
-    let reply = match path.as_str() {
-        "/RPC2_Login" => crate::sim::dahua::rpc::login(
-            camera,
-            &serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-        ),
-        "/RPC2" => crate::sim::dahua::rpc::call(
-            camera,
-            &serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-        ),
-        _ => crate::sim::dahua::outside_command(camera, &body),
-    };
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(reply.to_string())))
-        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
-}
-
-/// Hands an ISAPI request to the Hikvision persona.
-async fn answer_isapi(
-    camera: &SimCamera,
-    req: Request<Incoming>,
-    body_timeout: Duration,
-) -> Response<Full<Bytes>> {
-    let authorization = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let method = req.method().as_str().to_owned();
     let uri = req
         .uri()
         .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let body = match read_body(req, body_timeout).await {
-        Ok(body) => body,
-        Err(refusal) => return refusal,
-    };
-    let response = hikvision::handle(
-        camera,
-        &hikvision::IsapiRequest {
-            method: &method,
-            uri: &uri,
-            authorization: authorization.as_deref(),
-            body: &body,
-        },
-    );
+        .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+    let body = read_body(req, body_timeout).await?;
+    Ok(Received {
+        method,
+        path,
+        uri,
+        authorization,
+        body,
+    })
+}
+
+/// A reply with its status, type, Digest challenge (with a 401) and body.
+fn respond(
+    status: u16,
+    content_type: &'static str,
+    www_authenticate: Option<String>,
+    body: String,
+) -> Response<Full<Bytes>> {
     let mut builder = Response::builder()
-        .status(response.status)
-        .header(hyper::header::CONTENT_TYPE, response.content_type);
-    if let Some(challenge) = response.www_authenticate {
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, content_type);
+    if let Some(challenge) = www_authenticate {
         builder = builder.header(hyper::header::WWW_AUTHENTICATE, challenge);
     }
     builder
-        .body(Full::new(Bytes::from(response.body)))
+        .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response error"))
 }
 
