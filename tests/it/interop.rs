@@ -4,6 +4,22 @@
 
 use crate::support::{CAMERA_PASSWORD, simulator};
 
+/// Runs a test peer (`script` and its `args`) in the Python test environment and reads the one JSON
+/// value it prints; fails the test with the peer's own words when it fails.
+async fn run_peer(python: &str, args: &[&str], peer: &str) -> serde_json::Value {
+    let output = tokio::process::Command::new(python)
+        .args(args)
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{peer} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON value")
+}
+
 #[tokio::test]
 async fn onvif_zeep_reads_and_manages_a_simulated_camera() {
     let Some(python) = crate::mailbox::python_or_skip("the onvif-zeep interop test") else {
@@ -16,23 +32,18 @@ async fn onvif_zeep_reads_and_manages_a_simulated_camera() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/onvif_zeep_client.py"
     );
-    let output = tokio::process::Command::new(&python)
-        .args([
+    let seen: serde_json::Value = run_peer(
+        &python,
+        &[
             script,
             &addr.ip().to_string(),
             &addr.port().to_string(),
             "admin",
             CAMERA_PASSWORD,
-        ])
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "onvif-zeep failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+        ],
+        "onvif-zeep",
+    )
+    .await;
     let id = camera.identity();
     assert_eq!(seen["serial"], id.serial.as_str());
     assert_eq!(seen["model"], id.model.as_str());
@@ -83,17 +94,9 @@ async fn hiktools_finds_the_hikvision_cameras_and_reads_their_replies() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/hiktools_probe.py"
     );
-    let output = tokio::process::Command::new(&python)
-        .args([script, &host, "37220"])
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "hiktools failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("a JSON list");
+    let seen: Vec<serde_json::Value> =
+        serde_json::from_value(run_peer(&python, &[script, &host, "37220"], "hiktools").await)
+            .expect("a JSON list");
     assert_eq!(seen.len(), 3, "{seen:?}");
     for camera in sim.cameras() {
         let id = camera.identity();
@@ -139,17 +142,9 @@ async fn aiodahua_finds_the_dahua_cameras_and_reads_their_announcements() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/aiodahua_discover.py"
     );
-    let output = tokio::process::Command::new(&python)
-        .args([script, &host])
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "aiodahua failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("a JSON list");
+    let seen: Vec<serde_json::Value> =
+        serde_json::from_value(run_peer(&python, &[script, &host], "aiodahua").await)
+            .expect("a JSON list");
     // aiodahua keeps one device per MAC; the simulator's cameras each have their own.
     assert_eq!(seen.len(), 3, "{seen:?}");
     for camera in sim.cameras() {
@@ -188,23 +183,18 @@ async fn dahua_rpc_api_logs_in_to_the_dahua_persona() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/dahua_rpc_login.py"
     );
-    let output = tokio::process::Command::new(&python)
-        .args([
+    let seen: serde_json::Value = run_peer(
+        &python,
+        &[
             script,
             &addr.ip().to_string(),
             &addr.port().to_string(),
             "admin",
             CAMERA_PASSWORD,
-        ])
-        .output()
-        .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "dahua-rpc-api failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+        ],
+        "dahua-rpc-api",
+    )
+    .await;
     let id = camera.identity();
     assert_eq!(seen["serial"], id.serial.as_str());
     assert_eq!(seen["type"], id.model.as_str());
