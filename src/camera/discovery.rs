@@ -242,7 +242,10 @@ pub fn listen_announcements(
     Ok(rx)
 }
 
-fn bind_socket(addr: SocketAddr, receive_buffer: usize) -> std::io::Result<socket2::Socket> {
+pub(crate) fn bind_socket(
+    addr: SocketAddr,
+    receive_buffer: usize,
+) -> std::io::Result<socket2::Socket> {
     let domain = if addr.is_ipv4() {
         socket2::Domain::IPV4
     } else {
@@ -283,21 +286,40 @@ impl ProbeMessage {
 }
 
 async fn send_probes(socket: &UdpSocket, plan: &ProbePlan, probes: &[ProbeMessage]) {
-    let group = SocketAddr::from((MULTICAST_GROUP, plan.multicast_port));
-    for interface in &plan.multicast_interfaces {
+    let datagrams: Vec<&[u8]> = probes.iter().map(|p| p.xml.as_bytes()).collect();
+    send_everywhere(
+        socket,
+        SocketAddr::from((MULTICAST_GROUP, plan.multicast_port)),
+        &plan.multicast_interfaces,
+        &plan.unicast_targets,
+        &datagrams,
+    )
+    .await;
+}
+
+/// Sends each of `datagrams` to `group` from every interface in `interfaces`, then to every one of
+/// `targets` by unicast. A send that fails is logged and the rest go on.
+pub(crate) async fn send_everywhere(
+    socket: &UdpSocket,
+    group: SocketAddr,
+    interfaces: &[Ipv4Addr],
+    targets: &[SocketAddr],
+    datagrams: &[&[u8]],
+) {
+    for interface in interfaces {
         if let Err(error) = socket2::SockRef::from(socket).set_multicast_if_v4(interface) {
             tracing::debug!(%interface, %error, "cannot choose multicast interface");
             continue;
         }
-        for probe in probes {
-            if let Err(error) = socket.send_to(probe.xml.as_bytes(), group).await {
+        for datagram in datagrams {
+            if let Err(error) = socket.send_to(datagram, group).await {
                 tracing::debug!(%interface, %error, "multicast probe not sent");
             }
         }
     }
-    for target in &plan.unicast_targets {
-        for probe in probes {
-            if let Err(error) = socket.send_to(probe.xml.as_bytes(), target).await {
+    for target in targets {
+        for datagram in datagrams {
+            if let Err(error) = socket.send_to(datagram, target).await {
                 tracing::debug!(%target, %error, "unicast probe not sent");
             }
         }

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::discovery::Rejection;
+use crate::camera::discovery::{Rejection, bind_socket, send_everywhere};
 use crate::model::{DeviceAddress, DeviceIdentity, Protocol};
 
 /// Distinct devices believed from one sender address in one run.
@@ -90,14 +90,7 @@ pub async fn probe(
     plan: VendorPlan,
     cancel: CancellationToken,
 ) -> std::io::Result<mpsc::Receiver<VendorSighting>> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)).into())?;
+    let socket = bind_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), RECEIVE_BUFFER)?;
     let socket = UdpSocket::from_std(socket.into())?;
     let inquiry = codec.inquiry();
     send_inquiries(&socket, codec.group(), &plan, &inquiry).await;
@@ -153,20 +146,17 @@ pub async fn probe(
 }
 
 async fn send_inquiries(socket: &UdpSocket, group: Ipv4Addr, plan: &VendorPlan, inquiry: &[u8]) {
-    let group = SocketAddr::from((group, plan.port));
-    for interface in &plan.multicast_interfaces {
-        if let Err(error) = socket2::SockRef::from(socket).set_multicast_if_v4(interface) {
-            tracing::debug!(%interface, %error, "cannot choose multicast interface");
-            continue;
-        }
-        if let Err(error) = socket.send_to(inquiry, group).await {
-            tracing::debug!(%interface, %error, "multicast inquiry not sent");
-        }
-    }
-    for host in &plan.unicast_hosts {
-        let target = SocketAddr::new(*host, plan.port);
-        if let Err(error) = socket.send_to(inquiry, target).await {
-            tracing::debug!(%target, %error, "unicast inquiry not sent");
-        }
-    }
+    let targets: Vec<SocketAddr> = plan
+        .unicast_hosts
+        .iter()
+        .map(|host| SocketAddr::new(*host, plan.port))
+        .collect();
+    send_everywhere(
+        socket,
+        SocketAddr::from((group, plan.port)),
+        &plan.multicast_interfaces,
+        &targets,
+        &[inquiry],
+    )
+    .await;
 }
