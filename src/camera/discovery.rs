@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::camera::clean_camera_text;
 use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
-use crate::model::DeviceAddress;
+use crate::model::{DeviceAddress, Protocol, Protocols};
 
 /// The WS-Discovery multicast group.
 pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
@@ -65,6 +65,23 @@ pub struct Sighting {
     pub types: Vec<String>,
     /// Where the datagram came from.
     pub sender: SocketAddr,
+}
+
+impl Sighting {
+    /// The protocols it shows: ONVIF, and Vigil's recovery extension when the camera advertises its
+    /// namespace as a scope (docs/recovery-protocol.md, "Discovery").
+    pub fn protocols(&self) -> Protocols {
+        let onvif = Protocols::only(Protocol::Onvif);
+        if self
+            .scopes
+            .iter()
+            .any(|s| s == crate::camera::recovery_client::RECOVERY_NS)
+        {
+            onvif.with(Protocol::Vigil)
+        } else {
+            onvif
+        }
+    }
 }
 
 /// A Hello or Bye.

@@ -483,7 +483,7 @@ impl Nvr {
                         added_as: None,
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
-                        protocols: super::vendor_discovery::onvif_protocols(&sighting.scopes),
+                        protocols: sighting.protocols(),
                     };
                     self.follow_if_moved(&device).await;
                     let key = self.upsert_discovered(device);

@@ -9,26 +9,12 @@ use tokio::sync::mpsc;
 
 use crate::camera::driver::discovery_codec;
 use crate::camera::vendor_discovery::{self, VendorPlan, VendorSighting};
-use crate::model::{DiscoveredDevice, Protocol, Protocols};
+use crate::model::{DiscoveredDevice, Protocols};
 
 use super::Nvr;
 
 /// When an inquiry is sent a second time (UDP may drop the first), as WS-Discovery probes are.
 const INQUIRY_REPEAT_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// The protocols a WS-Discovery sighting shows: ONVIF, and Vigil's recovery extension when the camera
-/// advertises its namespace as a scope.
-pub(super) fn onvif_protocols(scopes: &[String]) -> Protocols {
-    let onvif = Protocols::only(Protocol::Onvif);
-    if scopes
-        .iter()
-        .any(|s| s == crate::camera::recovery_client::RECOVERY_NS)
-    {
-        onvif.with(Protocol::Vigil)
-    } else {
-        onvif
-    }
-}
 
 impl Nvr {
     /// Starts an inquiry in every vendor protocol the configuration asks for, to the multicast
