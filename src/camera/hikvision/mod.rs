@@ -90,9 +90,8 @@ pub async fn activate(
 /// without a login, so the offset is 0.
 pub async fn reach(pool: &HttpPool, address: &DeviceAddress) -> Result<i64, CameraError> {
     match IsapiSession::new(pool, address, None).activated().await {
-        Ok(_) => Ok(0),
         Err(error @ CameraError::Offline(_)) => Err(error),
         // It answered, in whatever words: it is there.
-        Err(_) => Ok(0),
+        _ => Ok(0),
     }
 }
