@@ -2,11 +2,11 @@
 //! one an added camera is managed with, or one a discovered camera was seen speaking) and asks its
 //! driver to certify, re-check or reach the camera, without knowing what goes on the wire. Each
 //! protocol's calls live in its own module: `client` (ONVIF), `recovery_client` (Vigil's extension),
-//! `hikvision` (SADP and ISAPI).
+//! `hikvision` (SADP and ISAPI), `dahua` (DHIP and the JSON RPC).
 
 use crate::camera::CameraError;
 use crate::camera::client::{CameraConnector, Certification};
-use crate::camera::recovery_client::RecoveryError;
+use crate::camera::recovery_client::{RecoveryError, RecoveryInfo, ResetToken};
 use crate::camera::{dahua, hikvision};
 use crate::model::{Credentials, DeviceAddress, Protocol};
 
@@ -91,7 +91,10 @@ impl Driver<'_> {
                         other => RecoveryError::Camera(other),
                     })
             }
-            Protocol::Dahua => Err(RecoveryError::Camera(not_in_this_build())),
+            Protocol::Dahua => {
+                dahua::init::activate(self.connector.pool(), address, credentials, reset_email)
+                    .await
+            }
             Protocol::Onvif | Protocol::Vigil => {
                 match self
                     .connector
@@ -168,12 +171,111 @@ impl Driver<'_> {
     }
 
     /// Whether the protocol can reset a password from the recorder at all. ONVIF cameras are asked
-    /// (Vigil's extension answers GetRecoveryInfo); Hikvision's reset request is not public, so a
-    /// Hikvision camera is not offered one (docs/vendors.md).
+    /// (Vigil's extension answers GetRecoveryInfo), Dahua's answer PasswdFind; Hikvision's reset
+    /// request is not public, so a Hikvision camera is not offered one (docs/vendors.md).
     pub fn offers_recovery(self) -> bool {
         match self.protocol {
-            Protocol::Onvif | Protocol::Vigil => true,
-            Protocol::Hikvision | Protocol::Dahua => false,
+            Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => true,
+            Protocol::Hikvision => false,
+        }
+    }
+
+    /// What the camera offers for a password reset now, with a challenge for a code (a fresh one
+    /// unless `keep_challenge` and the protocol can keep one). `now` is the recorder's clock, for a
+    /// protocol that gives no expiry.
+    pub async fn recovery_info(
+        self,
+        address: &DeviceAddress,
+        keep_challenge: bool,
+        now: std::time::SystemTime,
+    ) -> Result<RecoveryInfo, RecoveryError> {
+        match self.protocol {
+            Protocol::Dahua => {
+                dahua::passwd_find::recovery_info(self.connector.pool(), address, now).await
+            }
+            Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Onvif | Protocol::Vigil => {
+                self.connector.recovery_info(address, keep_challenge).await
+            }
+        }
+    }
+
+    /// The camera emails the code for challenge `nonce` to its reset email: the masked address (empty
+    /// when the camera does not say) and the code's expiry when it says.
+    pub async fn send_code(
+        self,
+        address: &DeviceAddress,
+        nonce: &str,
+    ) -> Result<(String, Option<std::time::SystemTime>), RecoveryError> {
+        match self.protocol {
+            Protocol::Dahua => dahua::passwd_find::send_code(self.connector.pool(), address)
+                .await
+                .map(|masked| (masked, None)),
+            Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Onvif | Protocol::Vigil => self.connector.send_code(address, nonce).await,
+        }
+    }
+
+    /// Checks the code typed for challenge `nonce`; `attempts_left` is the recorder's count before
+    /// it, for a protocol whose camera does not count aloud.
+    pub async fn verify_code(
+        self,
+        address: &DeviceAddress,
+        nonce: &str,
+        code: &str,
+        attempts_left: u32,
+    ) -> Result<ResetToken, RecoveryError> {
+        match self.protocol {
+            Protocol::Dahua => {
+                dahua::passwd_find::verify_code(self.connector.pool(), address, code, attempts_left)
+                    .await
+            }
+            Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Onvif | Protocol::Vigil => {
+                self.connector.verify_code(address, nonce, code).await
+            }
+        }
+    }
+
+    /// Checks a code from the vendor's support desk.
+    pub async fn verify_support_code(
+        self,
+        address: &DeviceAddress,
+        code: &str,
+    ) -> Result<ResetToken, RecoveryError> {
+        match self.protocol {
+            Protocol::Dahua | Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Onvif | Protocol::Vigil => {
+                self.connector.verify_support_code(address, code).await
+            }
+        }
+    }
+
+    /// Sets `username`'s new password with the permission a code gave.
+    pub async fn reset_password(
+        self,
+        address: &DeviceAddress,
+        token: &ResetToken,
+        username: &str,
+        password: &secrecy::SecretString,
+    ) -> Result<(), RecoveryError> {
+        match self.protocol {
+            Protocol::Dahua => {
+                dahua::passwd_find::reset_password(
+                    self.connector.pool(),
+                    address,
+                    token,
+                    username,
+                    password,
+                )
+                .await
+            }
+            Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Onvif | Protocol::Vigil => {
+                self.connector
+                    .reset_password(address, token, username, password)
+                    .await
+            }
         }
     }
 
@@ -197,10 +299,6 @@ pub fn discovery_codec(
         Protocol::Dahua => Some(std::sync::Arc::new(dahua::dhip::DhipCodec)),
         Protocol::Onvif | Protocol::Vigil => None,
     }
-}
-
-fn not_in_this_build() -> CameraError {
-    CameraError::NotOffered("this through Dahua's RPC in this build of the recorder".to_owned())
 }
 
 /// One camera's maintenance calls (network settings, clock, reboot, factory defaults) in the protocol

@@ -245,8 +245,8 @@ async fn answer(
             let json = || serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null);
             let reply = match request.path.as_str() {
                 "/RPC2_Login" => crate::sim::dahua::rpc::login(camera, &json()),
-                "/RPC2" => crate::sim::dahua::rpc::call(camera, &json()),
-                _ => crate::sim::dahua::outside_command(camera, &request.body),
+                "/RPC2" => crate::sim::dahua::rpc::call(camera, &json()).await,
+                _ => crate::sim::dahua::outside_command(camera, &request.body).await,
             };
             respond(200, "application/json", None, reply.to_string())
         }

@@ -6,6 +6,7 @@ mod announcements;
 mod bus;
 mod camera_layer;
 mod daemon;
+mod dahua;
 mod dbus;
 mod dialects;
 mod foreign_fleet;

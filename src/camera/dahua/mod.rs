@@ -2,6 +2,9 @@
 //! discovery, and the JSON RPC over HTTP for everything else. docs/vendors.md names the public sources.
 
 pub mod dhip;
+pub mod envelope;
+pub mod init;
+pub mod passwd_find;
 pub mod rpc;
 
 use crate::camera::CameraError;

@@ -1,5 +1,6 @@
-//! Dahua's JSON RPC over HTTP as the recorder uses it so far: the calls made before any login
-//! (`/OutsideCmd`, `DevInit.getStatus`: factory state or not), the two-step login (`/RPC2_Login`,
+//! Dahua's JSON RPC over HTTP as the recorder uses it: the calls made before any login (`/OutsideCmd`:
+//! `DevInit.getStatus`, factory state or not; `Security.getEncryptInfo` and calls sealed in its
+//! envelope), the two-step login (`/RPC2_Login`,
 //! `global.login`: a challenge, then `MD5(user:random:MD5(user:realm:password))` in upper-case hex for
 //! the `Default` scheme), and the device's identity (`magicBox.*` at `/RPC2`). Error codes are read into
 //! the camera layer's words, the camera's own message kept. docs/vendors.md names the sources.
@@ -12,6 +13,7 @@ use md5::Digest as _;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use super::envelope::{EncryptInfo, EnvelopeKey};
 use crate::camera::transport::{CameraTransport, HttpPool};
 use crate::camera::{CameraError, MAX_RETRY_AFTER, clean_camera_text};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
@@ -67,17 +69,67 @@ impl RpcSession {
         method: &str,
         params: Value,
     ) -> Result<Value, CameraError> {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.request(path, method, params, session).await
+    }
+
+    /// A call before any login that carries `session: 0`, as `DevInit.setProtocolAgree` does.
+    pub async fn call_with_session_zero(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, CameraError> {
+        let reply = self
+            .request("/OutsideCmd", method, params, Some(json!(0)))
+            .await?;
+        match reply.get("result") {
+            Some(Value::Bool(false)) | None => Err(read_error(&reply, false)),
+            Some(_) => Ok(reply),
+        }
+    }
+
+    /// A call before any login at `/OutsideCmd`; the whole reply or its error.
+    pub async fn outside(&self, method: &str, params: Value) -> Result<Value, CameraError> {
+        self.call("/OutsideCmd", method, params).await
+    }
+
+    /// `Security.getEncryptInfo` without a login: the camera's key and envelope variants.
+    pub async fn encrypt_info(&self) -> Result<EncryptInfo, CameraError> {
+        let reply = self.outside("Security.getEncryptInfo", Value::Null).await?;
+        EncryptInfo::read(reply.get("params").unwrap_or(&Value::Null))
+    }
+
+    /// A call at `/OutsideCmd` with `plain` sealed in the envelope `info` allows; the reply (its error
+    /// kept for the caller: a refusal here is the camera's verdict, not a transport problem) and the
+    /// key the camera answers in.
+    pub async fn sealed(
+        &self,
+        method: &str,
+        info: &EncryptInfo,
+        plain: &Value,
+    ) -> Result<(Value, EnvelopeKey), CameraError> {
+        let (params, key) = info.seal(plain)?;
+        let reply = self.call_raw("/OutsideCmd", method, params).await?;
+        Ok((reply, key))
+    }
+
+    async fn request(
+        &self,
+        path: &str,
+        method: &str,
+        params: Value,
+        session: Option<Value>,
+    ) -> Result<Value, CameraError> {
         let mut request = json!({
             "method": method,
             "params": params,
             "id": self.next_id.fetch_add(1, Ordering::Relaxed),
         });
-        if let Some(session) = self
-            .session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
+        if let Some(session) = session {
             request["session"] = session;
         }
         let url = format!("{}{path}", self.base);

@@ -34,9 +34,20 @@ impl Nvr {
             .map(|c| c.nonce.clone())
             .ok_or(NvrError::ChallengeReplaced)?;
         let label = flow.camera_label();
-        match self.inner.connector.send_code(&flow.address, &nonce).await {
+        match self
+            .inner
+            .connector
+            .driver(flow.protocol.managed_as())
+            .send_code(&flow.address, &nonce)
+            .await
+        {
             Ok((reported, _)) => {
-                let masked = crate::mail::ensure_masked(&reported);
+                // A camera that does not say where it sent the code sent it to its reset email.
+                let masked = if reported.is_empty() {
+                    flow.masked_email.clone().unwrap_or_default()
+                } else {
+                    crate::mail::ensure_masked(&reported)
+                };
                 let note = AuditNote::new(
                     actor,
                     AuditAction::CodeSent,
@@ -79,7 +90,10 @@ impl Nvr {
             "a code was already accepted; set the new password",
         )?;
         let label = flow.camera_label();
-        let info = match self.fresh_recovery_info(&flow.address, false).await {
+        let info = match self
+            .fresh_recovery_info(flow.protocol, &flow.address, false)
+            .await
+        {
             Ok(info) => info,
             Err(error) => {
                 self.audit(
@@ -144,9 +158,9 @@ impl Nvr {
             RecoveryStep::AwaitingCode,
             "a code was already accepted; set the new password",
         )?;
-        let connector = &self.inner.connector;
+        let driver = self.inner.connector.driver(flow.protocol.managed_as());
         let result = if support {
-            connector.verify_support_code(&flow.address, code).await
+            driver.verify_support_code(&flow.address, code).await
         } else {
             let nonce = flow
                 .challenge
@@ -160,7 +174,9 @@ impl Nvr {
                 // Already dead: not asked again, and not another wrong entry.
                 return Err(NvrError::CodeAttemptsExhausted);
             }
-            connector.verify_code(&flow.address, &nonce, code).await
+            driver
+                .verify_code(&flow.address, &nonce, code, flow.attempts_left())
+                .await
         };
         let label = flow.camera_label();
         match result {

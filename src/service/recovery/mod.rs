@@ -200,14 +200,17 @@ impl Nvr {
             if camera.status.state == CameraState::Offline {
                 // Ask before offering to remove it: an offline camera is told as offline, with what to
                 // check, and stays added.
-                self.fresh_recovery_info(&device.address, false).await?;
+                self.fresh_recovery_info(device.protocols.managing(), &device.address, false)
+                    .await?;
             }
             if self.settings().recovery.remove_first {
                 return Ok(RecoveryStart::RemoveFirst { camera: id });
             }
         }
         self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
-        let info = self.fresh_recovery_info(&device.address, false).await?;
+        let info = self
+            .fresh_recovery_info(device.protocols.managing(), &device.address, false)
+            .await?;
         let flow = self.new_flow(device, info, None, actor).await?;
         let id = {
             let stored = flow.clone();
@@ -252,7 +255,9 @@ impl Nvr {
         }
         self.refuse_second_flow(&camera_key(&device.identity, &device.key))?;
         // Ask the camera first: a camera that cannot be recovered is not removed.
-        let info = self.fresh_recovery_info(&device.address, false).await?;
+        let info = self
+            .fresh_recovery_info(device.protocols.managing(), &device.address, false)
+            .await?;
         let removed = RemovedCamera {
             id,
             username: camera.username.clone(),
@@ -336,13 +341,15 @@ impl Nvr {
 
     pub(super) async fn fresh_recovery_info(
         &self,
+        protocol: Protocol,
         address: &DeviceAddress,
         keep_challenge: bool,
     ) -> Result<RecoveryInfo, NvrError> {
         let info = self
             .inner
             .connector
-            .recovery_info(address, keep_challenge)
+            .driver(protocol)
+            .recovery_info(address, keep_challenge, self.inner.clock.now())
             .await
             .map_err(|e| recovery_error(e, address))?;
         if info.inactive {
@@ -385,10 +392,16 @@ impl Nvr {
         removed_camera: Option<RemovedCamera>,
         actor: &Actor,
     ) -> Result<RecoveryFlow, NvrError> {
+        // The flow runs in the camera's own protocol; ONVIF cameras reset through Vigil's extension.
+        let protocol = match device.protocols.managing() {
+            Protocol::Onvif => Protocol::Vigil,
+            vendor => vendor,
+        };
         let clock_offset_secs = self
             .inner
             .connector
-            .clock_offset(&device.address)
+            .driver(protocol)
+            .reach(&device.address)
             .await
             .unwrap_or(0);
         let now = self.inner.clock.now();
@@ -419,7 +432,7 @@ impl Nvr {
             updated_at: now,
             result_camera: None,
             failure: None,
-            protocol: Protocol::Vigil,
+            protocol,
         };
         apply_info(&mut flow, &info);
         self.refuse_second_flow(&flow.camera_key())?;

@@ -59,6 +59,7 @@ impl Nvr {
         let reset = self
             .inner
             .connector
+            .driver(flow.protocol.managed_as())
             .reset_password(
                 &flow.address,
                 &camera_token,

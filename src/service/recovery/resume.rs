@@ -283,6 +283,7 @@ impl Nvr {
                 match self
                     .inner
                     .connector
+                    .driver(flow.protocol.managed_as())
                     .reset_password(&flow.address, &camera_token, &flow.reset_user, &password)
                     .await
                 {

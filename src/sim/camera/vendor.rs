@@ -1,5 +1,5 @@
 //! The vendor personas' own state on a simulated camera (the Hikvision persona's activation exchange,
-//! its pending challenge and its SADP update lock); the protocols that use it are in `sim/hikvision`.
+//! its pending challenge and its SADP update lock; the Dahua persona's RPC sessions and set-up state); the protocols that use it are in `sim/hikvision`.
 
 use std::time::SystemTime;
 
@@ -38,11 +38,16 @@ pub struct DahuaSession {
     pub user: Option<String>,
 }
 
-/// The Dahua persona's own state: its RPC sessions.
+/// The Dahua persona's own state: its RPC sessions, whether the licence was agreed to in factory
+/// state, and the code PasswdFind last accepted with the reset token it stands for.
 #[derive(Debug, Default, Clone)]
 pub struct DahuaState {
     sessions: std::collections::BTreeMap<u64, DahuaSession>,
     next: u64,
+    /// `DevInit.setProtocolAgree` was called since the last factory reset.
+    pub protocol_agreed: bool,
+    /// The code `PasswdFind.checkAuthCode` accepted, and the recovery side's reset token it unlocked.
+    pub verified_code: Option<(String, String)>,
 }
 
 impl DahuaState {
@@ -76,8 +81,8 @@ impl DahuaState {
         }
     }
 
-    /// Forgets every session (a reboot or factory reset).
+    /// Forgets every session, the licence agreement and an accepted code (a factory reset).
     pub fn clear(&mut self) {
-        self.sessions.clear();
+        *self = Self::default();
     }
 }

@@ -1,14 +1,16 @@
 //! The Dahua persona's JSON RPC with a login: `global.login` at `/RPC2_Login` in two steps (any first
 //! call gets the challenge, whatever password it carries, as real cameras do; the second must carry the
-//! `Default` hash), the challenge's session staying valid after the login, and `magicBox.*` and
-//! `global.logout` at `/RPC2` for a logged-in session. Wrong passwords count towards the camera's lock,
+//! `Default` hash), the challenge's session staying valid after the login, and `magicBox.*`,
+//! `Security.getEncryptInfo`, `system.multiSec` and `global.logout` at `/RPC2` for a logged-in session. Wrong passwords count towards the camera's lock,
 //! which the reply reports (`remainLockSecond`, `remainLoginTimes`).
 
 use serde_json::{Value, json};
 
 use crate::camera::clean_camera_text;
+use crate::camera::dahua::envelope::{open_envelope, seal_answer};
 use crate::camera::dahua::rpc::{BAD_CREDENTIALS, LOGIN_CHALLENGE, USER_LOCKED, login_hash};
 use crate::sim::camera::SimCamera;
+use crate::sim::dahua::outside::{INVALID_PARAM, camera_key, encrypt_info, refused};
 use crate::sim::fault::Refusal;
 
 fn session_of(request: &Value) -> Option<u64> {
@@ -92,8 +94,9 @@ pub fn login(camera: &SimCamera, request: &Value) -> Value {
     }
 }
 
-/// Answers `/RPC2` for a logged-in session.
-pub fn call(camera: &SimCamera, request: &Value) -> Value {
+/// Answers `/RPC2` for a logged-in session: `magicBox.*`, `Security.getEncryptInfo`, `global.*`, and
+/// `system.multiSec`, an envelope holding an array of these calls, answered in the same key.
+pub async fn call(camera: &SimCamera, request: &Value) -> Value {
     camera.note_request();
     let id = request.get("id").cloned().unwrap_or(json!(0));
     let session = session_of(request);
@@ -103,6 +106,45 @@ pub fn call(camera: &SimCamera, request: &Value) -> Value {
     if !logged_in {
         return json!({"id": id, "result": false, "error": {"code": 287_637_504u64, "message": "Invalid session!"}});
     }
+    if request.get("method").and_then(Value::as_str) != Some("system.multiSec") {
+        return answer_one(camera, request, session);
+    }
+    let params = request.get("params").unwrap_or(&Value::Null);
+    let Some((inner, key)) = camera_key().and_then(|k| open_envelope(k, params)) else {
+        return refused(
+            &id,
+            INVALID_PARAM,
+            "Invalid params: the envelope does not open",
+        );
+    };
+    let calls = match inner {
+        Value::Array(calls) => calls,
+        single @ Value::Object(_) => vec![single],
+        _ => return refused(&id, INVALID_PARAM, "Invalid params: no calls"),
+    };
+    let answers: Vec<Value> = calls
+        .iter()
+        .take(16)
+        .map(|c| {
+            if c.get("method").and_then(Value::as_str) == Some("system.multiSec") {
+                refused(
+                    c.get("id").unwrap_or(&Value::Null),
+                    INVALID_PARAM,
+                    "Nested envelope",
+                )
+            } else {
+                answer_one(camera, c, session)
+            }
+        })
+        .collect();
+    json!({
+        "id": id, "result": true, "session": session,
+        "params": { "content": seal_answer(&key, &Value::Array(answers)) },
+    })
+}
+
+fn answer_one(camera: &SimCamera, request: &Value, session: Option<u64>) -> Value {
+    let id = request.get("id").cloned().unwrap_or(json!(0));
     let identity = camera.identity();
     let (result, params) = match request.get("method").and_then(Value::as_str) {
         Some("magicBox.getSerialNo") => (json!(true), json!({"sn": identity.serial})),
@@ -111,6 +153,7 @@ pub fn call(camera: &SimCamera, request: &Value) -> Value {
             json!(true),
             json!({"version": {"Version": identity.firmware, "BuildDate": "2026-01-01"}}),
         ),
+        Some("Security.getEncryptInfo") => (json!(true), encrypt_info(camera)),
         Some("global.logout") | Some("global.keepAlive") => (json!(true), json!({"timeout": 300})),
         _ => {
             return json!({"id": id, "result": false, "session": session,

@@ -1,0 +1,221 @@
+//! Dahua cameras set up and recovered in their own RPC, against the simulator's Dahua persona over
+//! real sockets, with the codes going through a real SMTP server: a camera in factory state is
+//! initialized (the envelope in each variant the fleet offers), added and certified; Forget Password
+//! runs by emailed code and by the vendor's app scanning the QR code; wrong codes are counted.
+
+use std::time::Duration;
+
+use vigil::model::{Actor, Caller, CameraState, Protocol, RecoveryMethod, RecoveryStep};
+use vigil::service::NvrError;
+use vigil::sim::persona::{Persona, PersonaMix};
+
+use crate::mailbox::{SmtpServer, python_or_skip};
+use crate::support::{CAMERA_PASSWORD, Harness, simulator, system, test_settings};
+
+const NEW_PASSWORD: &str = "Amber-Heron-64";
+const RESET_EMAIL: &str = "owner@example.com";
+
+fn installer() -> Caller {
+    Caller::from(Actor::Gui {
+        user: "installer".into(),
+    })
+}
+
+struct Rig {
+    h: Harness,
+    smtp: SmtpServer,
+}
+
+/// `count` Dahua cameras, the last `inactive` in factory state, emailing through a real SMTP server;
+/// discovery (WS-Discovery and DHIP) already run.
+async fn rig(count: usize, inactive: usize) -> Option<Rig> {
+    let python = python_or_skip("the Dahua recovery tests (they need a real SMTP server)")?;
+    let smtp = SmtpServer::start(&python);
+    let settings = smtp.settings("camera-noreply@example.com");
+    let sim = simulator(count, |c| {
+        c.persona = PersonaMix::All(Persona::Dahua);
+        c.inactive = inactive;
+        c.smtp = Some(settings);
+        c.reset_email = Some(RESET_EMAIL.to_owned());
+    })
+    .await;
+    let mut config = test_settings(&sim, Duration::from_millis(300));
+    config.discovery.vendor_ports = vec![(Protocol::Dahua, 37810)];
+    let h = Harness::start_with(sim, config, tempfile::tempdir().unwrap()).await;
+    assert_eq!(h.discover().await, count);
+    Some(Rig { h, smtp })
+}
+
+impl Rig {
+    fn key(&self, index: usize) -> String {
+        let serial = &self.h.sim.cameras()[index].identity().serial;
+        self.h
+            .nvr
+            .discovered_devices()
+            .into_iter()
+            .find(|d| &d.identity.serial == serial)
+            .map(|d| d.key)
+            .unwrap_or_else(|| panic!("camera {index} is listed"))
+    }
+
+    async fn code_from_mail(&self, n: usize) -> String {
+        let mail = self.smtp.nth_message(n).await;
+        assert_eq!(mail.to, RESET_EMAIL);
+        mail.code(8).expect("an 8-digit code in the email")
+    }
+}
+
+#[tokio::test]
+async fn a_dahua_camera_in_factory_state_is_initialized_in_each_envelope_and_added() {
+    // Three cameras in factory state: the fleet offers RPAC-256, AES-128 and AES-128-ECB in turn.
+    let Some(rig) = rig(3, 3).await else {
+        return;
+    };
+    for index in 0..3 {
+        let device = rig
+            .h
+            .nvr
+            .discovered_devices()
+            .into_iter()
+            .find(|d| d.key == rig.key(index))
+            .unwrap();
+        assert!(device.inactive, "camera {index} is listed as inactive");
+        assert!(device.protocols.contains(Protocol::Dahua));
+        let activation = rig
+            .h
+            .nvr
+            .activate_camera(
+                &rig.key(index),
+                NEW_PASSWORD,
+                NEW_PASSWORD,
+                RESET_EMAIL,
+                true,
+                &system(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("camera {index} initializes: {e}"));
+        assert!(activation.reset_email_set);
+        let camera = activation.camera.expect("added");
+        assert_eq!(camera.protocol, Protocol::Dahua);
+        assert_eq!(camera.status.state, CameraState::Online);
+        let sim = &rig.h.sim.cameras()[index];
+        assert!(!sim.is_inactive());
+        assert!(sim.password_is("admin", NEW_PASSWORD));
+        assert_eq!(sim.reset_email().as_deref(), Some(RESET_EMAIL));
+        assert_eq!(sim.stats().failed_logins, 0);
+    }
+    // A second initialization is refused by the camera, and said so.
+    let again = rig
+        .h
+        .nvr
+        .activate_camera(
+            &rig.key(0),
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            RESET_EMAIL,
+            false,
+            &system(),
+        )
+        .await;
+    assert!(again.is_err(), "{again:?}");
+    rig.h.stop().await;
+}
+
+#[tokio::test]
+async fn a_dahua_cameras_password_is_reset_by_emailed_code_with_wrong_codes_counted() {
+    let Some(rig) = rig(2, 0).await else {
+        return;
+    };
+    let nvr = &rig.h.nvr;
+    // A camera not added yet: reset, then added with the new password.
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .expect("a flow on a camera that is not added");
+    assert_eq!(flow.protocol, Protocol::Dahua);
+    assert_eq!(flow.masked_email.as_deref(), Some("o***@e***.com"));
+    assert!(flow.methods.contains(&RecoveryMethod::SendCode));
+    assert!(flow.methods.contains(&RecoveryMethod::AppQr));
+    assert!(!flow.methods.contains(&RecoveryMethod::SupportCode));
+    assert_eq!(flow.attempts_left(), 5);
+    assert!(
+        flow.challenge
+            .as_ref()
+            .is_some_and(|c| !c.qr_payload.is_empty()),
+        "the description is shown as the QR code"
+    );
+
+    let sent = nvr.send_code(flow.id, &installer()).await.unwrap();
+    assert_eq!(sent.code_sent_to.as_deref(), Some("o***@e***.com"));
+    let code = rig.code_from_mail(1).await;
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    assert_eq!(
+        nvr.verify_code(flow.id, wrong, &installer()).await,
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    assert_eq!(nvr.recovery(flow.id).unwrap().attempts_left(), 4);
+    let verified = nvr.verify_code(flow.id, &code, &installer()).await.unwrap();
+    assert_eq!(verified.step, RecoveryStep::CodeVerified);
+    let done = nvr
+        .complete_reset(flow.id, NEW_PASSWORD, NEW_PASSWORD, &installer())
+        .await
+        .unwrap();
+    assert_eq!(done.step, RecoveryStep::Completed);
+    let sim = &rig.h.sim.cameras()[0];
+    assert!(sim.password_is("admin", NEW_PASSWORD));
+    assert!(!sim.password_is("admin", CAMERA_PASSWORD));
+    let camera = nvr
+        .added_camera(done.result_camera.expect("added"))
+        .unwrap();
+    assert_eq!(camera.protocol, Protocol::Dahua);
+    assert_eq!(camera.status.state, CameraState::Online);
+
+    // No secrets in the audit.
+    for entry in nvr.audit_log(50).await.unwrap() {
+        for secret in [code.as_str(), NEW_PASSWORD] {
+            assert!(!entry.outcome.contains(secret), "{entry:?}");
+        }
+    }
+    rig.h.stop().await;
+}
+
+#[tokio::test]
+async fn a_dahua_camera_without_internet_is_reset_through_the_vendors_app() {
+    let Some(rig) = rig(1, 0).await else {
+        return;
+    };
+    let nvr = &rig.h.nvr;
+    rig.h.sim.cameras()[0].set_internet(false);
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
+    // The camera cannot email: its own words say so, and the QR path remains.
+    let refused = nvr.send_code(flow.id, &installer()).await;
+    match &refused {
+        Err(NvrError::MailFailed(detail)) => assert!(detail.contains("internet"), "{detail}"),
+        other => panic!("expected the camera's refusal, got {other:?}"),
+    }
+    let payload = flow.challenge.as_ref().unwrap().qr_payload.clone();
+    let image = vigil::qr::render(&payload, 8).expect("the description fits a QR code");
+    assert!(image.width > 0);
+    // The vendor's app scans it; the vendor's service emails the code to the reset email.
+    assert_eq!(rig.h.sim.app_scan(&payload).await.unwrap(), "o***@e***.com");
+    let code = rig.code_from_mail(1).await;
+    nvr.verify_code(flow.id, &code, &installer()).await.unwrap();
+    let done = nvr
+        .complete_reset(flow.id, NEW_PASSWORD, NEW_PASSWORD, &installer())
+        .await
+        .unwrap();
+    assert_eq!(done.step, RecoveryStep::Completed);
+    assert!(rig.h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
+    rig.h.stop().await;
+}
