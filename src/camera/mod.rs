@@ -10,6 +10,7 @@ pub mod client;
 pub mod dahua;
 pub mod discovery;
 pub mod driver;
+pub mod hex;
 pub mod hikvision;
 pub mod maintenance;
 pub mod monitor;

@@ -21,7 +21,7 @@ use rsa::{BoxedUint, Pkcs1v15Encrypt, PrivateKey, PublicKey};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::camera::{CameraError, clean_camera_text};
+use crate::camera::{CameraError, clean_camera_text, hex};
 
 /// The IV of `RPAC-256`: sixteen ASCII zeros.
 const RPAC_IV: [u8; 16] = *b"0000000000000000";
@@ -262,7 +262,7 @@ impl EncryptInfo {
             .map_err(|_| CameraError::BadReply("the camera's key is too short".into()))?;
         let content = BASE64.encode(key.encrypt(plain.to_string().as_bytes()));
         Ok((
-            json!({ "salt": hex_lower(&salt), "cipher": key.cipher.name(), "content": content }),
+            json!({ "salt": hex::lower(&salt), "cipher": key.cipher.name(), "content": content }),
             key,
         ))
     }
@@ -272,8 +272,8 @@ impl EncryptInfo {
 pub fn public_field(public: &PublicKey) -> String {
     format!(
         "N:{},E:{}",
-        hex_upper(&public.n_bytes()),
-        hex_upper(&public.e_bytes())
+        hex::upper(&public.n_bytes()),
+        hex::upper(&public.e_bytes())
     )
 }
 
@@ -297,22 +297,12 @@ pub fn seal_answer(key: &EnvelopeKey, value: &Value) -> String {
     BASE64.encode(key.encrypt(value.to_string().as_bytes()))
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
+/// Hex within the longest key taken.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || text.len() > MAX_MODULUS_BITS / 2 {
+    if text.len() > MAX_MODULUS_BITS / 2 {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::envelope::{EncryptInfo, EnvelopeKey};
 use crate::camera::transport::{CameraTransport, HttpPool};
-use crate::camera::{CameraError, MAX_RETRY_AFTER, clean_camera_text};
+use crate::camera::{CameraError, MAX_RETRY_AFTER, clean_camera_text, hex};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
 
 /// The first login step's answer: here is the challenge.
@@ -27,12 +27,8 @@ pub const USER_LOCKED: u64 = 268_632_081;
 
 /// The `Default` scheme's answer to a challenge.
 pub fn login_hash(username: &str, password: &str, realm: &str, random: &str) -> String {
-    let inner = hex_upper(&md5::Md5::digest(format!("{username}:{realm}:{password}")));
-    hex_upper(&md5::Md5::digest(format!("{username}:{random}:{inner}")))
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    let inner = hex::upper(&md5::Md5::digest(format!("{username}:{realm}:{password}")));
+    hex::upper(&md5::Md5::digest(format!("{username}:{random}:{inner}")))
 }
 
 /// One camera's RPC.

@@ -23,6 +23,7 @@ use rsa::{BoxedUint, Pkcs1v15Encrypt, PrivateKey, PublicKey};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::camera::CameraError;
+use crate::camera::hex::{decode as decode_hex, lower as hex_lower};
 use crate::camera::hikvision::isapi::{IsapiSession, xml_escape};
 
 /// The RSA key size of the legacy exchange.
@@ -261,23 +262,6 @@ pub async fn activate(session: &IsapiSession, password: &SecretString) -> Result
                 .map(|_| ())
         }
     }
-}
-
-/// Lowercase hex.
-pub fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads hex (either case); `None` for anything else.
-pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
