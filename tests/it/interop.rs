@@ -204,3 +204,57 @@ async fn dahua_rpc_api_logs_in_to_the_dahua_persona() {
     assert_eq!(camera.stats().failed_logins, 1);
     sim.shutdown().await;
 }
+
+/// dahua-device-mcp's client logs in to the Dahua persona, reads who it is in clear and again through
+/// `system.multiSec` (its own RSA and AES-128-ECB with zero padding, opened by the persona and answered
+/// in the same key). A camera that offers AES only with PKCS#7 padding is refused by that client before
+/// it sends anything encrypted, as its offer says.
+#[tokio::test]
+async fn dahua_device_mcp_speaks_the_encrypted_rpc_with_the_dahua_persona() {
+    let Some(python) = crate::mailbox::python_or_skip("the dahua-device-mcp interop test") else {
+        return;
+    };
+    let sim = crate::support::simulator(3, |c| {
+        c.persona = vigil::sim::persona::PersonaMix::All(vigil::sim::persona::Persona::Dahua);
+    })
+    .await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/dahua_device_mcp_client.py"
+    );
+    for (index, camera) in sim.cameras().iter().enumerate() {
+        let addr = camera.identity().http_addr;
+        let seen: serde_json::Value = run_peer(
+            &python,
+            &[
+                script,
+                &addr.ip().to_string(),
+                &addr.port().to_string(),
+                "admin",
+                CAMERA_PASSWORD,
+            ],
+            "dahua-device-mcp",
+        )
+        .await;
+        let id = camera.identity();
+        assert_eq!(seen["serial"], id.serial.as_str(), "{seen}");
+        assert_eq!(seen["type"], id.model.as_str());
+        let zero_padding = seen["padding"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x == "ZERO"));
+        if zero_padding {
+            assert_eq!(
+                seen["secure_serial"],
+                id.serial.as_str(),
+                "camera {index}: {seen}"
+            );
+        } else {
+            assert_eq!(
+                seen["secure_refused"], "RuntimeError",
+                "camera {index}: {seen}"
+            );
+        }
+        assert_eq!(camera.stats().failed_logins, 0);
+    }
+    sim.shutdown().await;
+}
