@@ -105,8 +105,7 @@ pub struct DiscoveryConfig {
     pub sadp: bool,
     /// SADP's UDP port (37020).
     pub sadp_port: u16,
-    /// Also ask in Dahua's DHIP. Off by default in this build: a Dahua camera is certified and
-    /// monitored over its RPC, but not yet activated or recovered from the recorder.
+    /// Also ask in Dahua's DHIP (Dahua-made cameras, Lorex's among them).
     pub dhip: bool,
     /// DHIP's UDP port (37810).
     pub dhip_port: u16,
@@ -128,7 +127,7 @@ impl Default for DiscoveryConfig {
             plug_and_play_interfaces: Vec::new(),
             sadp: true,
             sadp_port: crate::camera::hikvision::sadp::SADP_PORT,
-            dhip: false,
+            dhip: true,
             dhip_port: crate::camera::dahua::dhip::DHIP_PORT,
         }
     }

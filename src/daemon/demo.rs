@@ -38,13 +38,14 @@ pub async fn start_cameras(
     settings: &mut Settings,
 ) -> Result<Simulator, SimError> {
     let inactive = if options.cameras >= 4 { 2 } else { 0 };
-    // The last camera, in factory state, is a Hikvision one with ONVIF off: discovery finds it by
-    // SADP and Activate goes over ISAPI, as on a real site with a mixed fleet.
+    // The two cameras in factory state are a Dahua one (DHIP finds it, its RPC initializes it) and,
+    // last, a Hikvision one with ONVIF off (only SADP finds it, ISAPI activates it), as on a real site
+    // with a mixed fleet.
     let mut personas = vec![Persona::Vigil; options.cameras];
-    if inactive > 0
-        && let Some(last) = personas.last_mut()
-    {
-        *last = Persona::Hikvision;
+    if inactive > 0 {
+        let count = personas.len();
+        personas[count - 1] = Persona::Hikvision;
+        personas[count - 2] = Persona::Dahua;
     }
     let simulator = Simulator::start(SimConfig {
         count: options.cameras,

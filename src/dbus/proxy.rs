@@ -228,6 +228,12 @@ pub trait Recovery {
     /// Internet.
     #[zbus(property)]
     fn internet(&self) -> zbus::Result<bool>;
+    /// Protocol.
+    #[zbus(property)]
+    fn protocol(&self) -> zbus::Result<String>;
+    /// PhoneApp.
+    #[zbus(property)]
+    fn phone_app(&self) -> zbus::Result<String>;
     /// Methods.
     #[zbus(property)]
     fn methods(&self) -> zbus::Result<Vec<String>>;

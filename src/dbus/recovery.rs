@@ -239,6 +239,30 @@ impl Recovery {
         self.read(header.as_ref(), |f| f.internet).await
     }
 
+    /// The protocol the reset runs in: `vigil` (Vigil's extension, over ONVIF) or the camera vendor's
+    /// own (`dahua`).
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn protocol(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |f| f.protocol.as_str().to_owned())
+            .await
+    }
+
+    /// The vendor's phone app that scans the QR code (`DMSS`, `Hik-Connect`); empty when any vendor's
+    /// app that adopts Vigil's extension does.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn phone_app(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+    ) -> Result<String, DbusError> {
+        self.read(header.as_ref(), |f| {
+            f.protocol.phone_app().unwrap_or_default().to_owned()
+        })
+        .await
+    }
+
     /// Ways to get a code: `send_code`, `app_qr`, `support_code`.
     #[zbus(property)]
     async fn methods(

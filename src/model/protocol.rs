@@ -49,6 +49,16 @@ impl Protocol {
         }
     }
 
+    /// The vendor's phone app that scans a camera's recovery QR code, when it is the vendor's own
+    /// (Vigil's extension works with any vendor's app that adopts it).
+    pub fn phone_app(self) -> Option<&'static str> {
+        match self {
+            Protocol::Hikvision => Some("Hik-Connect"),
+            Protocol::Dahua => Some("DMSS"),
+            Protocol::Onvif | Protocol::Vigil => None,
+        }
+    }
+
     /// Reads a stable name.
     pub fn parse(text: &str) -> Option<Protocol> {
         Protocol::ALL

@@ -219,3 +219,86 @@ async fn a_dahua_camera_without_internet_is_reset_through_the_vendors_app() {
     assert!(rig.h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
     rig.h.stop().await;
 }
+
+/// vigilctl, as a member of the admin group, resets a Dahua camera's password over D-Bus: the camera
+/// cannot email (no internet), so it shows the QR code for DMSS; the vendor's app scans it, the code
+/// comes by email, and the camera takes the new password and is added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigilctl_resets_a_dahua_cameras_password_through_dmss() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+    if let Err(why) = crate::bus::available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the D-Bus tests: {why}"
+        );
+        eprintln!("SKIPPED D-Bus test: {why}");
+        return;
+    }
+    let Some(rig) = rig(1, 0).await else {
+        return;
+    };
+    rig.h.sim.cameras()[0].set_internet(false);
+    let key = rig.key(0);
+    let smtp = rig.smtp;
+    let bus = crate::dbus::serve(rig.h).await;
+    let mut child = crate::bus::command_as(crate::bus::As::Admin, crate::dbus::VIGILCTL)
+        .arg(format!("--address={}", bus.bus.address))
+        .args(["forget-password", &key, "--yes"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (qr_tx, qr_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(payload) = line.strip_prefix("(The QR code holds: ") {
+                let _ = qr_tx.send(payload.trim_end_matches(')').to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let payload = tokio::task::spawn_blocking(move || qr_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let Ok(payload) = payload else {
+        let _ = child.kill();
+        panic!(
+            "vigilctl showed no QR code:\n{}",
+            reader.join().unwrap_or_default()
+        );
+    };
+    // The vendor's app and service: the code goes to the reset email.
+    assert_eq!(bus.h.sim.app_scan(&payload).await.unwrap(), "o***@e***.com");
+    let code = smtp.nth_message(1).await.code(8).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{code}").unwrap();
+    writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+    writeln!(stdin, "{NEW_PASSWORD}").unwrap();
+    drop(stdin);
+    let status = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let out = reader.join().unwrap();
+    let err = String::from_utf8_lossy(&status.stderr);
+    assert!(status.status.success(), "{out}\n{err}");
+    assert!(out.contains("over Dahua"), "{out}");
+    assert!(
+        out.contains("internet"),
+        "the camera's refusal to email is shown: {out}"
+    );
+    assert!(out.contains("Scan this with the DMSS phone app"), "{out}");
+    assert!(
+        out.contains("Re-added camera") || out.contains("online"),
+        "{out}"
+    );
+    assert!(!out.contains(&code) && !out.contains(NEW_PASSWORD) && !err.contains(NEW_PASSWORD));
+    assert!(bus.h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
+    bus.finish().await;
+}

@@ -18,13 +18,13 @@ use crate::bus::{ADMIN_GROUP, As, READ_GROUP, TestBus, command_as};
 use crate::mailbox::{SmtpServer, python_or_skip};
 use crate::support::{CAMERA_PASSWORD, Harness, simulator, system};
 
-const VIGILCTL: &str = env!("CARGO_BIN_EXE_vigilctl");
+pub(crate) const VIGILCTL: &str = env!("CARGO_BIN_EXE_vigilctl");
 const PERIOD: Duration = Duration::from_millis(300);
 const NEW_PASSWORD: &str = "Quiet-Falcon-83";
 
-struct Rig {
-    bus: TestBus,
-    h: Harness,
+pub(crate) struct Rig {
+    pub(crate) bus: TestBus,
+    pub(crate) h: Harness,
     service: DbusService,
     client: zbus::Connection,
     stop: CancellationToken,
@@ -65,7 +65,7 @@ async fn rig_with_clock(
 }
 
 /// Serves `h` on a fresh test bus.
-async fn serve(h: Harness) -> Rig {
+pub(crate) async fn serve(h: Harness) -> Rig {
     let bus = TestBus::start();
     let stop = CancellationToken::new();
     let service = vigil::dbus::serve(
@@ -90,7 +90,7 @@ async fn serve(h: Harness) -> Rig {
 }
 
 impl Rig {
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.stop.cancel();
         self.service.stop().await;
         self.h.stop().await;

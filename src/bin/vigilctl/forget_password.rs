@@ -48,10 +48,16 @@ pub(crate) async fn forget_password(
         .await?;
     let masked = flow.masked_email().await?;
     let methods = flow.methods().await?;
+    let phone_app = match flow.phone_app().await?.as_str() {
+        "" => "the vendor's".to_owned(),
+        app => format!("the {app}"),
+    };
     println!(
-        "Resetting the password of camera {} (serial {}).",
+        "Resetting the password of camera {} (serial {}) over {}.",
         flow.model().await?,
-        flow.serial().await?
+        flow.serial().await?,
+        vigil::model::Protocol::parse(&flow.protocol().await?)
+            .map_or("its protocol", |p| p.label())
     );
     if !masked.is_empty() {
         println!("Its reset email is {masked}.");
@@ -74,8 +80,10 @@ pub(crate) async fn forget_password(
                         "A code was sent to {}. Check the inbox (and the spam folder).",
                         flow.code_sent_to().await?
                     ),
+                    // The camera cannot email (no internet, or its mail refused): the QR code remains.
                     Err(zbus::Error::MethodError(name, message, _))
-                        if name.as_str().ends_with(".NoInternet") =>
+                        if name.as_str().ends_with(".NoInternet")
+                            || (name.as_str().ends_with(".MailFailed") && has("app_qr")) =>
                     {
                         println!("{}", message.unwrap_or_default());
                         method = "qr".to_owned();
@@ -89,7 +97,7 @@ pub(crate) async fn forget_password(
                     let picture =
                         vigil::qr::render_terminal(&payload).map_err(|e| fail(e.to_string()))?;
                     println!(
-                        "{picture}Scan this with the vendor's phone app; the code arrives by email at {masked}."
+                        "{picture}Scan this with {phone_app} phone app; the code arrives by email at {masked}."
                     );
                     println!("(The QR code holds: {payload})");
                 }
