@@ -242,6 +242,7 @@ pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
         RecoveryStep::Resetting => WizardStep::Working,
         RecoveryStep::Completed => {
             fp.set_readded(flow.result_camera.is_some());
+            fp.set_added_before(flow.removed_camera.is_some());
             fp.set_result_status(view.result_status.unwrap_or(CameraStatus::Offline));
             fp.set_result_camera(
                 view.result_label

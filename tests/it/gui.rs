@@ -2185,3 +2185,133 @@ fn mixed_fleet_at(size: (u32, u32)) {
     drop(menu);
     rt.block_on(h.stop());
 }
+
+/// A Dahua fleet in the menu, at both sizes: the camera in factory state is activated from Discovered
+/// Devices over Dahua's RPC; Forget Password on a Dahua camera that cannot email shows the camera's
+/// refusal beside the QR code for DMSS, and the code from the vendor's app resets it and adds it.
+#[test]
+fn a_dahua_camera_is_activated_and_recovered_from_the_menu() {
+    let Some(python) = python_or_skip("the Dahua menu test (it needs a real SMTP server)") else {
+        return;
+    };
+    for size in [(1920, 1080), (1280, 720)] {
+        let python = python.clone();
+        std::thread::spawn(move || dahua_fleet_at(&python, size))
+            .join()
+            .expect("the Dahua fleet at this size");
+    }
+}
+
+fn dahua_fleet_at(python: &str, size: (u32, u32)) {
+    use vigil::sim::persona::{Persona, PersonaMix};
+    let rt = runtime();
+    let smtp = SmtpServer::start(python);
+    let h = rt.block_on(async {
+        let settings = smtp.settings("camera-noreply@example.com");
+        let sim = simulator(3, |c| {
+            c.persona = PersonaMix::All(Persona::Dahua);
+            c.inactive = 1;
+            c.smtp = Some(settings);
+        })
+        .await;
+        sim.cameras()[0].set_internet(false);
+        let mut settings = crate::support::test_settings(&sim, Duration::from_millis(300));
+        settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Dahua, 37810)];
+        let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+        h.discover().await;
+        h
+    });
+    let tag = if size.0 == 1920 { "1080" } else { "720" };
+    let mut menu = Menu::open(&h, &rt, size);
+    menu.open_device_access();
+    menu.click("Discovered Devices");
+    menu.wait_until("three discovered", |w| {
+        w.global::<DeviceAccess>().get_discovered().row_count() == 3
+    });
+    let protocols: Vec<String> = menu
+        .window
+        .global::<DeviceAccess>()
+        .get_discovered()
+        .iter()
+        .map(|r| r.protocol.to_string())
+        .collect();
+    assert_eq!(
+        protocols,
+        vec!["Dahua\nONVIF"; 3],
+        "seen by DHIP and WS-Discovery"
+    );
+    assert!(menu.shows_text("Inactive"));
+    menu.screenshot(&format!("i16-dahua-discovered-{tag}"));
+
+    let factory = h.sim.cameras()[2].identity().serial.clone();
+    menu.click(&format!("Activate {factory}"));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.type_into("Reset email", "installer@example.com");
+    menu.click("Activate");
+    menu.wait_until("the Dahua camera initialized and added", |w| {
+        w.global::<Dialog>().get_kind() == DialogKind::None
+            && w.global::<DeviceAccess>()
+                .get_added()
+                .iter()
+                .any(|r| r.protocol == "Dahua" && r.status == CameraStatus::Online)
+    });
+    assert!(h.sim.cameras()[2].password_is("admin", NEW_PASSWORD));
+
+    let serial = h.sim.cameras()[0].identity().serial.clone();
+    menu.click("Discovered Devices");
+    menu.click(&format!("Forget Password {serial}"));
+    menu.wait_until("the code step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::GetCode
+            && !w.global::<ForgetPassword>().get_busy()
+    });
+    assert_eq!(
+        menu.window
+            .global::<ForgetPassword>()
+            .get_phone_app()
+            .as_str(),
+        "DMSS"
+    );
+    assert!(menu.shows_text(
+        "Scan with the DMSS phone app. The code is emailed to the reset email even when the camera has no internet."
+    ));
+    menu.click("Send Code");
+    menu.wait_until("the camera's refusal to email", |w| {
+        let fp = w.global::<ForgetPassword>();
+        fp.get_failure().problem == Problem::MailFailed && !fp.get_busy()
+    });
+    menu.screenshot(&format!("i16-dahua-forget-password-qr-{tag}"));
+
+    let payload = h
+        .nvr
+        .recoveries()
+        .into_iter()
+        .find_map(|f| f.challenge.map(|c| c.qr_payload))
+        .expect("the QR code's payload");
+    rt.block_on(h.sim.app_scan(&payload))
+        .expect("DMSS scans it");
+    let code = rt
+        .block_on(smtp.nth_message(1))
+        .code(8)
+        .expect("an 8-digit code");
+    menu.type_on_screen_keyboard("Verification code", &code);
+    menu.click("Verify");
+    menu.wait_until("the new-password step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
+    });
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Set password");
+    menu.wait_until("the result", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::Done
+    });
+    assert_eq!(
+        menu.window.global::<ForgetPassword>().get_result_status(),
+        CameraStatus::Online
+    );
+    menu.screenshot(&format!("i16-dahua-forget-password-done-{tag}"));
+    menu.click("Done");
+    assert!(h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
+    drop(menu);
+    rt.block_on(h.stop());
+}

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::camera::clean_camera_text;
 use crate::camera::dahua::envelope::{EnvelopeKey, open_envelope, public_field, seal_answer};
 use crate::sim::camera::SimCamera;
+use crate::sim::fault::Fault;
 use crate::sim::recovery::qr_payload;
 
 /// The RPC's "invalid parameter", for a request that does not open or lacks a field.
@@ -52,6 +53,25 @@ pub fn encrypt_info(camera: &SimCamera) -> Value {
         "AESPadding": padding,
         "pub": camera_key().map(|k| public_field(&k.to_public_key())).unwrap_or_default(),
     })
+}
+
+/// The persona's own words for a refusal its recovery side made (Dahua's are not public; these are
+/// short, as a camera's are, and never hint at Vigil's extension).
+fn persona_words(fault: &Fault) -> String {
+    let words = match fault.subcodes.last().copied().unwrap_or_default() {
+        "vrc:NoInternet" => "Send mail failed: the device is not connected to the internet",
+        "vrc:SendLimit" => "Sent too frequently, try again later",
+        "vrc:NoResetEmail" => "No reserved email",
+        "vrc:MailFailed" => "Send mail failed",
+        "vrc:CodeInvalid" => "Auth code error",
+        "vrc:ChallengeDead" => "Auth code error too many times, get a new one",
+        "vrc:CodeExpired" => "Auth code expired",
+        "vrc:CodeUsed" => "Auth code has been used",
+        "vrc:NoChallenge" => "No auth code was requested",
+        "vrc:ChallengeLimit" => "Requested too frequently, try again later",
+        _ => return clean_camera_text(&fault.reason),
+    };
+    words.to_owned()
 }
 
 pub(super) fn refused(id: &Value, code: u64, message: &str) -> Value {
@@ -161,7 +181,7 @@ fn get_descript(camera: &SimCamera, id: &Value) -> Result<Value, Value> {
     }
     let info = camera
         .recovery_info(true)
-        .map_err(|fault| refused(id, STEP_REFUSED, &fault.reason))?;
+        .map_err(|fault| refused(id, STEP_REFUSED, &persona_words(&fault)))?;
     let desc = info
         .challenge
         .as_ref()
@@ -183,7 +203,7 @@ async fn send_verification_code(camera: &SimCamera, id: &Value) -> Result<Value,
         .send_code(None)
         .await
         .map(|(masked, _)| done(id, json!({ "contactEmail": masked })))
-        .map_err(|fault| refused(id, STEP_REFUSED, &fault.reason))
+        .map_err(|fault| refused(id, STEP_REFUSED, &persona_words(&fault)))
 }
 
 /// `PasswdFind.checkAuthCode`: a right code unlocks the reset; a wrong one costs an attempt.
@@ -192,7 +212,7 @@ fn check_auth_code(camera: &SimCamera, request: &Value, id: &Value) -> Result<Va
     let code = text(&content, "authCode");
     let (token, _) = camera
         .verify_code(None, &code)
-        .map_err(|fault| refused(id, STEP_REFUSED, &fault.reason))?;
+        .map_err(|fault| refused(id, STEP_REFUSED, &persona_words(&fault)))?;
     camera.dahua().verified_code = Some((code, token));
     Ok(done(
         id,
@@ -219,7 +239,7 @@ fn reset_password(camera: &SimCamera, request: &Value, id: &Value) -> Result<Val
         .unwrap_or_else(|| "admin".to_owned());
     camera
         .reset_password(&token, &user, &text(&content, "pwd"))
-        .map_err(|fault| refused(id, STEP_REFUSED, &fault.reason))?;
+        .map_err(|fault| refused(id, STEP_REFUSED, &persona_words(&fault)))?;
     camera.dahua().verified_code = None;
     Ok(done(id, Value::Null))
 }
