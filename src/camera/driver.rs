@@ -290,6 +290,46 @@ impl Driver<'_> {
     }
 }
 
+impl Driver<'_> {
+    /// Whether the protocol re-addresses a camera through its own discovery, which reaches a camera
+    /// in another subnet: Hikvision's SADP does. (Dahua's `DHDiscover.setConfig` carries a password
+    /// hash no public source gives; docs/vendors.md.)
+    pub fn readdresses_by_discovery(self) -> bool {
+        matches!(self.protocol, Protocol::Hikvision)
+    }
+
+    /// Gives the camera with `mac` new IPv4 settings through the protocol's discovery, with its
+    /// administrator's `credentials`: one try, never repeated.
+    pub async fn readdress_by_discovery(
+        self,
+        plan: &crate::camera::vendor_discovery::ReaddressPlan,
+        mac: &str,
+        credentials: &Credentials,
+        change: &crate::model::NetworkChange,
+        http_port: u16,
+    ) -> Result<(), CameraError> {
+        match self.protocol {
+            Protocol::Hikvision => {
+                let update = hikvision::sadp::SadpUpdate {
+                    mac,
+                    password: secrecy::ExposeSecret::expose_secret(&credentials.password),
+                    network: crate::camera::vendor_discovery::VendorNetwork {
+                        address: change.address,
+                        mask: crate::rules::network::mask_of_prefix(change.prefix_len),
+                        gateway: change.gateway,
+                        dhcp: change.dhcp,
+                    },
+                    http_port,
+                };
+                hikvision::readdress::readdress(plan, &update).await
+            }
+            Protocol::Onvif | Protocol::Vigil | Protocol::Dahua => Err(CameraError::NotOffered(
+                "re-addressing through its discovery".to_owned(),
+            )),
+        }
+    }
+}
+
 /// The codec of `protocol`'s own discovery, when it has one (SADP, DHIP); ONVIF's is WS-Discovery.
 pub fn discovery_codec(
     protocol: Protocol,

@@ -83,6 +83,20 @@ pub struct VendorPlan {
     pub repeat_after: Duration,
 }
 
+/// Where a re-addressing message in a vendor's discovery protocol goes, and how long its answer is
+/// waited for.
+#[derive(Debug, Clone)]
+pub struct ReaddressPlan {
+    /// Local IPv4 addresses of the camera interfaces to multicast from.
+    pub multicast_interfaces: Vec<Ipv4Addr>,
+    /// The protocol's UDP port.
+    pub port: u16,
+    /// The camera's current address, asked by unicast when there are no camera interfaces.
+    pub unicast_host: Option<IpAddr>,
+    /// How long to wait for the answer.
+    pub wait: Duration,
+}
+
 /// Sends `codec`'s inquiry as `plan` says and streams what it believes. Returns once the socket is
 /// bound and the first inquiries are sent; the receiver ends when the window closes or `cancel` fires.
 pub async fn probe(
@@ -92,6 +106,7 @@ pub async fn probe(
 ) -> std::io::Result<mpsc::Receiver<VendorSighting>> {
     let socket = bind_socket(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), RECEIVE_BUFFER)?;
     let socket = UdpSocket::from_std(socket.into())?;
+    let group = group_listener(codec.group(), plan.port, &plan.multicast_interfaces);
     let inquiry = codec.inquiry();
     send_inquiries(&socket, codec.group(), &plan, &inquiry).await;
     let (tx, rx) = mpsc::channel(1024);
@@ -101,10 +116,11 @@ pub async fn probe(
         let mut repeated = false;
         let mut deadline = tokio::time::Instant::now() + plan.listen_for;
         let mut buf = vec![0u8; 64 * 1024];
+        let mut group_buf = vec![0u8; 64 * 1024];
         let mut seen: HashSet<(String, IpAddr)> = HashSet::new();
         let mut per_sender: HashMap<IpAddr, usize> = HashMap::new();
         loop {
-            let (len, sender) = tokio::select! {
+            let (from_group, len, sender) = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep_until(deadline) => return,
@@ -115,11 +131,20 @@ pub async fn probe(
                     continue;
                 }
                 received = socket.recv_from(&mut buf) => match received {
-                    Ok(r) => r,
+                    Ok((len, sender)) => (false, len, sender),
+                    Err(_) => continue,
+                },
+                received = recv_group(group.as_ref(), &mut group_buf) => match received {
+                    Ok((len, sender)) => (true, len, sender),
                     Err(_) => continue,
                 },
             };
-            let sighting = match codec.read(&buf[..len], sender) {
+            let datagram = if from_group {
+                &group_buf[..len]
+            } else {
+                &buf[..len]
+            };
+            let sighting = match codec.read(datagram, sender) {
                 Ok(sighting) => sighting,
                 Err(rejection) => {
                     tracing::debug!(%sender, protocol = %codec.protocol(), %rejection, "discovery reply dropped");
@@ -143,6 +168,37 @@ pub async fn probe(
         }
     });
     Ok(rx)
+}
+
+/// The protocol's group on its port, joined on the camera interfaces: a camera in another subnet
+/// cannot answer by unicast (it has no route back) and answers to the group instead. `None` without
+/// camera interfaces, or when the port cannot be shared.
+pub fn group_listener(group: Ipv4Addr, port: u16, interfaces: &[Ipv4Addr]) -> Option<UdpSocket> {
+    if interfaces.is_empty() {
+        return None;
+    }
+    let socket = bind_socket(SocketAddr::from((group, port)), RECEIVE_BUFFER)
+        .inspect_err(|error| tracing::debug!(%group, port, %error, "cannot listen to the group"))
+        .ok()?;
+    let joined = interfaces
+        .iter()
+        .filter(|interface| socket.join_multicast_v4(&group, interface).is_ok())
+        .count();
+    if joined == 0 {
+        return None;
+    }
+    UdpSocket::from_std(socket.into()).ok()
+}
+
+/// Receives on the group listener; never ready without one.
+pub async fn recv_group(
+    group: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match group {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn send_inquiries(socket: &UdpSocket, group: Ipv4Addr, plan: &VendorPlan, inquiry: &[u8]) {

@@ -172,6 +172,12 @@ pub fn discovered_row(
         selected: false,
         // One per line, the one the recorder manages it with first.
         protocol: device.protocols.labels().join("\n").into(),
+        other_subnet: device
+            .other_subnet
+            .as_ref()
+            .map(|n| format!("{}/{}", n.address, n.prefix_len))
+            .unwrap_or_default()
+            .into(),
         plug_and_play: match plugged {
             None => PlugAndPlay::None,
             Some(PlugAndPlayOutcome::PasswordRefused) => PlugAndPlay::PasswordRefused,

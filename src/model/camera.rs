@@ -367,6 +367,10 @@ pub struct DiscoveredDevice {
     /// one device).
     #[serde(default)]
     pub protocols: Protocols,
+    /// The network settings it gave in its vendor's discovery answer, when its address is outside every
+    /// subnet the recorder is on: nothing but re-addressing in that protocol reaches it (Edit IP).
+    #[serde(default)]
+    pub other_subnet: Option<crate::model::CameraNetwork>,
 }
 
 /// How two cameras' claims about themselves compare.

@@ -484,6 +484,7 @@ impl Nvr {
                         last_seen: self.inner.clock.now(),
                         conflict_with: None,
                         protocols: sighting.protocols(),
+                        other_subnet: None,
                     };
                     self.follow_if_moved(&device).await;
                     let key = self.upsert_discovered(device);

@@ -99,6 +99,12 @@ impl Nvr {
                 if device.inactive {
                     return Err(NvrError::CameraInactive);
                 }
+                if device.other_subnet.is_some() {
+                    return Err(NvrError::Unreachable {
+                        address: device.address.to_string(),
+                        detail: "it is in another subnet; give it an address in the recorder's subnet with Edit IP first".to_owned(),
+                    });
+                }
                 // Its clock, so the one login carries a timestamp it accepts.
                 let driver = self.inner.connector.driver(device.protocols.managing());
                 let offset = driver.reach(&device.address).await.unwrap_or(0);
@@ -173,6 +179,15 @@ impl Nvr {
         caller: &Caller,
     ) -> Result<CameraNetwork, NvrError> {
         self.acting_as(caller)?;
+        if let Some((_, network)) = self.in_other_subnet(camera) {
+            if let MaintainedCamera::Discovered {
+                username, password, ..
+            } = camera
+            {
+                check_credentials(username, password)?;
+            }
+            return Ok(network);
+        }
         let reached = self.reach(camera).await?;
         match reached.session.network().await {
             Ok(network) => Ok(network),
@@ -191,6 +206,11 @@ impl Nvr {
         change: &NetworkChange,
         caller: &Caller,
     ) -> Result<NetworkChanged, NvrError> {
+        if let Some((device, current)) = self.in_other_subnet(camera) {
+            return self
+                .readdress_other_subnet(device, current, camera, change, caller)
+                .await;
+        }
         let actor = self.acting_as(caller)?;
         let _command = self.begin_command()?;
         let reached = self.reach(camera).await?;
@@ -546,7 +566,7 @@ pub fn network_change_from_text(
 }
 
 /// A network problem in the service's words: the entry it is in and what is wrong.
-fn network_problem(problem: NetworkProblem) -> NvrError {
+pub(super) fn network_problem(problem: NetworkProblem) -> NvrError {
     let field = problem.field();
     let problem = match problem {
         NetworkProblem::MaskNotContiguous => ArgumentProblem::MaskNotContiguous,
@@ -560,7 +580,7 @@ fn network_problem(problem: NetworkProblem) -> NvrError {
 }
 
 /// What changed, for the audit log.
-fn describe_change(from: &CameraNetwork, to: &NetworkChange) -> String {
+pub(super) fn describe_change(from: &CameraNetwork, to: &NetworkChange) -> String {
     let gateway = |g: Option<Ipv4Addr>| g.map_or_else(|| "none".to_owned(), |g| g.to_string());
     if to.dhcp {
         format!(

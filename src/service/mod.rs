@@ -38,6 +38,7 @@ mod monitor;
 mod moved;
 mod passwords;
 mod plug_and_play;
+mod readdress;
 mod recovery;
 #[cfg(test)]
 mod tests;

@@ -123,6 +123,7 @@ mod tests {
             last_seen: SystemTime::UNIX_EPOCH,
             conflict_with: None,
             protocols: crate::model::Protocols::only(crate::model::Protocol::Onvif),
+            other_subnet: None,
         }
     }
 

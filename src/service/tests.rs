@@ -39,6 +39,7 @@ fn sighted(key: &str, host: &str, serial: &str) -> DiscoveredDevice {
         added_as: None,
         last_seen: SystemTime::now(),
         protocols: crate::model::Protocols::only(crate::model::Protocol::Onvif),
+        other_subnet: None,
         conflict_with: None,
     }
 }

@@ -1,15 +1,18 @@
 //! Discovery in the vendors' own protocols as the service runs it: each protocol the configuration
 //! asks for (`[discovery] sadp`) gets its inquiry sent where WS-Discovery probes go, and every camera
-//! that answers is listed at once from its own description (no request to it follows). A camera also
-//! seen by WS-Discovery is the same entry, speaking both (`upsert_discovered` merges them).
+//! that answers is listed once its HTTP service answers, from its own description. A camera also seen
+//! by WS-Discovery is the same entry, speaking both (`upsert_discovered` merges them). A camera whose
+//! address is outside every subnet the recorder is on is listed as in another subnet when its protocol
+//! can re-address it (Edit IP), since nothing else reaches it.
 
 use std::net::IpAddr;
 
 use tokio::sync::mpsc;
 
+use crate::camera::discovery::recorder_subnet_reaching;
 use crate::camera::driver::discovery_codec;
 use crate::camera::vendor_discovery::{self, VendorPlan, VendorSighting};
-use crate::model::{DiscoveredDevice, Protocols};
+use crate::model::{CameraNetwork, DiscoveredDevice, Protocols};
 
 use super::Nvr;
 
@@ -68,10 +71,18 @@ impl Nvr {
             Err(_) => false,
         };
         self.release_sender_slot(sender, slot);
-        if !answered {
-            tracing::debug!(address = %sighting.address, protocol = %sighting.protocol, "vendor sighting not listed: its HTTP service does not answer");
-            return None;
-        }
+        // A camera in another subnet cannot answer over HTTP; its protocol may still re-address it.
+        let other_subnet = if answered {
+            None
+        } else {
+            match self.other_subnet_network(&sighting) {
+                Some(network) => Some(network),
+                None => {
+                    tracing::debug!(address = %sighting.address, protocol = %sighting.protocol, "vendor sighting not listed: its HTTP service does not answer");
+                    return None;
+                }
+            }
+        };
         let device = DiscoveredDevice {
             key: format!(
                 "{}:{}",
@@ -86,6 +97,7 @@ impl Nvr {
             last_seen: self.inner.clock.now(),
             conflict_with: None,
             protocols: Protocols::only(sighting.protocol),
+            other_subnet,
         };
         self.follow_if_moved(&device).await;
         let key = self.upsert_discovered(device);
@@ -93,6 +105,30 @@ impl Nvr {
             self.plug_and_play(&listed);
         }
         Some(key)
+    }
+}
+
+impl Nvr {
+    /// The network a sighting reports, when its address is outside every subnet the recorder is on
+    /// and its protocol can re-address it from here.
+    fn other_subnet_network(&self, sighting: &VendorSighting) -> Option<CameraNetwork> {
+        let network = sighting.network?;
+        if !self
+            .inner
+            .connector
+            .driver(sighting.protocol)
+            .readdresses_by_discovery()
+            || recorder_subnet_reaching(network.address).is_some()
+        {
+            return None;
+        }
+        Some(CameraNetwork {
+            interface_token: String::new(),
+            address: network.address,
+            prefix_len: u8::try_from(u32::from(network.mask).leading_ones()).unwrap_or(32),
+            gateway: network.gateway,
+            dhcp: network.dhcp,
+        })
     }
 }
 

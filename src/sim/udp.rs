@@ -1,7 +1,7 @@
 //! What the simulator's vendor discovery faces (SADP, DHIP) share: a unicast socket at the cameras'
 //! address, and the group's socket on the same port when multicast is on; reading requests until
 //! shutdown; and sending each reply from its camera's own address, which may have moved since the
-//! socket was bound.
+//! socket was bound (or to the group, when it has no route back to the asker).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 pub struct UdpFace {
     unicast: Arc<UdpSocket>,
     multicast: Option<Arc<UdpSocket>>,
+    group: SocketAddr,
 }
 
 /// The replies to one request: each from its camera.
@@ -48,6 +49,7 @@ impl UdpFace {
         Ok(Self {
             unicast: Arc::new(unicast),
             multicast,
+            group: SocketAddr::from((group, addr.port())),
         })
     }
 
@@ -96,8 +98,29 @@ impl UdpFace {
             }
             _ => self.unicast.send_to(reply, to).await,
         };
-        if let Err(error) = sent {
-            tracing::debug!(%to, %error, "simulated camera's UDP reply not sent");
+        match sent {
+            Ok(_) => {}
+            // No route back (the camera is in another subnet than the asker): a real camera answers
+            // to the group on its link instead, where the asker listens.
+            Err(error) if self.multicast.is_some() => {
+                if let Err(error) = self.send_to_group(own, reply).await {
+                    tracing::debug!(%to, %error, "simulated camera's UDP reply not sent");
+                } else {
+                    tracing::debug!(%to, %error, "simulated camera answered to the group");
+                }
+            }
+            Err(error) => tracing::debug!(%to, %error, "simulated camera's UDP reply not sent"),
         }
+    }
+
+    /// Sends to the group from the camera's own address, or from the face's when the camera's has
+    /// just changed and is not up yet (an update's answer goes out as the new settings apply).
+    async fn send_to_group(&self, own: std::net::IpAddr, reply: &[u8]) -> std::io::Result<()> {
+        let fresh = bind_udp(SocketAddr::new(own, 0)).ok().map(Arc::new);
+        let socket = fresh.unwrap_or_else(|| self.unicast.clone());
+        if let std::net::IpAddr::V4(from) = socket.local_addr()?.ip() {
+            socket2::SockRef::from(socket.as_ref()).set_multicast_if_v4(&from)?;
+        }
+        socket.send_to(reply, self.group).await.map(drop)
     }
 }

@@ -1,6 +1,7 @@
-//! Multicast WS-Discovery for real, between two network namespaces this test creates
+//! Multicast discovery for real, between two network namespaces these tests create
 //! ([`vigil::sim::netns`]): one thread is the NVR, one thread is the camera LAN, joined by a veth pair
-//! (10.77.0.1 on the NVR side, cameras from 10.77.0.10). Nothing it sends can reach the machine's real
+//! (10.77.0.1 on the NVR side, cameras from 10.77.0.10, or a Hikvision camera at 192.168.1.64 in
+//! another subnet, re-addressed over SADP). Nothing it sends can reach the machine's real
 //! network, and both namespaces disappear with their threads. Needs root; without it the test says
 //! why and skips.
 
@@ -166,5 +167,201 @@ fn multicast_probe_and_announcements_between_two_private_network_namespaces() {
         Ok(Err(problem)) | Err(problem) => {
             panic!("multicast discovery test could not run: {problem}")
         }
+    }
+}
+
+/// A Hikvision camera at its factory-style address in another subnet (192.168.1.64/24, with ONVIF off)
+/// on the camera LAN of a recorder at 10.77.0.1/24: SADP finds it (its answer comes to the group, as
+/// it has no route back), it is listed as in another subnet, and Edit IP moves it into the recorder's
+/// subnet over SADP, after which it is reached and added over ISAPI. A wrong password is one try, and
+/// an address the recorder could not reach is refused before anything is sent.
+#[test]
+fn edit_ip_over_sadp_brings_a_camera_in_from_another_subnet() {
+    use vigil::model::{NetworkChange, Protocol};
+    use vigil::service::{MaintainedCamera, NvrError};
+    use vigil::sim::persona::{Persona, PersonaMix};
+    if !netns::can_isolate() {
+        eprintln!("SKIPPED SADP re-addressing test: creating network namespaces needs root");
+        return;
+    }
+    let factory = Ipv4Addr::new(192, 168, 1, 64);
+    let moved_to = Ipv4Addr::new(10, 77, 0, 20);
+    let plan = LanPlan {
+        nvr: Ipv4Addr::new(10, 77, 0, 1),
+        cameras: vec![factory],
+        prefix: 24,
+    };
+    let (camera_tx, camera_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let outcome = netns::isolated_lan(
+        plan,
+        move |done| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let sim = match Simulator::start(SimConfig {
+                    persona: PersonaMix::All(Persona::Hikvision),
+                    bind: IpAddr::V4(factory),
+                    ..cameras(1, 64, 3)
+                })
+                .await
+                {
+                    Ok(sim) => sim,
+                    Err(e) => {
+                        let _ = camera_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let camera = sim.cameras()[0].clone();
+                let mut address = camera.watch_address();
+                let _ = camera_tx.send(Ok(()));
+                // The camera's own system: a new address from SADP is brought up on its link.
+                let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+                std::thread::spawn(move || {
+                    let _ = done.recv();
+                    let _ = done_tx.send(());
+                });
+                loop {
+                    tokio::select! {
+                        _ = &mut done_rx => break,
+                        changed = address.changed() => {
+                            if changed.is_err() { break; }
+                            let now = address.borrow().ip();
+                            let _ = netns::ip(&format!("addr add {now}/24 dev {}", netns::CAMERA_LINK));
+                        }
+                    }
+                }
+                sim.shutdown().await;
+            });
+        },
+        move || -> Result<(), String> {
+            camera_rx.recv().map_err(|e| e.to_string())??;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let placeholder = Simulator::start(SimConfig {
+                    count: 1,
+                    bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    base_port: 18080,
+                    wsd_port: 13702,
+                    sadp_port: 13720,
+                    dhip_port: 13781,
+                    ..SimConfig::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                let mut settings =
+                    crate::support::test_settings(&placeholder, Duration::from_secs(5));
+                settings.discovery.multicast = true;
+                settings.discovery.interfaces = vec![netns::NVR_LINK.to_owned()];
+                settings.discovery.unicast_targets.clear();
+                settings.discovery.vendor_ports = vec![(Protocol::Hikvision, 37020)];
+                let h =
+                    Harness::start_with(placeholder, settings, tempfile::tempdir().unwrap()).await;
+                h.nvr
+                    .refresh_discovery(&[])
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .finished()
+                    .await;
+                let listed = h.nvr.discovered_devices();
+                assert_eq!(listed.len(), 1, "{listed:#?}");
+                let device = listed[0].clone();
+                let reported = device
+                    .other_subnet
+                    .clone()
+                    .expect("listed as in another subnet");
+                assert_eq!(reported.address, factory);
+                assert_eq!(reported.prefix_len, 24);
+                assert!(device.protocols.contains(Protocol::Hikvision));
+                let with = |password: &str| MaintainedCamera::Discovered {
+                    key: device.key.clone(),
+                    username: "admin".to_owned(),
+                    password: password.to_owned(),
+                };
+                let caller = crate::support::system();
+                assert_eq!(
+                    h.nvr
+                        .camera_network(&with(crate::support::CAMERA_PASSWORD), &caller)
+                        .await
+                        .map(|n| n.address),
+                    Ok(factory)
+                );
+                let change = |address: Ipv4Addr| NetworkChange {
+                    address,
+                    prefix_len: 24,
+                    gateway: Some(Ipv4Addr::new(10, 77, 0, 1)),
+                    dhcp: false,
+                };
+                // Not a subnet the recorder reaches cameras on: refused, nothing sent.
+                let outside = h
+                    .nvr
+                    .set_camera_network(
+                        &with(crate::support::CAMERA_PASSWORD),
+                        &NetworkChange {
+                            gateway: None,
+                            ..change(Ipv4Addr::new(192, 168, 2, 5))
+                        },
+                        &caller,
+                    )
+                    .await;
+                assert!(
+                    matches!(
+                        outside,
+                        Err(NvrError::InvalidArgument {
+                            field: "address",
+                            ..
+                        })
+                    ),
+                    "{outside:?}"
+                );
+                let wrong = h
+                    .nvr
+                    .set_camera_network(&with("Wrong-Guess-31"), &change(moved_to), &caller)
+                    .await;
+                assert_eq!(wrong, Err(NvrError::CredentialsRejected));
+                let moved = h
+                    .nvr
+                    .set_camera_network(
+                        &with(crate::support::CAMERA_PASSWORD),
+                        &change(moved_to),
+                        &caller,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                assert_eq!(moved.network.address, moved_to);
+                // Found again at its new address, reachable now, and added over ISAPI.
+                eventually(
+                    Duration::from_secs(20),
+                    "the camera answering at its new address",
+                    || {
+                        let listed = h.nvr.discovered_devices();
+                        async move {
+                            listed.iter().any(|d| {
+                                d.address.host == moved_to.to_string() && d.other_subnet.is_none()
+                            })
+                        }
+                    },
+                )
+                .await;
+                let key = h.nvr.discovered_devices()[0].key.clone();
+                let added = h
+                    .nvr
+                    .add_discovered(&key, "admin", crate::support::CAMERA_PASSWORD, &caller)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                assert_eq!(added.protocol, Protocol::Hikvision);
+                assert_eq!(added.address.host, moved_to.to_string());
+                h.stop().await;
+                Ok::<(), String>(())
+            })
+        },
+    );
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) | Err(e) => panic!("{e}"),
     }
 }

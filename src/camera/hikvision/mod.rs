@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod isapi;
 pub mod maintenance;
+pub mod readdress;
 pub mod sadp;
 
 use crate::camera::CameraError;

@@ -219,7 +219,10 @@ pub fn read_update_reply(datagram: &[u8], uuid: &str, mac: &str) -> Option<Updat
             .map(|n| clean_camera_text(n.text()))
             .unwrap_or_default()
     };
-    if !text("Types").eq_ignore_ascii_case("update")
+    // Our own message comes back to the group listener: a `Probe`, with no result in it.
+    if root.local_name == "Probe"
+        || root.child("Result").is_none()
+        || !text("Types").eq_ignore_ascii_case("update")
         || !text("Uuid").eq_ignore_ascii_case(uuid)
         || normalize_mac(&text("MAC")).as_deref() != normalize_mac(mac).as_deref()
     {
@@ -342,6 +345,11 @@ mod tests {
         );
         assert_eq!(
             read_update_reply(answer.as_bytes(), UUID, "aa:bb:cc:00:00:02"),
+            None
+        );
+        // Our own update, heard back on the group, is not an answer.
+        assert_eq!(
+            read_update_reply(text.as_bytes(), UUID, "aa:bb:cc:00:00:01"),
             None
         );
     }

@@ -380,6 +380,7 @@ impl Nvr {
                     last_seen: camera.status.since,
                     conflict_with: None,
                     protocols: Protocols::only(camera.protocol),
+                    other_subnet: None,
                 })
             }
         }
