@@ -210,7 +210,7 @@ impl CameraRow {
     }
 }
 
-/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbboxss)`.
+/// One discovered device in ListDiscovered and DeviceDiscovered: `(ssqssssssbboxsss)`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, zbus::Type)]
 pub struct DeviceRow {
     /// Its key (endpoint reference), for AddDiscovered, ActivateCamera and StartRecovery.
@@ -245,6 +245,10 @@ pub struct DeviceRow {
     /// The protocols it was seen speaking, space-separated, a vendor's own first: `hikvision onvif`,
     /// `onvif vigil`, `onvif`.
     pub protocols: String,
+    /// Its address and prefix as it reported them (`192.168.1.64/24`) when that is outside every
+    /// subnet the recorder is on (only SetNetwork reaches it, through its vendor's discovery), or
+    /// empty.
+    pub other_subnet: String,
 }
 
 impl DeviceRow {
@@ -270,6 +274,11 @@ impl DeviceRow {
                 .map(ToString::to_string)
                 .unwrap_or_default(),
             protocols: device.protocols.names(),
+            other_subnet: device
+                .other_subnet
+                .as_ref()
+                .map(|n| format!("{}/{}", n.address, n.prefix_len))
+                .unwrap_or_default(),
         }
     }
 }

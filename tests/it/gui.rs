@@ -2315,3 +2315,97 @@ fn dahua_fleet_at(python: &str, size: (u32, u32)) {
     drop(menu);
     rt.block_on(h.stop());
 }
+
+/// A Hikvision camera in another subnet, on the camera LAN of a recorder in a private network
+/// namespace: Discovered Devices says where it is and offers Edit IP only; the dialog shows what the
+/// camera reported after a login, and a new address in the recorder's subnet brings it in, after which
+/// it can be added. Needs root for the namespaces; skipped with the reason otherwise.
+#[test]
+fn edit_ip_brings_in_a_camera_from_another_subnet_in_the_menu() {
+    use crate::multicast::{another_subnet_plan, hikvision_in_another_subnet};
+    if !vigil::sim::netns::can_isolate() {
+        eprintln!("SKIPPED the menu's Edit IP across subnets: network namespaces need root");
+        return;
+    }
+    // Each size on its own camera LAN (the camera moves), its menu on the recorder side's thread.
+    for size in [(1920, 1080), (1280, 720)] {
+        let (camera_tx, camera_rx) = std::sync::mpsc::channel();
+        let outcome = vigil::sim::netns::isolated_lan(
+            another_subnet_plan(),
+            move |done| hikvision_in_another_subnet(done, camera_tx),
+            move || -> Result<(), String> {
+                camera_rx.recv().map_err(|e| e.to_string())??;
+                edit_ip_across_subnets_at(size)
+            },
+        );
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn edit_ip_across_subnets_at(size: (u32, u32)) -> Result<(), String> {
+    use crate::multicast::{FACTORY_ADDRESS, recorder_on_the_camera_lan};
+    let rt = runtime();
+    let h = rt.block_on(recorder_on_the_camera_lan())?;
+    let tag = if size.0 == 1920 { "1080" } else { "720" };
+    let mut menu = Menu::open(&h, &rt, size);
+    menu.open_device_access();
+    menu.click("Discovered Devices");
+    menu.click("Refresh");
+    menu.wait_until("the camera in another subnet listed", |w| {
+        w.global::<DeviceAccess>()
+            .get_discovered()
+            .iter()
+            .any(|r| !r.other_subnet.is_empty())
+    });
+    let row = menu
+        .window
+        .global::<DeviceAccess>()
+        .get_discovered()
+        .iter()
+        .find(|r| !r.other_subnet.is_empty())
+        .ok_or("no row")?;
+    assert_eq!(row.other_subnet.as_str(), format!("{FACTORY_ADDRESS}/24"));
+    let serial = row.serial.to_string();
+    assert!(menu.shows_text("In another subnet"));
+    assert_eq!(menu.count_buttons(&format!("Add {serial}")), 0);
+    assert_eq!(menu.count_buttons(&format!("Forget Password {serial}")), 0);
+    menu.screenshot(&format!("i16-other-subnet-listed-{tag}"));
+
+    menu.click(&format!("Edit IP {serial}"));
+    menu.type_into("Password", crate::support::CAMERA_PASSWORD);
+    menu.click("Log in to the camera");
+    menu.wait_until("what the camera reported", |w| {
+        w.global::<CameraSettings>().get_loaded()
+    });
+    assert_eq!(
+        menu.field("Camera IP address")
+            .accessible_value()
+            .as_deref(),
+        Some(FACTORY_ADDRESS.to_string().as_str())
+    );
+    menu.type_into("Camera IP address", "10.77.0.21");
+    menu.type_into("Gateway", "10.77.0.1");
+    menu.screenshot(&format!("i16-other-subnet-edit-ip-{tag}"));
+    menu.click("Save network settings");
+    menu.wait_until("the new address saved", |w| {
+        w.global::<CameraSettings>().get_done() == SettingsDone::NetworkSaved
+            || w.global::<Dialog>().get_failure().problem != Problem::None
+    });
+    let failure = menu.window.global::<Dialog>().get_failure();
+    assert_eq!(failure.problem, Problem::None, "{failure:?}");
+    menu.click("Close");
+    menu.wait_until("the camera at its new address, addable", |w| {
+        w.global::<DeviceAccess>()
+            .get_discovered()
+            .iter()
+            .any(|r| r.address.starts_with("10.77.0.21:") && r.other_subnet.is_empty())
+    });
+    assert_eq!(menu.count_buttons(&format!("Add {serial}")), 1);
+    menu.screenshot(&format!("i16-other-subnet-moved-{tag}"));
+    drop(menu);
+    rt.block_on(h.stop());
+    Ok(())
+}

@@ -170,6 +170,89 @@ fn multicast_probe_and_announcements_between_two_private_network_namespaces() {
     }
 }
 
+/// A Hikvision camera's factory-style address, in another subnet than the recorder's 10.77.0.1/24.
+pub(crate) const FACTORY_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 64);
+
+/// The recorder at 10.77.0.1/24, one Hikvision camera at [`FACTORY_ADDRESS`]/24 on its camera LAN.
+pub(crate) fn another_subnet_plan() -> LanPlan {
+    LanPlan {
+        nvr: Ipv4Addr::new(10, 77, 0, 1),
+        cameras: vec![FACTORY_ADDRESS],
+        prefix: 24,
+    }
+}
+
+/// The camera side of [`another_subnet_plan`]: a Hikvision camera with ONVIF off, whose system brings
+/// up a new address from SADP on its link. Says it is ready on `ready`; ends when the NVR side does.
+pub(crate) fn hikvision_in_another_subnet(
+    done: netns::NvrDone,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    use vigil::sim::persona::{Persona, PersonaMix};
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        let _ = ready.send(Err("no runtime".to_owned()));
+        return;
+    };
+    runtime.block_on(async move {
+        let sim = match Simulator::start(SimConfig {
+            persona: PersonaMix::All(Persona::Hikvision),
+            bind: IpAddr::V4(FACTORY_ADDRESS),
+            ..cameras(1, 64, 3)
+        })
+        .await
+        {
+            Ok(sim) => sim,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let mut address = sim.cameras()[0].watch_address();
+        let _ = ready.send(Ok(()));
+        let (done_tx, mut done_rx) = oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let _ = done.recv();
+            let _ = done_tx.send(());
+        });
+        loop {
+            tokio::select! {
+                _ = &mut done_rx => break,
+                changed = address.changed() => {
+                    if changed.is_err() { break; }
+                    let now = address.borrow().ip();
+                    let _ = netns::ip(&format!("addr add {now}/24 dev {}", netns::CAMERA_LINK));
+                }
+            }
+        }
+        sim.shutdown().await;
+    });
+}
+
+/// The recorder's side of [`another_subnet_plan`]: multicast and SADP on its camera link, no unicast
+/// targets, a silent simulator for the harness's shape.
+pub(crate) async fn recorder_on_the_camera_lan() -> Result<Harness, String> {
+    let placeholder = Simulator::start(SimConfig {
+        count: 1,
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        base_port: 18080,
+        wsd_port: 13702,
+        sadp_port: 13720,
+        dhip_port: 13781,
+        ..SimConfig::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut settings = crate::support::test_settings(&placeholder, Duration::from_secs(5));
+    settings.discovery.multicast = true;
+    settings.discovery.interfaces = vec![netns::NVR_LINK.to_owned()];
+    settings.discovery.unicast_targets.clear();
+    settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Hikvision, 37020)];
+    Ok(Harness::start_with(placeholder, settings, tempfile::tempdir().unwrap()).await)
+}
+
 /// A Hikvision camera at its factory-style address in another subnet (192.168.1.64/24, with ONVIF off)
 /// on the camera LAN of a recorder at 10.77.0.1/24: SADP finds it (its answer comes to the group, as
 /// it has no route back), it is listed as in another subnet, and Edit IP moves it into the recorder's
@@ -179,62 +262,16 @@ fn multicast_probe_and_announcements_between_two_private_network_namespaces() {
 fn edit_ip_over_sadp_brings_a_camera_in_from_another_subnet() {
     use vigil::model::{NetworkChange, Protocol};
     use vigil::service::{MaintainedCamera, NvrError};
-    use vigil::sim::persona::{Persona, PersonaMix};
     if !netns::can_isolate() {
         eprintln!("SKIPPED SADP re-addressing test: creating network namespaces needs root");
         return;
     }
-    let factory = Ipv4Addr::new(192, 168, 1, 64);
+    let factory = FACTORY_ADDRESS;
     let moved_to = Ipv4Addr::new(10, 77, 0, 20);
-    let plan = LanPlan {
-        nvr: Ipv4Addr::new(10, 77, 0, 1),
-        cameras: vec![factory],
-        prefix: 24,
-    };
     let (camera_tx, camera_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     let outcome = netns::isolated_lan(
-        plan,
-        move |done| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let sim = match Simulator::start(SimConfig {
-                    persona: PersonaMix::All(Persona::Hikvision),
-                    bind: IpAddr::V4(factory),
-                    ..cameras(1, 64, 3)
-                })
-                .await
-                {
-                    Ok(sim) => sim,
-                    Err(e) => {
-                        let _ = camera_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                let camera = sim.cameras()[0].clone();
-                let mut address = camera.watch_address();
-                let _ = camera_tx.send(Ok(()));
-                // The camera's own system: a new address from SADP is brought up on its link.
-                let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
-                std::thread::spawn(move || {
-                    let _ = done.recv();
-                    let _ = done_tx.send(());
-                });
-                loop {
-                    tokio::select! {
-                        _ = &mut done_rx => break,
-                        changed = address.changed() => {
-                            if changed.is_err() { break; }
-                            let now = address.borrow().ip();
-                            let _ = netns::ip(&format!("addr add {now}/24 dev {}", netns::CAMERA_LINK));
-                        }
-                    }
-                }
-                sim.shutdown().await;
-            });
-        },
+        another_subnet_plan(),
+        move |done| hikvision_in_another_subnet(done, camera_tx),
         move || -> Result<(), String> {
             camera_rx.recv().map_err(|e| e.to_string())??;
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -242,25 +279,7 @@ fn edit_ip_over_sadp_brings_a_camera_in_from_another_subnet() {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let placeholder = Simulator::start(SimConfig {
-                    count: 1,
-                    bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    base_port: 18080,
-                    wsd_port: 13702,
-                    sadp_port: 13720,
-                    dhip_port: 13781,
-                    ..SimConfig::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-                let mut settings =
-                    crate::support::test_settings(&placeholder, Duration::from_secs(5));
-                settings.discovery.multicast = true;
-                settings.discovery.interfaces = vec![netns::NVR_LINK.to_owned()];
-                settings.discovery.unicast_targets.clear();
-                settings.discovery.vendor_ports = vec![(Protocol::Hikvision, 37020)];
-                let h =
-                    Harness::start_with(placeholder, settings, tempfile::tempdir().unwrap()).await;
+                let h = recorder_on_the_camera_lan().await?;
                 h.nvr
                     .refresh_discovery(&[])
                     .await

@@ -137,6 +137,8 @@ pub(crate) async fn discover(ctx: &Context, targets: Vec<String>) -> Result<u8, 
                 .map(|d| {
                     let state = if d.inactive {
                         "inactive".to_owned()
+                    } else if !d.other_subnet.is_empty() {
+                        format!("in another subnet ({}): network only", d.other_subnet)
                     } else if d.added_as.as_str() != "/" {
                         format!("added as {}", id_of(&d.added_as))
                     } else {
