@@ -237,14 +237,19 @@ impl Driver<'_> {
         }
     }
 
-    /// Checks a code from the vendor's support desk.
+    /// Checks a code from the vendor's support desk (for Dahua, its password of the day, which then
+    /// restores the camera's factory defaults).
     pub async fn verify_support_code(
         self,
         address: &DeviceAddress,
         code: &str,
     ) -> Result<ResetToken, RecoveryError> {
         match self.protocol {
-            Protocol::Dahua | Protocol::Hikvision => Err(RecoveryError::NotSupported),
+            Protocol::Dahua => {
+                dahua::passwd_find::verify_support_password(self.connector.pool(), address, code)
+                    .await
+            }
+            Protocol::Hikvision => Err(RecoveryError::NotSupported),
             Protocol::Onvif | Protocol::Vigil => {
                 self.connector.verify_support_code(address, code).await
             }

@@ -227,6 +227,7 @@ pub(super) fn apply_flow(window: &AppWindow, view: FlowView) {
     fp.set_by_email(flow.methods.contains(&RecoveryMethod::SendCode));
     fp.set_by_qr(flow.methods.contains(&RecoveryMethod::AppQr));
     fp.set_phone_app(flow.protocol.phone_app().unwrap_or_default().into());
+    fp.set_support_restores_defaults(flow.protocol.support_restores_defaults());
     fp.set_by_support(flow.methods.contains(&RecoveryMethod::SupportCode));
     fp.set_serial(flow.identity.serial.clone().into());
     fp.set_camera_date(flow.camera_date.clone().into());

@@ -59,6 +59,12 @@ impl Protocol {
         }
     }
 
+    /// Whether the support desk's way in restores the camera's factory defaults (its password of the
+    /// day logs in, and the camera is set up again), rather than resetting one password.
+    pub fn support_restores_defaults(self) -> bool {
+        matches!(self, Protocol::Dahua)
+    }
+
     /// Reads a stable name.
     pub fn parse(text: &str) -> Option<Protocol> {
         Protocol::ALL

@@ -1,7 +1,8 @@
 //! Dahua cameras set up and recovered in their own RPC, against the simulator's Dahua persona over
 //! real sockets, with the codes going through a real SMTP server: a camera in factory state is
 //! initialized (the envelope in each variant the fleet offers), added and certified; Forget Password
-//! runs by emailed code and by the vendor's app scanning the QR code; wrong codes are counted.
+//! runs by emailed code, by the vendor's app scanning the QR code, and by the support desk's password
+//! of the day; wrong codes are counted.
 
 use std::time::Duration;
 
@@ -138,7 +139,10 @@ async fn a_dahua_cameras_password_is_reset_by_emailed_code_with_wrong_codes_coun
     assert_eq!(flow.masked_email.as_deref(), Some("o***@e***.com"));
     assert!(flow.methods.contains(&RecoveryMethod::SendCode));
     assert!(flow.methods.contains(&RecoveryMethod::AppQr));
-    assert!(!flow.methods.contains(&RecoveryMethod::SupportCode));
+    assert!(
+        flow.methods.contains(&RecoveryMethod::SupportCode),
+        "the support desk, too"
+    );
     assert_eq!(flow.attempts_left(), 5);
     assert!(
         flow.challenge
@@ -301,4 +305,63 @@ async fn vigilctl_resets_a_dahua_cameras_password_through_dmss() {
     assert!(!out.contains(&code) && !out.contains(NEW_PASSWORD) && !err.contains(NEW_PASSWORD));
     assert!(bus.h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
     bus.finish().await;
+}
+
+/// The support path of Lorex's FAQ: the wizard shows the serial number and the camera's own date; the
+/// support desk's password of the day (played by the simulator's vendor) logs in once, a wrong one is
+/// counted by the camera, the camera is restored to factory defaults, and the new password initializes
+/// it; it is then added.
+#[tokio::test]
+async fn the_support_desks_password_restores_a_dahua_camera_and_the_new_password_sets_it_up() {
+    let Some(rig) = rig(1, 0).await else {
+        return;
+    };
+    let nvr = &rig.h.nvr;
+    let sim = rig.h.sim.cameras()[0].clone();
+    sim.set_clock_offset(-86_400);
+    let flow = nvr
+        .start_recovery(&rig.key(0), &installer())
+        .await
+        .unwrap()
+        .started()
+        .unwrap();
+    assert!(flow.methods.contains(&RecoveryMethod::SupportCode));
+    // The camera's own date (a day behind), not the recorder's.
+    let camera_date: String = vigil::clock::rfc3339(sim.camera_now())
+        .chars()
+        .take(10)
+        .collect();
+    assert_eq!(flow.camera_date, camera_date);
+    let desk = sim.vendor_support_code(&flow.camera_date);
+    let wrong = if desk == "0000000000" {
+        "1111111111"
+    } else {
+        "0000000000"
+    };
+    assert_eq!(
+        nvr.verify_support_code(flow.id, wrong, &installer()).await,
+        Err(NvrError::CodeInvalid { attempts_left: 4 })
+    );
+    let verified = nvr
+        .verify_support_code(flow.id, &desk, &installer())
+        .await
+        .unwrap();
+    assert_eq!(verified.step, RecoveryStep::CodeVerified);
+    assert!(sim.is_inactive(), "restored to factory defaults");
+    let done = nvr
+        .complete_reset(flow.id, NEW_PASSWORD, NEW_PASSWORD, &installer())
+        .await
+        .unwrap();
+    assert_eq!(done.step, RecoveryStep::Completed);
+    assert!(!sim.is_inactive());
+    assert!(sim.password_is("admin", NEW_PASSWORD));
+    let camera = nvr
+        .added_camera(done.result_camera.expect("added"))
+        .unwrap();
+    assert_eq!(camera.protocol, Protocol::Dahua);
+    assert_eq!(camera.status.state, CameraState::Online);
+    for entry in nvr.audit_log(50).await.unwrap() {
+        assert!(!entry.outcome.contains(&desk), "{entry:?}");
+    }
+    rig.h.stop().await;
 }

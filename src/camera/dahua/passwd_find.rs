@@ -3,6 +3,11 @@
 //! shown as the QR code), `sendVerificationCode` (the camera emails a code), `checkAuthCode` (the code,
 //! sealed) and `resetPassword` (user, code and new password, sealed).
 //!
+//! The support path (Lorex's): the installer gives the support desk the serial number and the camera's
+//! date (`DevInit.getCurrentTime`); the desk's password of the day logs the administrator in once,
+//! the camera is restored to factory defaults (`magicBox.resetSystem`), and the new password
+//! initializes it (`DevInit`, as Activate does).
+//!
 //! What Dahua does not say, the recorder decides and docs/vendors.md records: the camera gives no code
 //! lifetime (the recorder allows [`CODE_LIFETIME`]) and no count of wrong codes left (the recorder
 //! allows [`CODE_ATTEMPTS`] per description and counts them itself); its refusals have no public codes,
@@ -14,9 +19,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::rpc::{RpcSession, read_error};
-use crate::camera::clean_camera_text;
 use crate::camera::recovery_client::{Challenge, RecoveryError, RecoveryInfo, ResetToken};
 use crate::camera::transport::HttpPool;
+use crate::camera::{CameraError, clean_camera_text};
 use crate::model::{DeviceAddress, RecoveryMethod};
 
 /// How long the recorder lets a code be typed after the description was read.
@@ -36,10 +41,15 @@ pub async fn recovery_info(
 ) -> Result<RecoveryInfo, RecoveryError> {
     let session = RpcSession::new(pool, address);
     let inactive = session.in_factory_state().await?;
+    // The camera's own date, as its support desk wants it; the recorder's when it does not say.
+    let date = match session.camera_date().await {
+        Ok(date) => date,
+        Err(_) => crate::clock::rfc3339(now).chars().take(10).collect(),
+    };
     let mut info = RecoveryInfo {
         serial: String::new(),
         mac: String::new(),
-        date: crate::clock::rfc3339(now).chars().take(10).collect(),
+        date,
         masked_email: None,
         internet: false,
         inactive,
@@ -84,9 +94,8 @@ pub async fn recovery_info(
             attempts_left: CODE_ATTEMPTS,
         });
     }
-    if info.methods.is_empty() {
-        return Err(RecoveryError::NoResetEmail);
-    }
+    // The support desk's password of the day works whatever else the camera offers.
+    info.methods.push(RecoveryMethod::SupportCode);
     Ok(info)
 }
 
@@ -143,7 +152,47 @@ pub async fn verify_code(
     }
 }
 
-/// `PasswdFind.resetPassword` with the accepted code.
+/// The support path: the desk's password of the day logs the administrator in (one login; a wrong one
+/// counts on the camera's lock), and the camera is restored to factory defaults. The permission it
+/// gives is to initialize the camera with the new password.
+pub async fn verify_support_password(
+    pool: &HttpPool,
+    address: &DeviceAddress,
+    support_password: &str,
+) -> Result<ResetToken, RecoveryError> {
+    let session = RpcSession::new(pool, address);
+    let credentials = crate::model::Credentials {
+        username: RESET_USER.to_owned(),
+        password: SecretString::from(support_password.to_owned()),
+    };
+    match session.login(&credentials).await {
+        Ok(()) => {}
+        Err(CameraError::CredentialsRejected | CameraError::CredentialsRequired) => {
+            return Err(match session.remaining_logins() {
+                Some(0) => RecoveryError::SupportLocked,
+                Some(left) => RecoveryError::CodeInvalid {
+                    attempts_left: left,
+                },
+                // A camera that does not count aloud: the refusal as it is.
+                None => RecoveryError::Camera(CameraError::CredentialsRejected),
+            });
+        }
+        Err(CameraError::Locked { .. }) => return Err(RecoveryError::SupportLocked),
+        Err(error) => return Err(RecoveryError::Camera(error)),
+    }
+    session.reset_system().await?;
+    tracing::info!(camera = %address, "restored to factory defaults with the support desk's password");
+    Ok(ResetToken {
+        secret: SecretString::from(support_password.to_owned()),
+        expires: None,
+    })
+}
+
+/// How long the new password waits for a camera that is restarting after its factory defaults.
+const BACK_FROM_FACTORY_DEFAULTS: Duration = Duration::from_secs(20);
+
+/// Sets the new password: a camera in factory state (after the support path) is initialized with
+/// it; otherwise `PasswdFind.resetPassword` applies it with the accepted code.
 pub async fn reset_password(
     pool: &HttpPool,
     address: &DeviceAddress,
@@ -152,6 +201,31 @@ pub async fn reset_password(
     password: &SecretString,
 ) -> Result<(), RecoveryError> {
     let session = RpcSession::new(pool, address);
+    let deadline = tokio::time::Instant::now() + BACK_FROM_FACTORY_DEFAULTS;
+    let factory_state = loop {
+        match session.in_factory_state().await {
+            Ok(state) => break state,
+            Err(CameraError::Offline(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(CameraError::Offline(detail)) => {
+                return Err(RecoveryError::Camera(CameraError::Offline(format!(
+                    "{detail}; it may still be restarting after its factory defaults: set the password again in a minute"
+                ))));
+            }
+            Err(error) => return Err(RecoveryError::Camera(error)),
+        }
+    };
+    if factory_state {
+        let credentials = crate::model::Credentials {
+            username: username.to_owned(),
+            password: password.clone(),
+        };
+        // Factory defaults took the reset email with them: it is set again at Activate.
+        return super::init::activate(pool, address, &credentials, "")
+            .await
+            .map(drop);
+    }
     let info = session.encrypt_info().await?;
     let plain = json!({
         "user": username,

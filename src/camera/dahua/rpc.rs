@@ -37,6 +37,7 @@ pub struct RpcSession {
     base: String,
     session: std::sync::Mutex<Option<Value>>,
     next_id: AtomicU64,
+    remaining_logins: std::sync::Mutex<Option<u32>>,
 }
 
 impl RpcSession {
@@ -47,6 +48,7 @@ impl RpcSession {
             base: format!("http://{address}"),
             session: std::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
+            remaining_logins: std::sync::Mutex::new(None),
         }
     }
 
@@ -210,12 +212,62 @@ impl RpcSession {
             )
             .await?;
         if second.get("result") != Some(&Value::Bool(true)) {
+            *self
+                .remaining_logins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = second
+                .pointer("/params/remainLoginTimes")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok());
             return Err(read_error(&second, true));
         }
         if let Some(session) = second.get("session").cloned() {
             *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(session);
         }
         Ok(())
+    }
+
+    /// The wrong logins the camera said it still takes, after a refused one.
+    pub fn remaining_logins(&self) -> Option<u32> {
+        *self
+            .remaining_logins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Restores factory defaults (after the login): `magicBox.resetSystem`. The camera comes back in
+    /// factory state.
+    pub async fn reset_system(&self) -> Result<(), CameraError> {
+        self.call("/RPC2", "magicBox.resetSystem", Value::Null)
+            .await
+            .map(drop)
+    }
+
+    /// The camera's own date (`YYYY-MM-DD`) without a login (`DevInit.getCurrentTime`), for the
+    /// support desk.
+    pub async fn camera_date(&self) -> Result<String, CameraError> {
+        let reply = self.outside("DevInit.getCurrentTime", Value::Null).await?;
+        let time = reply
+            .pointer("/params/time")
+            .and_then(Value::as_str)
+            .map(clean_camera_text)
+            .unwrap_or_default();
+        let date: String = time.chars().take(10).collect();
+        let shaped = date.len() == 10
+            && date.chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if shaped {
+            Ok(date)
+        } else {
+            Err(CameraError::BadReply(
+                "the camera's time is not a date".into(),
+            ))
+        }
     }
 
     /// Who the camera is (after the login): `magicBox.getSerialNo`, `getDeviceType`,

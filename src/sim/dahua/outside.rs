@@ -114,6 +114,7 @@ pub async fn answer(camera: &SimCamera, request: &Value) -> Value {
             json!({ "Init": if camera.is_inactive() { 1 } else { 2 }, "Find": "BC" }),
         )),
         "Security.getEncryptInfo" => Ok(done(&id, encrypt_info(camera))),
+        "DevInit.getCurrentTime" => Ok(done(&id, json!({ "time": camera.local_time_text() }))),
         "DevInit.setProtocolAgree" => set_protocol_agree(camera, request, &id),
         "DevInit.account" => account(camera, request, &id),
         "DevInit.access" => opened(request, &id).map(|_| done(&id, Value::Null)),

@@ -42,9 +42,19 @@ pub fn login(camera: &SimCamera, request: &Value) -> Value {
         Some((session, random)) if second_step => {
             let sent = params.get("password").and_then(Value::as_str).unwrap_or("");
             let realm = format!("Login to {}", camera.identity().serial);
-            let proof = camera.authenticate_vendor_login(&user, |password| {
-                login_hash(&user, password, &realm, &random).eq_ignore_ascii_case(sent)
-            });
+            // The support desk's password of the day logs the administrator in (Lorex's support
+            // path); it never changes the account's own.
+            let support = user == "admin"
+                && !camera.is_inactive()
+                && login_hash(&user, &camera.support_password_today(), &realm, &random)
+                    .eq_ignore_ascii_case(sent);
+            let proof = if support {
+                Ok(crate::sim::camera::Caller::FactoryState)
+            } else {
+                camera.authenticate_vendor_login(&user, |password| {
+                    login_hash(&user, password, &realm, &random).eq_ignore_ascii_case(sent)
+                })
+            };
             match proof {
                 Ok(_) => {
                     camera.dahua().logged_in(session, &user);
@@ -154,6 +164,11 @@ fn answer_one(camera: &SimCamera, request: &Value, session: Option<u64>) -> Valu
             json!({"version": {"Version": identity.firmware, "BuildDate": "2026-01-01"}}),
         ),
         Some("Security.getEncryptInfo") => (json!(true), encrypt_info(camera)),
+        // Factory defaults: the camera comes back in factory state (Init 1).
+        Some("magicBox.resetSystem") => {
+            camera.factory_reset();
+            (json!(true), Value::Null)
+        }
         Some("global.logout") | Some("global.keepAlive") => (json!(true), json!({"timeout": 300})),
         _ => {
             return json!({"id": id, "result": false, "session": session,

@@ -499,6 +499,21 @@ impl SimCamera {
         )
     }
 
+    /// Today's password from the vendor's support desk, by the camera's own date (the Dahua persona
+    /// takes it as the administrator's at login, as Lorex's support path has it).
+    pub fn support_password_today(&self) -> String {
+        self.vendor_support_code(&date_of(self.camera_now()))
+    }
+
+    /// The camera's local time as Dahua's `DevInit.getCurrentTime` gives it: `YYYY-MM-DD HH:MM:SS`.
+    pub fn local_time_text(&self) -> String {
+        rfc3339(self.camera_now())
+            .chars()
+            .take(19)
+            .collect::<String>()
+            .replace('T', " ")
+    }
+
     /// A reboot: the challenge and any reset token are void.
     pub fn reboot_recovery(&self) {
         self.recovery().void();
