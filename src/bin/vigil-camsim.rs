@@ -140,8 +140,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 3702)]
     wsd_port: u16,
     /// Which vendor's cameras to play: onvif (ONVIF only), vigil (ONVIF with Vigil's recovery
-    /// extension), hikvision (SADP and ISAPI, ONVIF off), dahua (DHIP, ONVIF on), mixed (ONVIF, Vigil
-    /// and Hikvision in turn), or a comma list.
+    /// extension), hikvision (SADP and ISAPI, ONVIF off), dahua (DHIP, ONVIF on), mixed (ONVIF, Vigil,
+    /// Hikvision and Dahua in turn), or a comma list.
     #[arg(long, default_value = "vigil", value_parser = PersonaMix::parse)]
     persona: PersonaMix,
     /// The UDP port Hikvision cameras answer SADP on.

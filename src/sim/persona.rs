@@ -67,7 +67,8 @@ impl PersonaMix {
         }
     }
 
-    /// Reads `--persona`: `onvif`, `vigil`, `hikvision`, `mixed` (each in turn), or a comma list.
+    /// Reads `--persona`: `onvif`, `vigil`, `hikvision`, `dahua`, `mixed` (each in turn), or a comma
+    /// list.
     pub fn parse(text: &str) -> Result<Self, String> {
         let one = |word: &str| match word.trim().to_ascii_lowercase().as_str() {
             "onvif" => Ok(Persona::Onvif),
@@ -84,6 +85,7 @@ impl PersonaMix {
                 Persona::Onvif,
                 Persona::Vigil,
                 Persona::Hikvision,
+                Persona::Dahua,
             ]));
         }
         if text.contains(',') {
@@ -103,7 +105,8 @@ mod tests {
         let mix = PersonaMix::parse("mixed").unwrap();
         assert_eq!(mix.for_camera(0), Persona::Onvif);
         assert_eq!(mix.for_camera(2), Persona::Hikvision);
-        assert_eq!(mix.for_camera(3), Persona::Onvif);
+        assert_eq!(mix.for_camera(3), Persona::Dahua);
+        assert_eq!(mix.for_camera(4), Persona::Onvif);
         assert_eq!(
             PersonaMix::parse("hikvision,vigil").unwrap().for_camera(1),
             Persona::Vigil

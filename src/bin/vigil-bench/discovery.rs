@@ -61,11 +61,12 @@ pub(super) async fn discovery(
     nvr.stopped().await;
     let personas = |p: Persona| (0..cameras).filter(|i| persona.for_camera(*i) == p).count();
     let mut figures = format!(
-        "cameras={cameras} identified={identified} first_ms={:.1} last_ms={last_ms:.1} max_delay_ms={max_delay_ms} onvif={} vigil={} hikvision={}",
+        "cameras={cameras} identified={identified} first_ms={:.1} last_ms={last_ms:.1} max_delay_ms={max_delay_ms} onvif={} vigil={} hikvision={} dahua={}",
         first_ms.unwrap_or(0.0),
         personas(Persona::Onvif),
         personas(Persona::Vigil),
-        personas(Persona::Hikvision)
+        personas(Persona::Hikvision),
+        personas(Persona::Dahua)
     );
     if baseline {
         eprintln!(

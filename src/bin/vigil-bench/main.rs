@@ -50,7 +50,7 @@ enum Bench {
         #[arg(long)]
         no_baseline: bool,
         /// Which vendor's cameras vigil-camsim plays: vigil, onvif, hikvision (ONVIF off: found by
-        /// SADP only), or mixed (each in turn).
+        /// SADP only), dahua (DHIP and ONVIF), or mixed (each in turn).
         #[arg(long, default_value = "vigil", value_parser = vigil::sim::persona::PersonaMix::parse)]
         persona: vigil::sim::persona::PersonaMix,
     },
