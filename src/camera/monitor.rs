@@ -61,6 +61,8 @@ pub struct MonitoredCamera {
     pub address: DeviceAddress,
     /// The protocol it is managed with.
     pub protocol: Protocol,
+    /// The serial number it was added with; another one answering at the address is another camera.
+    pub serial: String,
     /// Its credentials, or `None` when they could not be read back.
     pub credentials: Option<Credentials>,
     /// Where it stood when the watch began (its stored state).
@@ -155,6 +157,19 @@ pub async fn watch(
                 let was_locked = std::mem::replace(&mut locked_before, false);
                 let strikes = std::mem::replace(&mut unreadable_strikes, 0);
                 match outcome {
+                    // A different camera at the address (replaced, or its address given to another):
+                    // its answer proves nothing about this one, and it gets no more of its password.
+                    Ok(certified) if another_camera(&camera.serial, &certified.identity.serial) => {
+                        tracing::warn!(camera = %camera.id, address = %camera.address, answered = %certified.identity.serial, "another camera answers at the address; credentials held");
+                        hold(
+                            StatusReason::with_words(
+                                ReasonKind::AnotherCamera,
+                                certified.identity.serial.clone(),
+                            ),
+                            &mut held_reason,
+                            &mut rejected,
+                        )
+                    }
                     Ok(certified) => {
                         locked_until = None;
                         offset = certified.clock_offset_secs;
@@ -316,5 +331,34 @@ fn reachable_only(
         error,
         clock_offset_secs: None,
         identity: None,
+    }
+}
+
+/// Whether `answered` is another camera's serial number than `added`'s. Blank ones prove nothing;
+/// one that holds the other (a short form some protocols give of a long one) is the same camera.
+pub fn another_camera(added: &str, answered: &str) -> bool {
+    let (added, answered) = (
+        added.trim().to_ascii_uppercase(),
+        answered.trim().to_ascii_uppercase(),
+    );
+    !added.is_empty()
+        && !answered.is_empty()
+        && !added.contains(&answered)
+        && !answered.contains(&added)
+}
+
+#[cfg(test)]
+mod serial_tests {
+    #[test]
+    fn another_serial_is_another_camera_but_a_short_form_is_not() {
+        use super::another_camera;
+        assert!(another_camera("VS0001000007", "8L00001PAG00007"));
+        assert!(!another_camera("VS0001000007", "vs0001000007"));
+        assert!(!another_camera(
+            "DS-2CD2143G2-I20260101AAWRK00000001",
+            "AAWRK00000001"
+        ));
+        assert!(!another_camera("", "8L00001PAG00007"));
+        assert!(!another_camera("VS0001000007", " "));
     }
 }

@@ -117,6 +117,7 @@ pub fn status_reason(kind: Option<ReasonKind>) -> StatusReason {
         Some(ReasonKind::Refused) => StatusReason::Refused,
         Some(ReasonKind::PasswordUnconfirmed) => StatusReason::PasswordUnconfirmed,
         Some(ReasonKind::FactoryState) => StatusReason::FactoryState,
+        Some(ReasonKind::AnotherCamera) => StatusReason::AnotherCamera,
     }
 }
 

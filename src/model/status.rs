@@ -37,11 +37,14 @@ pub enum ReasonKind {
     /// The camera is back in factory state (reset to factory defaults): it has no administrator, so
     /// the stored credentials cannot be checked; they are held until it is activated and edited.
     FactoryState,
+    /// Another camera answers at the address (its serial number is not the added camera's): the
+    /// credentials are held so they go to no other device. Words: the serial number it gave.
+    AnotherCamera,
 }
 
 impl ReasonKind {
     /// Every kind, for tests and lookups.
-    pub const ALL: [ReasonKind; 11] = [
+    pub const ALL: [ReasonKind; 12] = [
         ReasonKind::CredentialsRejected,
         ReasonKind::PasswordUnreadable,
         ReasonKind::Locked,
@@ -53,6 +56,7 @@ impl ReasonKind {
         ReasonKind::Refused,
         ReasonKind::PasswordUnconfirmed,
         ReasonKind::FactoryState,
+        ReasonKind::AnotherCamera,
     ];
 
     /// The stable word stored in the registry and shown on D-Bus as `LastErrorKind`.
@@ -69,6 +73,7 @@ impl ReasonKind {
             ReasonKind::Refused => "refused",
             ReasonKind::PasswordUnconfirmed => "password_unconfirmed",
             ReasonKind::FactoryState => "factory_state",
+            ReasonKind::AnotherCamera => "another_camera",
         }
     }
 
@@ -163,6 +168,10 @@ impl fmt::Display for StatusReason {
             ),
             ReasonKind::FactoryState => f.write_str(
                 "The camera is back in factory state (inactive), so the stored password cannot be checked. Activate it in Discovered Devices, then edit its credentials.",
+            ),
+            ReasonKind::AnotherCamera => write!(
+                f,
+                "Another camera (serial number {words}) answers at this address, so the NVR stopped sending it this camera's password. If the camera was replaced, remove it and add the new one; if it moved, edit its address."
             ),
         }
     }

@@ -479,6 +479,7 @@ impl Nvr {
             id: camera.id,
             address: camera.address.clone(),
             protocol: camera.protocol,
+            serial: camera.identity.serial.clone(),
             credentials: credentials.clone(),
             credentials_rejected: camera.status.credentials_rejected,
             last_error: camera.status.last_error.clone(),

@@ -664,3 +664,39 @@ async fn every_registry_change_is_audited_with_its_actor() {
     h.nvr.cancel_recovery(started.id, &system()).await.unwrap();
     h.stop().await;
 }
+
+/// A camera replaced at its address: the added camera goes away and another (same password, another
+/// serial number) answers there. The monitor does not take it for the added one: the status says
+/// another camera answers, with its serial number, and the password is not sent to it again.
+#[tokio::test]
+async fn another_camera_at_an_added_cameras_address_is_not_taken_for_it() {
+    let sim = simulator(2, |_| {}).await;
+    let h = Harness::start(sim, Duration::from_millis(200)).await;
+    h.discover().await;
+    let added = h.add(0).await;
+    let (first, second) = (h.sim.cameras()[0].clone(), h.sim.cameras()[1].clone());
+    let address = first.http_addr().ip();
+    first.set_online(false).await;
+    second
+        .set_network_interface("eth0", Some(false), Some((address, 24)))
+        .expect("the second camera takes the first one's address");
+    h.wait_for_state(added.id, CameraState::NotCertified, Duration::from_secs(10))
+        .await;
+    let camera = h.nvr.added_camera(added.id).unwrap();
+    let reason = camera.status.last_error.expect("a reason");
+    assert_eq!(reason.kind, ReasonKind::AnotherCamera);
+    assert_eq!(reason.words, second.identity().serial);
+    assert_eq!(
+        camera.identity.serial,
+        first.identity().serial,
+        "the added camera keeps its own identity"
+    );
+    let logins = second.stats().login_attempts;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        second.stats().login_attempts,
+        logins,
+        "the other camera gets no more logins"
+    );
+    h.stop().await;
+}

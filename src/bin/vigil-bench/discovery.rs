@@ -37,14 +37,17 @@ pub(super) async fn discovery(
         .map_err(|e| e.to_string())?;
     let mut first_ms = None;
     let mut last_ms = 0.0;
-    let mut listed = 0usize;
-    while listed < cameras {
+    // One camera seen in two protocols (DHIP and WS-Discovery) is announced once per sighting:
+    // cameras are counted by serial number, the first time each is listed.
+    let mut listed = std::collections::HashSet::new();
+    while listed.len() < cameras {
         match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
             Ok(Ok(NvrEvent::DeviceDiscovered { device })) if device.information_complete => {
-                let ms = start.elapsed().as_secs_f64() * 1000.0;
-                first_ms.get_or_insert(ms);
-                last_ms = ms;
-                listed += 1;
+                if listed.insert(device.identity.serial.clone()) {
+                    let ms = start.elapsed().as_secs_f64() * 1000.0;
+                    first_ms.get_or_insert(ms);
+                    last_ms = ms;
+                }
             }
             Ok(Ok(NvrEvent::DiscoveryFinished { .. })) | Err(_) => break,
             Ok(Ok(_)) => {}
