@@ -2312,6 +2312,37 @@ fn dahua_fleet_at(python: &str, size: (u32, u32)) {
     menu.screenshot(&format!("i16-dahua-forget-password-done-{tag}"));
     menu.click("Done");
     assert!(h.sim.cameras()[0].password_is("admin", NEW_PASSWORD));
+
+    // The support desk's way in on another Dahua camera: its password of the day for the serial number
+    // and the camera's date shown, then factory defaults, then the new password sets it up.
+    let other = h.sim.cameras()[1].clone();
+    menu.click(&format!("Forget Password {}", other.identity().serial));
+    menu.wait_until("the code step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::GetCode
+            && !w.global::<ForgetPassword>().get_busy()
+    });
+    let date = menu
+        .window
+        .global::<ForgetPassword>()
+        .get_camera_date()
+        .to_string();
+    menu.type_into("Verification code", &other.vendor_support_code(&date));
+    menu.click("Use support code");
+    menu.wait_until("the new-password step", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::NewPassword
+    });
+    assert!(menu.shows_text(
+        "The camera is restored to factory defaults. Set its new password for user admin; it is set up with it."
+    ));
+    menu.screenshot(&format!("i16-dahua-support-path-{tag}"));
+    menu.type_into("New password", NEW_PASSWORD);
+    menu.type_into("Confirm password", NEW_PASSWORD);
+    menu.click("Set password");
+    menu.wait_until("the result", |w| {
+        w.global::<ForgetPassword>().get_step() == WizardStep::Done
+    });
+    menu.click("Done");
+    assert!(other.password_is("admin", NEW_PASSWORD));
     drop(menu);
     rt.block_on(h.stop());
 }
