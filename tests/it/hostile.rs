@@ -294,3 +294,115 @@ async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_camera
     responder.abort();
     h.stop().await;
 }
+
+/// A DHIP announcement as a camera words it.
+fn dhip_notify(serial: &str, ip: &str, http_port: u16) -> Vec<u8> {
+    use vigil::camera::dahua::dhip::frame;
+    let body = serde_json::json!({
+        "mac": "02:00:00:00:00:02",
+        "method": "client.notifyDevInfo",
+        "params": {"deviceInfo": {
+            "DeviceType": "IPC-FAKE", "SerialNo": serial, "HttpPort": http_port, "Init": 3734,
+            "IPv4Address": {"IPAddress": ip, "SubnetMask": "255.255.255.0", "DhcpEnable": false},
+        }},
+    });
+    frame(0, 0, body.to_string().as_bytes())
+}
+
+/// Answers every DHIP search with a barrage: noise, a frame that is not DHIP, a length that lies past
+/// the datagram, a body that is not JSON, JSON that is not an object, JSON nested a thousand deep, an
+/// oversized frame, an announcement without a serial, one naming another host, the search echoed
+/// back, and 1500 well-formed announcements of cameras whose HTTP port is closed.
+async fn hostile_dhip_responder(
+    socket: UdpSocket,
+    victim_ip: Ipv4Addr,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use vigil::camera::dahua::dhip::{frame, search};
+    let own_ip = socket.local_addr().unwrap().ip().to_string();
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((_, from)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
+        asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut lying = dhip_notify("SN-LYING", &own_ip, 9);
+        lying[16..20].copy_from_slice(&60_000u32.to_le_bytes());
+        let mut not_dhip = dhip_notify("SN-MAGIC", &own_ip, 9);
+        not_dhip[4..8].copy_from_slice(b"PIHD");
+        let mut barrage: Vec<Vec<u8>> = vec![
+            (0..1200u32).map(|i| (i * 7919 % 251) as u8).collect(),
+            not_dhip,
+            lying,
+            frame(0, 0, b"{not json"),
+            frame(0, 0, b"[1,2,3]"),
+            frame(
+                0,
+                0,
+                format!("{}{}", "[".repeat(1000), "]".repeat(1000)).as_bytes(),
+            ),
+            frame(0, 0, &vec![b' '; 60_000]),
+            dhip_notify("", &own_ip, 9),
+            dhip_notify("SN-LIAR", &victim_ip.to_string(), 8080),
+            search(),
+        ];
+        for n in 0..1500 {
+            barrage.push(dhip_notify(&format!("SN-FLOOD-{n}"), &own_ip, 9));
+        }
+        for datagram in barrage {
+            let _ = socket.send_to(&datagram, from).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_dhip_replies_do_not_stop_discovery_of_the_good_dahua_cameras() {
+    use vigil::sim::persona::{Persona, PersonaMix};
+    let sim = crate::support::simulator(8, |c| {
+        c.persona = PersonaMix::All(Persona::Dahua);
+        c.dhip_port = 37910;
+    })
+    .await;
+    let first = match sim.cameras()[0].identity().http_addr.ip() {
+        std::net::IpAddr::V4(v4) => v4,
+        other => panic!("unexpected {other}"),
+    };
+    let hostile_ip = Ipv4Addr::from(u32::from(first) + 100);
+    let hostile = UdpSocket::bind(SocketAddr::from((hostile_ip, 37910)))
+        .await
+        .unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let responder = tokio::spawn(hostile_dhip_responder(hostile, first, asked.clone()));
+    let mut settings = crate::support::test_settings(&sim, Duration::from_secs(5));
+    settings
+        .discovery
+        .unicast_targets
+        .insert(0, SocketAddr::from((hostile_ip, 3702)));
+    settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Dahua, 37910)];
+    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+
+    let found = h.discover().await;
+    let devices = h.nvr.discovered_devices();
+    assert_eq!(found, 8, "{devices:#?}");
+    for camera in h.sim.cameras() {
+        assert!(
+            devices
+                .iter()
+                .any(|d| d.identity.serial == camera.identity().serial
+                    && d.protocols.contains(vigil::model::Protocol::Dahua)),
+            "{} listed, seen by DHIP",
+            camera.identity().serial
+        );
+    }
+    assert!(
+        asked.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the hostile host was asked, and answered with its barrage"
+    );
+    assert!(
+        devices
+            .iter()
+            .all(|d| !d.identity.serial.starts_with("SN-"))
+    );
+    responder.abort();
+    h.stop().await;
+}
