@@ -1,5 +1,7 @@
 //! `vigil-bench dbus`: ListCameras and GetManagedObjects latency through a private dbus-daemon to a
-//! real vigild, against the bus's own floor.
+//! real vigild, against the same-size floor: the same replies (a copy of vigild's, so the same bytes
+//! and signature, decoded the same way) from a trivial peer the benchmark starts on the same bus. What
+//! is left over the floor is vigild's own cost.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -45,6 +47,65 @@ pub(super) fn private_bus() -> Result<PrivateBus, String> {
         child,
         _dir: dir,
     })
+}
+
+/// The peer that answers with copies of vigild's replies.
+struct FloorPeer {
+    cameras: Vec<vigil::dbus::CameraRow>,
+    managed: zbus::fdo::ManagedObjects,
+}
+
+const FLOOR_NAME: &str = "org.vigil.BenchFloor";
+const FLOOR_PATH: &str = "/org/vigil/BenchFloor";
+
+#[zbus::interface(name = "org.vigil.BenchFloor")]
+impl FloorPeer {
+    fn list_cameras(&self) -> Vec<vigil::dbus::CameraRow> {
+        self.cameras.clone()
+    }
+
+    fn get_managed_objects(&self) -> zbus::fdo::ManagedObjects {
+        self.managed.clone()
+    }
+}
+
+/// Starts the floor peer on its own thread and runtime (as vigild has its own process), serving
+/// until the returned sender is dropped.
+fn start_floor_peer(address: &str, peer: FloorPeer) -> Result<std::sync::mpsc::Sender<()>, String> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let address = address.to_owned();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let built = zbus::connection::Builder::address(address.as_str())
+                .name(FLOOR_NAME)
+                .serve_at(FLOOR_PATH, peer)
+                .build()
+                .await;
+            let connection = match built {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+            drop(connection);
+        });
+    });
+    ready_rx.recv().map_err(|e| e.to_string())??;
+    Ok(stop_tx)
 }
 
 pub(super) fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -128,6 +189,48 @@ pub(super) async fn dbus_client(address: &str, cameras: usize, calls: usize) -> 
             "ListCameras returned {listed} cameras, expected {cameras}"
         ));
     }
+    // The floor peer answers with copies of what vigild answered.
+    let cameras_reply = manager.list_cameras().await.map_err(|e| e.to_string())?;
+    let managed_reply = objects
+        .get_managed_objects()
+        .await
+        .map_err(|e| e.to_string())?;
+    let list_bytes = client
+        .call_method(
+            Some(vigil::dbus::BUS_NAME),
+            vigil::dbus::MANAGER_PATH,
+            Some("org.vigil.Nvr1.Manager"),
+            "ListCameras",
+            &(),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .data()
+        .len();
+    let _floor = start_floor_peer(
+        address,
+        FloorPeer {
+            cameras: cameras_reply,
+            managed: managed_reply,
+        },
+    )?;
+    let floor_call = |method: &'static str| {
+        client.call_method(
+            Some(FLOOR_NAME),
+            FLOOR_PATH,
+            Some("org.vigil.BenchFloor"),
+            method,
+            &(),
+        )
+    };
+    for _ in 0..20 {
+        floor_call("ListCameras").await.map_err(|e| e.to_string())?;
+        floor_call("GetManagedObjects")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut list_floor_us = Vec::with_capacity(calls);
+    let mut managed_floor_us = Vec::with_capacity(calls);
     let mut list_us = Vec::with_capacity(calls);
     let mut managed_us = Vec::with_capacity(calls);
     let mut floor_us = Vec::with_capacity(calls);
@@ -160,6 +263,19 @@ pub(super) async fn dbus_client(address: &str, cameras: usize, calls: usize) -> 
         let t = Instant::now();
         bus_proxy.get_id().await.map_err(|e| e.to_string())?;
         floor_us.push(t.elapsed().as_secs_f64() * 1e6);
+        // The same-size floors, decoded as the real calls are.
+        let t = Instant::now();
+        let reply = floor_call("ListCameras").await.map_err(|e| e.to_string())?;
+        let rows: Vec<vigil::dbus::CameraRow> =
+            reply.body().deserialize().map_err(|e| e.to_string())?;
+        list_floor_us.push(t.elapsed().as_secs_f64() * 1e6);
+        debug_assert_eq!(rows.len(), cameras);
+        let t = Instant::now();
+        let reply = floor_call("GetManagedObjects")
+            .await
+            .map_err(|e| e.to_string())?;
+        let _: zbus::fdo::ManagedObjects = reply.body().deserialize().map_err(|e| e.to_string())?;
+        managed_floor_us.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let mut all: Vec<f64> = list_us.iter().chain(&managed_us).copied().collect();
     for v in [
@@ -168,6 +284,8 @@ pub(super) async fn dbus_client(address: &str, cameras: usize, calls: usize) -> 
         &mut managed_us,
         &mut managed_wire_us,
         &mut floor_us,
+        &mut list_floor_us,
+        &mut managed_floor_us,
     ] {
         v.sort_by(f64::total_cmp);
     }
@@ -185,6 +303,19 @@ pub(super) async fn dbus_client(address: &str, cameras: usize, calls: usize) -> 
         percentile(&managed_wire_us, 0.99),
         percentile(&floor_us, 0.5),
         p99 / floor_p99.max(1.0)
+    );
+    let list_p99 = percentile(&list_us, 0.99);
+    let managed_p99 = percentile(&managed_us, 0.99);
+    let list_floor_p99 = percentile(&list_floor_us, 0.99);
+    let managed_floor_p99 = percentile(&managed_floor_us, 0.99);
+    println!(
+        "cameras={cameras} list_reply_bytes={list_bytes} managed_reply_bytes={managed_bytes} list_p50_us={:.0} list_p99_us={list_p99:.0} list_same_size_floor_p50_us={:.0} list_same_size_floor_p99_us={list_floor_p99:.0} list_over_floor={:.2} managed_p50_us={:.0} managed_p99_us={managed_p99:.0} managed_same_size_floor_p50_us={:.0} managed_same_size_floor_p99_us={managed_floor_p99:.0} managed_over_floor={:.2}",
+        percentile(&list_us, 0.5),
+        percentile(&list_floor_us, 0.5),
+        list_p99 / list_floor_p99.max(1.0),
+        percentile(&managed_us, 0.5),
+        percentile(&managed_floor_us, 0.5),
+        managed_p99 / managed_floor_p99.max(1.0),
     );
     Ok(())
 }

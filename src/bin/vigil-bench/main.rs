@@ -60,8 +60,9 @@ enum Bench {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=200))]
         runs: u16,
     },
-    /// D-Bus call latency: ListCameras and GetManagedObjects with added cameras, against a trivial bus
-    /// call (org.freedesktop.DBus.GetId) as the floor, on a private dbus-daemon.
+    /// D-Bus call latency: ListCameras and GetManagedObjects with added cameras, against the same-size
+    /// floor (the same replies from a trivial peer on the same bus) and a trivial bus call
+    /// (org.freedesktop.DBus.GetId), on a private dbus-daemon. The last line has the figures.
     Dbus {
         /// Simulated cameras, all added.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=1000))]
