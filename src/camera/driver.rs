@@ -256,13 +256,16 @@ impl Driver<'_> {
         }
     }
 
-    /// Sets `username`'s new password with the permission a code gave.
+    /// Sets `username`'s new password with the permission a code gave. `reset_email` is what a camera
+    /// that is set up afresh (after its factory defaults, on Dahua's support path) takes as its reset
+    /// email; empty for none.
     pub async fn reset_password(
         self,
         address: &DeviceAddress,
         token: &ResetToken,
         username: &str,
         password: &secrecy::SecretString,
+        reset_email: &str,
     ) -> Result<(), RecoveryError> {
         match self.protocol {
             Protocol::Dahua => {
@@ -272,6 +275,7 @@ impl Driver<'_> {
                     token,
                     username,
                     password,
+                    reset_email,
                 )
                 .await
             }

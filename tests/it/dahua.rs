@@ -317,6 +317,15 @@ async fn the_support_desks_password_restores_a_dahua_camera_and_the_new_password
         return;
     };
     let nvr = &rig.h.nvr;
+    nvr.activate_nvr(
+        "Recorder-Pass-93",
+        "Recorder-Pass-93",
+        "desk@example.com",
+        None,
+        &Actor::System,
+    )
+    .await
+    .expect("the recorder activates");
     let sim = rig.h.sim.cameras()[0].clone();
     sim.set_clock_offset(-86_400);
     let flow = nvr

@@ -192,13 +192,15 @@ pub async fn verify_support_password(
 const BACK_FROM_FACTORY_DEFAULTS: Duration = Duration::from_secs(20);
 
 /// Sets the new password: a camera in factory state (after the support path) is initialized with
-/// it; otherwise `PasswdFind.resetPassword` applies it with the accepted code.
+/// it and `reset_email` (its own went with the defaults); otherwise `PasswdFind.resetPassword` applies
+/// it with the accepted code.
 pub async fn reset_password(
     pool: &HttpPool,
     address: &DeviceAddress,
     token: &ResetToken,
     username: &str,
     password: &SecretString,
+    reset_email: &str,
 ) -> Result<(), RecoveryError> {
     let session = RpcSession::new(pool, address);
     let deadline = tokio::time::Instant::now() + BACK_FROM_FACTORY_DEFAULTS;
@@ -221,8 +223,8 @@ pub async fn reset_password(
             username: username.to_owned(),
             password: password.clone(),
         };
-        // Factory defaults took the reset email with them: it is set again at Activate.
-        return super::init::activate(pool, address, &credentials, "")
+        // Factory defaults took the reset email with them: the recorder's reserved email takes its place.
+        return super::init::activate(pool, address, &credentials, reset_email)
             .await
             .map(drop);
     }

@@ -324,6 +324,14 @@ impl Nvr {
         }
     }
 
+    /// The reset email a camera set up afresh by its reset takes (after the factory defaults of a
+    /// support path): the recorder's reserved email, as Activate offers it; empty without one.
+    pub(super) async fn reset_email_for_a_fresh_set_up(&self) -> String {
+        self.reserved_email(&Caller::from(Actor::System))
+            .await
+            .unwrap_or_default()
+    }
+
     /// Refuses, before anything is sent or removed, a camera whose protocol offers no password reset
     /// from the recorder (docs/vendors.md says which and why).
     fn refuse_unrecoverable(&self, device: &DiscoveredDevice) -> Result<(), NvrError> {

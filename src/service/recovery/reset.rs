@@ -56,6 +56,7 @@ impl Nvr {
             secret: token.clone(),
             expires: Some(token_expires),
         };
+        let reset_email = self.reset_email_for_a_fresh_set_up().await;
         let reset = self
             .inner
             .connector
@@ -65,6 +66,7 @@ impl Nvr {
                 &camera_token,
                 &flow.reset_user,
                 &new_password,
+                &reset_email,
             )
             .await;
         let label = flow.camera_label();

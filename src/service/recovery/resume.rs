@@ -280,11 +280,18 @@ impl Nvr {
                     expires: Some(expires),
                 };
                 let label = flow.camera_label();
+                let reset_email = self.reset_email_for_a_fresh_set_up().await;
                 match self
                     .inner
                     .connector
                     .driver(flow.protocol.managed_as())
-                    .reset_password(&flow.address, &camera_token, &flow.reset_user, &password)
+                    .reset_password(
+                        &flow.address,
+                        &camera_token,
+                        &flow.reset_user,
+                        &password,
+                        &reset_email,
+                    )
                     .await
                 {
                     Ok(()) => {
