@@ -14,6 +14,7 @@ pub mod hex;
 pub mod hikvision;
 pub mod maintenance;
 pub mod monitor;
+pub mod padding;
 pub mod recovery_client;
 pub mod refusal;
 pub mod transport;

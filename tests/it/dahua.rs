@@ -6,21 +6,15 @@
 
 use std::time::Duration;
 
-use vigil::model::{Actor, Caller, CameraState, Protocol, RecoveryMethod, RecoveryStep};
+use vigil::model::{Actor, CameraState, Protocol, RecoveryMethod, RecoveryStep};
 use vigil::service::NvrError;
 use vigil::sim::persona::{Persona, PersonaMix};
 
 use crate::mailbox::{SmtpServer, python_or_skip};
-use crate::support::{CAMERA_PASSWORD, Harness, simulator, system, test_settings};
+use crate::support::{CAMERA_PASSWORD, Harness, installer, simulator, system, test_settings};
 
 const NEW_PASSWORD: &str = "Amber-Heron-64";
 const RESET_EMAIL: &str = "owner@example.com";
-
-fn installer() -> Caller {
-    Caller::from(Actor::Gui {
-        user: "installer".into(),
-    })
-}
 
 struct Rig {
     h: Harness,

@@ -248,32 +248,46 @@ async fn hostile_sadp_responder(socket: UdpSocket, victim_ip: Ipv4Addr) {
     }
 }
 
-#[tokio::test]
-async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_cameras() {
-    use vigil::sim::persona::{Persona, PersonaMix};
+/// Eight cameras of one vendor answering its discovery protocol on `port`, a hostile host's socket
+/// on that port at another loopback address (asked too, as a unicast target), and a recorder asking in
+/// `protocol` there.
+struct HostileRig {
+    h: Harness,
+    hostile: UdpSocket,
+    victim: Ipv4Addr,
+}
+
+async fn hostile_rig(
+    persona: vigil::sim::persona::Persona,
+    protocol: vigil::model::Protocol,
+    port: u16,
+) -> HostileRig {
     let sim = crate::support::simulator(8, |c| {
-        c.persona = PersonaMix::All(Persona::Hikvision);
-        c.sadp_port = 37320;
+        c.persona = vigil::sim::persona::PersonaMix::All(persona);
+        c.sadp_port = port;
+        c.dhip_port = port;
     })
     .await;
-    let first = match sim.cameras()[0].identity().http_addr.ip() {
+    let victim = match sim.cameras()[0].identity().http_addr.ip() {
         std::net::IpAddr::V4(v4) => v4,
         other => panic!("unexpected {other}"),
     };
-    let hostile_ip = Ipv4Addr::from(u32::from(first) + 100);
-    let hostile = UdpSocket::bind(SocketAddr::from((hostile_ip, 37320)))
+    let hostile_ip = Ipv4Addr::from(u32::from(victim) + 100);
+    let hostile = UdpSocket::bind(SocketAddr::from((hostile_ip, port)))
         .await
         .unwrap();
-    let responder = tokio::spawn(hostile_sadp_responder(hostile, first));
     let mut settings = crate::support::test_settings(&sim, Duration::from_secs(5));
     settings
         .discovery
         .unicast_targets
         .insert(0, SocketAddr::from((hostile_ip, 3702)));
-    settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Hikvision, 37320)];
+    settings.discovery.vendor_ports = vec![(protocol, port)];
     let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
+    HostileRig { h, hostile, victim }
+}
 
-    let found = h.discover().await;
+/// Every good camera is listed, seen in `protocol`, and nothing the hostile host made up is.
+fn assert_only_the_good_cameras(h: &Harness, found: usize, protocol: vigil::model::Protocol) {
     let devices = h.nvr.discovered_devices();
     assert_eq!(found, 8, "{devices:#?}");
     for camera in h.sim.cameras() {
@@ -281,8 +295,9 @@ async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_camera
             devices
                 .iter()
                 .any(|d| d.identity.serial == camera.identity().serial
-                    && d.address.to_string() == camera.identity().http_addr.to_string()),
-            "{} listed at its own address",
+                    && d.address.to_string() == camera.identity().http_addr.to_string()
+                    && d.protocols.contains(protocol)),
+            "{} listed at its own address, seen in {protocol}",
             camera.identity().serial
         );
     }
@@ -291,8 +306,22 @@ async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_camera
             .iter()
             .all(|d| !d.identity.serial.starts_with("SN-"))
     );
+}
+
+#[tokio::test]
+async fn hostile_sadp_replies_do_not_stop_discovery_of_the_good_hikvision_cameras() {
+    use vigil::model::Protocol;
+    let rig = hostile_rig(
+        vigil::sim::persona::Persona::Hikvision,
+        Protocol::Hikvision,
+        37320,
+    )
+    .await;
+    let responder = tokio::spawn(hostile_sadp_responder(rig.hostile, rig.victim));
+    let found = rig.h.discover().await;
+    assert_only_the_good_cameras(&rig.h, found, Protocol::Hikvision);
     responder.abort();
-    h.stop().await;
+    rig.h.stop().await;
 }
 
 /// A DHIP announcement as a camera words it.
@@ -357,52 +386,20 @@ async fn hostile_dhip_responder(
 
 #[tokio::test]
 async fn hostile_dhip_replies_do_not_stop_discovery_of_the_good_dahua_cameras() {
-    use vigil::sim::persona::{Persona, PersonaMix};
-    let sim = crate::support::simulator(8, |c| {
-        c.persona = PersonaMix::All(Persona::Dahua);
-        c.dhip_port = 37910;
-    })
-    .await;
-    let first = match sim.cameras()[0].identity().http_addr.ip() {
-        std::net::IpAddr::V4(v4) => v4,
-        other => panic!("unexpected {other}"),
-    };
-    let hostile_ip = Ipv4Addr::from(u32::from(first) + 100);
-    let hostile = UdpSocket::bind(SocketAddr::from((hostile_ip, 37910)))
-        .await
-        .unwrap();
+    use vigil::model::Protocol;
+    let rig = hostile_rig(vigil::sim::persona::Persona::Dahua, Protocol::Dahua, 37910).await;
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let responder = tokio::spawn(hostile_dhip_responder(hostile, first, asked.clone()));
-    let mut settings = crate::support::test_settings(&sim, Duration::from_secs(5));
-    settings
-        .discovery
-        .unicast_targets
-        .insert(0, SocketAddr::from((hostile_ip, 3702)));
-    settings.discovery.vendor_ports = vec![(vigil::model::Protocol::Dahua, 37910)];
-    let h = Harness::start_with(sim, settings, tempfile::tempdir().unwrap()).await;
-
-    let found = h.discover().await;
-    let devices = h.nvr.discovered_devices();
-    assert_eq!(found, 8, "{devices:#?}");
-    for camera in h.sim.cameras() {
-        assert!(
-            devices
-                .iter()
-                .any(|d| d.identity.serial == camera.identity().serial
-                    && d.protocols.contains(vigil::model::Protocol::Dahua)),
-            "{} listed, seen by DHIP",
-            camera.identity().serial
-        );
-    }
+    let responder = tokio::spawn(hostile_dhip_responder(
+        rig.hostile,
+        rig.victim,
+        asked.clone(),
+    ));
+    let found = rig.h.discover().await;
+    assert_only_the_good_cameras(&rig.h, found, Protocol::Dahua);
     assert!(
         asked.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "the hostile host was asked, and answered with its barrage"
     );
-    assert!(
-        devices
-            .iter()
-            .all(|d| !d.identity.serial.starts_with("SN-"))
-    );
     responder.abort();
-    h.stop().await;
+    rig.h.stop().await;
 }

@@ -5,17 +5,11 @@
 use std::time::Duration;
 
 use vigil::mail::{MailError, SmtpSecurity};
-use vigil::model::{Actor, Caller};
+use vigil::model::Actor;
 use vigil::service::{MailServerChange, NvrError};
 
 use crate::mailbox::{SmtpServer, python_or_skip};
-use crate::support::{Harness, simulator};
-
-fn installer() -> Caller {
-    Caller::from(Actor::Gui {
-        user: "installer".into(),
-    })
-}
+use crate::support::{Harness, installer, simulator};
 
 fn change(port: u16, username: &str, password: Option<&str>) -> MailServerChange {
     MailServerChange {

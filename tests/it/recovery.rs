@@ -13,16 +13,10 @@ use vigil::service::{NvrError, RecoveryStart};
 use vigil::sim::SimConfig;
 
 use crate::mailbox::{SmtpServer, python_or_skip};
-use crate::support::{CAMERA_PASSWORD, Harness, simulator, test_settings};
+use crate::support::{CAMERA_PASSWORD, Harness, installer, simulator, test_settings};
 
 const PERIOD: Duration = Duration::from_millis(300);
 const NEW_PASSWORD: &str = "Quiet-Falcon-83";
-
-fn installer() -> Caller {
-    Caller::from(Actor::Gui {
-        user: "installer".into(),
-    })
-}
 
 struct Rig {
     h: Harness,

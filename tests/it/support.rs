@@ -10,6 +10,13 @@ use vigil::sim::{SimConfig, Simulator};
 /// The password simulated cameras start with in these tests.
 pub const CAMERA_PASSWORD: &str = "Harbor-Lamp-62";
 
+/// An installer logged in at the menu.
+pub fn installer() -> vigil::model::Caller {
+    vigil::model::Caller::from(vigil::model::Actor::Gui {
+        user: "installer".into(),
+    })
+}
+
 /// The caller the tests act as when who asks is not what they test: vigild itself.
 pub fn system() -> vigil::model::Caller {
     vigil::model::Caller::from(vigil::model::Actor::System)

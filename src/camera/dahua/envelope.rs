@@ -133,7 +133,7 @@ impl EnvelopeKey {
                     .ok()?
             }
         };
-        strip_padding(&mut plain);
+        crate::camera::padding::take_off_pkcs7_or_zeros(&mut plain);
         Some(plain)
     }
 
@@ -147,24 +147,6 @@ impl EnvelopeKey {
             .decrypt(&sealed)
             .ok_or_else(|| bad("is not whole AES blocks"))?;
         serde_json::from_slice(&plain).map_err(|_| bad("does not open to JSON"))
-    }
-}
-
-/// Takes PKCS#7 padding off when the tail is one, else trailing zeros. JSON never ends in a byte
-/// below 17, so the two cannot be mistaken.
-fn strip_padding(plain: &mut Vec<u8>) {
-    if let Some(&pad) = plain.last()
-        && (1..=16).contains(&pad)
-        && plain.len() >= usize::from(pad)
-        && plain[plain.len() - usize::from(pad)..]
-            .iter()
-            .all(|b| *b == pad)
-    {
-        plain.truncate(plain.len() - usize::from(pad));
-        return;
-    }
-    while plain.last() == Some(&0) {
-        plain.pop();
     }
 }
 

@@ -173,15 +173,7 @@ pub fn open_password_field(random: &str, field: &str, iv_hex: Option<&str>) -> O
                 .decrypt_padded_vec::<ZeroPadding>(&sealed)
                 .ok()?;
             // A client that padded with PKCS#7 left its pad bytes: take them off too.
-            if let Some(&pad) = plain.last()
-                && (1..=16).contains(&pad)
-                && plain.len() >= usize::from(pad)
-                && plain[plain.len() - usize::from(pad)..]
-                    .iter()
-                    .all(|b| *b == pad)
-            {
-                plain.truncate(plain.len() - usize::from(pad));
-            }
+            crate::camera::padding::take_off_pkcs7(&mut plain);
             plain
         }
     };
