@@ -1,6 +1,13 @@
-//! Compiles the Slint UI (ui/main.slint) with its bundled translations into the crate.
+//! Compiles the Slint UI (ui/main.slint) with its bundled translations into the crate (with the `gui`
+//! feature, the default).
 
 fn main() {
+    #[cfg(feature = "gui")]
+    compile_menu();
+}
+
+#[cfg(feature = "gui")]
+fn compile_menu() {
     let config = slint_build::CompilerConfiguration::new()
         // Element ids and accessible labels must resolve in the headless GUI tests.
         .with_debug_info(true)

@@ -39,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dbus;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod mail;
 pub mod model;

@@ -30,6 +30,7 @@ pub fn install() {
             tokio::select! {
                 _ = usr1.recv() => {
                     tracing::warn!(hang_ms = hang.as_millis() as u64, "fault hook: hanging the menu's event loop");
+                    #[cfg(feature = "gui")]
                     let _ = slint::invoke_from_event_loop(move || std::thread::sleep(hang));
                 }
                 _ = usr2.recv() => {

@@ -14,7 +14,6 @@ use super::reload::{LogFilterSetter, Reload};
 use super::run::{self, AppOptions};
 use super::signals::spawn_signal_handler;
 use crate::config::{self, BusChoice, Config, DEFAULT_STATE_DIR};
-use crate::gui::MenuFonts;
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -110,10 +109,11 @@ pub fn launch(launch: Launch) -> ExitCode {
         control_socket: state_dir.join("demo-cameras.sock"),
     });
     // The menu's fonts go on disk before any thread starts (they set the process's fontconfig).
+    #[cfg(feature = "gui")]
     let _menu_fonts = if launch.headless {
         None
     } else {
-        match MenuFonts::install(&std::env::temp_dir()) {
+        match crate::gui::MenuFonts::install(&std::env::temp_dir()) {
             Ok(fonts) => Some(fonts),
             Err(error) => {
                 tracing::warn!(%error, "the on-screen menu may lack fonts");

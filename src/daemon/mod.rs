@@ -8,6 +8,7 @@ pub mod demo;
 pub mod fault_hooks;
 mod launch;
 pub mod logging;
+mod menu;
 mod reload;
 mod run;
 mod signals;

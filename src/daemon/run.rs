@@ -9,12 +9,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::demo::{self, DemoOptions};
+use super::menu::Menu;
 use super::reload::{Reload, reload_configuration};
 use super::systemd::{self, Watchdog, WatchedLoop};
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::dbus::auth::AccessGroups;
-use crate::gui::Gui;
 use crate::service::{Nvr, NvrError};
 use crate::store::{Store, StoreError};
 
@@ -105,36 +105,17 @@ pub async fn run(
             }
         }
     };
-    let gui = if options.headless {
-        tracing::info!("running headless: no on-screen menu");
-        None
-    } else {
-        let (gui_nvr, runtime) = (nvr.clone(), tokio::runtime::Handle::current());
-        match tokio::task::spawn_blocking(move || Gui::start(gui_nvr, runtime))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-        {
-            Ok(gui) => {
-                tracing::info!(display = ?gui.display(), "on-screen menu shown");
-                Some(gui)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "no on-screen menu; running headless");
-                None
-            }
-        }
-    };
+    let gui = Menu::start(&nvr, options.headless)
+        .await
+        .map_err(AppError::Internal)?;
     let cameras = nvr.added_cameras().len();
     tracing::info!(added_cameras = cameras, "vigild ready");
     // Only now: the store, the core, the D-Bus name and the menu (when there is one) are all up.
     systemd::notify_ready(&status_of(&nvr));
     let watchdog = systemd::watchdog_interval().map(|interval| {
         let mut loops = vec![core_probe(&nvr)];
-        if let Some(gui) = &gui {
-            loops.push(WatchedLoop {
-                name: "the on-screen menu",
-                probe: gui.liveness_probe(),
-            });
+        if let Some(watched) = gui.as_ref().and_then(Menu::watched) {
+            loops.push(watched);
         }
         Watchdog::start(interval, loops)
     });
@@ -178,7 +159,7 @@ pub async fn run(
         watchdog.stop();
     }
     if let Some(gui) = gui {
-        let _ = tokio::task::spawn_blocking(move || gui.stop()).await;
+        gui.stop().await;
     }
     if let Some(dbus) = dbus {
         dbus.stop().await;

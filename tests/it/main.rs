@@ -10,6 +10,7 @@ mod dahua;
 mod dbus;
 mod dialects;
 mod foreign_fleet;
+#[cfg(feature = "gui")]
 mod gui;
 mod hostile;
 mod interop;
