@@ -251,7 +251,7 @@ impl CameraTransport {
         let digest = self.digest.as_ref()?;
         let mut cached = digest.challenge.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(header) = fresh {
-            *cached = Some(digest_auth::parse(header).ok()?);
+            *cached = Some(read_digest_challenge(header)?);
         }
         let challenge = cached.as_mut()?;
         let context = digest_auth::AuthContext::new_with_method(
@@ -314,4 +314,30 @@ async fn read_capped(mut response: reqwest::Response) -> Result<String, Transpor
         });
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads a camera's Digest challenge (`WWW-Authenticate`). Only visible ASCII is taken, as HTTP
+/// header values are: the parser under it indexes bytes by character count and panics on anything
+/// wider (found by the `digest_challenge` fuzz target), so such a header is a bad challenge instead.
+pub fn read_digest_challenge(header: &str) -> Option<digest_auth::WwwAuthenticateHeader> {
+    if !header.is_ascii() {
+        return None;
+    }
+    digest_auth::parse(header).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_challenge_with_wider_characters_is_refused_not_a_panic() {
+        // Inputs like the ones the fuzz target found; the parser under it panicked on such.
+        for header in [
+            "<\0m=\"IP \", alg\u{5}e\u{35d}1\",<\0D=ca4d[auquqe\u{35d} alg=1\", \u{35d}1opaque alg",
+            "Digest realm=\"IP Camera(C5284)\", q\"puhato=\", nonce=\"\u{31a}\u{261}8d344d6a4d78\", opaque=\"a1b2\"",
+        ] {
+            assert!(super::read_digest_challenge(header).is_none(), "{header}");
+        }
+        let fine = "Digest realm=\"IP Camera\", qop=\"auth\", nonce=\"4e6a\", opaque=\"a1b2\"";
+        assert!(super::read_digest_challenge(fine).is_some());
+    }
 }
