@@ -53,6 +53,26 @@ impl UdpFace {
         })
     }
 
+    /// The cameras among `cameras` that play `persona`, with a face bound for them at `addr` (and
+    /// `group` when `multicast`); `None` when none of them does.
+    pub fn bind_for(
+        cameras: &[Arc<SimCamera>],
+        persona: crate::sim::persona::Persona,
+        addr: SocketAddr,
+        group: Ipv4Addr,
+        multicast: bool,
+    ) -> std::io::Result<Option<(Vec<Arc<SimCamera>>, Self)>> {
+        let cameras: Vec<Arc<SimCamera>> = cameras
+            .iter()
+            .filter(|c| c.identity().persona == persona)
+            .cloned()
+            .collect();
+        if cameras.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((cameras, Self::bind(addr, group, multicast)?)))
+    }
+
     /// Answers every datagram with what `answer` makes of it, until `shutdown`.
     pub async fn serve(
         &self,

@@ -293,7 +293,7 @@ async fn vigilctl_resets_a_dahua_cameras_password_through_dmss() {
     );
     assert!(out.contains("Scan this with the DMSS phone app"), "{out}");
     assert!(
-        out.contains("Re-added camera") || out.contains("online"),
+        out.contains("Re-added camera") && out.contains("online"),
         "{out}"
     );
     assert!(!out.contains(&code) && !out.contains(NEW_PASSWORD) && !err.contains(NEW_PASSWORD));

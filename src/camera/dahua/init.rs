@@ -39,15 +39,15 @@ pub async fn activate(
         "CellPhone": "",
         "Mail": reset_email,
     });
-    let (reply, _) = session.sealed("DevInit.account", &info, &account).await?;
+    let reply = session.sealed("DevInit.account", &info, &account).await?;
     if reply.get("result") != Some(&Value::Bool(true)) {
         return Err(RecoveryError::Camera(read_error(&reply, false)));
     }
     // Dahua's own wizard goes on when this step is refused; so does the recorder, and says so.
     let access = json!({ "NetAccess": 0, "UpgradeCheck": 2 });
     match session.sealed("DevInit.access", &info, &access).await {
-        Ok((reply, _)) if reply.get("result") == Some(&Value::Bool(true)) => {}
-        Ok((reply, _)) => tracing::info!(
+        Ok(reply) if reply.get("result") == Some(&Value::Bool(true)) => {}
+        Ok(reply) => tracing::info!(
             camera = %address,
             refusal = %read_error(&reply, false),
             "the camera kept its own network-access setting"

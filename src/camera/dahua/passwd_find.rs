@@ -129,7 +129,7 @@ pub async fn verify_code(
 ) -> Result<ResetToken, RecoveryError> {
     let session = RpcSession::new(pool, address);
     let info = session.encrypt_info().await?;
-    let (reply, _) = session
+    let reply = session
         .sealed(
             "PasswdFind.checkAuthCode",
             &info,
@@ -234,7 +234,7 @@ pub async fn reset_password(
         "auth": token.secret.expose_secret(),
         "pwd": password.expose_secret(),
     });
-    let (reply, _) = session
+    let reply = session
         .sealed("PasswdFind.resetPassword", &info, &plain)
         .await?;
     if reply.get("result") == Some(&Value::Bool(true)) {
@@ -250,7 +250,7 @@ fn not_offered_as_unsupported(error: crate::camera::CameraError) -> RecoveryErro
         crate::camera::CameraError::Refused {
             subcode: Some(code),
             ..
-        } if code == "268894210" => RecoveryError::NotSupported,
+        } if code == super::rpc::METHOD_NOT_FOUND.to_string() => RecoveryError::NotSupported,
         crate::camera::CameraError::NotOffered(_) => RecoveryError::NotSupported,
         other => RecoveryError::Camera(other),
     }

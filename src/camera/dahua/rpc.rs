@@ -13,7 +13,7 @@ use md5::Digest as _;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::envelope::{EncryptInfo, EnvelopeKey};
+use super::envelope::EncryptInfo;
 use crate::camera::transport::{CameraTransport, HttpPool};
 use crate::camera::{CameraError, MAX_RETRY_AFTER, clean_camera_text, hex};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity};
@@ -24,6 +24,8 @@ pub const LOGIN_CHALLENGE: u64 = 268_632_079;
 pub const BAD_CREDENTIALS: u64 = 268_632_085;
 /// The user is locked.
 pub const USER_LOCKED: u64 = 268_632_081;
+/// The RPC has no such method.
+pub const METHOD_NOT_FOUND: u64 = 268_894_210;
 
 /// The `Default` scheme's answer to a challenge.
 pub fn login_hash(username: &str, password: &str, realm: &str, random: &str) -> String {
@@ -54,11 +56,7 @@ impl RpcSession {
 
     /// One call; the whole reply, or the error it carries in the camera layer's words.
     async fn call(&self, path: &str, method: &str, params: Value) -> Result<Value, CameraError> {
-        let reply = self.call_raw(path, method, params).await?;
-        match reply.get("result") {
-            Some(Value::Bool(false)) | None => Err(read_error(&reply, false)),
-            Some(_) => Ok(reply),
-        }
+        accepted(self.call_raw(path, method, params).await?)
     }
 
     async fn call_raw(
@@ -81,13 +79,10 @@ impl RpcSession {
         method: &str,
         params: Value,
     ) -> Result<Value, CameraError> {
-        let reply = self
-            .request("/OutsideCmd", method, params, Some(json!(0)))
-            .await?;
-        match reply.get("result") {
-            Some(Value::Bool(false)) | None => Err(read_error(&reply, false)),
-            Some(_) => Ok(reply),
-        }
+        accepted(
+            self.request("/OutsideCmd", method, params, Some(json!(0)))
+                .await?,
+        )
     }
 
     /// A call before any login at `/OutsideCmd`; the whole reply or its error.
@@ -101,18 +96,16 @@ impl RpcSession {
         EncryptInfo::read(reply.get("params").unwrap_or(&Value::Null))
     }
 
-    /// A call at `/OutsideCmd` with `plain` sealed in the envelope `info` allows; the reply (its error
-    /// kept for the caller: a refusal here is the camera's verdict, not a transport problem) and the
-    /// key the camera answers in.
+    /// A call at `/OutsideCmd` with `plain` sealed in the envelope `info` allows; the reply, its error
+    /// kept for the caller (a refusal here is the camera's verdict, not a transport problem).
     pub async fn sealed(
         &self,
         method: &str,
         info: &EncryptInfo,
         plain: &Value,
-    ) -> Result<(Value, EnvelopeKey), CameraError> {
-        let (params, key) = info.seal(plain)?;
-        let reply = self.call_raw("/OutsideCmd", method, params).await?;
-        Ok((reply, key))
+    ) -> Result<Value, CameraError> {
+        let (params, _) = info.seal(plain)?;
+        self.call_raw("/OutsideCmd", method, params).await
     }
 
     async fn request(
@@ -296,6 +289,14 @@ impl RpcSession {
             serial: text(&serial, "/params/sn"),
             mac: None,
         })
+    }
+}
+
+/// The reply when it says `result` is not false, else its error.
+fn accepted(reply: Value) -> Result<Value, CameraError> {
+    match reply.get("result") {
+        Some(Value::Bool(false)) | None => Err(read_error(&reply, false)),
+        Some(_) => Ok(reply),
     }
 }
 

@@ -27,18 +27,10 @@ impl DhipResponder {
         addr: SocketAddr,
         multicast: bool,
     ) -> std::io::Result<Option<Self>> {
-        let cameras: Vec<Arc<SimCamera>> = cameras
-            .iter()
-            .filter(|c| c.identity().persona == Persona::Dahua)
-            .cloned()
-            .collect();
-        if cameras.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Self {
-            cameras,
-            face: UdpFace::bind(addr, DHIP_GROUP, multicast)?,
-        }))
+        Ok(
+            UdpFace::bind_for(cameras, Persona::Dahua, addr, DHIP_GROUP, multicast)?
+                .map(|(cameras, face)| Self { cameras, face }),
+        )
     }
 
     /// Answers until `shutdown`.

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::camera::clean_camera_text;
 use crate::camera::dahua::envelope::{EnvelopeKey, open_envelope, public_field, seal_answer};
+use crate::camera::dahua::rpc::METHOD_NOT_FOUND;
 use crate::sim::camera::SimCamera;
 use crate::sim::fault::Fault;
 use crate::sim::recovery::qr_payload;
@@ -122,7 +123,7 @@ pub async fn answer(camera: &SimCamera, request: &Value) -> Value {
         "PasswdFind.sendVerificationCode" => send_verification_code(camera, &id).await,
         "PasswdFind.checkAuthCode" => check_auth_code(camera, request, &id),
         "PasswdFind.resetPassword" => reset_password(camera, request, &id),
-        _ => Err(refused(&id, 268_894_210, "Method not found!")),
+        _ => Err(refused(&id, METHOD_NOT_FOUND, "Method not found!")),
     };
     result.unwrap_or_else(|refusal| refusal)
 }

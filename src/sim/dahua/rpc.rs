@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use crate::camera::clean_camera_text;
 use crate::camera::dahua::envelope::{open_envelope, seal_answer};
-use crate::camera::dahua::rpc::{BAD_CREDENTIALS, LOGIN_CHALLENGE, USER_LOCKED, login_hash};
+use crate::camera::dahua::rpc::{
+    BAD_CREDENTIALS, LOGIN_CHALLENGE, METHOD_NOT_FOUND, USER_LOCKED, login_hash,
+};
 use crate::sim::camera::SimCamera;
 use crate::sim::dahua::outside::{INVALID_PARAM, camera_key, encrypt_info, refused};
 use crate::sim::fault::Refusal;
@@ -172,7 +174,7 @@ fn answer_one(camera: &SimCamera, request: &Value, session: Option<u64>) -> Valu
         Some("global.logout") | Some("global.keepAlive") => (json!(true), json!({"timeout": 300})),
         _ => {
             return json!({"id": id, "result": false, "session": session,
-                "error": {"code": 268_894_210u64, "message": "Method not found!"}});
+                "error": {"code": METHOD_NOT_FOUND, "message": "Method not found!"}});
         }
     };
     json!({"id": id, "result": result, "params": params, "session": session})

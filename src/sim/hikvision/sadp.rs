@@ -40,18 +40,10 @@ impl SadpResponder {
         addr: SocketAddr,
         multicast: bool,
     ) -> std::io::Result<Option<Self>> {
-        let cameras: Vec<Arc<SimCamera>> = cameras
-            .iter()
-            .filter(|c| c.identity().persona == Persona::Hikvision)
-            .cloned()
-            .collect();
-        if cameras.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Self {
-            cameras,
-            face: UdpFace::bind(addr, SADP_GROUP, multicast)?,
-        }))
+        Ok(
+            UdpFace::bind_for(cameras, Persona::Hikvision, addr, SADP_GROUP, multicast)?
+                .map(|(cameras, face)| Self { cameras, face }),
+        )
     }
 
     /// Answers until `shutdown`.
