@@ -12,7 +12,7 @@ use crate::clock::{from_unix_secs, unix_secs};
 type TotpRow = (Option<Vec<u8>>, Option<i64>, Option<String>);
 
 /// The sealing context of the TOTP secret.
-const TOTP_SECRET: &str = "nvr/totp-secret/v1";
+pub(super) const TOTP_SECRET: &str = "nvr/totp-secret/v1";
 
 /// The second factor as stored: the secret (base32, opened), the last step a code was used at, and the
 /// SHA-256 hashes (base64url) of the recovery codes not used yet.
@@ -26,7 +26,7 @@ pub struct StoredTotp {
 }
 
 /// The sealing context of the default camera activation password.
-const DEFAULT_CAMERA_PASSWORD: &str = "nvr/default-camera-password/v1";
+pub(super) const DEFAULT_CAMERA_PASSWORD: &str = "nvr/default-camera-password/v1";
 
 /// The account as stored (the hash is a PHC string: algorithm, parameters, salt and hash; no secret).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::{StoreError, Tx};
 use crate::mail::SmtpSecurity;
 
 /// The sealing context of the mail server's login password.
-const MAIL_PASSWORD: &str = "nvr/mail-server-password/v1";
+pub(super) const MAIL_PASSWORD: &str = "nvr/mail-server-password/v1";
 
 /// The mail server as stored, the password opened (it never leaves the service).
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@
 mod account;
 mod audit;
 mod cameras;
+mod inspect;
 mod mail_server;
 mod plug_and_play;
 mod recovery;
@@ -16,6 +17,7 @@ mod settings;
 mod upgrade;
 
 pub use account::{NewAccount, StoredAccount, StoredTotp};
+pub use inspect::{Inspection, inspect};
 pub use mail_server::StoredMailServer;
 pub use settings::NvrSetting;
 

@@ -24,11 +24,11 @@ pub struct StoredFlow {
     pub new_password: Option<SecretString>,
 }
 
-fn token_context(id: RecoveryId) -> String {
+pub(super) fn token_context(id: RecoveryId) -> String {
     format!("recovery-token/v1/{id}")
 }
 
-fn password_context(id: RecoveryId) -> String {
+pub(super) fn password_context(id: RecoveryId) -> String {
     format!("recovery-new-password/v1/{id}")
 }
 

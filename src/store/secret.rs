@@ -63,6 +63,17 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// Loads the key from `dir`, creating it on first run.
     pub fn load_or_create(dir: &Path) -> Result<Self, SecretError> {
+        Self::load(dir, false)
+    }
+
+    /// Loads the key from `dir` and touches nothing: a missing key file is an error, never replaced,
+    /// and a key file readable by others is left as it is. For looking at a state directory without
+    /// changing it.
+    pub fn load_existing(dir: &Path) -> Result<Self, SecretError> {
+        Self::load(dir, true)
+    }
+
+    fn load(dir: &Path, read_only: bool) -> Result<Self, SecretError> {
         let path = dir.join(KEY_FILE);
         let key_error = |source| SecretError::KeyFile {
             path: path.display().to_string(),
@@ -71,7 +82,7 @@ impl Sealer {
         let key = match File::open(&path) {
             Ok(mut file) => {
                 let mode = file.metadata().map_err(key_error)?.permissions().mode();
-                if mode & 0o077 != 0 {
+                if mode & 0o077 != 0 && !read_only {
                     tracing::warn!(path = %path.display(), "credentials key file was readable by others; fixing to 0600");
                     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
                         .map_err(key_error)?;
@@ -83,7 +94,7 @@ impl Sealer {
                 }
                 key
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !read_only => {
                 create_key(dir, &path).map_err(key_error)?
             }
             Err(e) => return Err(key_error(e)),
