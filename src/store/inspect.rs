@@ -14,7 +14,10 @@ use super::recovery::{password_context, token_context};
 use super::secret::{Sealer, camera_password};
 use super::{AuditTamper, DATABASE_FILE, SCHEMA_VERSION, StoreError, Tx};
 use super::{StoredAccount, StoredCamera, StoredFlow, StoredMailServer};
-use crate::model::RecoveryId;
+use crate::model::{AuditEntry, RecoveryId};
+
+/// How many audit entries an inspection reads back.
+pub const AUDIT_ENTRIES_READ: usize = 100_000;
 
 /// What a state directory holds, and whether it holds together.
 #[derive(Debug)]
@@ -23,6 +26,9 @@ pub struct Inspection {
     pub integrity: Result<(), String>,
     /// The audit chain: how many entries, when every one verifies.
     pub audit: Result<usize, AuditTamper>,
+    /// The newest [`AUDIT_ENTRIES_READ`] audit entries, newest first, to check a change against its
+    /// entry.
+    pub audit_entries: Vec<AuditEntry>,
     /// How many sealed values the registry holds; every one was tried.
     pub sealed_values: usize,
     /// The sealed values that do not open with the key, by what they are ("camera 3 password"),
@@ -82,6 +88,7 @@ pub fn inspect(state_dir: &Path) -> Result<Inspection, StoreError> {
     let inspection = Inspection {
         integrity,
         audit: tx.verify_audit()?,
+        audit_entries: tx.audit_entries(AUDIT_ENTRIES_READ)?,
         sealed_values,
         undecryptable,
         cameras: tx.load_added_cameras()?,
@@ -275,6 +282,11 @@ mod tests {
         let inspection = inspect(dir.path()).unwrap();
         assert!(inspection.holds_together(), "{inspection:?}");
         assert_eq!(inspection.audit, Ok(2));
+        assert_eq!(
+            inspection.audit_entries[0].action,
+            crate::model::AuditAction::CameraRemoved,
+            "newest first"
+        );
         assert_eq!(inspection.sealed_values, 4);
         assert_eq!(inspection.cameras.len(), 1);
         assert!(inspection.cameras[0].credentials.is_some());

@@ -17,7 +17,7 @@ mod settings;
 mod upgrade;
 
 pub use account::{NewAccount, StoredAccount, StoredTotp};
-pub use inspect::{Inspection, inspect};
+pub use inspect::{AUDIT_ENTRIES_READ, Inspection, inspect};
 pub use mail_server::StoredMailServer;
 pub use settings::NvrSetting;
 

@@ -115,6 +115,36 @@ enum Bench {
         #[arg(long)]
         seconds: u64,
     },
+    /// kill -9 of vigild at random moments of camera adds, edits and removes, adds of several at once,
+    /// forget-password resets, activations and the account's changes, each followed by checks of the
+    /// state directory (integrity, nothing acknowledged lost or half-written, every credential
+    /// decrypts, the audit chain) and of vigild started again on it. Prints its counts and a last line
+    /// of figures; fails when a check failed.
+    Torture {
+        /// How many times to kill.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        kills: u32,
+        /// The seed of every random choice (phase order, kill moments, operations).
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// The vigild binary [default: next to this one].
+        #[arg(long)]
+        vigild: Option<PathBuf>,
+        /// The simulated cameras' addresses: 127.79.BLOCK.1 onwards.
+        #[arg(long, default_value_t = 0)]
+        block: u8,
+        /// Keep the working directory (state, vigild's log) and say where.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// (Internal) the torture's menu worker: the account's menu-only changes on a state directory.
+    #[command(hide = true)]
+    TortureMenu {
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long)]
+        paper: PathBuf,
+    },
 }
 
 /// Whose cameras a discovery benchmark finds.
@@ -132,6 +162,7 @@ mod foreign;
 mod gui;
 mod monitor;
 mod recovery;
+mod torture;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -209,6 +240,25 @@ fn main() -> ExitCode {
                 vigild,
             } => monitor::monitor(usize::from(cameras), seconds, vigild).await,
             Bench::Recovery { runs } => recovery::recovery(usize::from(runs)).await,
+            Bench::Torture {
+                kills,
+                seed,
+                vigild,
+                block,
+                keep,
+            } => {
+                torture::torture(torture::Options {
+                    kills,
+                    seed,
+                    vigild,
+                    block,
+                    keep,
+                })
+                .await
+            }
+            Bench::TortureMenu { state_dir, paper } => {
+                torture::menu::worker(&state_dir, &paper).await
+            }
             Bench::Dbus {
                 cameras,
                 calls,
