@@ -1,5 +1,5 @@
-//! `vigil-bench dbus`: ListCameras and GetManagedObjects latency through a private dbus-daemon to a
-//! real vigild, against the same-size floor: the same replies (a copy of vigild's, so the same bytes
+//! `vigil-bench dbus`: ListCameras and GetManagedObjects latency through a private dbus-daemon (or a
+//! given bus, such as dbus-broker as the system bus of a booted container) to a real vigild, against the same-size floor: the same replies (a copy of vigild's, so the same bytes
 //! and signature, decoded the same way) from a trivial peer the benchmark starts on the same bus. What
 //! is left over the floor is vigild's own cost.
 
@@ -12,7 +12,7 @@ use super::{add_all, quiet_config, simulator, vigild_path};
 
 /// A private session-type dbus-daemon, stopped on drop.
 pub(super) struct PrivateBus {
-    address: String,
+    pub(super) address: String,
     child: std::process::Child,
     _dir: tempfile::TempDir,
 }
@@ -117,16 +117,25 @@ pub(super) async fn dbus(
     cameras: usize,
     calls: usize,
     vigild: Option<PathBuf>,
+    bus_address: Option<String>,
 ) -> Result<(), String> {
     let vigild = vigild_path(vigild)?;
-    let bus = private_bus()?;
+    // A private dbus-daemon unless a bus is given; kept alive until the end.
+    let (private, address) = match bus_address {
+        Some(address) => (None, address),
+        None => {
+            let bus = private_bus()?;
+            let address = bus.address.clone();
+            (Some(bus), address)
+        }
+    };
     let sim = simulator(Ipv4Addr::new(127, 203, 0, 1), cameras, 0, 14).await?;
     let state = tempfile::tempdir().map_err(|e| e.to_string())?;
     add_all(&sim, state.path()).await?;
     // vigild runs as its own process, as it does on a recorder; this process is the client.
     let config = quiet_config(state.path())?;
     let mut daemon = Command::new(&vigild)
-        .args(["--headless", "--bus-address", &bus.address, "--config"])
+        .args(["--headless", "--bus-address", &address, "--config"])
         .arg(&config)
         .arg("--state-dir")
         .arg(state.path())
@@ -135,10 +144,11 @@ pub(super) async fn dbus(
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", vigild.display()))?;
-    let result = dbus_client(&bus.address, cameras, calls).await;
+    let result = dbus_client(&address, cameras, calls).await;
     let _ = daemon.kill();
     let _ = daemon.wait();
     sim.shutdown().await;
+    drop(private);
     result
 }
 

@@ -73,6 +73,11 @@ enum Bench {
         /// The vigild binary [default: next to this one].
         #[arg(long)]
         vigild: Option<PathBuf>,
+        /// Measure on this bus (for example the system bus,
+        /// unix:path=/run/dbus/system_bus_socket, whose policy must let this process own
+        /// org.vigil.Nvr1 and org.vigil.BenchFloor) instead of a private dbus-daemon.
+        #[arg(long)]
+        bus_address: Option<String>,
     },
     /// CPU and memory of a headless vigild process monitoring added simulated cameras.
     Monitor {
@@ -263,7 +268,8 @@ fn main() -> ExitCode {
                 cameras,
                 calls,
                 vigild,
-            } => dbus::dbus(usize::from(cameras), calls as usize, vigild).await,
+                bus_address,
+            } => dbus::dbus(usize::from(cameras), calls as usize, vigild, bus_address).await,
             Bench::Gui { .. } | Bench::GuiFirstFrame | Bench::GuiMemory { .. } => {
                 unreachable!("handled before the runtime")
             }
