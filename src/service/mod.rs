@@ -191,17 +191,33 @@ impl Nvr {
         });
         let nvr = Nvr { inner };
         let period = nvr.settings().monitor.period;
+        let mut pending_passwords = Vec::new();
         for entry in stored {
             let id = entry.camera.id;
+            // A camera whose password change was interrupted is asked about its new password first.
+            let first_check = match (&entry.credentials, entry.pending_password) {
+                (Some(credentials), Some(password)) => {
+                    pending_passwords.push((
+                        id,
+                        Credentials {
+                            username: credentials.username.clone(),
+                            password,
+                        },
+                    ));
+                    period
+                }
+                _ => spread_within(period),
+            };
             nvr.install(
                 entry.camera,
                 entry.credentials,
-                spread_within(period),
+                first_check,
                 CredentialsAre::New,
             );
             tracing::debug!(camera = %id, "added camera loaded");
         }
         nvr.resume_recoveries().await?;
+        nvr.finish_password_changes(pending_passwords);
         nvr.start_background();
         Ok(nvr)
     }

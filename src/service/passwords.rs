@@ -3,9 +3,11 @@
 
 use crate::service::ArgumentProblem;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::audit::AuditNote;
 use super::{Nvr, NvrError, PasswordField, camera_error, lock};
 use crate::camera::CameraError;
 use crate::model::Credentials;
@@ -15,6 +17,10 @@ use crate::rules::policy;
 
 /// Cameras changed at once in a password push.
 pub(super) const PUSH_CONCURRENCY: usize = 16;
+
+/// How often vigild asks a camera whether it took a new password a stop interrupted, before it leaves
+/// that for the next start.
+const FINISH_TRIES: u32 = 6;
 
 /// One camera's outcome in a password push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +124,10 @@ impl Nvr {
         };
         let new_password = check_new_password(password, password, &camera.username)?;
         let label = camera_label(&camera.identity, &camera.address);
+        // Sealed before the camera is told, so a crash between the camera taking it and the registry
+        // storing it leaves it for the next start to finish (see `finish_password_changes`).
+        self.set_pending_password(id, &camera.username, Some(new_password.clone()))
+            .await?;
         if let Err(error) = self
             .inner
             .connector
@@ -130,6 +140,9 @@ impl Nvr {
             )
             .await
         {
+            if let Err(problem) = self.set_pending_password(id, &camera.username, None).await {
+                tracing::warn!(camera = %id, %problem, "the refused new password stays recorded");
+            }
             return Err(self.push_failed(actor, &label, &camera, error).await);
         }
         // The camera has the new password now: record that first, whatever comes next.
@@ -197,5 +210,99 @@ impl Nvr {
         )
         .await;
         camera_error(error, &camera.address)
+    }
+
+    /// Records (or with `None` forgets) the new password on its way to camera `id`.
+    async fn set_pending_password(
+        &self,
+        id: CameraId,
+        username: &str,
+        password: Option<SecretString>,
+    ) -> Result<(), NvrError> {
+        let username = username.to_owned();
+        Ok(self
+            .with_store(move |store| {
+                store.write(|tx| tx.set_pending_password(id, &username, password.as_ref()))
+            })
+            .await??)
+    }
+
+    /// Finishes the password changes a stop interrupted after the new password was recorded: each
+    /// camera is asked whether it takes the new password. If it does, it is stored as the camera's
+    /// (with its audit entry); if the camera refuses it, the camera never took it and the stored
+    /// password stands. A camera that does not answer is asked again a few times, then left for the
+    /// next start.
+    pub(super) fn finish_password_changes(&self, pending: Vec<(CameraId, Credentials)>) {
+        for (id, credentials) in pending {
+            let nvr = self.clone();
+            self.inner
+                .tasks
+                .spawn(async move { nvr.finish_password_change(id, credentials).await });
+        }
+    }
+
+    async fn finish_password_change(&self, id: CameraId, credentials: Credentials) {
+        let mut wait = Duration::from_secs(2);
+        for _ in 0..FINISH_TRIES {
+            let Ok(camera) = self.added_camera(id) else {
+                return;
+            };
+            let checked = tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                checked = self
+                    .inner
+                    .connector
+                    .driver(camera.protocol)
+                    .certify(&camera.address, &credentials) => checked,
+            };
+            match checked {
+                Ok(certification) => {
+                    let note = AuditNote::new(
+                        &Actor::System,
+                        AuditAction::PasswordPush,
+                        &camera_label(&certification.identity, &camera.address),
+                        "password change finished after a restart",
+                    );
+                    match self
+                        .store_credentials(id, credentials, Some(certification), Some(note))
+                        .await
+                    {
+                        Ok(_) => tracing::info!(
+                            camera = %id,
+                            "a password change a stop interrupted is finished"
+                        ),
+                        Err(error) => tracing::warn!(
+                            camera = %id,
+                            %error,
+                            "the camera takes its new password, which cannot be stored"
+                        ),
+                    }
+                    return;
+                }
+                Err(CameraError::CredentialsRejected) => {
+                    match self
+                        .set_pending_password(id, &credentials.username, None)
+                        .await
+                    {
+                        Ok(()) => tracing::info!(
+                            camera = %id,
+                            "a password change stopped before the camera took it; the stored password stands"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(camera = %id, %error, "cannot forget the new password")
+                        }
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::info!(camera = %id, %error, "cannot finish the interrupted password change yet");
+                    tokio::select! {
+                        _ = self.inner.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The added-camera registry's SQL: load, insert, credentials, address, channel, name, status, removal.
 
 use rusqlite::params;
+use secrecy::SecretString;
 
 use super::secret::camera_password;
 use super::{NewCamera, StoreError, StoredCamera, Tx, duplicate_or};
@@ -8,13 +9,19 @@ use crate::clock::{from_unix_secs, unix_secs};
 use crate::model::{AddedCamera, CameraId, CameraState, CameraStatus, ReasonKind, StatusReason};
 use crate::model::{Credentials, DeviceAddress, DeviceIdentity, Protocol};
 
+/// The sealing context of a password on its way to a camera: bound to the camera and its user.
+pub(super) fn pending_camera_password(id: CameraId, username: &str) -> String {
+    format!("camera-pending-password/v1/{id}/{username}")
+}
+
 impl Tx<'_> {
     /// Every added camera, by id.
     pub fn load_added_cameras(&self) -> Result<Vec<StoredCamera>, StoreError> {
         let mut statement = self.tx.prepare(
             "SELECT id, host, port, service_path, endpoint_ref, manufacturer, model, firmware, serial, mac,
                     username, password_sealed, credentials_rejected, state, state_since, last_error_words,
-                    last_error_at, clock_offset_secs, added_at, last_error_kind, channel, name, protocol
+                    last_error_at, clock_offset_secs, added_at, last_error_kind, channel, name, protocol,
+                    pending_password_sealed
              FROM added_camera ORDER BY id",
         )?;
         let rows = statement.query_map([], |row| {
@@ -46,6 +53,7 @@ impl Tx<'_> {
                 row.get::<_, Option<u16>>(20)?,
                 row.get::<_, String>(21)?,
                 row.get::<_, String>(22)?,
+                row.get::<_, Option<Vec<u8>>>(23)?,
             ))
         })?;
         let mut cameras = Vec::new();
@@ -68,6 +76,7 @@ impl Tx<'_> {
                 channel,
                 name,
                 protocol,
+                pending,
             ) = row?;
             let protocol = Protocol::parse(&protocol).unwrap_or_else(|| {
                 tracing::warn!(
@@ -103,6 +112,11 @@ impl Tx<'_> {
                     None
                 }
             };
+            let pending_password = pending.and_then(|sealed| {
+                self.sealer
+                    .unseal(&pending_camera_password(CameraId(id), &username), &sealed)
+                    .ok()
+            });
             cameras.push(StoredCamera {
                 camera: AddedCamera {
                     id: CameraId(id),
@@ -124,6 +138,7 @@ impl Tx<'_> {
                     protocol,
                 },
                 credentials,
+                pending_password,
             });
         }
         Ok(cameras)
@@ -193,7 +208,7 @@ impl Tx<'_> {
                 "UPDATE added_camera SET username = ?2, password_sealed = ?3, manufacturer = ?4, model = ?5,
                      firmware = ?6, serial = ?7, mac = ?8, credentials_rejected = ?9, state = ?10,
                      state_since = ?11, last_error_words = ?12, last_error_at = ?13, clock_offset_secs = ?14,
-                     last_error_kind = ?15
+                     last_error_kind = ?15, pending_password_sealed = NULL
                  WHERE id = ?1",
                 params![
                     id.0,
@@ -214,6 +229,29 @@ impl Tx<'_> {
                 ],
             )
             .map_err(duplicate_or)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// Seals `password` as the one on its way to camera `id` for `username` (before the camera is
+    /// told), or with `None` forgets it (the camera refused it). Storing the camera's credentials
+    /// forgets it too.
+    pub fn set_pending_password(
+        &self,
+        id: CameraId,
+        username: &str,
+        password: Option<&SecretString>,
+    ) -> Result<(), StoreError> {
+        let sealed = password.map(|password| {
+            self.sealer
+                .seal(&pending_camera_password(id, username), password)
+        });
+        let changed = self.tx.execute(
+            "UPDATE added_camera SET pending_password_sealed = ?2 WHERE id = ?1",
+            params![id.0, sealed],
+        )?;
         if changed == 0 {
             return Err(StoreError::NotFound(id));
         }

@@ -9,12 +9,13 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::account::{DEFAULT_CAMERA_PASSWORD, TOTP_SECRET};
+use super::cameras::pending_camera_password;
 use super::mail_server::MAIL_PASSWORD;
 use super::recovery::{password_context, token_context};
 use super::secret::{Sealer, camera_password};
 use super::{AuditTamper, DATABASE_FILE, SCHEMA_VERSION, StoreError, Tx};
 use super::{StoredAccount, StoredCamera, StoredFlow, StoredMailServer};
-use crate::model::{AuditEntry, RecoveryId};
+use crate::model::{AuditEntry, CameraId, RecoveryId};
 
 /// How many audit entries an inspection reads back.
 pub const AUDIT_ENTRIES_READ: usize = 100_000;
@@ -121,9 +122,9 @@ impl Tx<'_> {
     /// ones that do not open are.
     fn try_every_sealed_value(&self) -> Result<(usize, Vec<String>), StoreError> {
         let mut values: Vec<(String, String, Vec<u8>)> = Vec::new();
-        let mut statement = self
-            .tx
-            .prepare("SELECT id, username, password_sealed FROM added_camera ORDER BY id")?;
+        let mut statement = self.tx.prepare(
+            "SELECT id, username, password_sealed, pending_password_sealed FROM added_camera ORDER BY id",
+        )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let (id, username): (i64, String) = (row.get(0)?, row.get(1)?);
@@ -132,6 +133,13 @@ impl Tx<'_> {
                 camera_password(&username),
                 row.get(2)?,
             ));
+            if let Some(sealed) = row.get::<_, Sealed>(3)? {
+                values.push((
+                    format!("camera {id} new password on its way"),
+                    pending_camera_password(CameraId(id), &username),
+                    sealed,
+                ));
+            }
         }
         let account: Option<(Sealed, Sealed)> = self
             .tx

@@ -103,6 +103,9 @@ pub struct StoredCamera {
     pub camera: AddedCamera,
     /// The credentials, or `None` when the stored password no longer decrypts (key replaced).
     pub credentials: Option<Credentials>,
+    /// A new password on its way to the camera for the same user when vigild stopped (sealed before
+    /// the camera was told, cleared once stored as the camera's), when it decrypts.
+    pub pending_password: Option<secrecy::SecretString>,
 }
 
 /// A camera about to be added.

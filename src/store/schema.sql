@@ -8,6 +8,8 @@
 -- 0008 renamed the words' column and added the kind, written as SQLite writes an added column.
 -- Migration 0009 added the channel (D1, D2, ...; one camera per channel) and the installer's name for the
 -- camera (empty: its model and the end of its serial number).
+-- Migration 0012 added the pending password: a new password sealed before the camera is told, cleared
+-- when it is stored as the camera's, so vigild finishes a change a crash interrupted.
 CREATE TABLE added_camera (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     host                 TEXT    NOT NULL CHECK (length(host) BETWEEN 1 AND 253),
@@ -29,7 +31,7 @@ CREATE TABLE added_camera (
     clock_offset_secs    INTEGER NOT NULL DEFAULT 0,
     added_at             INTEGER NOT NULL, last_error_kind TEXT
     CHECK (last_error_kind IS NULL OR length(last_error_kind) <= 32), channel INTEGER CHECK (channel IS NULL OR channel BETWEEN 1 AND 256), name TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 64), protocol TEXT NOT NULL DEFAULT 'onvif'
-    CHECK (protocol IN ('onvif', 'hikvision', 'dahua')),
+    CHECK (protocol IN ('onvif', 'hikvision', 'dahua')), pending_password_sealed BLOB,
     UNIQUE (host, port)
 );
 CREATE UNIQUE INDEX added_camera_serial ON added_camera (manufacturer, serial) WHERE serial <> '';

@@ -399,3 +399,80 @@ fn a_camera_takes_the_lowest_free_channel_and_none_past_the_count() {
         (Some(5), "Gate")
     );
 }
+
+#[test]
+fn a_new_password_on_its_way_is_sealed_until_the_credentials_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let id = insert(&store, "127.0.0.1", "SN1").unwrap();
+    let new = secrecy::SecretString::from("Quiet-Falcon-83".to_owned());
+    store
+        .write(|tx| tx.set_pending_password(id, "admin", Some(&new)))
+        .unwrap();
+    let raw: Vec<u8> = store
+        .conn()
+        .query_row(
+            "SELECT pending_password_sealed FROM added_camera WHERE id = ?1",
+            [id.0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !raw.windows(15).any(|w| w == b"Quiet-Falcon-83"),
+        "never in clear"
+    );
+    drop(store);
+
+    // It survives a reopen, opens with the key, and is one more sealed value an inspection tries.
+    let store = Store::open(dir.path()).unwrap();
+    let cameras = store.write(|tx| tx.load_added_cameras()).unwrap();
+    assert_eq!(
+        cameras[0]
+            .pending_password
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        "Quiet-Falcon-83"
+    );
+    assert_eq!(
+        cameras[0]
+            .credentials
+            .as_ref()
+            .unwrap()
+            .password
+            .expose_secret(),
+        "Harbor-Lamp-62",
+        "the stored password is untouched"
+    );
+    let found = inspect(dir.path()).unwrap();
+    assert_eq!(found.sealed_values, 2);
+    assert!(found.undecryptable.is_empty());
+
+    // Storing the camera's credentials forgets it in the same transaction; so does forgetting it.
+    let camera = &cameras[0].camera;
+    store
+        .write(|tx| {
+            tx.update_credentials(
+                id,
+                &Credentials::new("admin", "Quiet-Falcon-83"),
+                &camera.identity,
+                &camera.status,
+                0,
+            )
+        })
+        .unwrap();
+    let cameras = store.write(|tx| tx.load_added_cameras()).unwrap();
+    assert!(cameras[0].pending_password.is_none());
+    store
+        .write(|tx| tx.set_pending_password(id, "admin", Some(&new)))
+        .unwrap();
+    store
+        .write(|tx| tx.set_pending_password(id, "admin", None))
+        .unwrap();
+    let cameras = store.write(|tx| tx.load_added_cameras()).unwrap();
+    assert!(cameras[0].pending_password.is_none());
+    assert!(matches!(
+        store.write(|tx| tx.set_pending_password(CameraId(99), "admin", None)),
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -80,6 +80,11 @@ pub const STEPS: &[Step] = &[
         sql: include_str!("migrations/0011_camera_protocol.sql"),
         compute: None,
     },
+    Step {
+        version: 12,
+        sql: include_str!("migrations/0012_pending_camera_password.sql"),
+        compute: None,
+    },
 ];
 
 /// The schema this build writes.

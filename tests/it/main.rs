@@ -23,5 +23,6 @@ mod recovery;
 mod service;
 mod support;
 mod systemd;
+mod torture;
 mod totp;
 mod vendors;
