@@ -184,6 +184,7 @@ pub(super) async fn torture(options: Options) -> Result<(), String> {
         }
         if let Some(found) = &found {
             check_restart(&rig, found, &mut tally).await?;
+            check_password_changes_finished(&rig, found, &mut tally).await?;
             check_flows_after_restart(&rig, found, &mut tally, &mut resumed).await?;
         }
         settle(&mut rig, &mut ledger, &mut tally).await?;
@@ -224,7 +225,8 @@ pub(super) async fn torture(options: Options) -> Result<(), String> {
          integrity_failures={} lost={} half_written={} undecryptable={} stale_credentials={} \
          audit_failures={} audit_missing={} restarts={} restart_failures={} restart_mismatches={} \
          recoveries_resumed={} recoveries_finished_on_restart={} recoveries_expired={} \
-         recovery_failures={} unexpected_exits={} model_mismatches={} ready_p50_ms={ready_p50:.0} \
+         recovery_failures={} unexpected_exits={} model_mismatches={} password_changes_interrupted={} \
+         password_changes_finished={} ready_p50_ms={ready_p50:.0} \
          ready_max_ms={ready_max:.0} seed={} seconds={:.0}",
         by_phase.join(" "),
         tally.acknowledged,
@@ -247,6 +249,8 @@ pub(super) async fn torture(options: Options) -> Result<(), String> {
         tally.recovery_failures,
         tally.unexpected_exits,
         tally.model_mismatches,
+        tally.password_changes_interrupted,
+        tally.password_changes_finished,
         options.seed,
         started.elapsed().as_secs_f64(),
     );
@@ -300,6 +304,61 @@ async fn check_restart(rig: &Rig, found: &Inspection, tally: &mut Tally) -> Resu
         |t| &mut t.restart_mismatches,
         "vigild shows another account after the restart than the registry held",
     );
+    Ok(())
+}
+
+/// How long vigild may take to finish the password changes a kill interrupted.
+const FINISH_LIMIT: Duration = Duration::from_secs(15);
+
+/// After a restart, the password changes a kill interrupted are finished: no new password is left on
+/// its way, and every camera has its stored password.
+async fn check_password_changes_finished(
+    rig: &Rig,
+    found: &Inspection,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let interrupted: Vec<&str> = found
+        .cameras
+        .iter()
+        .filter(|c| c.pending_password.is_some())
+        .map(|c| c.camera.identity.serial.as_str())
+        .collect();
+    if interrupted.is_empty() {
+        return Ok(());
+    }
+    tally.password_changes_interrupted += interrupted.len() as u64;
+    let deadline = Instant::now() + FINISH_LIMIT;
+    let now = loop {
+        let now = vigil::store::inspect(&rig.state()).map_err(|e| e.to_string())?;
+        if now.cameras.iter().all(|c| c.pending_password.is_none()) || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for stored in &now.cameras {
+        let serial = &stored.camera.identity.serial;
+        let Some(camera) = rig.sim.camera_by_serial(serial) else {
+            continue;
+        };
+        let takes_it = stored.credentials.as_ref().is_some_and(|c| {
+            camera.password_is(
+                &c.username,
+                secrecy::ExposeSecret::expose_secret(&c.password),
+            )
+        });
+        let finished = stored.pending_password.is_none() && takes_it;
+        tally.check(
+            finished,
+            |t| &mut t.stale_credentials,
+            &format!(
+                "camera {serial}: {} s after the restart its password change is not finished",
+                FINISH_LIMIT.as_secs()
+            ),
+        );
+        if finished && interrupted.contains(&serial.as_str()) {
+            tally.password_changes_finished += 1;
+        }
+    }
     Ok(())
 }
 

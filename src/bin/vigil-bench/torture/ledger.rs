@@ -136,6 +136,8 @@ pub(super) struct Tally {
     pub(super) recovery_failures: u64,
     pub(super) unexpected_exits: u64,
     pub(super) model_mismatches: u64,
+    pub(super) password_changes_interrupted: u64,
+    pub(super) password_changes_finished: u64,
 }
 
 impl Tally {
@@ -294,10 +296,19 @@ impl Ledger {
             &format!("camera {serial}: its record is incomplete"),
         );
         if let Some(credentials) = &stored.credentials {
+            // The camera has the stored password, or the new one recorded on its way to it (which
+            // the next start finishes; checked after the restart).
+            let user = &credentials.username;
+            let on_its_way = stored
+                .pending_password
+                .as_ref()
+                .is_some_and(|p| camera.password_is(user, p.expose_secret()));
             tally.check(
-                camera.password_is(&credentials.username, credentials.password.expose_secret()),
+                camera.password_is(user, credentials.password.expose_secret()) || on_its_way,
                 |t| &mut t.stale_credentials,
-                &format!("camera {serial}: the stored password is not the camera's"),
+                &format!(
+                    "camera {serial}: the camera has neither the stored password nor the one on its way"
+                ),
             );
         }
         let added = found.audit_entries.iter().any(|e| {

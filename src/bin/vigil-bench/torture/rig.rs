@@ -31,7 +31,7 @@ pub(super) struct Pools {
 impl Pools {
     const SINGLES: usize = 6;
     const BATCH: usize = 6;
-    const RECOVERY: usize = 10;
+    const RECOVERY: usize = 24;
     const INACTIVE: usize = 4;
 
     fn new() -> Self {

@@ -15,7 +15,7 @@ use super::rig::Rig;
 use vigil::dbus::proxy::{CameraProxy, ManagerProxy};
 
 /// Most operations in one life; the kill comes long before.
-pub(super) const MAX_OPERATIONS: usize = 400;
+pub(super) const MAX_OPERATIONS: usize = 2000;
 
 /// The recorder's admin password, which the menu worker logs in with.
 pub(super) const NVR_PASSWORD: &str = "Lantern-Copper-47";
