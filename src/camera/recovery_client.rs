@@ -10,6 +10,7 @@ use oxvif::transport::Transport;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::camera::client::CameraConnector;
+use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::camera::{CameraError, clean_camera_text};
 use crate::clock::parse_rfc3339;
 use crate::model::{Credentials, DeviceAddress, RecoveryMethod};
@@ -169,16 +170,7 @@ impl CameraConnector {
             .map_err(|e| {
                 CameraError::from_onvif(oxvif::OnvifError::Transport(e), credentials.is_some())
             })?;
-        let body = parse_soap_body(&reply)
-            .map_err(|e| CameraError::BadReply(clean_camera_text(&e.to_string())))?;
-        if let Some(fault) = body.child("Fault") {
-            return Err(read_fault(fault, credentials.is_some()));
-        }
-        let wanted = format!("{operation}Response");
-        body.children
-            .into_iter()
-            .find(|c| c.local_name == wanted)
-            .ok_or_else(|| RecoveryError::Camera(CameraError::BadReply(format!("no {wanted}"))))
+        read_reply(&reply, operation, credentials.is_some())
     }
 
     /// GetRecoveryInfo. `keep_challenge` asks for the live challenge instead of a new one.
@@ -198,35 +190,7 @@ impl CameraConnector {
                 None,
             )
             .await?;
-        let text = |name: &str| reply.child(name).map(|n| clean_camera_text(n.text()));
-        let flag = |name: &str| text(name).is_some_and(|t| t == "true" || t == "1");
-        let challenge = match reply.child("Challenge") {
-            Some(c) => read_challenge(c)?,
-            None => None,
-        };
-        let methods = text("Methods")
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|m| match m {
-                "SendCode" => Some(RecoveryMethod::SendCode),
-                "AppQr" => Some(RecoveryMethod::AppQr),
-                "SupportCode" => Some(RecoveryMethod::SupportCode),
-                _ => None,
-            })
-            .collect();
-        Ok(RecoveryInfo {
-            serial: text("SerialNumber").unwrap_or_default(),
-            mac: text("MacAddress").unwrap_or_default(),
-            date: text("Date").unwrap_or_default(),
-            masked_email: text("ResetEmail").filter(|e| !e.is_empty()),
-            internet: flag("Internet"),
-            inactive: flag("Inactive"),
-            methods,
-            reset_user: text("ResetUser")
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(|| "admin".to_owned()),
-            challenge,
-        })
+        read_recovery_info(&reply)
     }
 
     /// SendCode for the challenge `nonce`. Returns the masked address and the code's expiry.
@@ -238,13 +202,7 @@ impl CameraConnector {
         let reply = self
             .recovery_call(address, "SendCode", &element("Nonce", nonce), None)
             .await?;
-        Ok((
-            reply
-                .child("ResetEmail")
-                .map(|n| clean_camera_text(n.text()))
-                .unwrap_or_default(),
-            reply.child("Expires").and_then(|n| parse_rfc3339(n.text())),
-        ))
+        Ok(read_code_sent(&reply))
     }
 
     /// VerifyCode.
@@ -343,6 +301,76 @@ fn malformed(what: &str) -> RecoveryError {
     )))
 }
 
+/// Reads the camera's reply to the extension's `operation` (the body as the transport passed it on):
+/// the operation's response element, or why the camera refused. `with_credentials` says whether the
+/// request carried credentials, which decides how an identity refusal reads. Nothing here trusts the
+/// reply: it is the whole of what the recorder reads from it before the per-operation readers
+/// ([`read_recovery_info`], [`read_code_sent`], [`read_token`]).
+pub fn read_reply(
+    reply: &str,
+    operation: &str,
+    with_credentials: bool,
+) -> Result<XmlNode, RecoveryError> {
+    // The transport refuses deeper replies before they get here; checked again so this stands alone.
+    if !nesting_within(reply.as_bytes(), MAX_XML_DEPTH) {
+        return Err(malformed("reply (nested too deeply)"));
+    }
+    let body = parse_soap_body(reply)
+        .map_err(|e| CameraError::BadReply(clean_camera_text(&e.to_string())))?;
+    if let Some(fault) = body.child("Fault") {
+        return Err(read_fault(fault, with_credentials));
+    }
+    let wanted = format!("{operation}Response");
+    body.children
+        .into_iter()
+        .find(|c| c.local_name == wanted)
+        .ok_or_else(|| RecoveryError::Camera(CameraError::BadReply(format!("no {wanted}"))))
+}
+
+/// GetRecoveryInfo's response element, read: text cleaned, the challenge checked.
+pub fn read_recovery_info(reply: &XmlNode) -> Result<RecoveryInfo, RecoveryError> {
+    let text = |name: &str| reply.child(name).map(|n| clean_camera_text(n.text()));
+    let flag = |name: &str| text(name).is_some_and(|t| t == "true" || t == "1");
+    let challenge = match reply.child("Challenge") {
+        Some(c) => read_challenge(c)?,
+        None => None,
+    };
+    let methods = text("Methods")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|m| match m {
+            "SendCode" => Some(RecoveryMethod::SendCode),
+            "AppQr" => Some(RecoveryMethod::AppQr),
+            "SupportCode" => Some(RecoveryMethod::SupportCode),
+            _ => None,
+        })
+        .collect();
+    Ok(RecoveryInfo {
+        serial: text("SerialNumber").unwrap_or_default(),
+        mac: text("MacAddress").unwrap_or_default(),
+        date: text("Date").unwrap_or_default(),
+        masked_email: text("ResetEmail").filter(|e| !e.is_empty()),
+        internet: flag("Internet"),
+        inactive: flag("Inactive"),
+        methods,
+        reset_user: text("ResetUser")
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "admin".to_owned()),
+        challenge,
+    })
+}
+
+/// SendCode's response element, read: the masked address the code went to and the code's expiry.
+pub fn read_code_sent(reply: &XmlNode) -> (String, Option<SystemTime>) {
+    (
+        reply
+            .child("ResetEmail")
+            .map(|n| clean_camera_text(n.text()))
+            .unwrap_or_default(),
+        reply.child("Expires").and_then(|n| parse_rfc3339(n.text())),
+    )
+}
+
 /// A challenge, checked: a camera cannot put escape sequences or megabytes into what the NVR stores,
 /// shows and hands on.
 fn read_challenge(node: &XmlNode) -> Result<Option<Challenge>, RecoveryError> {
@@ -380,7 +408,8 @@ fn read_challenge(node: &XmlNode) -> Result<Option<Challenge>, RecoveryError> {
     }))
 }
 
-fn read_token(reply: &XmlNode) -> Result<ResetToken, RecoveryError> {
+/// VerifyCode's or VerifySupportCode's response element, read: the reset token, checked.
+pub fn read_token(reply: &XmlNode) -> Result<ResetToken, RecoveryError> {
     let secret = reply
         .child("ResetToken")
         .map(|n| n.text().trim().to_owned())
@@ -468,5 +497,109 @@ fn read_fault(fault: &XmlNode, with_credentials: bool) -> RecoveryError {
             subcode: subcodes.last().cloned(),
             reason,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An extension reply as the simulator's Vigil persona sends it.
+    fn reply(body: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:ter="http://www.onvif.org/ver10/error" xmlns:vrc="urn:org:vigil:onvif:recovery:1"><env:Body>{body}</env:Body></env:Envelope>"#
+        )
+    }
+
+    fn fault(subcode: &str, detail: &str) -> String {
+        reply(&format!(
+            r#"<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>{subcode}</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">refused</env:Text></env:Reason><env:Detail>{detail}</env:Detail></env:Fault>"#
+        ))
+    }
+
+    #[test]
+    fn recovery_info_is_read_with_its_challenge() {
+        let text = reply(
+            "<vrc:GetRecoveryInfoResponse><vrc:ProtocolVersion>1</vrc:ProtocolVersion>\
+             <vrc:SerialNumber>VS0001000001</vrc:SerialNumber><vrc:MacAddress>02:56:01:00:00:00</vrc:MacAddress>\
+             <vrc:Date>2026-12-07</vrc:Date><vrc:ResetEmail>o***@e***.com</vrc:ResetEmail>\
+             <vrc:Internet>true</vrc:Internet><vrc:Inactive>false</vrc:Inactive>\
+             <vrc:Methods>SendCode AppQr SupportCode</vrc:Methods><vrc:ResetUser>admin</vrc:ResetUser>\
+             <vrc:Challenge><vrc:Nonce>IKOPSZP_x5m4owMPBDPiPw</vrc:Nonce><vrc:Expires>2026-12-07T07:19:26Z</vrc:Expires>\
+             <vrc:QrPayload>vigil-recovery:v1?d=VS0001000001&amp;c=IKOPSZP_x5m4owMPBDPiPw&amp;e=1796627966</vrc:QrPayload>\
+             <vrc:AttemptsLeft>5</vrc:AttemptsLeft></vrc:Challenge></vrc:GetRecoveryInfoResponse>",
+        );
+        let response = read_reply(&text, "GetRecoveryInfo", false).expect("a response");
+        let info = read_recovery_info(&response).expect("read");
+        assert_eq!(info.serial, "VS0001000001");
+        assert_eq!(info.masked_email.as_deref(), Some("o***@e***.com"));
+        assert!(info.internet && !info.inactive);
+        assert_eq!(info.methods.len(), 3);
+        let challenge = info.challenge.expect("a challenge");
+        assert_eq!(challenge.nonce, "IKOPSZP_x5m4owMPBDPiPw");
+        assert_eq!(challenge.attempts_left, 5);
+        assert!(challenge.qr_payload.contains("&c=IKOPSZP_x5m4owMPBDPiPw&"));
+    }
+
+    #[test]
+    fn a_token_and_a_sent_code_are_read() {
+        let text = reply(
+            "<vrc:VerifySupportCodeResponse><vrc:ResetToken>-dxbMLyNFpSXWALBwgZwJNdzT1l05kiwzhp9zxK0ipE</vrc:ResetToken>\
+             <vrc:Expires>2026-12-07T06:59:39Z</vrc:Expires></vrc:VerifySupportCodeResponse>",
+        );
+        let token = read_token(&read_reply(&text, "VerifySupportCode", false).expect("a response"))
+            .expect("a token");
+        assert_eq!(
+            token.secret.expose_secret(),
+            "-dxbMLyNFpSXWALBwgZwJNdzT1l05kiwzhp9zxK0ipE"
+        );
+        assert!(token.expires.is_some());
+        let text = reply(
+            "<vrc:SendCodeResponse><vrc:ResetEmail>o***@e***.com</vrc:ResetEmail>\
+             <vrc:Expires>2026-12-07T07:19:26Z</vrc:Expires></vrc:SendCodeResponse>",
+        );
+        let (masked, expires) = read_code_sent(&read_reply(&text, "SendCode", false).expect("ok"));
+        assert_eq!(masked, "o***@e***.com");
+        assert!(expires.is_some());
+    }
+
+    #[test]
+    fn faults_read_as_the_extension_s_refusals() {
+        let read = |subcode: &str, detail: &str| {
+            read_reply(&fault(subcode, detail), "VerifyCode", false).expect_err("a fault")
+        };
+        assert_eq!(
+            read("vrc:CodeInvalid", "<vrc:AttemptsLeft>4</vrc:AttemptsLeft>"),
+            RecoveryError::CodeInvalid { attempts_left: 4 }
+        );
+        assert_eq!(
+            read("vrc:SendLimit", "<vrc:RetryAfter>599</vrc:RetryAfter>"),
+            RecoveryError::SendLimit {
+                retry_after: Some(Duration::from_secs(599))
+            }
+        );
+        assert_eq!(
+            read("ter:ActionNotSupported", ""),
+            RecoveryError::NotSupported
+        );
+        assert_eq!(read("vrc:TokenInvalid", ""), RecoveryError::TokenInvalid);
+    }
+
+    #[test]
+    fn a_reply_without_the_response_or_nested_too_deeply_is_a_bad_reply() {
+        let other = reply("<vrc:SendCodeResponse/>");
+        assert!(matches!(
+            read_reply(&other, "VerifyCode", false),
+            Err(RecoveryError::Camera(CameraError::BadReply(_)))
+        ));
+        let deep = reply(&"<a>".repeat(100_000));
+        assert!(matches!(
+            read_reply(&deep, "GetRecoveryInfo", false),
+            Err(RecoveryError::Camera(CameraError::BadReply(_)))
+        ));
+        assert!(matches!(
+            read_reply("not xml", "GetRecoveryInfo", false),
+            Err(RecoveryError::Camera(CameraError::BadReply(_)))
+        ));
     }
 }
