@@ -3,12 +3,15 @@
 
 use oxvif::soap::XmlNode;
 
-use crate::camera::xml_guard::{MAX_XML_DEPTH, nesting_within};
 use crate::clock::{rfc3339, unix_secs};
 use crate::sim::camera::{
-    AccessClass, Caller, Credential, DIGEST_REALM, PasswordProof, SimCamera, UserChange, UserLevel,
+    AccessClass, Caller, Credential, DIGEST_REALM, SimCamera, UserChange, UserLevel,
 };
 use crate::sim::fault::{Envelope, Fault, FaultCode};
+
+pub mod request;
+
+use request::{Unreadable, read_request};
 
 const ENVELOPE_OPEN: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
@@ -104,28 +107,16 @@ pub async fn handle(camera: &SimCamera, request: &SoapRequest<'_>) -> SoapRespon
 }
 
 async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<String, Fault> {
-    let parsed = std::str::from_utf8(request.body)
-        .ok()
-        .filter(|_| nesting_within(request.body, MAX_XML_DEPTH))
-        .and_then(|text| XmlNode::parse(text).ok());
-    let Some(root) = parsed else {
+    let read = match read_request(request.body) {
+        Ok(read) => read,
         // HTTP clients such as curl --digest send an empty body first to get the challenge: like real
         // cameras, ask an operational camera's anonymous callers for credentials before reading XML.
-        if request.authorization.is_none() && !camera.is_inactive() {
+        Err(Unreadable::NotXml) if request.authorization.is_none() && !camera.is_inactive() => {
             return Err(Fault::http_unauthorized("This service needs credentials"));
         }
-        return Err(Fault::well_formed("The request is not well-formed XML"));
+        Err(unreadable) => return Err(Fault::well_formed(unreadable.words())),
     };
-    if root.local_name != "Envelope" {
-        return Err(Fault::well_formed("The request is not a SOAP envelope"));
-    }
-    let body = root
-        .child("Body")
-        .ok_or_else(|| Fault::well_formed("The SOAP envelope has no Body"))?;
-    let operation = body
-        .children
-        .first()
-        .ok_or_else(|| Fault::well_formed("The SOAP Body is empty"))?;
+    let operation = &read.operation;
     // Only the vigil persona has the recovery extension; the others answer as cameras without it.
     let recovery_extension = matches!(
         operation.local_name.as_str(),
@@ -152,7 +143,7 @@ async fn handle_inner(camera: &SimCamera, request: &SoapRequest<'_>) -> Result<S
         class => class,
     };
 
-    let credential = username_token(&root).or_else(|| {
+    let credential = read.username_token.or_else(|| {
         request
             .authorization
             .filter(|h| h.trim_start().starts_with("Digest"))
@@ -561,28 +552,6 @@ fn user_changes(operation: &XmlNode, level_required: bool) -> Result<Vec<UserCha
 }
 
 /// Extracts the WS-Security UsernameToken, if the request carries one.
-fn username_token(root: &XmlNode) -> Option<Credential> {
-    let token = root.path(&["Header", "Security", "UsernameToken"])?;
-    let username = token.child("Username")?.text().to_owned();
-    let password_node = token.child("Password");
-    let password_text = password_node
-        .map(|n| n.text().to_owned())
-        .unwrap_or_default();
-    let is_digest = password_node
-        .and_then(|n| n.attr("Type"))
-        .is_some_and(|t| t.ends_with("#PasswordDigest"));
-    Some(Credential::UsernameToken {
-        username,
-        password: if is_digest {
-            PasswordProof::Digest(password_text)
-        } else {
-            PasswordProof::Text(password_text)
-        },
-        nonce_b64: token.child("Nonce").map(|n| n.text().to_owned()),
-        created: token.child("Created").map(|n| n.text().to_owned()),
-    })
-}
-
 fn system_date_and_time(unix: i64) -> String {
     let dt =
         time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

@@ -183,7 +183,8 @@ impl SimCamera {
                 self.conclude_login(&mut state, username, user.filter(|_| accepted), now, false)
             }
             Credential::HttpDigest { header, method } => {
-                let Ok(mut auth) = digest_auth::AuthorizationHeader::parse(header) else {
+                let Some(mut auth) = crate::sim::soap::request::read_digest_authorization(header)
+                else {
                     return Err(Fault::http_unauthorized("Malformed Digest authorization"));
                 };
                 let username = auth.username.clone();
