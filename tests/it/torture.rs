@@ -155,3 +155,121 @@ async fn a_password_change_a_kill_interrupted_is_finished_on_the_next_start() {
     assert!(found.cameras.iter().all(|c| c.pending_password.is_none()));
     h.stop().await;
 }
+
+/// Found while writing the torture's audit checks: the account's changes (activation, the lock after
+/// wrong passwords, clearing it, two-factor on and off, a password reset) were stored and then audited
+/// in a second transaction, so a kill between the two kept the change without its entry. Each change
+/// and its entry are now one transaction: when the entry cannot be written, the change is not stored.
+#[tokio::test]
+async fn an_account_change_is_never_stored_without_its_audit_entry() {
+    const PASSWORD: &str = "Lantern-Copper-47";
+    let sim = simulator(1, |_| {}).await;
+    let h = Harness::start(sim, Duration::from_secs(60)).await;
+    let nvr = &h.nvr;
+    let actor = vigil::model::Actor::System;
+    let db = rusqlite::Connection::open(h.state.path().join(vigil::store::DATABASE_FILE)).unwrap();
+    // The audit log refuses every entry, as a full disk would refuse the second write.
+    let refuse = || {
+        db.execute_batch(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'full'); END;",
+        )
+        .unwrap()
+    };
+    let allow = || db.execute_batch("DROP TRIGGER refuse_audit;").unwrap();
+    let entries = |action| async move {
+        nvr.audit_log(100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == action)
+            .count()
+    };
+
+    refuse();
+    assert!(
+        nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &actor)
+            .await
+            .is_err()
+    );
+    assert!(!nvr.account_status().await.unwrap().activated);
+    allow();
+    nvr.activate_nvr(PASSWORD, PASSWORD, "owner@example.com", None, &actor)
+        .await
+        .unwrap();
+    assert_eq!(entries(AuditAction::NvrActivation).await, 1);
+
+    // Four wrong passwords are counted (no entry for them); the fifth would lock, with its entry.
+    refuse();
+    for _ in 0..4 {
+        assert!(matches!(
+            nvr.login("admin", "Wrong-Guess-57").await,
+            Err(vigil::service::NvrError::LoginFailed { .. })
+        ));
+    }
+    assert!(nvr.login("admin", "Wrong-Guess-57").await.is_err());
+    let status = nvr.account_status().await.unwrap();
+    assert_eq!((status.failed_logins, status.locked_for), (4, None));
+    allow();
+    assert!(matches!(
+        nvr.login("admin", "Wrong-Guess-57").await,
+        Err(vigil::service::NvrError::AccountLocked { .. })
+    ));
+    assert_eq!(entries(AuditAction::NvrLocked).await, 1);
+
+    refuse();
+    assert!(nvr.clear_account_lockout(&actor).await.is_err());
+    assert!(nvr.account_status().await.unwrap().locked_for.is_some());
+    allow();
+    nvr.clear_account_lockout(&actor).await.unwrap();
+    assert_eq!(entries(AuditAction::NvrLockoutCleared).await, 1);
+
+    // Two-factor login: not turned on without its entry.
+    let Ok(vigil::service::LoginStep::Done(session)) = nvr.login("admin", PASSWORD).await else {
+        panic!("logs in with the password alone");
+    };
+    let enrol = || async {
+        let enrolment = nvr.begin_totp(&session.token).await.unwrap();
+        let secret =
+            vigil::rules::totp::TotpSecret::from_base32(enrolment.secret_base32.expose_secret())
+                .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        vigil::rules::totp::code_at(&secret, now)
+    };
+    refuse();
+    let code = enrol().await;
+    assert!(
+        nvr.confirm_totp(&session.token, &code, &actor)
+            .await
+            .is_err()
+    );
+    assert!(!nvr.account_status().await.unwrap().totp_enabled);
+    allow();
+    let code = enrol().await;
+    let codes = nvr
+        .confirm_totp(&session.token, &code, &actor)
+        .await
+        .unwrap();
+    assert_eq!(entries(AuditAction::NvrTotpOn).await, 1);
+    refuse();
+    assert!(
+        nvr.disable_totp(&session.token, PASSWORD, &codes[0], &actor)
+            .await
+            .is_err()
+    );
+    assert!(nvr.account_status().await.unwrap().totp_enabled);
+    allow();
+    nvr.disable_totp(&session.token, PASSWORD, &codes[1], &actor)
+        .await
+        .unwrap();
+    assert_eq!(entries(AuditAction::NvrTotpOff).await, 1);
+    assert!(!nvr.account_status().await.unwrap().totp_enabled);
+    assert!(
+        vigil::store::inspect(h.state.path())
+            .unwrap()
+            .holds_together()
+    );
+    h.stop().await;
+}

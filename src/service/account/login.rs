@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::super::audit::AuditNote;
 use super::{Nvr, NvrError, lock, password_is, round_up_to_second};
 use crate::model::{Actor, AuditAction, Caller};
 use crate::rules::hashing;
@@ -101,19 +102,28 @@ impl Nvr {
         } else {
             (failed, None)
         };
-        self.with_store(move |store| {
-            store.write(|tx| tx.record_login_attempts(failed, locked_until))
-        })
-        .await??;
-        if locked_until.is_some() {
-            tracing::warn!("the recorder's account locked after wrong passwords");
-            self.audit(
+        // The lock and its audit entry are one transaction.
+        let note = locked_until.map(|_| {
+            AuditNote::new(
                 &Actor::System,
                 AuditAction::NvrLocked,
                 "nvr",
                 &format!("{} wrong passwords or codes", settings.max_failed_logins),
             )
-            .await;
+        });
+        let now = self.inner.clock.now();
+        self.with_store(move |store| {
+            store.write(|tx| {
+                tx.record_login_attempts(failed, locked_until)?;
+                match note {
+                    Some(note) => note.append(tx, now).map(drop),
+                    None => Ok(()),
+                }
+            })
+        })
+        .await??;
+        if locked_until.is_some() {
+            tracing::warn!("the recorder's account locked after wrong passwords");
             return Ok(NvrError::AccountLocked {
                 retry_after: Some(settings.lockout),
             });

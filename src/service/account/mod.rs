@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
+use super::audit::AuditNote;
 use super::{ArgumentProblem, Nvr, NvrError, PasswordField, check_new_password, lock};
 use crate::model::{Actor, AuditAction, Caller};
 use crate::rules::hashing;
@@ -198,24 +199,27 @@ impl Nvr {
         }
         let hash = hash_in_background(password).await?;
         let now = self.inner.clock.now();
+        let note = AuditNote::new(actor, AuditAction::NvrActivation, "nvr", "activated");
         let created = self
             .with_store(move |store| {
                 store.write(|tx| {
-                    tx.create_nvr_account(&NewAccount {
+                    let created = tx.create_nvr_account(&NewAccount {
                         username: NVR_ADMIN,
                         password_hash: &hash,
                         reserved_email: &reserved_email,
                         default_camera_password: default_camera_password.as_ref(),
                         activated_at: now,
-                    })
+                    })?;
+                    if created {
+                        note.append(tx, now)?;
+                    }
+                    Ok(created)
                 })
             })
             .await??;
         if !created {
             return Err(NvrError::NvrAlreadyActivated);
         }
-        self.audit(actor, AuditAction::NvrActivation, "nvr", "activated")
-            .await;
         tracing::info!("the recorder was activated");
         Ok(())
     }
@@ -226,10 +230,16 @@ impl Nvr {
         if self.stored_account().await?.is_none() {
             return Err(NvrError::NvrNotActivated);
         }
-        self.forget_failed_logins().await?;
-        self.audit(actor, AuditAction::NvrLockoutCleared, "nvr", "cleared")
-            .await;
-        Ok(())
+        let note = AuditNote::new(actor, AuditAction::NvrLockoutCleared, "nvr", "cleared");
+        let now = self.inner.clock.now();
+        Ok(self
+            .with_store(move |store| {
+                store.write(|tx| {
+                    tx.record_login_attempts(0, None)?;
+                    note.append(tx, now).map(drop)
+                })
+            })
+            .await??)
     }
 }
 

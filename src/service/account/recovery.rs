@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::super::audit::AuditNote;
 use super::{
     NVR_ADMIN, Nvr, NvrError, SupportIdentity, check_new_password, hash_in_background, lock,
     round_up_to_second,
@@ -284,17 +285,22 @@ impl Nvr {
             }
         }
         let hash = hash_in_background(password).await?;
-        self.with_store(move |store| store.write(|tx| tx.set_nvr_password_hash(&hash)))
-            .await??;
-        lock(&self.inner.account_recovery).ticket = None;
-        lock(&self.inner.sessions).clear();
-        self.audit(
+        // The new password and its audit entry are one transaction.
+        let note = AuditNote::new(
             &Actor::System,
             AuditAction::Reset,
             "nvr",
             "password reset with a recovery code",
-        )
-        .await;
+        );
+        self.with_store(move |store| {
+            store.write(|tx| {
+                tx.set_nvr_password_hash(&hash)?;
+                note.append(tx, now).map(drop)
+            })
+        })
+        .await??;
+        lock(&self.inner.account_recovery).ticket = None;
+        lock(&self.inner.sessions).clear();
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::super::audit::AuditNote;
 use super::{Nvr, NvrError, lock, password_is};
 use crate::clock::unix_secs;
 use crate::model::{Actor, AuditAction};
@@ -83,12 +84,15 @@ impl Nvr {
             .map(|c| hashing::recovery_code_hash(c))
             .collect();
         let secret_base32 = SecretString::from(secret.to_base32());
+        let note = AuditNote::new(actor, AuditAction::NvrTotpOn, "nvr", "two-factor login on");
+        let now = self.inner.clock.now();
         self.with_store(move |store| {
-            store.write(|tx| tx.set_nvr_totp(&secret_base32, step, &hashes))
+            store.write(|tx| {
+                tx.set_nvr_totp(&secret_base32, step, &hashes)?;
+                note.append(tx, now).map(drop)
+            })
         })
         .await??;
-        self.audit(actor, AuditAction::NvrTotpOn, "nvr", "two-factor login on")
-            .await;
         Ok(codes)
     }
 
@@ -111,15 +115,20 @@ impl Nvr {
         if !password_ok || !self.use_second_factor(code).await? {
             return Err(self.count_failed_login(&account).await?);
         }
-        self.with_store(|store| store.write(|tx| tx.clear_nvr_totp()))
-            .await??;
-        self.audit(
+        let note = AuditNote::new(
             actor,
             AuditAction::NvrTotpOff,
             "nvr",
             "two-factor login off",
-        )
-        .await;
-        Ok(())
+        );
+        let now = self.inner.clock.now();
+        Ok(self
+            .with_store(move |store| {
+                store.write(|tx| {
+                    tx.clear_nvr_totp()?;
+                    note.append(tx, now).map(drop)
+                })
+            })
+            .await??)
     }
 }
