@@ -4,7 +4,7 @@
 //!
 //! It is part of the product, for demos, tests and benchmarks, and never a mock inside the daemon.
 //! Layout: `camera.rs` holds the rules, `soap.rs` the device service, `http.rs` and `wsd.rs` the
-//! sockets, `control.rs` the local control API.
+//! sockets, `control.rs` the local control API, `hostile/` the hostile peers of the tests and the soak.
 
 pub mod camera;
 pub mod control;
@@ -12,6 +12,7 @@ pub mod dahua;
 pub mod dialect;
 pub mod fault;
 pub mod hikvision;
+pub mod hostile;
 pub mod http;
 pub mod netns;
 pub mod persona;
