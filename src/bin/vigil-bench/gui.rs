@@ -40,16 +40,16 @@ impl Platform for MemoryPlatform {
 const BENCH_PASSWORD: &str = "Quiet-Falcon-83";
 
 /// The menu in memory over a service, with its pixels.
-struct Screenful {
-    window: Rc<MinimalSoftwareWindow>,
-    app: AppWindow,
-    jobs: Receiver<UiJob>,
+pub(crate) struct Screenful {
+    pub(crate) window: Rc<MinimalSoftwareWindow>,
+    pub(crate) app: AppWindow,
+    pub(crate) jobs: Receiver<UiJob>,
     pixels: Vec<PremultipliedRgbaColor>,
     _wiring: vigil::gui::Wiring,
 }
 
 impl Screenful {
-    fn open(
+    pub(crate) fn open(
         nvr: Nvr,
         runtime: tokio::runtime::Handle,
         buffer: RepaintBufferType,
@@ -91,7 +91,11 @@ impl Screenful {
     }
 
     /// Applies what the service posted until `done` holds, or fails after `limit`.
-    fn settle(&self, limit: Duration, done: impl Fn(&AppWindow) -> bool) -> Result<(), String> {
+    pub(crate) fn settle(
+        &self,
+        limit: Duration,
+        done: impl Fn(&AppWindow) -> bool,
+    ) -> Result<(), String> {
         if vigil::gui::run_queued_until(&self.app, &self.jobs, limit, done) {
             Ok(())
         } else {
@@ -100,7 +104,7 @@ impl Screenful {
     }
 
     /// Draws if anything changed; whether it drew.
-    fn draw(&mut self) -> bool {
+    pub(crate) fn draw(&mut self) -> bool {
         slint::platform::update_timers_and_animations();
         let pixels = &mut self.pixels;
         self.window.draw_if_needed(|renderer| {

@@ -107,6 +107,23 @@ enum Bench {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
         seconds: u64,
     },
+    /// vigild under hostile cameras: good simulated cameras added and monitored while slow,
+    /// oversized, XML-bomb and malformed cameras and WS-Discovery, SADP and DHIP floods work on it, all
+    /// on loopback (127.81.0.0/16). Peak memory and CPU, the memory slope, ListCameras latency on a
+    /// private dbus-daemon, the menu's repaint (drawn in memory in this process over the same service
+    /// and the same hostile cameras), and whether the good cameras' statuses stayed right. The last
+    /// line has the figures.
+    Soak {
+        /// How long the hostile cameras work, seconds (after a 15 s quiet phase for the baselines).
+        #[arg(long, default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+        seconds: u64,
+        /// Good simulated cameras, all added.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=240))]
+        cameras: u16,
+        /// The vigild binary [default: next to this one].
+        #[arg(long)]
+        vigild: Option<PathBuf>,
+    },
     /// (Internal) the fresh process of the first-frame figure.
     #[command(hide = true)]
     GuiFirstFrame,
@@ -167,6 +184,7 @@ mod foreign;
 mod gui;
 mod monitor;
 mod recovery;
+mod soak;
 mod torture;
 
 fn main() -> ExitCode {
@@ -206,6 +224,11 @@ fn main() -> ExitCode {
             cameras,
             seconds,
         } => Some(gui::memory_child(state_dir, *cameras, *seconds)),
+        Bench::Soak {
+            seconds,
+            cameras,
+            vigild,
+        } => Some(soak::run(*seconds, usize::from(*cameras), vigild.clone())),
         _ => None,
     };
     if let Some(result) = gui_result {
@@ -270,7 +293,10 @@ fn main() -> ExitCode {
                 vigild,
                 bus_address,
             } => dbus::dbus(usize::from(cameras), calls as usize, vigild, bus_address).await,
-            Bench::Gui { .. } | Bench::GuiFirstFrame | Bench::GuiMemory { .. } => {
+            Bench::Gui { .. }
+            | Bench::GuiFirstFrame
+            | Bench::GuiMemory { .. }
+            | Bench::Soak { .. } => {
                 unreachable!("handled before the runtime")
             }
         }
