@@ -21,6 +21,8 @@ mod multicast;
 mod oxvif_fleet;
 mod recovery;
 mod service;
+#[cfg(feature = "gui")]
+mod soak;
 mod support;
 mod systemd;
 mod torture;
