@@ -26,7 +26,7 @@ use vigil::model::RecoveryStep;
 use vigil::store::Inspection;
 
 use ledger::{Ledger, Tally};
-use recovery::{Sends, check_flows_after_restart};
+use recovery::{Budget, check_flows_after_restart};
 use rig::Rig;
 use workloads::{Turn, manager};
 
@@ -87,7 +87,7 @@ pub(super) async fn torture(options: Options) -> Result<(), String> {
     let mut ledger = Ledger::new(rig.sim.cameras().len());
     let mut tally = Tally::default();
     let mut rng = StdRng::seed_from_u64(options.seed);
-    let mut sends = Sends::default();
+    let mut budget = Budget::default();
     let mut resumed = BTreeSet::new();
     let mut kills_by_phase = [0u32; PHASES.len()];
     let (mut kills_in_menu, mut mid_operation, mut account_lives) = (0u32, 0u32, 0u32);
@@ -124,7 +124,7 @@ pub(super) async fn torture(options: Options) -> Result<(), String> {
                     Phase::Account if in_menu => turn.menu().await,
                     Phase::Cameras => turn.cameras().await,
                     Phase::Batch => turn.batch().await,
-                    Phase::Recovery => turn.recovery(&mut sends).await,
+                    Phase::Recovery => turn.recovery(&mut budget).await,
                     Phase::Activation => turn.activation().await,
                     Phase::Account => turn.account().await,
                 }

@@ -4,7 +4,7 @@
 //! restart, every flow that was going is asked for over D-Bus: it goes on where it was, an interrupted
 //! reset is finished, or it ended with a reason.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -20,6 +20,9 @@ use super::workloads::{MAX_OPERATIONS, Turn, manager, new_password};
 
 /// Codes a simulated camera emails per ten minutes (its rate limit).
 const SENDS_PER_TEN_MINUTES: usize = 3;
+
+/// Flows a simulated camera starts per hour (its limit on new challenges).
+const STARTS_PER_HOUR: usize = 10;
 
 /// How long an interrupted reset may take to settle after a restart.
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
@@ -39,30 +42,57 @@ fn flow_id(path: &OwnedObjectPath) -> Option<i64> {
     path.as_str().rsplit('/').next()?.parse().ok()
 }
 
-/// When each camera emailed codes, to stay inside its rate limit.
+/// What each simulated camera was asked for lately, to stay inside its rate limits: codes emailed
+/// (three per ten minutes) and challenges issued, one per flow started (ten an hour).
 #[derive(Default)]
-pub(super) struct Sends(std::collections::BTreeMap<usize, VecDeque<Instant>>);
+pub(super) struct Budget {
+    sends: BTreeMap<usize, VecDeque<Instant>>,
+    starts: BTreeMap<usize, VecDeque<Instant>>,
+}
 
-impl Sends {
-    fn allowed(&mut self, index: usize) -> bool {
-        let sends = self.0.entry(index).or_default();
-        while sends
-            .front()
-            .is_some_and(|at| at.elapsed() > Duration::from_secs(600))
-        {
-            sends.pop_front();
-        }
-        sends.len() < SENDS_PER_TEN_MINUTES
+fn within(
+    log: &mut BTreeMap<usize, VecDeque<Instant>>,
+    index: usize,
+    window: Duration,
+    most: usize,
+) -> bool {
+    let times = log.entry(index).or_default();
+    while times.front().is_some_and(|at| at.elapsed() > window) {
+        times.pop_front();
+    }
+    times.len() < most
+}
+
+impl Budget {
+    fn may_send(&mut self, index: usize) -> bool {
+        within(
+            &mut self.sends,
+            index,
+            Duration::from_secs(600),
+            SENDS_PER_TEN_MINUTES,
+        )
     }
 
-    fn note(&mut self, index: usize) {
-        self.0.entry(index).or_default().push_back(Instant::now());
+    fn may_start(&mut self, index: usize) -> bool {
+        within(
+            &mut self.starts,
+            index,
+            Duration::from_secs(3600),
+            STARTS_PER_HOUR,
+        )
+    }
+
+    fn note(log: &mut BTreeMap<usize, VecDeque<Instant>>, index: usize) {
+        log.entry(index).or_default().push_back(Instant::now());
     }
 }
 
+/// The installer's pause between two steps of a flow (reading the email, typing), at most.
+const THINK_MS: u64 = 400;
+
 impl Turn<'_> {
     /// Runs forget-password flows on the recovery cameras, one step at a time.
-    pub(super) async fn recovery(&mut self, sends: &mut Sends) -> Result<(), String> {
+    pub(super) async fn recovery(&mut self, budget: &mut Budget) -> Result<(), String> {
         // Forget Password starts on discovered cameras: all of the pool, once a life.
         let pool: Vec<usize> = self.rig.pools.recovery.clone().collect();
         self.discover(&pool).await?;
@@ -74,8 +104,10 @@ impl Turn<'_> {
                 .find(|(_, f)| !f.moving && f.step != RecoveryStep::Resetting)
                 .map(|(i, f)| (*i, f.clone()));
             if let Some((index, flow)) = going {
+                let think = Duration::from_millis(self.rng.random_range(0..=THINK_MS));
+                tokio::time::sleep(think).await;
                 match flow.step {
-                    RecoveryStep::AwaitingCode => self.code(index, &flow, sends).await?,
+                    RecoveryStep::AwaitingCode => self.code(index, &flow, budget).await?,
                     _ => self.new_password(index, &flow).await?,
                 }
                 continue;
@@ -96,12 +128,14 @@ impl Turn<'_> {
                         && !self.ledger.flows.contains_key(i)
                         && !self.ledger.flows_starting.contains(i)
                         && !self.rig.sim.cameras()[*i].is_inactive()
+                        && budget.may_start(*i)
                 })
                 .collect();
             if free.is_empty() {
                 return Ok(());
             }
             let index = free[self.rng.random_range(0..free.len())];
+            Budget::note(&mut budget.starts, index);
             self.start_flow(index).await?;
         }
         Ok(())
@@ -143,17 +177,17 @@ impl Turn<'_> {
         &mut self,
         index: usize,
         flow: &FlowKnown,
-        sends: &mut Sends,
+        budget: &mut Budget,
     ) -> Result<(), String> {
         let proxy = flow_proxy(&self.rig.client, flow.id).await?;
         let serial = self.rig.sim.cameras()[index].identity().serial.clone();
         let mark = self.rig.smtp.count();
         let mut emailed = false;
-        if sends.allowed(index) && self.rng.random_bool(0.5) {
+        if budget.may_send(index) && self.rng.random_bool(0.5) {
             self.ledger.in_flight += 1;
             let sent = proxy.send_code().await;
             if self.answered("SendCode", &sent) {
-                sends.note(index);
+                Budget::note(&mut budget.sends, index);
                 emailed = true;
             }
         }
