@@ -20,7 +20,8 @@
 //!   refusals (`refusal`), the device `client` (oxvif), WS-`discovery`, the status `monitor`, the
 //!   recovery extension's `recovery_client`.
 //! - [`store`]: all SQL: one way in (a read or a write transaction), the registry's tables by feature,
-//!   sealed secrets, the audit chain, numbered `upgrade` steps.
+//!   sealed secrets, the audit chain, numbered `upgrade` steps, and `inspect`, a look at a state
+//!   directory that changes nothing (for checking one after a crash).
 //! - [`dbus`]: the D-Bus face, one module per object; authorization in `auth`.
 //! - [`gui`]: the on-screen menu: one adapter per Slint global (`shell`, `device_access`, `dialogs`,
 //!   `wizard`, `account`, `mail_settings`) over the UI-thread `bridge`, put together by `wiring`.
