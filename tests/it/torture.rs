@@ -26,7 +26,12 @@ fn a_dozen_kills_across_every_phase_lose_nothing() {
         last.split_whitespace()
             .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
             .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in the figures: {last}\n{stderr}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key} in the figures ({}): {last}\n{stderr}",
+                    output.status
+                )
+            })
     };
     assert_eq!(figure("kills"), 12, "{stdout}\n{stderr}");
     for phase in ["cameras", "batch", "recovery", "activation", "account"] {
