@@ -393,6 +393,14 @@ fn report(
     let max_of = |s: &[watch::ProcessSample], f: fn(&watch::ProcessSample) -> u64| {
         s.iter().map(f).max().unwrap_or(0)
     };
+    // The largest RSS of each quarter of the soak: a leak climbs through them, a plateau does not.
+    let quarters = (0..4)
+        .map(|q| {
+            let part = &samples[samples.len() * q / 4..samples.len() * (q + 1) / 4];
+            max_of(part, |s| s.rss_kib).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",");
     let rss_slope = watch::slope(
         &late
             .iter()
@@ -400,6 +408,7 @@ fn report(
             .collect::<Vec<_>>(),
     );
     let quiet = sorted(bus.quiet_us);
+    let floor = sorted(bus.floor_us);
     let soak = sorted(bus.soak_us);
     let repaint_quiet = sorted(menu.quiet_ms);
     let repaint = sorted(menu.soak_ms);
@@ -427,10 +436,10 @@ fn report(
     let read = HostileStats::read;
     println!(
         "seconds={seconds} cameras={cameras} vigild_alive={alive} peak_rss_kib={} rss_first_kib={} rss_last_kib={} \
-         rss_first_half_max_kib={} rss_second_half_max_kib={} rss_slope_kib_per_min={rss_slope:.1} \
+         rss_first_half_max_kib={} rss_second_half_max_kib={} rss_quarter_max_kib={quarters} rss_slope_kib_per_min={rss_slope:.1} \
          cpu_percent={cpu_percent:.1} cpu_peak_percent={cpu_peak:.1} fds_first_half_max={} fds_second_half_max={} \
          threads_max={} list_calls={} list_failed={} list_p50_us={:.0} list_p99_us={:.0} list_max_us={:.0} \
-         list_quiet_p99_us={:.0} list_p99_over_quiet={:.2} repaints={} repaint_p50_ms={:.1} repaint_p99_ms={:.1} \
+         list_quiet_p99_us={:.0} list_p99_over_quiet={:.2} bus_floor_p50_us={:.0} bus_floor_p99_us={:.0} repaints={} repaint_p50_ms={:.1} repaint_p99_ms={:.1} \
          repaint_max_ms={:.1} repaint_quiet_p99_ms={:.1} repaint_p99_over_quiet={:.2} menu_jobs={} \
          menu_update_p99_ms={:.1} status_samples={} wrong_statuses={} wrong_cameras={} missing_rows={} \
          monitor_stalls={stalls} turncoat_samples={} turncoat_wrong={} turncoat_statuses={turncoat_statuses} \
@@ -452,6 +461,8 @@ fn report(
         p(&soak, 1.0),
         p(&quiet, 0.99),
         p(&soak, 0.99) / p(&quiet, 0.99).max(1.0),
+        p(&floor, 0.5),
+        p(&floor, 0.99),
         repaint.len(),
         p(&repaint, 0.5),
         p(&repaint, 0.99),

@@ -107,6 +107,9 @@ pub struct BusFigures {
     pub quiet_us: Vec<f64>,
     /// ListCameras round trips during the soak, microseconds.
     pub soak_us: Vec<f64>,
+    /// The bus's own GetId round trips during the soak, each right after a ListCameras, microseconds:
+    /// what the shared machine's load costs any call, whoever answers it.
+    pub floor_us: Vec<f64>,
     /// Good cameras' statuses checked, and how many were wrong.
     pub status_samples: u64,
     pub wrong_statuses: u64,
@@ -130,11 +133,13 @@ pub struct BusFigures {
     pub missing: u64,
 }
 
-/// Calls ListCameras every 100 ms from `start` to `end`, timing each, and checks statuses against
+/// Calls ListCameras every 100 ms from `start` to `end`, timing each (and, during the soak, the bus's
+/// GetId right after it), and checks statuses against
 /// `expected` (by address); hostility begins at `soak_start`, and turncoats are judged `grace` after it.
 #[allow(clippy::too_many_arguments)]
 pub async fn watch_bus(
     manager: vigil::dbus::proxy::ManagerProxy<'static>,
+    bus: zbus::fdo::DBusProxy<'static>,
     expected: BTreeMap<String, Expect>,
     wavering: Wavering,
     start: Instant,
@@ -167,6 +172,10 @@ pub async fn watch_bus(
         let hostile = now >= soak_start;
         if hostile {
             figures.soak_us.push(took);
+            let began = std::time::Instant::now();
+            if bus.get_id().await.is_ok() {
+                figures.floor_us.push(began.elapsed().as_secs_f64() * 1e6);
+            }
         } else {
             figures.quiet_us.push(took);
         }
@@ -254,7 +263,13 @@ pub fn watch_bus_apart(
             let manager = vigil::dbus::proxy::ManagerProxy::new(&client)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(watch_bus(manager, expected, wavering, start, soak_start, end, grace).await)
+            let bus = zbus::fdo::DBusProxy::new(&client)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(watch_bus(
+                manager, bus, expected, wavering, start, soak_start, end, grace,
+            )
+            .await)
         })
     })
 }
