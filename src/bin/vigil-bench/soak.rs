@@ -443,7 +443,7 @@ fn report(
          repaint_max_ms={:.1} repaint_quiet_p99_ms={:.1} repaint_p99_over_quiet={:.2} menu_jobs={} \
          menu_update_p99_ms={:.1} status_samples={} wrong_statuses={} wrong_cameras={} missing_rows={} \
          monitor_stalls={stalls} turncoat_samples={} turncoat_wrong={} turncoat_statuses={turncoat_statuses} \
-         wavering_recovered={}/{} wavering_noticed={}/{} discovered_max={} wsd_barrages={} sadp_barrages={} \
+         wavering_recovered={}/{} wavering_noticed={}/{} discovered_max={} discovered_good_samples={} discovered_good_missing={} wsd_barrages={} sadp_barrages={} \
          dhip_barrages={} flood_datagrams={} announcement_datagrams={} poisoned_connections={} \
          turncoat_poisoned={} log_lines={log_lines}",
         max_of(samples, |s| s.rss_kib),
@@ -482,6 +482,8 @@ fn report(
         bus.wavering_noticed,
         bus.wavering_mended,
         bus.discovered_max,
+        bus.discovered_good_samples,
+        bus.discovered_good_missing,
         read(&counts.wsd.inquiries),
         read(&counts.sadp.inquiries),
         read(&counts.dhip.inquiries),

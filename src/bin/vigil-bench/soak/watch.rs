@@ -129,6 +129,10 @@ pub struct BusFigures {
     pub failed_calls: u64,
     /// The discovered list's size, largest seen.
     pub discovered_max: usize,
+    /// Good cameras looked for in the discovered list (every 10 s, from 20 s into the soak, when
+    /// discovery has run under the floods), and how many times one was not there.
+    pub discovered_good_samples: u64,
+    pub discovered_good_missing: u64,
     /// Good cameras missing from a reply.
     pub missing: u64,
 }
@@ -223,6 +227,16 @@ pub async fn watch_bus(
             && let Ok(devices) = manager.list_discovered().await
         {
             figures.discovered_max = figures.discovered_max.max(devices.len());
+            if now >= soak_start + Duration::from_secs(20) {
+                let listed: std::collections::HashSet<&str> =
+                    devices.iter().map(|d| d.address.as_str()).collect();
+                for (address, _) in expected.iter().filter(|(_, e)| matches!(e, Expect::Good)) {
+                    figures.discovered_good_samples += 1;
+                    if !listed.contains(address.as_str()) {
+                        figures.discovered_good_missing += 1;
+                    }
+                }
+            }
         }
     }
     // Only cycles whose mended phase ended within the soak count: cycle k ends at (k + 1) cycles.
