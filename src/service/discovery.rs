@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::camera::discovery::{self, Announcement, ProbePlan, Sighting, parse_unicast_targets};
@@ -18,6 +17,7 @@ use crate::model::{
 };
 use crate::model::{DeviceAddress, DeviceIdentity, Protocol};
 
+use super::discovery_run::{DiscoveryClaim, DiscoveryRun, LatestDiscoveryRun};
 use super::error::address_error;
 use super::{AddedEntry, Nvr, NvrError, camera_error, lock};
 use tokio::sync::Semaphore;
@@ -37,22 +37,6 @@ pub(super) const MAX_DISCOVERED: usize = 8192;
 /// At most this many discovered devices share one host, so one host cannot crowd out the rest.
 /// A multi-channel encoder or the simulator may list many; a real LAN has far fewer per host.
 pub(super) const MAX_DISCOVERED_PER_HOST: usize = 256;
-
-/// A running (or finished) discovery run.
-#[derive(Debug, Clone)]
-pub struct DiscoveryRun {
-    done: watch::Receiver<Option<usize>>,
-}
-
-impl DiscoveryRun {
-    /// Waits for the run to end; the size of the discovered list afterwards.
-    pub async fn finished(mut self) -> usize {
-        match self.done.wait_for(Option::is_some).await {
-            Ok(count) => count.unwrap_or(0),
-            Err(_) => 0,
-        }
-    }
-}
 
 /// A discovered device as it is handed out: marked with the added camera it is, if any, and with the
 /// camera that claims its serial number under another MAC address, if one does.
@@ -210,7 +194,7 @@ impl Nvr {
     pub fn discovery_running(&self) -> bool {
         lock(&self.inner.discovery_run)
             .as_ref()
-            .is_some_and(|run| run.borrow().is_none())
+            .is_some_and(LatestDiscoveryRun::running)
     }
 
     /// A discovered camera was just activated: it is no longer inactive.
@@ -248,8 +232,10 @@ impl Nvr {
         }
     }
 
-    /// Starts a discovery run (or joins the one already going): multicast on the configured interfaces,
-    /// unicast to the configured targets and to `extra_targets` (addresses, `a-b` ranges, `net/len`).
+    /// Starts a discovery run: multicast on the configured interfaces, unicast to the configured targets
+    /// and to `extra_targets` (addresses, `a-b` ranges, `net/len`). A run going on that reaches all of
+    /// them is joined; one that does not (a target it was not given, an interface that came up after
+    /// its probes went out) is let finish, and then this run starts.
     /// Devices stream into the discovered list and out as events as they are identified.
     pub async fn refresh_discovery(
         &self,
@@ -275,26 +261,22 @@ impl Nvr {
                 )),
             });
         }
-        let (done_tx, done_rx) = watch::channel(None);
-        {
-            let mut run = lock(&self.inner.discovery_run);
-            if let Some(current) = run.as_ref()
-                && current.borrow().is_none()
-            {
-                return Ok(DiscoveryRun {
-                    done: current.clone(),
-                });
-            }
-            *run = Some(done_rx.clone());
-        }
         let all_settings = self.settings();
         let settings = &all_settings.discovery;
+        let multicast_interfaces = if settings.multicast {
+            self.multicast_interfaces()
+        } else {
+            Vec::new()
+        };
+        let (run, done_tx) = match self
+            .claim_discovery_run(&multicast_interfaces, &targets)
+            .await?
+        {
+            DiscoveryClaim::Join(run) => return Ok(run),
+            DiscoveryClaim::Start { run, done } => (run, done),
+        };
         let plan = ProbePlan {
-            multicast_interfaces: if settings.multicast {
-                self.multicast_interfaces()
-            } else {
-                Vec::new()
-            },
+            multicast_interfaces,
             multicast_port: settings.port,
             unicast_targets: targets,
             listen_for: settings.probe_window,
@@ -320,7 +302,7 @@ impl Nvr {
                 .await;
             done_tx.send_replace(Some(count));
         });
-        Ok(DiscoveryRun { done: done_rx })
+        Ok(run)
     }
 
     pub(super) async fn run_discovery(

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -31,6 +31,7 @@ mod cameras;
 mod channels;
 mod credentials;
 mod discovery;
+mod discovery_run;
 mod error;
 mod mail_server;
 mod maintenance;
@@ -51,7 +52,7 @@ pub use account::{
 pub use activation::Activation;
 pub use cameras::{AddCamera, check_credentials};
 pub use channels::MAX_CAMERA_NAME_CHARS;
-pub use discovery::DiscoveryRun;
+pub use discovery_run::DiscoveryRun;
 pub use error::{ArgumentProblem, NvrError, PasswordField, camera_error};
 pub use mail_server::{MailServer, MailServerChange};
 pub use maintenance::{MaintainedCamera, network_change_from_text};
@@ -105,7 +106,7 @@ struct Inner {
     sessions: Mutex<HashMap<String, account::SessionEntry>>,
     /// The NVR account's password recovery by reserved email, while one is going.
     account_recovery: Mutex<account::AccountRecovery>,
-    discovery_run: Mutex<Option<watch::Receiver<Option<usize>>>>,
+    discovery_run: Mutex<Option<discovery_run::LatestDiscoveryRun>>,
     identify_slots: Arc<Semaphore>,
     sender_slots: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     /// Endpoints announced by Hello whose identification is running.

@@ -9,6 +9,7 @@ mod daemon;
 mod dahua;
 mod dbus;
 mod dialects;
+mod discovery_runs;
 mod foreign_fleet;
 #[cfg(feature = "gui")]
 mod gui;
