@@ -109,6 +109,8 @@ pub enum AuditAction {
     ClockSet,
     /// Plug and play took in (or could not take in) a camera that appeared on the camera network.
     PlugAndPlay,
+    /// The recorder's mail server was set (never its password, only whether it changed).
+    MailServerChanged,
 }
 
 impl AuditAction {
@@ -139,6 +141,7 @@ impl AuditAction {
             AuditAction::FactoryDefaults => "factory_defaults",
             AuditAction::ClockSet => "clock_set",
             AuditAction::PlugAndPlay => "plug_and_play",
+            AuditAction::MailServerChanged => "mail_server_changed",
         }
     }
 
@@ -169,6 +172,7 @@ impl AuditAction {
             "factory_defaults" => AuditAction::FactoryDefaults,
             "clock_set" => AuditAction::ClockSet,
             "plug_and_play" => AuditAction::PlugAndPlay,
+            "mail_server_changed" => AuditAction::MailServerChanged,
             _ => return None,
         })
     }

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::audit::AuditNote;
 use super::{Nvr, NvrError};
 use crate::mail::{MailSender, OutgoingMail, SmtpMailSender, SmtpSecurity, SmtpSettings};
-use crate::model::Caller;
+use crate::model::{AuditAction, Caller};
 use crate::store::StoredMailServer;
 
 /// How long a send to the recorder's mail server may take.
@@ -160,6 +161,12 @@ impl Nvr {
         let (old_password, old_certificate) = old
             .map(|old| (old.password, old.trusted_certificate))
             .unwrap_or_default();
+        let password_outcome = match (&change.password, &old_password) {
+            (None, Some(_)) => "password kept",
+            (None, None) => "no password",
+            (Some(password), _) if password.is_empty() => "password cleared",
+            (Some(_), _) => "new password",
+        };
         let password = match change.password {
             None => old_password,
             Some(password) if password.is_empty() => None,
@@ -181,8 +188,34 @@ impl Nvr {
                 }
             },
         };
-        self.with_store(move |store| store.write(|tx| tx.set_nvr_mail_server(&stored)))
-            .await??;
+        let note = AuditNote::new(
+            actor,
+            AuditAction::MailServerChanged,
+            "nvr",
+            &format!(
+                "{}:{} {}, {}, {password_outcome}, {}",
+                stored.host,
+                stored.port,
+                stored.security.as_str(),
+                stored
+                    .username
+                    .as_ref()
+                    .map_or("no login".to_owned(), |user| format!("login {user}")),
+                if stored.trusted_certificate.is_some() {
+                    "its own certificate trusted"
+                } else {
+                    "the system's certificates"
+                },
+            ),
+        );
+        let now = self.inner.clock.now();
+        self.with_store(move |store| {
+            store.write(|tx| {
+                tx.set_nvr_mail_server(&stored)?;
+                note.append(tx, now).map(drop)
+            })
+        })
+        .await??;
         tracing::info!(%actor, "the recorder's mail server was changed");
         Ok(())
     }

@@ -58,6 +58,10 @@ async fn bad_entries_are_refused_by_name_and_nothing_is_stored() {
         }
     }
     assert_eq!(h.nvr.mail_server().await.unwrap(), None);
+    assert!(
+        h.nvr.audit_log(50).await.unwrap().is_empty(),
+        "a refused setting writes no audit entry"
+    );
     assert!(matches!(
         h.nvr.send_test_email("me@example.com").await,
         Err(NvrError::NoMailServer)
@@ -160,6 +164,48 @@ async fn a_test_email_arrives_and_failures_say_what_to_fix() {
         !db.windows(12).any(|w| w == b"Mail-Pass-52"),
         "the mail password is sealed"
     );
+    // Every change is audited, saying what became of the password and never the password itself.
+    let changes: Vec<String> = h
+        .nvr
+        .audit_log(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == vigil::model::AuditAction::MailServerChanged)
+        .map(|e| {
+            assert_eq!(e.actor, "gui:installer");
+            e.outcome
+        })
+        .collect();
+    let at = |port: u16| format!("127.0.0.1:{port} none");
+    assert_eq!(
+        changes,
+        [
+            format!(
+                "{}, login relay, password kept, the system's certificates",
+                at(with_login.port)
+            ),
+            format!(
+                "{}, login relay, new password, the system's certificates",
+                at(with_login.port)
+            ),
+            format!(
+                "{}, login relay, new password, the system's certificates",
+                at(with_login.port)
+            ),
+            format!(
+                "{}, no login, no password, the system's certificates",
+                at(closed)
+            ),
+            format!(
+                "{}, no login, no password, the system's certificates",
+                at(plain.port)
+            ),
+        ],
+        "newest first"
+    );
+    assert!(changes.iter().all(|c| !c.contains("Pass-")));
+    assert_eq!(h.nvr.verify_audit().await.unwrap(), changes.len());
     h.stop().await;
 }
 

@@ -385,6 +385,25 @@ impl Ledger {
                 if account.totp { "on" } else { "off" }
             ),
         );
+        if let Some(mail) = &mail {
+            let newest_change = found
+                .audit_entries
+                .iter()
+                .find(|e| e.action == AuditAction::MailServerChanged);
+            tally.check(
+                newest_change.is_some_and(|e| {
+                    e.outcome
+                        .starts_with(&format!("{}:{} ", mail.host, mail.port))
+                }),
+                |t| &mut t.audit_missing,
+                &format!(
+                    "mail server: {}:{} stored, and the newest audit entry of a change is {:?}",
+                    mail.host,
+                    mail.port,
+                    newest_change.map(|e| &e.outcome)
+                ),
+            );
+        }
         if account.locked {
             tally.check(
                 newest(&[AuditAction::NvrLocked, AuditAction::NvrLockoutCleared])
