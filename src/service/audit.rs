@@ -60,6 +60,26 @@ impl AuditNote {
 }
 
 impl Nvr {
+    /// Stores a change and its audit entry, when there is one, in one transaction: neither is kept
+    /// without the other (a kill or a full disk between two writes would keep a change unaudited).
+    pub(super) async fn write_audited<T: Send + 'static>(
+        &self,
+        note: Option<AuditNote>,
+        change: impl FnOnce(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<Result<T, StoreError>, NvrError> {
+        let at = self.inner.clock.now();
+        self.with_store(move |store| {
+            store.write(|tx| {
+                let changed = change(tx)?;
+                if let Some(note) = &note {
+                    note.append(tx, at)?;
+                }
+                Ok(changed)
+            })
+        })
+        .await
+    }
+
     /// The newest `limit` audit entries, newest first. Read beside writes, never in their way.
     pub async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, NvrError> {
         Ok(self

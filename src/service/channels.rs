@@ -67,21 +67,15 @@ impl Nvr {
             &camera_label(&camera.identity, &camera.address),
             &format!("moved from {} to D{channel}", camera.channel_label()),
         );
-        let at = self.inner.clock.now();
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.set_camera_channel(id, channel)?;
-                note.append(tx, at).map(drop)
-            })
-        })
-        .await?
-        .map_err(|error| match error {
-            StoreError::Duplicate(DuplicateOf::Channel) => NvrError::ChannelTaken {
-                channel,
-                holder: id,
-            },
-            other => other.into(),
-        })?;
+        self.write_audited(Some(note), move |tx| tx.set_camera_channel(id, channel))
+            .await?
+            .map_err(|error| match error {
+                StoreError::Duplicate(DuplicateOf::Channel) => NvrError::ChannelTaken {
+                    channel,
+                    holder: id,
+                },
+                other => other.into(),
+            })?;
         self.update_added(id, |camera| camera.channel = Some(channel))
     }
 
@@ -122,15 +116,9 @@ impl Nvr {
                 format!("named \"{name}\"")
             },
         );
-        let at = self.inner.clock.now();
         let stored = name.clone();
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.set_camera_name(id, &stored)?;
-                note.append(tx, at).map(drop)
-            })
-        })
-        .await??;
+        self.write_audited(Some(note), move |tx| tx.set_camera_name(id, &stored))
+            .await??;
         self.update_added(id, |camera| camera.name = name)
     }
 

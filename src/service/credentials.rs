@@ -114,17 +114,12 @@ impl Nvr {
             let credentials = credentials.clone();
             let identity = identity.clone();
             let status = status.clone();
-            self.with_store(move |store| {
-                store.write(|tx| {
-                    tx.update_credentials(id, &credentials, &identity, &status, offset)?;
-                    if let Some(protocol) = protocol_changed {
-                        tx.set_protocol(id, protocol)?;
-                    }
-                    match note {
-                        Some(note) => note.append(tx, now).map(drop),
-                        None => Ok(()),
-                    }
-                })
+            self.write_audited(note, move |tx| {
+                tx.update_credentials(id, &credentials, &identity, &status, offset)?;
+                match protocol_changed {
+                    Some(protocol) => tx.set_protocol(id, protocol),
+                    None => Ok(()),
+                }
             })
             .await??;
         }

@@ -208,14 +208,8 @@ impl Nvr {
                 },
             ),
         );
-        let now = self.inner.clock.now();
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.set_nvr_mail_server(&stored)?;
-                note.append(tx, now).map(drop)
-            })
-        })
-        .await??;
+        self.write_audited(Some(note), move |tx| tx.set_nvr_mail_server(&stored))
+            .await??;
         tracing::info!(%actor, "the recorder's mail server was changed");
         Ok(())
     }

@@ -102,7 +102,6 @@ impl Nvr {
         } else {
             (failed, None)
         };
-        // The lock and its audit entry are one transaction.
         let note = locked_until.map(|_| {
             AuditNote::new(
                 &Actor::System,
@@ -111,15 +110,8 @@ impl Nvr {
                 &format!("{} wrong passwords or codes", settings.max_failed_logins),
             )
         });
-        let now = self.inner.clock.now();
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.record_login_attempts(failed, locked_until)?;
-                match note {
-                    Some(note) => note.append(tx, now).map(drop),
-                    None => Ok(()),
-                }
-            })
+        self.write_audited(note, move |tx| {
+            tx.record_login_attempts(failed, locked_until)
         })
         .await??;
         if locked_until.is_some() {

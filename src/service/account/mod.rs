@@ -231,14 +231,8 @@ impl Nvr {
             return Err(NvrError::NvrNotActivated);
         }
         let note = AuditNote::new(actor, AuditAction::NvrLockoutCleared, "nvr", "cleared");
-        let now = self.inner.clock.now();
         Ok(self
-            .with_store(move |store| {
-                store.write(|tx| {
-                    tx.record_login_attempts(0, None)?;
-                    note.append(tx, now).map(drop)
-                })
-            })
+            .write_audited(Some(note), |tx| tx.record_login_attempts(0, None))
             .await??)
     }
 }

@@ -285,20 +285,14 @@ impl Nvr {
             }
         }
         let hash = hash_in_background(password).await?;
-        // The new password and its audit entry are one transaction.
         let note = AuditNote::new(
             &Actor::System,
             AuditAction::Reset,
             "nvr",
             "password reset with a recovery code",
         );
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.set_nvr_password_hash(&hash)?;
-                note.append(tx, now).map(drop)
-            })
-        })
-        .await??;
+        self.write_audited(Some(note), move |tx| tx.set_nvr_password_hash(&hash))
+            .await??;
         lock(&self.inner.account_recovery).ticket = None;
         lock(&self.inner.sessions).clear();
         Ok(())

@@ -85,12 +85,8 @@ impl Nvr {
             .collect();
         let secret_base32 = SecretString::from(secret.to_base32());
         let note = AuditNote::new(actor, AuditAction::NvrTotpOn, "nvr", "two-factor login on");
-        let now = self.inner.clock.now();
-        self.with_store(move |store| {
-            store.write(|tx| {
-                tx.set_nvr_totp(&secret_base32, step, &hashes)?;
-                note.append(tx, now).map(drop)
-            })
+        self.write_audited(Some(note), move |tx| {
+            tx.set_nvr_totp(&secret_base32, step, &hashes)
         })
         .await??;
         Ok(codes)
@@ -121,14 +117,8 @@ impl Nvr {
             "nvr",
             "two-factor login off",
         );
-        let now = self.inner.clock.now();
         Ok(self
-            .with_store(move |store| {
-                store.write(|tx| {
-                    tx.clear_nvr_totp()?;
-                    note.append(tx, now).map(drop)
-                })
-            })
+            .write_audited(Some(note), |tx| tx.clear_nvr_totp())
             .await??)
     }
 }
