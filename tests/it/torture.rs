@@ -271,6 +271,29 @@ async fn an_account_change_is_never_stored_without_its_audit_entry() {
         .unwrap();
     assert_eq!(entries(AuditAction::NvrTotpOff).await, 1);
     assert!(!nvr.account_status().await.unwrap().totp_enabled);
+
+    // The mail server: not stored without its entry either.
+    let mail_server = || vigil::service::MailServerChange {
+        host: "smtp.example.com".into(),
+        port: 587,
+        security: vigil::mail::SmtpSecurity::StartTls,
+        username: "nvr".into(),
+        password: Some("Relay-Pass-61".into()),
+        from: "nvr@example.com".into(),
+        trusted_certificate: None,
+    };
+    refuse();
+    assert!(
+        nvr.set_mail_server(mail_server(), &actor.clone().into())
+            .await
+            .is_err()
+    );
+    assert_eq!(nvr.mail_server().await.unwrap(), None);
+    allow();
+    nvr.set_mail_server(mail_server(), &actor.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(entries(AuditAction::MailServerChanged).await, 1);
     assert!(
         vigil::store::inspect(h.state.path())
             .unwrap()
