@@ -51,42 +51,53 @@ pub enum Tongue {
     Dhip,
 }
 
-/// A WS-Discovery ProbeMatch.
-pub fn wsd_probe_match(relates_to: &str, endpoint: &str, xaddr: &str) -> String {
+/// A WS-Discovery envelope: the `action`, then `header` (a RelatesTo or nothing), and `body`.
+fn wsd_envelope(action: &str, header: &str, body: &str) -> String {
     format!(
         "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\" \
          xmlns:w=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
          xmlns:d=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\"><e:Header>\
-         <w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</w:Action>\
-         <w:RelatesTo>{relates_to}</w:RelatesTo></e:Header><e:Body><d:ProbeMatches><d:ProbeMatch>\
-         <w:EndpointReference><w:Address>{endpoint}</w:Address></w:EndpointReference>\
-         <d:Types>dn:NetworkVideoTransmitter</d:Types><d:XAddrs>{xaddr}</d:XAddrs>\
-         </d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>"
+         <w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/{action}</w:Action>\
+         {header}</e:Header><e:Body>{body}</e:Body></e:Envelope>"
+    )
+}
+
+/// A WS-Discovery ProbeMatch.
+pub fn wsd_probe_match(relates_to: &str, endpoint: &str, xaddr: &str) -> String {
+    wsd_envelope(
+        "ProbeMatches",
+        &format!("<w:RelatesTo>{relates_to}</w:RelatesTo>"),
+        &format!(
+            "<d:ProbeMatches><d:ProbeMatch>\
+             <w:EndpointReference><w:Address>{endpoint}</w:Address></w:EndpointReference>\
+             <d:Types>dn:NetworkVideoTransmitter</d:Types><d:XAddrs>{xaddr}</d:XAddrs>\
+             </d:ProbeMatch></d:ProbeMatches>"
+        ),
     )
 }
 
 /// A WS-Discovery Hello.
 pub fn wsd_hello(endpoint: &str, xaddr: &str) -> String {
-    format!(
-        "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\" \
-         xmlns:w=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:d=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\"><e:Header>\
-         <w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Hello</w:Action>\
-         </e:Header><e:Body><d:Hello><w:EndpointReference><w:Address>{endpoint}</w:Address>\
-         </w:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types>\
-         <d:XAddrs>{xaddr}</d:XAddrs></d:Hello></e:Body></e:Envelope>"
+    wsd_envelope(
+        "Hello",
+        "",
+        &format!(
+            "<d:Hello><w:EndpointReference><w:Address>{endpoint}</w:Address>\
+             </w:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types>\
+             <d:XAddrs>{xaddr}</d:XAddrs></d:Hello>"
+        ),
     )
 }
 
 /// A WS-Discovery Bye.
 pub fn wsd_bye(endpoint: &str) -> String {
-    format!(
-        "<e:Envelope xmlns:e=\"http://www.w3.org/2003/05/soap-envelope\" \
-         xmlns:w=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-         xmlns:d=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\"><e:Header>\
-         <w:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Bye</w:Action>\
-         </e:Header><e:Body><d:Bye><w:EndpointReference><w:Address>{endpoint}</w:Address>\
-         </w:EndpointReference></d:Bye></e:Body></e:Envelope>"
+    wsd_envelope(
+        "Bye",
+        "",
+        &format!(
+            "<d:Bye><w:EndpointReference><w:Address>{endpoint}</w:Address>\
+             </w:EndpointReference></d:Bye>"
+        ),
     )
 }
 
