@@ -41,9 +41,9 @@ const BENCH_PASSWORD: &str = "Quiet-Falcon-83";
 
 /// The menu in memory over a service, with its pixels.
 pub(crate) struct Screenful {
-    pub(crate) window: Rc<MinimalSoftwareWindow>,
-    pub(crate) app: AppWindow,
-    pub(crate) jobs: Receiver<UiJob>,
+    window: Rc<MinimalSoftwareWindow>,
+    app: AppWindow,
+    jobs: Receiver<UiJob>,
     pixels: Vec<PremultipliedRgbaColor>,
     _wiring: vigil::gui::Wiring,
 }
@@ -111,6 +111,33 @@ impl Screenful {
             renderer.render(pixels, WIDTH as usize);
         })
     }
+
+    /// Shows Settings > Camera > Device Access on tab `tab` (0 added, 1 discovered), drawn.
+    pub(crate) fn show_device_access(&mut self, tab: i32) {
+        self.app.global::<Shell>().set_screen(Screen::DeviceAccess);
+        self.app.global::<DeviceAccess>().set_tab(tab);
+        self.draw();
+    }
+
+    /// Applies up to `most` of the changes the service posted; how many it applied.
+    pub(crate) fn apply_posted(&self, most: u64) -> u64 {
+        let mut applied = 0;
+        while applied < most {
+            let Ok(job) = self.jobs.try_recv() else {
+                break;
+            };
+            job(&self.app);
+            applied += 1;
+        }
+        applied
+    }
+
+    /// Draws every pixel again; how long it took, or `None` when nothing was drawn.
+    pub(crate) fn repaint(&mut self) -> Option<Duration> {
+        self.window.request_redraw();
+        let began = Instant::now();
+        self.draw().then(|| began.elapsed())
+    }
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -163,13 +190,13 @@ pub fn memory_child(state: &Path, cameras: usize, seconds: u64) -> Result<(), St
     screen.settle(Duration::from_secs(30), |app| {
         app.global::<DeviceAccess>().get_added().row_count() == cameras
     })?;
-    let shell = screen.app.global::<Shell>();
-    shell.set_screen(Screen::DeviceAccess);
+    screen
+        .app
+        .global::<Shell>()
+        .set_screen(Screen::DeviceAccess);
     let end = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < end {
-        while let Ok(job) = screen.jobs.try_recv() {
-            job(&screen.app);
-        }
+        screen.apply_posted(u64::MAX);
         screen.draw();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -226,20 +253,10 @@ pub fn run(discovered: usize, added: usize, repaints: usize, seconds: u64) -> Re
     screen.settle(Duration::from_secs(60), |app| {
         app.global::<DeviceAccess>().get_discovered().row_count() == discovered
     })?;
-    screen
-        .app
-        .global::<Shell>()
-        .set_screen(Screen::DeviceAccess);
-    screen.app.global::<DeviceAccess>().set_tab(1);
-    screen.draw();
+    screen.show_device_access(1);
     let mut times = Vec::with_capacity(repaints);
     for _ in 0..repaints {
-        screen.window.request_redraw();
-        let began = Instant::now();
-        if !screen.draw() {
-            return Err("a repaint was skipped".into());
-        }
-        times.push(began.elapsed());
+        times.push(screen.repaint().ok_or("a repaint was skipped")?);
     }
     times.sort();
     let repaint = times[times.len() / 2];

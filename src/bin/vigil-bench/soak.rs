@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use slint::platform::software_renderer::RepaintBufferType;
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
-use vigil::gui::ui::{DeviceAccess, Screen, Shell};
+use vigil::gui::ui::DeviceAccess;
 use vigil::sim::hostile::{Bounds, HostileStats};
 
 use super::dbus::percentile;
@@ -64,14 +64,7 @@ fn drive_menu(screen: &mut Screenful, soak_start: Instant, end: Instant) -> Menu
     let mut next_paint = Instant::now();
     while Instant::now() < end {
         let began = Instant::now();
-        let mut jobs = 0;
-        while jobs < 10_000 {
-            let Ok(job) = screen.jobs.try_recv() else {
-                break;
-            };
-            job(&screen.app);
-            jobs += 1;
-        }
+        let jobs = screen.apply_posted(10_000);
         if jobs > 0 {
             figures.jobs += jobs;
             figures
@@ -80,10 +73,8 @@ fn drive_menu(screen: &mut Screenful, soak_start: Instant, end: Instant) -> Menu
         }
         let now = Instant::now();
         if now >= next_paint {
-            screen.window.request_redraw();
-            let began = Instant::now();
-            if screen.draw() {
-                let ms = began.elapsed().as_secs_f64() * 1000.0;
+            if let Some(took) = screen.repaint() {
+                let ms = took.as_secs_f64() * 1000.0;
                 if now < soak_start {
                     figures.quiet_ms.push(ms);
                 } else {
@@ -209,12 +200,7 @@ pub fn run(seconds: u64, cameras: usize, vigild: Option<PathBuf>) -> Result<(), 
     screen.settle(Duration::from_secs(60), |app| {
         app.global::<DeviceAccess>().get_added().row_count() == listed
     })?;
-    screen
-        .app
-        .global::<Shell>()
-        .set_screen(Screen::DeviceAccess);
-    screen.app.global::<DeviceAccess>().set_tab(0);
-    screen.draw();
+    screen.show_device_access(0);
 
     // What is expected of each camera vigild has.
     let mut expected: BTreeMap<String, Expect> = vigild_fleet
@@ -251,12 +237,14 @@ pub fn run(seconds: u64, cameras: usize, vigild: Option<PathBuf>) -> Result<(), 
     let process = runtime.spawn(watch::sample_process(pid, t_soak, t_end));
     let watched = watch::watch_bus_apart(
         bus.address.clone(),
-        expected,
-        wavering,
-        t_start,
-        t_soak,
-        t_end,
-        GRACE,
+        watch::BusWatch {
+            expected,
+            wavering,
+            start: t_start,
+            soak_start: t_soak,
+            end: t_end,
+            grace: GRACE,
+        },
     );
     let checks = runtime.spawn(watch::watch_checks(vigild_fleet.clone(), t_start, t_end));
     let hostility = {

@@ -137,20 +137,35 @@ pub struct BusFigures {
     pub missing: u64,
 }
 
+/// What the bus watch expects, and when.
+pub struct BusWatch {
+    /// Each camera vigild has, by address.
+    pub expected: BTreeMap<String, Expect>,
+    pub wavering: Wavering,
+    /// When the watch begins, the hostility begins, and both end.
+    pub start: Instant,
+    pub soak_start: Instant,
+    pub end: Instant,
+    /// How long after `soak_start` the turncoats are judged.
+    pub grace: Duration,
+}
+
 /// Calls ListCameras every 100 ms from `start` to `end`, timing each (and, during the soak, the bus's
-/// GetId right after it), and checks statuses against
-/// `expected` (by address); hostility begins at `soak_start`, and turncoats are judged `grace` after it.
-#[allow(clippy::too_many_arguments)]
+/// GetId right after it), and checks statuses against `expected` (by address); hostility begins at
+/// `soak_start`, and turncoats are judged `grace` after it.
 pub async fn watch_bus(
     manager: vigil::dbus::proxy::ManagerProxy<'static>,
     bus: zbus::fdo::DBusProxy<'static>,
-    expected: BTreeMap<String, Expect>,
-    wavering: Wavering,
-    start: Instant,
-    soak_start: Instant,
-    end: Instant,
-    grace: Duration,
+    watch: BusWatch,
 ) -> BusFigures {
+    let BusWatch {
+        expected,
+        wavering,
+        start,
+        soak_start,
+        end,
+        grace,
+    } = watch;
     let mut figures = BusFigures::default();
     let good = expected
         .values()
@@ -254,15 +269,9 @@ pub async fn watch_bus(
 /// Runs [`watch_bus`] over a connection to the bus at `address` on a thread and runtime of its own, so
 /// its timings never wait on the bench's other tasks (the cameras, the hostile hosts, the menu's
 /// service); only on the CPU they all share.
-#[allow(clippy::too_many_arguments)]
 pub fn watch_bus_apart(
     address: String,
-    expected: BTreeMap<String, Expect>,
-    wavering: Wavering,
-    start: Instant,
-    soak_start: Instant,
-    end: Instant,
-    grace: Duration,
+    watch: BusWatch,
 ) -> std::thread::JoinHandle<Result<BusFigures, String>> {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -280,10 +289,7 @@ pub fn watch_bus_apart(
             let bus = zbus::fdo::DBusProxy::new(&client)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(watch_bus(
-                manager, bus, expected, wavering, start, soak_start, end, grace,
-            )
-            .await)
+            Ok(watch_bus(manager, bus, watch).await)
         })
     })
 }

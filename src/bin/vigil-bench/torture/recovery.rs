@@ -44,46 +44,50 @@ fn flow_id(path: &OwnedObjectPath) -> Option<i64> {
 
 /// What each simulated camera was asked for lately, to stay inside its rate limits: codes emailed
 /// (three per ten minutes) and challenges issued, one per flow started (ten an hour).
-#[derive(Default)]
 pub(super) struct Budget {
-    sends: BTreeMap<usize, VecDeque<Instant>>,
-    starts: BTreeMap<usize, VecDeque<Instant>>,
+    sends: RateLimit,
+    starts: RateLimit,
 }
 
-fn within(
-    log: &mut BTreeMap<usize, VecDeque<Instant>>,
-    index: usize,
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            sends: RateLimit::new(Duration::from_secs(600), SENDS_PER_TEN_MINUTES),
+            starts: RateLimit::new(Duration::from_secs(3600), STARTS_PER_HOUR),
+        }
+    }
+}
+
+/// At most `most` of something per camera in any `window`.
+struct RateLimit {
     window: Duration,
     most: usize,
-) -> bool {
-    let times = log.entry(index).or_default();
-    while times.front().is_some_and(|at| at.elapsed() > window) {
-        times.pop_front();
-    }
-    times.len() < most
+    times: BTreeMap<usize, VecDeque<Instant>>,
 }
 
-impl Budget {
-    fn may_send(&mut self, index: usize) -> bool {
-        within(
-            &mut self.sends,
-            index,
-            Duration::from_secs(600),
-            SENDS_PER_TEN_MINUTES,
-        )
+impl RateLimit {
+    fn new(window: Duration, most: usize) -> Self {
+        Self {
+            window,
+            most,
+            times: BTreeMap::new(),
+        }
     }
 
-    fn may_start(&mut self, index: usize) -> bool {
-        within(
-            &mut self.starts,
-            index,
-            Duration::from_secs(3600),
-            STARTS_PER_HOUR,
-        )
+    /// Whether camera `index` may be asked once more now.
+    fn allows(&mut self, index: usize) -> bool {
+        let times = self.times.entry(index).or_default();
+        while times.front().is_some_and(|at| at.elapsed() > self.window) {
+            times.pop_front();
+        }
+        times.len() < self.most
     }
 
-    fn note(log: &mut BTreeMap<usize, VecDeque<Instant>>, index: usize) {
-        log.entry(index).or_default().push_back(Instant::now());
+    fn note(&mut self, index: usize) {
+        self.times
+            .entry(index)
+            .or_default()
+            .push_back(Instant::now());
     }
 }
 
@@ -128,14 +132,14 @@ impl Turn<'_> {
                         && !self.ledger.flows.contains_key(i)
                         && !self.ledger.flows_starting.contains(i)
                         && !self.rig.sim.cameras()[*i].is_inactive()
-                        && budget.may_start(*i)
+                        && budget.starts.allows(*i)
                 })
                 .collect();
             if free.is_empty() {
                 return Ok(());
             }
             let index = free[self.rng.random_range(0..free.len())];
-            Budget::note(&mut budget.starts, index);
+            budget.starts.note(index);
             self.start_flow(index).await?;
         }
         Ok(())
@@ -183,11 +187,11 @@ impl Turn<'_> {
         let serial = self.rig.sim.cameras()[index].identity().serial.clone();
         let mark = self.rig.smtp.count();
         let mut emailed = false;
-        if budget.may_send(index) && self.rng.random_bool(0.5) {
+        if budget.sends.allows(index) && self.rng.random_bool(0.5) {
             self.ledger.in_flight += 1;
             let sent = proxy.send_code().await;
             if self.answered("SendCode", &sent) {
-                Budget::note(&mut budget.sends, index);
+                budget.sends.note(index);
                 emailed = true;
             }
         }
